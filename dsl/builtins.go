@@ -1,0 +1,672 @@
+package dsl
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/rnc-dev/rnc/ir"
+)
+
+// required marks a builtin parameter without a default.
+type requiredT struct{}
+
+var required = requiredT{}
+
+type bparam struct {
+	name string
+	def  any
+}
+
+// builtin is a layer or helper function. Layer builtins take the input
+// tensor first, then Keras's arguments with Keras's defaults.
+type builtin struct {
+	params []bparam
+	// variadic collects all positional arguments into the first parameter
+	// (Add([a, b]) and Add(a, b) both work).
+	variadic bool
+	fn       func(e *expander, c *Call, a *args) (any, error)
+}
+
+var builtins map[string]*builtin
+
+func init() {
+	x := bparam{"x", required}
+	name := bparam{"name", none{}}
+	pool := []bparam{x, {"pool_size", int64(2)}, {"strides", none{}}, {"padding", "valid"}, name}
+	builtins = map[string]*builtin{
+		"Input": {params: []bparam{{"shape", required}, name}, fn: bInput},
+		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
+			{"padding", "valid"}, {"use_bias", true}, name}, fn: bConv2D},
+		"BatchNormalization": {params: []bparam{x, {"axis", int64(-1)}, {"momentum", 0.99}, {"epsilon", 1e-3}, name}, fn: bBatchNorm},
+		"Activation":         {params: []bparam{x, {"activation", required}, name}, fn: bActivation},
+		"ZeroPadding2D":      {params: []bparam{x, {"padding", int64(1)}, name}, fn: bZeroPad},
+		"MaxPooling2D":       {params: pool, fn: bPool(ir.MaxPool)},
+		"AveragePooling2D":   {params: pool, fn: bPool(ir.AvgPool)},
+		"GlobalAveragePooling2D": {params: []bparam{x, name}, fn: bSimple(ir.GlobalAvgPool)},
+		"GlobalMaxPooling2D":     {params: []bparam{x, name}, fn: bSimple(ir.GlobalMaxPool)},
+		"Flatten":                {params: []bparam{x, name}, fn: bSimple(ir.Flatten)},
+		"Add":                    {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Add)},
+		"Multiply":               {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Multiply)},
+		"Dense":                  {params: []bparam{x, {"units", required}, {"activation", none{}}, {"use_bias", true}, name}, fn: bDense},
+		"Dropout":                {params: []bparam{x, {"rate", required}, name}, fn: bDropout},
+		"Model":                  {params: []bparam{{"inputs", required}, {"outputs", required}, {"name", "model"}}, fn: bModel},
+		"str":                    {params: []bparam{{"value", required}}, fn: bStr},
+		"len":                    {params: []bparam{{"value", required}}, fn: bLen},
+		"int":                    {params: []bparam{{"value", required}}, fn: bInt},
+		"float":                  {params: []bparam{{"value", required}}, fn: bFloat},
+		"min":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(-1)},
+		"max":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(1)},
+	}
+}
+
+// BuiltinNames lists the builtins, sorted.
+func BuiltinNames() []string {
+	var n []string
+	for k := range builtins {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// args are a builtin call's bound arguments.
+type args struct {
+	e    *expander
+	call *Call
+	name string // the builtin
+	v    map[string]any
+	pos  map[string]lexer.Position
+}
+
+func (e *expander) callBuiltin(c *Call, b *builtin, env map[string]any) (any, error) {
+	a := &args{e: e, call: c, name: c.Name, v: map[string]any{}, pos: map[string]lexer.Position{}}
+	known := map[string]bool{}
+	for _, p := range b.params {
+		known[p.name] = true
+	}
+	var rest []any
+	npos := 0
+	for _, arg := range c.Args {
+		v, err := e.eval(arg.Value, env)
+		if err != nil {
+			return nil, err
+		}
+		name := arg.Name
+		if name == "" {
+			if b.variadic {
+				if len(a.v) > 0 {
+					return nil, e.errorf(arg.Pos, "%s: positional argument after a named one", c.Name)
+				}
+				rest = append(rest, v)
+				continue
+			}
+			if npos >= len(b.params) {
+				return nil, e.errorf(arg.Pos, "too many arguments to %s: it takes %d", c.Name, len(b.params))
+			}
+			name = b.params[npos].name
+			npos++
+		} else if !known[name] {
+			var names []string
+			for _, p := range b.params {
+				names = append(names, p.name)
+			}
+			return nil, e.errorf(arg.Pos, "%s has no parameter %q (it has: %s)", c.Name, name, strings.Join(names, ", "))
+		}
+		if _, dup := a.v[name]; dup {
+			return nil, e.errorf(arg.Pos, "argument %q of %s given twice", name, c.Name)
+		}
+		a.v[name], a.pos[name] = v, arg.Pos
+	}
+	if b.variadic && len(rest) > 0 {
+		first := b.params[0].name
+		if _, dup := a.v[first]; dup {
+			return nil, e.errorf(c.Pos, "argument %q of %s given twice", first, c.Name)
+		}
+		if l, ok := rest[0].([]any); ok && len(rest) == 1 {
+			a.v[first] = l
+		} else {
+			a.v[first] = rest
+		}
+		a.pos[first] = c.Args[0].Pos
+	}
+	for _, p := range b.params {
+		if _, ok := a.v[p.name]; ok {
+			continue
+		}
+		if p.def == required {
+			return nil, e.errorf(c.Pos, "missing argument %q in call of %s", p.name, c.Name)
+		}
+		a.v[p.name], a.pos[p.name] = p.def, c.Pos
+	}
+	return b.fn(e, c, a)
+}
+
+func (a *args) errorf(param, format string, args ...any) error {
+	return a.e.errorf(a.pos[param], "%s: %s", a.name, fmt.Sprintf(format, args...))
+}
+
+func (a *args) wrongType(param, want string) error {
+	v := a.v[param]
+	return a.errorf(param, "%s must be %s, got %s %s", param, want, typeName(v), show(v))
+}
+
+func (a *args) int(param string) (int, error) {
+	n, ok := a.v[param].(int64)
+	if !ok {
+		return 0, a.wrongType(param, "an int")
+	}
+	if n > math.MaxInt32 || n < math.MinInt32 {
+		return 0, a.errorf(param, "%s = %d is out of range", param, n)
+	}
+	return int(n), nil
+}
+
+func (a *args) float(param string) (float64, error) {
+	f, ok := number(a.v[param])
+	if !ok {
+		return 0, a.wrongType(param, "a number")
+	}
+	return f, nil
+}
+
+func (a *args) bool(param string) (bool, error) {
+	b, ok := a.v[param].(bool)
+	if !ok {
+		return false, a.wrongType(param, "a bool")
+	}
+	return b, nil
+}
+
+func (a *args) str(param string) (string, error) {
+	s, ok := a.v[param].(string)
+	if !ok {
+		return "", a.wrongType(param, "a string")
+	}
+	return s, nil
+}
+
+func (a *args) isNone(param string) bool {
+	_, ok := a.v[param].(none)
+	return ok
+}
+
+func (a *args) tensor(param string) (*ir.Value, error) {
+	t, ok := a.v[param].(*ir.Value)
+	if !ok {
+		return nil, a.wrongType(param, "a tensor")
+	}
+	return t, nil
+}
+
+// pair reads an int or a list of two ints (kernel_size, strides, pool_size).
+func (a *args) pair(param string) ([2]int, error) {
+	switch v := a.v[param].(type) {
+	case int64:
+		n, err := a.int(param)
+		return [2]int{n, n}, err
+	case []any:
+		if len(v) == 2 {
+			x, ok1 := v[0].(int64)
+			y, ok2 := v[1].(int64)
+			if ok1 && ok2 && x <= math.MaxInt32 && y <= math.MaxInt32 && x >= math.MinInt32 && y >= math.MinInt32 {
+				return [2]int{int(x), int(y)}, nil
+			}
+		}
+	}
+	return [2]int{}, a.wrongType(param, "an int or a list of two ints")
+}
+
+// padding reads 'valid' or 'same'.
+func (a *args) padding() (bool, error) {
+	s, err := a.str("padding")
+	if err != nil {
+		return false, err
+	}
+	switch s {
+	case "valid":
+		return false, nil
+	case "same":
+		return true, nil
+	}
+	return false, a.errorf("padding", "padding must be 'valid' or 'same', got %q", s)
+}
+
+// samePads computes TensorFlow's 'same' padding (the extra pixel goes to
+// the bottom and right).
+func samePads(h, w int, k, s [2]int) [4]int {
+	pad := func(n, k, s int) (int, int) {
+		if s < 1 {
+			return 0, 0
+		}
+		out := (n + s - 1) / s
+		total := max((out-1)*s+k-n, 0)
+		return total / 2, total - total/2
+	}
+	var p [4]int
+	p[0], p[1] = pad(h, k[0], s[0])
+	p[2], p[3] = pad(w, k[1], s[1])
+	return p
+}
+
+var snake1 = regexp.MustCompile(`(.)([A-Z][a-z0-9]+)`)
+var snake2 = regexp.MustCompile(`([a-z])([A-Z])`)
+
+// snakeCase is Keras's generic_utils.to_snake_case.
+func snakeCase(s string) string {
+	s = snake1.ReplaceAllString(s, "${1}_${2}")
+	return strings.ToLower(snake2.ReplaceAllString(s, "${1}_${2}"))
+}
+
+// layerName returns the layer's name argument, or Keras's automatic name
+// for its class.
+func (e *expander) layerName(a *args, class string) (string, error) {
+	if !a.isNone("name") {
+		n, err := a.str("name")
+		if err != nil {
+			return "", err
+		}
+		if !ir.ValidName.MatchString(n) {
+			return "", a.errorf("name", "invalid layer name %q: use letters, digits, '_', '.' and '-'", n)
+		}
+		return n, nil
+	}
+	base := snakeCase(class)
+	if class == "InputLayer" {
+		e.counters["input"]++
+		return "input_" + strconv.Itoa(e.counters["input"]), nil
+	}
+	n := e.counters[base]
+	e.counters[base]++
+	if n == 0 {
+		return base, nil
+	}
+	return base + "_" + strconv.Itoa(n), nil
+}
+
+// layer creates one Keras layer.
+func (e *expander) layer(a *args, kind ir.Kind, inputs []*ir.Value, attrs ir.Attrs, withBias bool, out *ir.Type) (*ir.Value, error) {
+	class := kind.Info().Keras
+	name, err := e.layerName(a, class)
+	if err != nil {
+		return nil, err
+	}
+	if prev, dup := e.names[name]; dup {
+		return nil, e.errorf(a.call.Pos, "%s: duplicate layer name %q (first used at %s)", a.name, name, posString(prev))
+	}
+	if len(e.g.Ops) >= maxLayers {
+		return nil, e.errorf(a.call.Pos, "model has more than %d layers", maxLayers)
+	}
+	op := &ir.Op{Kind: kind, Names: []string{name}, Inputs: inputs, Attrs: attrs, Pos: posString(a.call.Pos)}
+	if out != nil {
+		op.Outputs = []*ir.Value{{Type: *out}}
+	}
+	if err := e.g.AddLayer(op, withBias); err != nil {
+		return nil, e.errorf(a.call.Pos, "%s %s: %v", a.name, name, err)
+	}
+	e.names[name] = a.call.Pos
+	return op.Out(), nil
+}
+
+func bInput(e *expander, c *Call, a *args) (any, error) {
+	l, ok := a.v["shape"].([]any)
+	if !ok || (len(l) != 3 && len(l) != 1) {
+		return nil, a.wrongType("shape", "a list [height, width, channels] (or [features])")
+	}
+	dims := make([]int, len(l))
+	for i, d := range l {
+		n, ok := d.(int64)
+		if !ok || n < 1 || n > 1<<20 {
+			return nil, a.errorf("shape", "shape must hold positive ints, got %s", show(a.v["shape"]))
+		}
+		dims[i] = int(n)
+	}
+	lay := ir.NHWC
+	if len(dims) == 1 {
+		lay = ir.NC
+	}
+	t := ir.Type{DType: ir.F32, Dims: dims, Layout: lay}
+	return e.layer(a, ir.Input, nil, ir.Attrs{}, false, &t)
+}
+
+func bConv2D(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	filters, err := a.int("filters")
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.pair("kernel_size")
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.pair("strides")
+	if err != nil {
+		return nil, err
+	}
+	same, err := a.padding()
+	if err != nil {
+		return nil, err
+	}
+	bias, err := a.bool("use_bias")
+	if err != nil {
+		return nil, err
+	}
+	attrs := ir.Attrs{Filters: filters, Kernel: k, Strides: s}
+	if same && len(x.Type.Dims) == 3 {
+		attrs.Pad = samePads(x.Type.H(), x.Type.W(), k, s)
+	}
+	return e.layer(a, ir.Conv2D, []*ir.Value{x}, attrs, bias, nil)
+}
+
+func bBatchNorm(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	axis, err := a.int("axis")
+	if err != nil {
+		return nil, err
+	}
+	if axis != -1 && axis != len(x.Type.Dims) {
+		return nil, a.errorf("axis", "only the channel axis (-1) is supported, got %d", axis)
+	}
+	if _, err := a.float("momentum"); err != nil {
+		return nil, err
+	}
+	eps, err := a.float("epsilon")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.BatchNorm, []*ir.Value{x}, ir.Attrs{Eps: eps}, false, nil)
+}
+
+func activationName(a *args, param string) (string, error) {
+	if a.isNone(param) {
+		return "", nil
+	}
+	fn, err := a.str(param)
+	if err != nil {
+		return "", err
+	}
+	if !ir.ValidActivation(fn) {
+		return "", a.errorf(param, "unknown activation %q (want 'relu', 'sigmoid', 'softmax' or 'linear')", fn)
+	}
+	return fn, nil
+}
+
+func bActivation(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	fn, err := activationName(a, "activation")
+	if err != nil {
+		return nil, err
+	}
+	if fn == "" {
+		return nil, a.wrongType("activation", "a string")
+	}
+	return e.layer(a, ir.Activation, []*ir.Value{x}, ir.Attrs{Fn: fn}, false, nil)
+}
+
+func bZeroPad(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	var pad [4]int
+	bad := a.wrongType("padding", "an int, [pad_h, pad_w] or [[top, bottom], [left, right]]")
+	ints := func(l []any) ([]int, bool) {
+		r := make([]int, len(l))
+		for i, v := range l {
+			n, ok := v.(int64)
+			if !ok || n < 0 || n > 1<<20 {
+				return nil, false
+			}
+			r[i] = int(n)
+		}
+		return r, true
+	}
+	switch v := a.v["padding"].(type) {
+	case int64:
+		if v < 0 || v > 1<<20 {
+			return nil, a.errorf("padding", "padding must be a non-negative int, got %d", v)
+		}
+		pad = [4]int{int(v), int(v), int(v), int(v)}
+	case []any:
+		if len(v) != 2 {
+			return nil, bad
+		}
+		if p, ok := ints(v); ok {
+			pad = [4]int{p[0], p[0], p[1], p[1]}
+			break
+		}
+		h, ok1 := v[0].([]any)
+		w, ok2 := v[1].([]any)
+		if !ok1 || !ok2 || len(h) != 2 || len(w) != 2 {
+			return nil, bad
+		}
+		hp, ok1 := ints(h)
+		wp, ok2 := ints(w)
+		if !ok1 || !ok2 {
+			return nil, bad
+		}
+		pad = [4]int{hp[0], hp[1], wp[0], wp[1]}
+	default:
+		return nil, bad
+	}
+	return e.layer(a, ir.ZeroPad, []*ir.Value{x}, ir.Attrs{Pad: pad}, false, nil)
+}
+
+func bPool(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
+	return func(e *expander, c *Call, a *args) (any, error) {
+		x, err := a.tensor("x")
+		if err != nil {
+			return nil, err
+		}
+		k, err := a.pair("pool_size")
+		if err != nil {
+			return nil, err
+		}
+		s := k // Keras: strides default to pool_size
+		if !a.isNone("strides") {
+			if s, err = a.pair("strides"); err != nil {
+				return nil, err
+			}
+		}
+		same, err := a.padding()
+		if err != nil {
+			return nil, err
+		}
+		attrs := ir.Attrs{Kernel: k, Strides: s}
+		if same && len(x.Type.Dims) == 3 {
+			attrs.Pad = samePads(x.Type.H(), x.Type.W(), k, s)
+		}
+		return e.layer(a, kind, []*ir.Value{x}, attrs, false, nil)
+	}
+}
+
+func bSimple(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
+	return func(e *expander, c *Call, a *args) (any, error) {
+		x, err := a.tensor("x")
+		if err != nil {
+			return nil, err
+		}
+		return e.layer(a, kind, []*ir.Value{x}, ir.Attrs{}, false, nil)
+	}
+}
+
+func bMerge(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
+	return func(e *expander, c *Call, a *args) (any, error) {
+		l, ok := a.v["inputs"].([]any)
+		if !ok {
+			return nil, a.wrongType("inputs", "a list of tensors")
+		}
+		if len(l) < 2 {
+			return nil, a.errorf("inputs", "%s needs at least 2 inputs, got %d", a.name, len(l))
+		}
+		var ins []*ir.Value
+		for _, v := range l {
+			t, ok := v.(*ir.Value)
+			if !ok {
+				return nil, a.errorf("inputs", "inputs must be tensors, got %s %s", typeName(v), show(v))
+			}
+			ins = append(ins, t)
+		}
+		return e.layer(a, kind, ins, ir.Attrs{}, false, nil)
+	}
+}
+
+func bDense(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	units, err := a.int("units")
+	if err != nil {
+		return nil, err
+	}
+	act, err := activationName(a, "activation")
+	if err != nil {
+		return nil, err
+	}
+	if act == ir.Linear {
+		act = ""
+	}
+	bias, err := a.bool("use_bias")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.Dense, []*ir.Value{x}, ir.Attrs{Units: units, Act: act}, bias, nil)
+}
+
+func bDropout(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	rate, err := a.float("rate")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.Dropout, []*ir.Value{x}, ir.Attrs{Rate: rate}, false, nil)
+}
+
+func tensors(a *args, param string) ([]*ir.Value, error) {
+	switch v := a.v[param].(type) {
+	case *ir.Value:
+		return []*ir.Value{v}, nil
+	case []any:
+		var ts []*ir.Value
+		for _, x := range v {
+			t, ok := x.(*ir.Value)
+			if !ok {
+				return nil, a.wrongType(param, "a tensor or a list of tensors")
+			}
+			ts = append(ts, t)
+		}
+		if len(ts) > 0 {
+			return ts, nil
+		}
+	}
+	return nil, a.wrongType(param, "a tensor or a list of tensors")
+}
+
+func bModel(e *expander, c *Call, a *args) (any, error) {
+	ins, err := tensors(a, "inputs")
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		if in.Def.Kind != ir.Input {
+			return nil, a.errorf("inputs", "inputs must come from Input, but %s is a %s", in.Def.Name(), in.Def.Kind)
+		}
+	}
+	outs, err := tensors(a, "outputs")
+	if err != nil {
+		return nil, err
+	}
+	name, err := a.str("name")
+	if err != nil {
+		return nil, err
+	}
+	return &modelValue{inputs: ins, outputs: outs, name: name}, nil
+}
+
+func bStr(e *expander, c *Call, a *args) (any, error) {
+	switch v := a.v["value"].(type) {
+	case string:
+		return v, nil
+	case int64, float64, bool:
+		return strings.Trim(show(v), `"`), nil
+	}
+	return nil, a.wrongType("value", "an int, float, bool or string")
+}
+
+func bLen(e *expander, c *Call, a *args) (any, error) {
+	switch v := a.v["value"].(type) {
+	case string:
+		return int64(len(v)), nil
+	case []any:
+		return int64(len(v)), nil
+	}
+	return nil, a.wrongType("value", "a list or a string")
+}
+
+func bInt(e *expander, c *Call, a *args) (any, error) {
+	switch v := a.v["value"].(type) {
+	case int64:
+		return v, nil
+	case float64:
+		if math.IsNaN(v) || v >= math.MaxInt64 || v <= math.MinInt64 {
+			return nil, a.errorf("value", "%v does not fit an int", v)
+		}
+		return int64(v), nil
+	case bool:
+		if v {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	}
+	return nil, a.wrongType("value", "a number or a bool")
+}
+
+func bFloat(e *expander, c *Call, a *args) (any, error) {
+	f, ok := number(a.v["value"])
+	if !ok {
+		return nil, a.wrongType("value", "a number")
+	}
+	return f, nil
+}
+
+func bMinMax(sign int) func(e *expander, c *Call, a *args) (any, error) {
+	return func(e *expander, c *Call, a *args) (any, error) {
+		l, ok := a.v["values"].([]any)
+		if !ok || len(l) == 0 {
+			return nil, a.wrongType("values", "numbers")
+		}
+		best := l[0]
+		bf, ok := number(best)
+		if !ok {
+			return nil, a.wrongType("values", "numbers")
+		}
+		for _, v := range l[1:] {
+			f, ok := number(v)
+			if !ok {
+				return nil, a.errorf("values", "values must be numbers, got %s %s", typeName(v), show(v))
+			}
+			if (sign < 0 && f < bf) || (sign > 0 && f > bf) {
+				best, bf = v, f
+			}
+		}
+		return best, nil
+	}
+}

@@ -1,0 +1,161 @@
+package ir
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// KerasOrder returns g's ops in the order Keras lists a functional model's
+// layers: by depth from the output (deepest first), ties broken by the
+// order in which a depth-first walk from the outputs, visiting each layer's
+// inputs in order, first reaches them (tf.keras functional.py,
+// _build_map_helper and _map_graph_network).
+func KerasOrder(g *Graph) []*Op {
+	index := map[*Op]int{} // first-reached order
+	var post []*Op         // finished order: inputs before consumers
+	done := map[*Op]bool{}
+	var walk func(op *Op)
+	walk = func(op *Op) {
+		if done[op] {
+			return
+		}
+		if _, ok := index[op]; !ok {
+			index[op] = len(index)
+		}
+		for _, in := range op.Inputs {
+			walk(in.Def)
+		}
+		done[op] = true
+		post = append(post, op)
+	}
+	for _, o := range g.Outputs {
+		walk(o.Def)
+	}
+	// Depth: the longest path to an output, computed in reverse finish order.
+	depth := map[*Op]int{}
+	for i := len(post) - 1; i >= 0; i-- {
+		op := post[i]
+		d := depth[op]
+		for _, in := range op.Inputs {
+			if depth[in.Def] < d+1 {
+				depth[in.Def] = d + 1
+			}
+		}
+	}
+	order := append([]*Op(nil), post...)
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if depth[a] != depth[b] {
+			return depth[a] > depth[b]
+		}
+		return index[a] < index[b]
+	})
+	return order
+}
+
+// ParamCounts returns the trainable and non-trainable parameter counts of
+// a Keras-level op.
+func ParamCounts(op *Op) (trainable, nonTrainable int) {
+	for _, p := range op.Kind.Info().Params {
+		w := op.Params[p.Role]
+		if w == nil {
+			continue
+		}
+		n := 1
+		for _, d := range w.Shape {
+			n *= d
+		}
+		if p.Trainable {
+			trainable += n
+		} else {
+			nonTrainable += n
+		}
+	}
+	return trainable, nonTrainable
+}
+
+// Summary writes Keras's model.summary() of a Keras-level graph (as the
+// DSL expands it, before any pass), in the tf.keras 2.x format with the
+// "Connected to" column.
+func Summary(w io.Writer, g *Graph) error {
+	for _, op := range g.Ops {
+		if op.Kind.Info().Keras == "" || len(op.Names) != 1 {
+			return fmt.Errorf("summary needs the graph as expanded, before passes: %s is a %s", op.Name(), op.Kind)
+		}
+	}
+	const lineLength = 98
+	positions := []int{32, 53, 65, 98} // int(98 * [.33, .55, .67, 1])
+	var b strings.Builder
+	row := func(fields ...string) {
+		line := ""
+		for i, f := range fields {
+			if i > 0 {
+				line = line[:len(line)-1] + " "
+			}
+			line += f
+			if len(line) > positions[i] {
+				line = line[:positions[i]]
+			}
+			line += strings.Repeat(" ", positions[i]-len(line))
+		}
+		b.WriteString(line + "\n")
+	}
+	fmt.Fprintf(&b, "Model: %q\n", g.Name)
+	b.WriteString(strings.Repeat("_", lineLength) + "\n")
+	row("Layer (type)", "Output Shape", "Param #", "Connected to")
+	b.WriteString(strings.Repeat("=", lineLength) + "\n")
+	order := KerasOrder(g)
+	var trainable, nonTrainable int
+	for i, op := range order {
+		t, nt := ParamCounts(op)
+		trainable += t
+		nonTrainable += nt
+		shape := op.Out().Type.KerasShape()
+		if op.Kind == Input {
+			shape = "[" + shape + "]"
+		}
+		var conns []string
+		for _, in := range op.Inputs {
+			conns = append(conns, in.Def.Names[0]+"[0][0]")
+		}
+		first := ""
+		if len(conns) > 0 {
+			first = conns[0]
+		}
+		row(op.Names[0]+" ("+op.Kind.Info().Keras+")", shape, strconv.Itoa(t+nt), first)
+		for _, c := range conns[min(1, len(conns)):] {
+			row("", "", "", c)
+		}
+		if i == len(order)-1 {
+			b.WriteString(strings.Repeat("=", lineLength) + "\n")
+		} else {
+			b.WriteString(strings.Repeat("_", lineLength) + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "Total params: %s\n", commas(trainable+nonTrainable))
+	fmt.Fprintf(&b, "Trainable params: %s\n", commas(trainable))
+	fmt.Fprintf(&b, "Non-trainable params: %s\n", commas(nonTrainable))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// commas formats n with thousands separators, as Python's "{:,}".
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,386 @@
+package ir
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// WOp is an operation of the weight program. The program is symbolic: the
+// compiler records steps, runtime (or the interpreter) executes them once,
+// at load time, on the tensors of the weight file.
+type WOp uint8
+
+const (
+	WLoad      WOp = iota // a tensor of the weight file, named Name
+	WBNScale              // gamma / sqrt(variance + eps)
+	WBNShift              // beta - mean * scale
+	WScaleOut             // w[..., o] * s[o]  (scale a kernel's output channels)
+	WScaleIn              // w[..., i, o] * s[i] (scale a kernel's input channels)
+	WAffine               // b * s + t, elementwise
+	WMatVecAdd            // b[o] + sum over all other axes of w[..., i, o] * t[i]
+	WZeros                // a tensor of zeros
+	WPack                 // w (HWIO or [in,out]) rearranged into a blocked layout
+	numWOps
+)
+
+// WOpInfo describes a weight operation.
+type WOpInfo struct {
+	Name  string
+	Arity int
+	Doc   string
+}
+
+var wops = [numWOps]WOpInfo{
+	WLoad:      {"load", 0, "a tensor of the weight file"},
+	WBNScale:   {"bnscale", 2, "bnscale(gamma, variance) eps = gamma / sqrt(variance + eps)"},
+	WBNShift:   {"bnshift", 3, "bnshift(beta, mean, scale) = beta - mean * scale"},
+	WScaleOut:  {"scaleout", 2, "scaleout(w, s)[..., o] = w[..., o] * s[o]"},
+	WScaleIn:   {"scalein", 2, "scalein(w, s)[..., i, o] = w[..., i, o] * s[i]"},
+	WAffine:    {"affine", 3, "affine(b, s, t) = b * s + t"},
+	WMatVecAdd: {"matvecadd", 3, "matvecadd(w, t, b)[o] = b[o] + sum over h, w, i of w[h, w, i, o] * t[i]"},
+	WZeros:     {"zeros", 0, "zeros : shape"},
+	WPack:      {"pack", 1, "pack(w) layout = w rearranged into the named blocked layout (see PackedShape)"},
+}
+
+func (o WOp) String() string { return wops[o].Name }
+
+// Info returns the operation's table entry.
+func (o WOp) Info() *WOpInfo { return &wops[o] }
+
+// WOpByName finds a weight operation by name.
+func WOpByName(name string) (WOp, bool) {
+	for i := range wops {
+		if wops[i].Name == name {
+			return WOp(i), true
+		}
+	}
+	return 0, false
+}
+
+// Weight is one value of the weight program.
+type Weight struct {
+	// Name is the file tensor name for WLoad ("conv1_conv/kernel"), and
+	// "$N" for computed weights.
+	Name   string
+	Op     WOp
+	Args   []*Weight
+	Eps    float64 // WBNScale
+	Layout string  // WPack: the packed layout, e.g. "OIhw16i16o"
+	Shape  []int
+}
+
+// WeightProgram is an ordered list of weights: file tensors and the steps
+// computed from them. Every step's arguments precede it.
+type WeightProgram struct {
+	List   []*Weight
+	byName map[string]*Weight
+	next   int
+}
+
+// NewWeightProgram returns an empty program.
+func NewWeightProgram() *WeightProgram {
+	return &WeightProgram{byName: map[string]*Weight{}}
+}
+
+// Lookup returns the weight with the given name, or nil.
+func (p *WeightProgram) Lookup(name string) *Weight { return p.byName[name] }
+
+// Load declares a file tensor (or returns the existing declaration; the
+// shapes must agree).
+func (p *WeightProgram) Load(name string, shape []int) (*Weight, error) {
+	if w := p.byName[name]; w != nil {
+		if w.Op != WLoad || !equalInts(w.Shape, shape) {
+			return nil, fmt.Errorf("weight %q declared twice with shapes %v and %v", name, w.Shape, shape)
+		}
+		return w, nil
+	}
+	w := &Weight{Name: name, Op: WLoad, Shape: append([]int(nil), shape...)}
+	p.add(w)
+	return w, nil
+}
+
+// Compute appends a computed weight; its shape is inferred from the
+// operation and arguments. It panics on malformed arguments: passes that
+// call it have checked them (a broken invariant, not a user mistake).
+func (p *WeightProgram) Compute(op WOp, args []*Weight, eps float64, layout string, shape []int) *Weight {
+	w := &Weight{Op: op, Args: args, Eps: eps, Layout: layout, Shape: shape}
+	if err := inferWeight(w); err != nil {
+		panic(fmt.Sprintf("weight program: %v", err))
+	}
+	w.Name = fmt.Sprintf("$%d", p.next)
+	p.next++
+	p.add(w)
+	return w
+}
+
+func (p *WeightProgram) add(w *Weight) {
+	p.List = append(p.List, w)
+	p.byName[w.Name] = w
+}
+
+// Files returns the file tensors the program loads, in declaration order.
+func (p *WeightProgram) Files() []*Weight {
+	var fs []*Weight
+	for _, w := range p.List {
+		if w.Op == WLoad {
+			fs = append(fs, w)
+		}
+	}
+	return fs
+}
+
+// RemoveUnused drops computed weights that no op of g (directly or through
+// other weights) uses. File tensors stay: the weight file must still hold
+// them, whatever the passes did.
+func (p *WeightProgram) RemoveUnused(g *Graph) {
+	used := map[*Weight]bool{}
+	var mark func(w *Weight)
+	mark = func(w *Weight) {
+		if w == nil || used[w] {
+			return
+		}
+		used[w] = true
+		for _, a := range w.Args {
+			mark(a)
+		}
+	}
+	for _, op := range g.Ops {
+		for _, w := range op.Params {
+			mark(w)
+		}
+		for _, s := range op.Attrs.Epi {
+			mark(s.Scale)
+			mark(s.Shift)
+		}
+	}
+	kept := p.List[:0]
+	for _, w := range p.List {
+		if used[w] || w.Op == WLoad {
+			kept = append(kept, w)
+		} else {
+			delete(p.byName, w.Name)
+		}
+	}
+	p.List = kept
+}
+
+func (p *WeightProgram) clone(wmap map[*Weight]*Weight) *WeightProgram {
+	c := &WeightProgram{byName: map[string]*Weight{}, next: p.next}
+	for _, w := range p.List {
+		n := *w
+		n.Shape = append([]int(nil), w.Shape...)
+		n.Args = nil
+		for _, a := range w.Args {
+			n.Args = append(n.Args, wmap[a])
+		}
+		wmap[w] = &n
+		c.add(&n)
+	}
+	return c
+}
+
+func (p *WeightProgram) renumber() {
+	p.next = 0
+	p.byName = map[string]*Weight{}
+	for _, w := range p.List {
+		if w.Op != WLoad {
+			w.Name = fmt.Sprintf("$%d", p.next)
+			p.next++
+		}
+		p.byName[w.Name] = w
+	}
+}
+
+// String prints one weight as in the text form.
+func (w *Weight) String() string {
+	var b strings.Builder
+	if w.Op == WLoad {
+		fmt.Fprintf(&b, "%s : %s", w.Name, shapeString(w.Shape))
+		return b.String()
+	}
+	b.WriteString(w.Name)
+	b.WriteString(" = ")
+	b.WriteString(w.Op.String())
+	b.WriteByte('(')
+	for i, a := range w.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Name)
+	}
+	b.WriteByte(')')
+	switch w.Op {
+	case WBNScale:
+		b.WriteString(" eps=" + formatFloat(w.Eps))
+	case WPack:
+		b.WriteString(" layout=" + w.Layout)
+	}
+	b.WriteString(" : " + shapeString(w.Shape))
+	return b.String()
+}
+
+func shapeString(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// inferWeight checks a computed weight's arguments and sets its shape.
+func inferWeight(w *Weight) error {
+	info := w.Op.Info()
+	if w.Op != WZeros && len(w.Args) != info.Arity {
+		return fmt.Errorf("%s takes %d arguments, got %d", info.Name, info.Arity, len(w.Args))
+	}
+	for _, a := range w.Args {
+		if a == nil {
+			return fmt.Errorf("%s: missing argument", info.Name)
+		}
+	}
+	vec := func(i int) (int, error) {
+		if len(w.Args[i].Shape) != 1 {
+			return 0, fmt.Errorf("%s: argument %s must be a vector, has shape %v", info.Name, w.Args[i].Name, w.Args[i].Shape)
+		}
+		return w.Args[i].Shape[0], nil
+	}
+	sameVecs := func(idx ...int) (int, error) {
+		n := -1
+		for _, i := range idx {
+			m, err := vec(i)
+			if err != nil {
+				return 0, err
+			}
+			if n >= 0 && m != n {
+				return 0, fmt.Errorf("%s: vector lengths %d and %d differ", info.Name, n, m)
+			}
+			n = m
+		}
+		return n, nil
+	}
+	switch w.Op {
+	case WLoad:
+		return fmt.Errorf("load is not computed")
+	case WBNScale:
+		n, err := sameVecs(0, 1)
+		if err != nil {
+			return err
+		}
+		w.Shape = []int{n}
+	case WBNShift, WAffine:
+		n, err := sameVecs(0, 1, 2)
+		if err != nil {
+			return err
+		}
+		w.Shape = []int{n}
+	case WScaleOut, WScaleIn:
+		k := w.Args[0].Shape
+		n, err := vec(1)
+		if err != nil {
+			return err
+		}
+		axis := len(k) - 1
+		if w.Op == WScaleIn {
+			axis--
+		}
+		if axis < 0 || k[axis] != n {
+			return fmt.Errorf("%s: kernel %v does not have %d channels on axis %d", info.Name, k, n, axis)
+		}
+		w.Shape = append([]int(nil), k...)
+	case WMatVecAdd:
+		k := w.Args[0].Shape
+		t, err := vec(1)
+		if err != nil {
+			return err
+		}
+		b, err := vec(2)
+		if err != nil {
+			return err
+		}
+		if len(k) < 2 || k[len(k)-2] != t || k[len(k)-1] != b {
+			return fmt.Errorf("matvecadd: kernel %v does not map %d inputs to %d outputs", k, t, b)
+		}
+		w.Shape = []int{b}
+	case WZeros:
+		if len(w.Args) != 0 || len(w.Shape) == 0 {
+			return fmt.Errorf("zeros takes no arguments and needs a shape")
+		}
+	case WPack:
+		s, err := PackedShape(w.Layout, w.Args[0].Shape)
+		if err != nil {
+			return err
+		}
+		w.Shape = s
+	}
+	return nil
+}
+
+// Packed weight layouts. Kernels are HWIO ([kh, kw, in, out]) in Keras;
+// Dense kernels are [in, out].
+//   OIhwBiBo: [ceil(O/B)][ceil(I/B)][kh][kw][B i][B o]   (blocked input)
+//   OhwiBo:   [ceil(O/B)][kh][kw][I][B o]                 (NHWC input, e.g. the 3-channel stem)
+//   IOBo:     [ceil(O/B)][I][B o] for Dense kernels
+// Channels past I and O are zero.
+var packLayouts = map[string]struct {
+	block int
+	kind  string
+}{
+	"OIhw16i16o": {16, "OIhw"}, "OIhw8i8o": {8, "OIhw"},
+	"Ohwi16o": {16, "Ohwi"}, "Ohwi8o": {8, "Ohwi"},
+	"OI16o": {16, "OI"}, "OI8o": {8, "OI"},
+}
+
+// PackLayouts returns the packed layout names, sorted.
+func PackLayouts() []string {
+	var s []string
+	for k := range packLayouts {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// PackBlock returns a packed layout's block size and family ("OIhw",
+// "Ohwi" or "OI").
+func PackBlock(layout string) (int, string, bool) {
+	p, ok := packLayouts[layout]
+	return p.block, p.kind, ok
+}
+
+// PackedShape is the shape of kernel (HWIO or [in,out]) packed into layout.
+func PackedShape(layout string, kernel []int) ([]int, error) {
+	p, ok := packLayouts[layout]
+	if !ok {
+		return nil, fmt.Errorf("unknown packed layout %q", layout)
+	}
+	up := func(n int) int { return (n + p.block - 1) / p.block }
+	switch p.kind {
+	case "OIhw", "Ohwi":
+		if len(kernel) != 4 {
+			return nil, fmt.Errorf("%s packs a 4-d HWIO kernel, got shape %v", layout, kernel)
+		}
+		kh, kw, i, o := kernel[0], kernel[1], kernel[2], kernel[3]
+		if p.kind == "OIhw" {
+			return []int{up(o), up(i), kh, kw, p.block, p.block}, nil
+		}
+		return []int{up(o), kh, kw, i, p.block}, nil
+	default:
+		if len(kernel) != 2 {
+			return nil, fmt.Errorf("%s packs a 2-d [in,out] kernel, got shape %v", layout, kernel)
+		}
+		return []int{up(kernel[1]), kernel[0], p.block}, nil
+	}
+}

@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Tensor is one named float32 tensor, row-major (C order).
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// NumElements returns the product of the shape's dimensions.
+func NumElements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Weights is a set of named tensors, as read from a weight file. Names
+// follow Keras: "<layer>/<param>", e.g. "conv1_conv/kernel".
+type Weights struct {
+	// Order is the order of the tensors in the file (or of insertion).
+	Order   []string
+	Tensors map[string]*Tensor
+	// Metadata holds free-form string metadata (safetensors __metadata__).
+	Metadata map[string]string
+}
+
+// NewWeights returns an empty set.
+func NewWeights() *Weights {
+	return &Weights{Tensors: map[string]*Tensor{}, Metadata: map[string]string{}}
+}
+
+// Add inserts a tensor; it fails if the name is already present or if the
+// data length does not match the shape.
+func (w *Weights) Add(name string, shape []int, data []float32) error {
+	if _, dup := w.Tensors[name]; dup {
+		return fmt.Errorf("duplicate tensor %q", name)
+	}
+	if n := NumElements(shape); n != len(data) {
+		return fmt.Errorf("tensor %q: shape %v holds %d values, got %d", name, shape, n, len(data))
+	}
+	w.Tensors[name] = &Tensor{Name: name, Shape: append([]int(nil), shape...), Data: data}
+	w.Order = append(w.Order, name)
+	return nil
+}
+
+// TensorSpec is what a model expects of one tensor.
+type TensorSpec struct {
+	Name  string
+	Shape []int
+}
+
+// Check verifies that w holds exactly the tensors in want, with the given
+// shapes and finite values. The error names every offending tensor (up to a
+// few of each kind) and what was expected.
+func (w *Weights) Check(want []TensorSpec) error {
+	var problems []string
+	seen := make(map[string]bool, len(want))
+	for _, s := range want {
+		seen[s.Name] = true
+		t, ok := w.Tensors[s.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("missing tensor %q (want shape %v)", s.Name, s.Shape))
+			continue
+		}
+		if !equalShape(t.Shape, s.Shape) {
+			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", s.Name, t.Shape, s.Shape))
+			continue
+		}
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				problems = append(problems, fmt.Sprintf("tensor %q holds a non-finite value %v at flat index %d", s.Name, v, i))
+				break
+			}
+		}
+	}
+	var extra []string
+	for name := range w.Tensors {
+		if !seen[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		problems = append(problems, fmt.Sprintf("unexpected tensor %q (shape %v): the model has no such weight", name, w.Tensors[name].Shape))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	const max = 8
+	if len(problems) > max {
+		n := len(problems) - max
+		problems = append(problems[:max], fmt.Sprintf("and %d more", n))
+	}
+	return fmt.Errorf("weights do not match the model: %s", strings.Join(problems, "; "))
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
