@@ -332,8 +332,9 @@ func inferWeight(w *Weight) error {
 // Dense kernels are [in, out].
 //   OIhwBiBo: [ceil(O/B)][ceil(I/B)][kh][kw][B i][B o]   (blocked input)
 //   OhwiBo:   [ceil(O/B)][kh][kw][I][B o]                 (NHWC input, e.g. the 3-channel stem)
-//   IOBo:     [ceil(O/B)][I][B o] for Dense kernels
-// Channels past I and O are zero.
+//   OIBo:     [ceil(O/B)][I][B o] for Dense kernels
+//   cB:       [ceil(C/B)*B] for per-channel vectors (bias, scale, shift)
+// Channels past I, O and C are zero.
 var packLayouts = map[string]struct {
 	block int
 	kind  string
@@ -341,6 +342,7 @@ var packLayouts = map[string]struct {
 	"OIhw16i16o": {16, "OIhw"}, "OIhw8i8o": {8, "OIhw"},
 	"Ohwi16o": {16, "Ohwi"}, "Ohwi8o": {8, "Ohwi"},
 	"OI16o": {16, "OI"}, "OI8o": {8, "OI"},
+	"c16": {16, "c"}, "c8": {8, "c"},
 }
 
 // PackLayouts returns the packed layout names, sorted.
@@ -354,7 +356,7 @@ func PackLayouts() []string {
 }
 
 // PackBlock returns a packed layout's block size and family ("OIhw",
-// "Ohwi" or "OI").
+// "Ohwi", "OI" or "c").
 func PackBlock(layout string) (int, string, bool) {
 	p, ok := packLayouts[layout]
 	return p.block, p.kind, ok
@@ -368,6 +370,11 @@ func PackedShape(layout string, kernel []int) ([]int, error) {
 	}
 	up := func(n int) int { return (n + p.block - 1) / p.block }
 	switch p.kind {
+	case "c":
+		if len(kernel) != 1 {
+			return nil, fmt.Errorf("%s packs a vector, got shape %v", layout, kernel)
+		}
+		return []int{up(kernel[0]) * p.block}, nil
 	case "OIhw", "Ohwi":
 		if len(kernel) != 4 {
 			return nil, fmt.Errorf("%s packs a 4-d HWIO kernel, got shape %v", layout, kernel)

@@ -1,0 +1,222 @@
+// Package interp is rnc's reference interpreter: it runs any ir.Graph, before or after any pass, with plain Go loops, as the oracle every faster path is checked against.
+//
+// Values are stored physically in their declared layouts (nhwc, nChw16c,
+// ...), in the activation arena at their planned offsets once memplan has
+// run, so the interpreter checks layouts and memory plans as well as
+// arithmetic. Each op reads its inputs into Keras's logical NHWC order,
+// computes in float64, and stores float32 results.
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// WeightSteps translates g's weight program into runtime steps, with the
+// index of every weight.
+func WeightSteps(g *ir.Graph) ([]runtime.WStep, map[*ir.Weight]int) {
+	index := map[*ir.Weight]int{}
+	steps := make([]runtime.WStep, 0, len(g.Weights.List))
+	for i, w := range g.Weights.List {
+		s := runtime.WStep{Op: w.Op.String(), Eps: w.Eps, Layout: w.Layout, Shape: append([]int(nil), w.Shape...)}
+		if w.Op == ir.WLoad {
+			s.Name = w.Name
+		}
+		for _, a := range w.Args {
+			s.Args = append(s.Args, index[a])
+		}
+		steps = append(steps, s)
+		index[w] = i
+	}
+	return steps, index
+}
+
+// Interp runs one graph with one set of weights.
+type Interp struct {
+	g       *ir.Graph
+	weights map[*ir.Weight][]float32
+	planned bool
+	arena   int64 // per-image arena bytes when planned
+}
+
+// New runs g's weight program on the file tensors and prepares to run g.
+func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
+	steps, index := WeightSteps(g)
+	vals, err := runtime.RunWeightProgram(steps, file)
+	if err != nil {
+		return nil, err
+	}
+	it := &Interp{g: g, weights: map[*ir.Weight][]float32{}}
+	for w, i := range index {
+		it.weights[w] = vals[i]
+	}
+	for _, op := range g.Ops {
+		for _, o := range op.Outputs {
+			if o.Mem.Size > 0 {
+				it.planned = true
+				it.arena = max(it.arena, o.Mem.End())
+			}
+		}
+	}
+	return it, nil
+}
+
+// Result holds every value's contents after a run, in logical order (NHWC
+// per image, images consecutive).
+type Result struct {
+	N      int
+	Values map[*ir.Value][]float32
+}
+
+// Run executes the graph on a batch of n images (NHWC float32, images
+// consecutive) and returns the graph's outputs in logical order.
+func (it *Interp) Run(input []float32, n int) ([][]float32, error) {
+	r, err := it.run(input, n, false)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([][]float32, len(it.g.Outputs))
+	for i, o := range it.g.Outputs {
+		outs[i] = r.Values[o]
+	}
+	return outs, nil
+}
+
+// RunAll is Run, but returns every value (for per-layer comparisons).
+func (it *Interp) RunAll(input []float32, n int) (*Result, error) {
+	return it.run(input, n, true)
+}
+
+func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error) {
+	ins := it.g.Inputs()
+	if len(ins) != 1 {
+		return nil, fmt.Errorf("interp: graph has %d inputs, want 1", len(ins))
+	}
+	per := 1
+	for _, d := range ins[0].Type.Dims {
+		per *= d
+	}
+	if n < 1 || len(input) != n*per {
+		return nil, fmt.Errorf("interp: input has %d values, want %d images of %d", len(input), n, per)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("interp: %v", r)
+		}
+	}()
+	st := &state{it: it, n: n, phys: map[*ir.Value][]float32{}}
+	if it.planned {
+		st.arena = make([]float32, int64(n)*it.arena/4)
+		for i := range st.arena {
+			st.arena[i] = float32(math.NaN()) // uninitialized memory must never be read
+		}
+	}
+	res = &Result{N: n, Values: map[*ir.Value][]float32{}}
+	for _, op := range it.g.Ops {
+		var outs [][]float32 // logical
+		if op.Kind == ir.Input {
+			outs = [][]float32{input}
+		} else {
+			inputs := make([][]float32, len(op.Inputs))
+			for i, v := range op.Inputs {
+				inputs[i] = st.load(v)
+			}
+			outs = it.exec(op, inputs, n)
+		}
+		for i, o := range op.Outputs {
+			st.store(o, outs[i])
+			if all {
+				res.Values[o] = outs[i]
+			}
+		}
+	}
+	for _, o := range it.g.Outputs {
+		res.Values[o] = st.load(o)
+	}
+	return res, nil
+}
+
+// state holds the physical storage of values during a run.
+type state struct {
+	it    *Interp
+	n     int
+	arena []float32
+	phys  map[*ir.Value][]float32
+}
+
+func (st *state) buffer(v *ir.Value) []float32 {
+	if st.arena != nil {
+		off := int64(st.n) * v.Mem.Offset / 4
+		return st.arena[off : off+int64(st.n*v.Type.Elems())]
+	}
+	b := st.phys[v]
+	if b == nil {
+		b = make([]float32, st.n*v.Type.Elems())
+		st.phys[v] = b
+	}
+	return b
+}
+
+// index returns the physical offset (within one image) of logical element
+// (h, w, c) — or (c) for vectors.
+func index(t ir.Type, h, w, c int) int {
+	switch t.Layout {
+	case ir.NC:
+		return c
+	case ir.NHWC:
+		return (h*t.W()+w)*t.C() + c
+	}
+	b := t.Layout.Block()
+	return ((c/b*t.H()+h)*t.W()+w)*b + c%b
+}
+
+func (st *state) store(v *ir.Value, logical []float32) {
+	buf := st.buffer(v)
+	t := v.Type
+	per := t.Elems()
+	if t.Layout == ir.NHWC || t.Layout == ir.NC {
+		copy(buf, logical)
+		return
+	}
+	lper := t.H() * t.W() * t.C()
+	for i := 0; i < st.n; i++ {
+		img := buf[i*per : (i+1)*per]
+		for j := range img {
+			img[j] = 0 // pad channels hold zeros
+		}
+		src := logical[i*lper:]
+		for h := 0; h < t.H(); h++ {
+			for w := 0; w < t.W(); w++ {
+				for c := 0; c < t.C(); c++ {
+					img[index(t, h, w, c)] = src[(h*t.W()+w)*t.C()+c]
+				}
+			}
+		}
+	}
+}
+
+func (st *state) load(v *ir.Value) []float32 {
+	buf := st.buffer(v)
+	t := v.Type
+	per := t.Elems()
+	if t.Layout == ir.NHWC || t.Layout == ir.NC {
+		return append([]float32(nil), buf...)
+	}
+	lper := t.H() * t.W() * t.C()
+	out := make([]float32, st.n*lper)
+	for i := 0; i < st.n; i++ {
+		img := buf[i*per : (i+1)*per]
+		dst := out[i*lper:]
+		for h := 0; h < t.H(); h++ {
+			for w := 0; w < t.W(); w++ {
+				for c := 0; c < t.C(); c++ {
+					dst[(h*t.W()+w)*t.C()+c] = img[index(t, h, w, c)]
+				}
+			}
+		}
+	}
+	return out
+}

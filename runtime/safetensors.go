@@ -1,0 +1,534 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxSafetensorsHeader bounds the JSON header length read from a file; a
+// larger value means a corrupt or hostile file.
+const maxSafetensorsHeader = 100 << 20
+
+// metadataKey is the reserved header key holding string metadata.
+const metadataKey = "__metadata__"
+
+// ParseSafetensors decodes a safetensors file held in memory. Only F32
+// tensors are supported. The tensors are listed in Order by their position
+// in the data section (file order) and their values are copied out, so data
+// may be dropped or reused afterwards. The header's "__metadata__" object, if
+// any, goes into Metadata.
+//
+// Every inconsistency (truncation, malformed or duplicate JSON entries,
+// unsupported dtypes, bad shapes or offsets, overlapping tensors) is
+// reported as an error naming the tensor; non-finite values are accepted
+// (Weights.Check rejects them).
+func ParseSafetensors(data []byte) (*Weights, error) {
+	ws, err := parseSafetensors(data)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	return ws, nil
+}
+
+// ReadSafetensorsFile reads and parses the safetensors file at path.
+func ReadSafetensorsFile(path string) (*Weights, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights: %w", err)
+	}
+	ws, err := ParseSafetensors(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights %s: %w", path, err)
+	}
+	return ws, nil
+}
+
+// stEntry is one tensor of a safetensors header.
+type stEntry struct {
+	name       string
+	shape      []int
+	n          int // number of elements
+	begin, end int // byte offsets in the data section
+}
+
+func parseSafetensors(data []byte) (*Weights, error) {
+	if len(data) < 8 {
+		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", len(data))
+	}
+	hlen := binary.LittleEndian.Uint64(data[:8])
+	if hlen > maxSafetensorsHeader {
+		return nil, fmt.Errorf("header length %d exceeds the %d MiB limit", hlen, maxSafetensorsHeader>>20)
+	}
+	if hlen > uint64(len(data)-8) {
+		return nil, fmt.Errorf("header length %d is larger than the %d bytes after the length field", hlen, len(data)-8)
+	}
+	header := data[8 : 8+int(hlen)]
+	section := data[8+int(hlen):]
+	if !utf8.Valid(header) {
+		return nil, errors.New("header is not valid UTF-8")
+	}
+	members, err := jsonObject(header, "tensor name")
+	if err != nil {
+		return nil, fmt.Errorf("header is not a valid JSON object: %w", err)
+	}
+
+	ws := NewWeights()
+	entries := make([]stEntry, 0, len(members))
+	for _, m := range members {
+		if m.key == metadataKey {
+			md, err := parseMetadata(m.val)
+			if err != nil {
+				return nil, err
+			}
+			ws.Metadata = md
+			continue
+		}
+		e, err := parseEntry(m.key, m.val, len(section))
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", m.key, err)
+		}
+		entries = append(entries, e)
+	}
+
+	// File order; the stable sort keeps header order among empty tensors
+	// sharing an offset.
+	sort.SliceStable(entries, func(i, j int) bool {
+		if entries[i].begin != entries[j].begin {
+			return entries[i].begin < entries[j].begin
+		}
+		return entries[i].end < entries[j].end
+	})
+	last := -1 // index of the non-empty tensor reaching furthest so far
+	for i, e := range entries {
+		if e.begin == e.end {
+			continue
+		}
+		if last >= 0 && e.begin < entries[last].end {
+			p := entries[last]
+			return nil, fmt.Errorf("tensors %q (bytes [%d, %d)) and %q (bytes [%d, %d)) overlap",
+				p.name, p.begin, p.end, e.name, e.begin, e.end)
+		}
+		last = i
+	}
+
+	for _, e := range entries {
+		vals := make([]float32, e.n)
+		raw := section[e.begin:e.end]
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		if err := ws.Add(e.name, e.shape, vals); err != nil {
+			return nil, err // unreachable: names are unique and sizes checked
+		}
+	}
+	return ws, nil
+}
+
+// parseEntry validates one tensor's header entry against a data section of
+// sectionLen bytes.
+func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, error) {
+	e := stEntry{name: name}
+	fields, err := jsonObject(raw, "key")
+	if err != nil {
+		return e, fmt.Errorf("entry is not a valid JSON object: %w", err)
+	}
+	vals := map[string]any{}
+	for _, f := range fields {
+		switch f.key {
+		case "dtype", "shape", "data_offsets":
+			v, err := jsonValue(f.val)
+			if err != nil {
+				return e, fmt.Errorf("%s: %w", f.key, err)
+			}
+			vals[f.key] = v
+		}
+		// Other keys are ignored, as other readers do.
+	}
+	for _, k := range []string{"dtype", "shape", "data_offsets"} {
+		if _, ok := vals[k]; !ok {
+			return e, fmt.Errorf("missing %q", k)
+		}
+	}
+
+	dtype, ok := vals["dtype"].(string)
+	if !ok {
+		return e, fmt.Errorf("dtype is %s, want the string \"F32\"", jsonKind(vals["dtype"]))
+	}
+	if dtype != "F32" {
+		return e, fmt.Errorf("dtype %s is not supported, want F32", dtype)
+	}
+
+	dims, ok := vals["shape"].([]any)
+	if !ok {
+		return e, fmt.Errorf("shape is %s, want an array of non-negative integers", jsonKind(vals["shape"]))
+	}
+	e.shape = make([]int, len(dims))
+	e.n = 1
+	for i, d := range dims {
+		v, err := jsonInt(d)
+		if err != nil {
+			return e, fmt.Errorf("shape[%d]: %w", i, err)
+		}
+		e.shape[i] = v
+		if v != 0 && e.n > math.MaxInt/v {
+			return e, fmt.Errorf("shape %v: element count overflows", dims)
+		}
+		e.n *= v
+	}
+	if e.n > math.MaxInt/4 {
+		return e, fmt.Errorf("shape %v: byte size overflows", e.shape)
+	}
+
+	offs, ok := vals["data_offsets"].([]any)
+	if !ok || len(offs) != 2 {
+		return e, fmt.Errorf("data_offsets is %s, want an array [begin, end] of two non-negative integers", jsonDesc(vals["data_offsets"]))
+	}
+	if e.begin, err = jsonInt(offs[0]); err != nil {
+		return e, fmt.Errorf("data_offsets begin: %w", err)
+	}
+	if e.end, err = jsonInt(offs[1]); err != nil {
+		return e, fmt.Errorf("data_offsets end: %w", err)
+	}
+	if e.begin > e.end {
+		return e, fmt.Errorf("data_offsets [%d, %d]: begin is after end", e.begin, e.end)
+	}
+	if e.end > sectionLen {
+		return e, fmt.Errorf("data_offsets [%d, %d]: end is beyond the data section (%d bytes)", e.begin, e.end, sectionLen)
+	}
+	if size := e.end - e.begin; size != 4*e.n {
+		return e, fmt.Errorf("data_offsets [%d, %d] span %d bytes, want %d (4 bytes × %d elements of shape %v)",
+			e.begin, e.end, size, 4*e.n, e.n, e.shape)
+	}
+	return e, nil
+}
+
+// parseMetadata decodes the "__metadata__" value: an object of strings, or
+// null (no metadata).
+func parseMetadata(raw json.RawMessage) (map[string]string, error) {
+	md := map[string]string{}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return md, nil
+	}
+	members, err := jsonObject(raw, "metadata key")
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid JSON object of strings: %w", metadataKey, err)
+	}
+	for _, m := range members {
+		v, err := jsonValue(m.val)
+		if err != nil {
+			return nil, fmt.Errorf("metadata %q: %w", m.key, err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("metadata %q is %s, want a string", m.key, jsonKind(v))
+		}
+		md[m.key] = s
+	}
+	return md, nil
+}
+
+// jsonMember is one key/value pair of a JSON object, in document order.
+type jsonMember struct {
+	key string
+	val json.RawMessage
+}
+
+// jsonObject splits the JSON object in b into its members, in order. Unlike
+// decoding into a map it rejects duplicate keys ("duplicate <what> %q"). Only
+// white space may follow the object.
+func jsonObject(b []byte, what string) ([]jsonMember, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonErr(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("found %s, want an object", jsonKind(tokValue(tok)))
+	}
+	var members []jsonMember
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonErr(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("object key is %s, want a string", jsonKind(tokValue(tok)))
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("duplicate %s %q", what, key)
+		}
+		seen[key] = true
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return nil, fmt.Errorf("value of %q: %w", key, jsonErr(err))
+		}
+		members = append(members, jsonMember{key, val})
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, jsonErr(err)
+	}
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("after the object: %w", jsonErr(err))
+		}
+		return nil, fmt.Errorf("unexpected %s after the object", jsonKind(tokValue(tok)))
+	}
+	return members, nil
+}
+
+// jsonErr makes a premature end of input readable.
+func jsonErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("unexpected end of JSON input")
+	}
+	return err
+}
+
+// tokValue maps an opening delimiter token to a value of the same kind, for
+// jsonKind.
+func tokValue(tok json.Token) any {
+	switch tok {
+	case json.Delim('['):
+		return []any{}
+	case json.Delim('{'):
+		return map[string]any{}
+	}
+	return tok
+}
+
+// jsonValue decodes one JSON value, keeping numbers as json.Number.
+func jsonValue(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, jsonErr(err)
+	}
+	return v, nil
+}
+
+// jsonInt converts a decoded JSON value to a non-negative int.
+func jsonInt(v any) (int, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("got %s, want a non-negative integer", jsonKind(v))
+	}
+	i, err := strconv.ParseInt(string(num), 10, 0)
+	if err != nil || i < 0 {
+		return 0, fmt.Errorf("got %s, want a non-negative integer", num)
+	}
+	return int(i), nil
+}
+
+// jsonKind names the JSON type of a value decoded with UseNumber.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	case json.Delim:
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// jsonDesc is jsonKind with the length of arrays.
+func jsonDesc(v any) string {
+	if a, ok := v.([]any); ok {
+		return fmt.Sprintf("an array of %d elements", len(a))
+	}
+	return jsonKind(v)
+}
+
+// WriteSafetensors writes ws in safetensors format. The output is a
+// function of ws alone: tensors in ws.Order with contiguous data offsets from
+// 0, compact JSON with keys in a fixed order ("__metadata__" first, with
+// sorted keys, when there is metadata; then the tensors with "dtype",
+// "shape", "data_offsets"), and the header padded with spaces to a multiple
+// of 8 bytes. It fails, writing nothing, if ws is inconsistent: a name in
+// Order missing from Tensors or listed twice, a tensor not in Order, a data
+// length that does not match the shape, or a name or metadata string that is
+// not valid UTF-8.
+func WriteSafetensors(w io.Writer, ws *Weights) error {
+	header, err := safetensorsHeader(ws)
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return writeSafetensors(w, ws, header)
+}
+
+func writeSafetensors(w io.Writer, ws *Weights, header []byte) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var lenField [8]byte
+	binary.LittleEndian.PutUint64(lenField[:], uint64(len(header)))
+	bw.Write(lenField[:])
+	bw.Write(header)
+	buf := make([]byte, 0, 1<<16)
+	for _, name := range ws.Order {
+		for _, v := range ws.Tensors[name].Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				bw.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	bw.Write(buf)
+	if err := bw.Flush(); err != nil { // bufio keeps the first write error
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return nil
+}
+
+// WriteSafetensorsFile writes ws to path (see WriteSafetensors). An
+// inconsistent ws is reported before path is touched; if writing fails
+// later, the partly written file is removed.
+func WriteSafetensorsFile(path string, ws *Weights) (err error) {
+	header, err := safetensorsHeader(ws)
+	if err != nil {
+		return fmt.Errorf("writing weights %s: safetensors: %w", path, err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing weights: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing weights %s: %w", path, cerr)
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	if err := writeSafetensors(f, ws, header); err != nil {
+		return fmt.Errorf("writing weights %s: %w", path, err)
+	}
+	return nil
+}
+
+// safetensorsHeader validates ws and builds the padded JSON header.
+func safetensorsHeader(ws *Weights) ([]byte, error) {
+	if ws == nil {
+		return nil, errors.New("nil Weights")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if len(ws.Metadata) > 0 {
+		keys := make([]string, 0, len(ws.Metadata))
+		for k := range ws.Metadata {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString(`"` + metadataKey + `":{`)
+		for i, k := range keys {
+			v := ws.Metadata[k]
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil, fmt.Errorf("metadata %q: key or value is not valid UTF-8", k)
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(&b, k)
+			b.WriteByte(':')
+			writeJSONString(&b, v)
+		}
+		b.WriteByte('}')
+	}
+	listed := make(map[string]bool, len(ws.Order))
+	off := 0
+	for _, name := range ws.Order {
+		if listed[name] {
+			return nil, fmt.Errorf("tensor %q is listed twice in Order", name)
+		}
+		listed[name] = true
+		if name == metadataKey {
+			return nil, fmt.Errorf("tensor name %q is reserved", name)
+		}
+		if !utf8.ValidString(name) {
+			return nil, fmt.Errorf("tensor %q: name is not valid UTF-8", name)
+		}
+		t := ws.Tensors[name]
+		if t == nil {
+			return nil, fmt.Errorf("tensor %q is in Order but not in Tensors", name)
+		}
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, t.Shape)
+			}
+			if d != 0 && n > math.MaxInt/d {
+				return nil, fmt.Errorf("tensor %q: shape %v: element count overflows", name, t.Shape)
+			}
+			n *= d
+		}
+		if n != len(t.Data) {
+			return nil, fmt.Errorf("tensor %q: shape %v holds %d values, got %d", name, t.Shape, n, len(t.Data))
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, name)
+		b.WriteString(`:{"dtype":"F32","shape":[`)
+		for i, d := range t.Shape {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(d))
+		}
+		b.WriteString(`],"data_offsets":[`)
+		b.WriteString(strconv.Itoa(off))
+		b.WriteByte(',')
+		off += 4 * n
+		b.WriteString(strconv.Itoa(off))
+		b.WriteString("]}")
+	}
+	if len(ws.Tensors) != len(listed) {
+		var missing []string
+		for name := range ws.Tensors {
+			if !listed[name] {
+				missing = append(missing, name)
+			}
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("tensor %q is in Tensors but not in Order", missing[0])
+	}
+	b.WriteByte('}')
+	for b.Len()%8 != 0 {
+		b.WriteByte(' ')
+	}
+	if b.Len() > maxSafetensorsHeader {
+		return nil, fmt.Errorf("header is %d bytes, over the %d MiB limit", b.Len(), maxSafetensorsHeader>>20)
+	}
+	return b.Bytes(), nil
+}
+
+// writeJSONString writes s (valid UTF-8) as a JSON string without HTML
+// escaping.
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)           // cannot fail for a string
+	b.Truncate(b.Len() - 1) // drop Encode's newline
+}

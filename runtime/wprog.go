@@ -1,0 +1,254 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+)
+
+// WStep is one step of a weight program: the symbolic record of what the
+// compiler's passes did to the weights (fold batch norms, pack kernels into
+// blocked layouts), executed once at load time. Steps refer to earlier
+// steps by index.
+type WStep struct {
+	Op     string // load, bnscale, bnshift, scaleout, scalein, affine, matvecadd, zeros, pack
+	Name   string // load: the tensor's name in the weight file
+	Args   []int
+	Eps    float64 // bnscale
+	Layout string  // pack: OIhw16i16o, OIhw8i8o, Ohwi16o, Ohwi8o, OI16o, OI8o, c16, c8
+	Shape  []int   // the step's result shape
+}
+
+// RunWeightProgram executes prog on the tensors of a weight file. It first
+// checks that the file holds exactly the tensors the program loads, with
+// the right shapes and finite values. It returns one tensor per step.
+func RunWeightProgram(prog []WStep, file *Weights) ([][]float32, error) {
+	var want []TensorSpec
+	for _, s := range prog {
+		if s.Op == "load" {
+			want = append(want, TensorSpec{Name: s.Name, Shape: s.Shape})
+		}
+	}
+	if err := file.Check(want); err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(prog))
+	for i, s := range prog {
+		for _, a := range s.Args {
+			if a < 0 || a >= i {
+				return nil, fmt.Errorf("weight program step %d (%s) uses step %d", i, s.Op, a)
+			}
+		}
+		if s.Op == "load" {
+			out[i] = file.Tensors[s.Name].Data
+			continue
+		}
+		r, err := runStep(s, prog, out)
+		if err != nil {
+			return nil, fmt.Errorf("weight program step %d (%s): %w", i, s.Op, err)
+		}
+		if len(r) != NumElements(s.Shape) {
+			return nil, fmt.Errorf("weight program step %d (%s) made %d values for shape %v", i, s.Op, len(r), s.Shape)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func runStep(s WStep, prog []WStep, vals [][]float32) ([]float32, error) {
+	arg := func(i int) []float32 { return vals[s.Args[i]] }
+	shape := func(i int) []int { return prog[s.Args[i]].Shape }
+	want := func(n int) error {
+		if len(s.Args) != n {
+			return fmt.Errorf("takes %d arguments, got %d", n, len(s.Args))
+		}
+		return nil
+	}
+	switch s.Op {
+	case "load":
+		return nil, fmt.Errorf("load handled by caller")
+	case "bnscale":
+		if err := want(2); err != nil {
+			return nil, err
+		}
+		g, v := arg(0), arg(1)
+		if len(g) != len(v) {
+			return nil, fmt.Errorf("gamma and variance lengths %d and %d differ", len(g), len(v))
+		}
+		r := make([]float32, len(g))
+		for i := range r {
+			d := float64(v[i]) + s.Eps
+			if !(d > 0) {
+				return nil, fmt.Errorf("variance %v + eps %v is not positive at channel %d", v[i], s.Eps, i)
+			}
+			r[i] = float32(float64(g[i]) / math.Sqrt(d))
+		}
+		return r, nil
+	case "bnshift", "affine":
+		if err := want(3); err != nil {
+			return nil, err
+		}
+		a, b, c := arg(0), arg(1), arg(2)
+		if len(a) != len(b) || len(a) != len(c) {
+			return nil, fmt.Errorf("vector lengths %d, %d, %d differ", len(a), len(b), len(c))
+		}
+		r := make([]float32, len(a))
+		for i := range r {
+			if s.Op == "bnshift" { // beta - mean*scale
+				r[i] = float32(float64(a[i]) - float64(b[i])*float64(c[i]))
+			} else { // b*s + t
+				r[i] = float32(float64(a[i])*float64(b[i]) + float64(c[i]))
+			}
+		}
+		return r, nil
+	case "scaleout", "scalein":
+		if err := want(2); err != nil {
+			return nil, err
+		}
+		w, sc := arg(0), arg(1)
+		ks := shape(0)
+		if len(ks) < 1 {
+			return nil, fmt.Errorf("kernel has no axes")
+		}
+		o := ks[len(ks)-1]
+		if o == 0 {
+			return []float32{}, nil
+		}
+		r := make([]float32, len(w))
+		if s.Op == "scaleout" {
+			if len(sc) != o {
+				return nil, fmt.Errorf("scale has %d values for %d output channels", len(sc), o)
+			}
+			for i := range w {
+				r[i] = float32(float64(w[i]) * float64(sc[i%o]))
+			}
+			return r, nil
+		}
+		if len(ks) < 2 || len(sc) != ks[len(ks)-2] {
+			return nil, fmt.Errorf("scale has %d values for kernel %v", len(sc), ks)
+		}
+		in := ks[len(ks)-2]
+		for i := range w {
+			r[i] = float32(float64(w[i]) * float64(sc[(i/o)%in]))
+		}
+		return r, nil
+	case "matvecadd":
+		if err := want(3); err != nil {
+			return nil, err
+		}
+		w, t, b := arg(0), arg(1), arg(2)
+		ks := shape(0)
+		if len(ks) < 2 || ks[len(ks)-2] != len(t) || ks[len(ks)-1] != len(b) {
+			return nil, fmt.Errorf("kernel %v does not map %d inputs to %d outputs", ks, len(t), len(b))
+		}
+		in, o := len(t), len(b)
+		acc := make([]float64, o)
+		for i := range acc {
+			acc[i] = float64(b[i])
+		}
+		for i, x := range w {
+			acc[i%o] += float64(x) * float64(t[(i/o)%in])
+		}
+		r := make([]float32, o)
+		for i := range r {
+			r[i] = float32(acc[i])
+		}
+		return r, nil
+	case "zeros":
+		return make([]float32, NumElements(s.Shape)), nil
+	case "pack":
+		if err := want(1); err != nil {
+			return nil, err
+		}
+		return Pack(s.Layout, arg(0), shape(0))
+	}
+	return nil, fmt.Errorf("unknown weight operation %q", s.Op)
+}
+
+// packFamily returns the block and family of a packed layout.
+func packFamily(layout string) (int, string, error) {
+	switch layout {
+	case "OIhw16i16o":
+		return 16, "OIhw", nil
+	case "OIhw8i8o":
+		return 8, "OIhw", nil
+	case "Ohwi16o":
+		return 16, "Ohwi", nil
+	case "Ohwi8o":
+		return 8, "Ohwi", nil
+	case "OI16o":
+		return 16, "OI", nil
+	case "OI8o":
+		return 8, "OI", nil
+	case "c16":
+		return 16, "c", nil
+	case "c8":
+		return 8, "c", nil
+	}
+	return 0, "", fmt.Errorf("unknown packed layout %q", layout)
+}
+
+// Pack rearranges a kernel (HWIO [kh,kw,in,out], or [in,out] for Dense, or
+// a [c] vector) into a blocked layout, zero-filling channels past the ends:
+//
+//	OIhwBiBo: [ceil(O/B)][ceil(I/B)][kh][kw][B i][B o]
+//	OhwiBo:   [ceil(O/B)][kh][kw][I][B o]
+//	OIBo:     [ceil(O/B)][I][B o]
+//	cB:       [ceil(C/B)*B]
+func Pack(layout string, w []float32, shape []int) ([]float32, error) {
+	b, fam, err := packFamily(layout)
+	if err != nil {
+		return nil, err
+	}
+	if NumElements(shape) != len(w) {
+		return nil, fmt.Errorf("pack: %d values for shape %v", len(w), shape)
+	}
+	up := func(n int) int { return (n + b - 1) / b }
+	switch fam {
+	case "c":
+		if len(shape) != 1 {
+			return nil, fmt.Errorf("pack %s: want a vector, got shape %v", layout, shape)
+		}
+		r := make([]float32, up(shape[0])*b)
+		copy(r, w)
+		return r, nil
+	case "OI":
+		if len(shape) != 2 {
+			return nil, fmt.Errorf("pack %s: want [in,out], got shape %v", layout, shape)
+		}
+		in, o := shape[0], shape[1]
+		r := make([]float32, up(o)*in*b)
+		for i := 0; i < in; i++ {
+			for oc := 0; oc < o; oc++ {
+				r[((oc/b)*in+i)*b+oc%b] = w[i*o+oc]
+			}
+		}
+		return r, nil
+	}
+	if len(shape) != 4 {
+		return nil, fmt.Errorf("pack %s: want an HWIO kernel, got shape %v", layout, shape)
+	}
+	kh, kw, in, o := shape[0], shape[1], shape[2], shape[3]
+	var r []float32
+	if fam == "OIhw" {
+		r = make([]float32, up(o)*up(in)*kh*kw*b*b)
+	} else {
+		r = make([]float32, up(o)*kh*kw*in*b)
+	}
+	for h := 0; h < kh; h++ {
+		for x := 0; x < kw; x++ {
+			for i := 0; i < in; i++ {
+				for oc := 0; oc < o; oc++ {
+					v := w[((h*kw+x)*in+i)*o+oc]
+					var at int
+					if fam == "OIhw" {
+						at = ((((oc/b)*up(in)+i/b)*kh+h)*kw+x)*b*b + (i%b)*b + oc%b
+					} else {
+						at = (((oc/b)*kh+h)*kw+x)*in*b + i*b + oc%b
+					}
+					r[at] = v
+				}
+			}
+		}
+	}
+	return r, nil
+}
