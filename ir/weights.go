@@ -330,10 +330,12 @@ func inferWeight(w *Weight) error {
 
 // Packed weight layouts. Kernels are HWIO ([kh, kw, in, out]) in Keras;
 // Dense kernels are [in, out].
-//   OIhwBiBo: [ceil(O/B)][ceil(I/B)][kh][kw][B i][B o]   (blocked input)
-//   OhwiBo:   [ceil(O/B)][kh][kw][I][B o]                 (NHWC input, e.g. the 3-channel stem)
-//   OIBo:     [ceil(O/B)][I][B o] for Dense kernels
-//   cB:       [ceil(C/B)*B] for per-channel vectors (bias, scale, shift)
+//
+//	OIhwBiBo: [ceil(O/B)][ceil(I/B)][kh][kw][B i][B o]   (blocked input)
+//	OhwiBo:   [ceil(O/B)][kh][kw][I][B o]                 (NHWC input, e.g. the 3-channel stem)
+//	OIBo:     [ceil(O/B)][I][B o] for Dense kernels
+//	cB:       [ceil(C/B)*B] for per-channel vectors (bias, scale, shift)
+//
 // Channels past I, O and C are zero.
 var packLayouts = map[string]struct {
 	block int
