@@ -32,6 +32,9 @@ type Options struct {
 	Set map[string]string
 	// ReadFile reads a source file; os.ReadFile when nil.
 	ReadFile func(path string) ([]byte, error)
+	// MaxSteps bounds the evaluation work (statements, expressions and
+	// calls); 0 means the default, 20 million.
+	MaxSteps int
 }
 
 // Error is a user mistake in a model source, with its position and, for
@@ -64,6 +67,9 @@ func posString(p lexer.Position) string {
 func Load(path string, opt Options) (*ir.Graph, error) {
 	if opt.ReadFile == nil {
 		opt.ReadFile = os.ReadFile
+	}
+	if opt.MaxSteps <= 0 {
+		opt.MaxSteps = maxSteps
 	}
 	e := &expander{
 		opt:      opt,
@@ -125,8 +131,8 @@ func (e *expander) errorf(pos lexer.Position, format string, args ...any) error 
 
 func (e *expander) step(pos lexer.Position) error {
 	e.steps++
-	if e.steps > maxSteps {
-		return e.errorf(pos, "expansion takes more than %d steps; is a loop too long?", maxSteps)
+	if e.steps > e.opt.MaxSteps {
+		return e.errorf(pos, "expansion takes more than %d steps; is a loop too long?", e.opt.MaxSteps)
 	}
 	return nil
 }

@@ -114,3 +114,9 @@ func equalShape(a, b []int) bool {
 	}
 	return true
 }
+
+// LoadWeightsFile reads a weight file: safetensors, or a Keras HDF5 weight
+// file (.h5), chosen by content, not by extension.
+func LoadWeightsFile(path string) (*Weights, error) {
+	return ReadSafetensorsFile(path)
+}

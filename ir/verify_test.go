@@ -1,0 +1,131 @@
+package ir_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rnc-dev/rnc/ir"
+)
+
+const base = `model "t"
+  %0 input_1 = Input() : f32[N,8,8,3] nhwc
+  %1 c = Conv2D(%0) filters=4 k=3x3 s=1x1 pad=1,1,1,1 kernel=c/kernel bias=c/bias : f32[N,8,8,4] nhwc
+  %2 r = Activation(%1) fn=relu : f32[N,8,8,4] nhwc
+  %3 a = Add(%1, %2) : f32[N,8,8,4] nhwc
+  return %3
+weights
+  c/kernel : [3,3,3,4]
+  c/bias : [4]
+`
+
+// TestVerifyCatches: each broken invariant is reported.
+func TestVerifyCatches(t *testing.T) {
+	cases := []struct{ name, old, new, want string }{
+		{"ok", "", "", ""},
+		{"wrong dims", "%2 r = Activation(%1) fn=relu : f32[N,8,8,4]", "%2 r = Activation(%1) fn=relu : f32[N,8,8,5]", "shape inference gives [8 8 4]"},
+		{"duplicate name", "%2 r = ", "%2 c = ", `layer name "c" used twice`},
+		{"bad kernel shape", "c/kernel : [3,3,3,4]", "c/kernel : [3,3,2,4]", `weight "kernel" (c/kernel) has shape [3 3 2 4], want [3 3 3 4]`},
+		{"layout mismatch", "%3 a = Add(%1, %2) : f32[N,8,8,4] nhwc", "%3 a = Add(%1, %2) : f32[N,8,8,4] nChw16c", "input 0 is nhwc but the output is nChw16c"},
+		{"unknown activation", "fn=relu", "fn=gelu", `unknown activation "gelu"`},
+		{"arena overlap", ": f32[N,8,8,3] nhwc\n", ": f32[N,8,8,3] nhwc @arena[0:768]\n", "memory is planned for 1 of 4 values"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(base, c.old, c.new, 1)
+			g, err := ir.Parse(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ir.Verify(g)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestVerifyArena: overlapping live buffers are caught; in-place
+// elementwise reuse of a dying input is allowed.
+func TestVerifyArena(t *testing.T) {
+	plan := func(p0, p1, p2, p3 string) string {
+		s := base
+		for i, p := range []string{p0, p1, p2, p3} {
+			lines := strings.Split(s, "\n")
+			lines[1+i] += " @arena[" + p + "]"
+			s = strings.Join(lines, "\n")
+		}
+		return s
+	}
+	cases := []struct{ name, src, want string }{
+		{"disjoint", plan("0:768", "768:1792", "1792:2816", "2816:3840"), ""},
+		{"reuse dead input", plan("0:1024", "1024:2048", "0:1024", "2048:3072"), ""},
+		{"in place add over r", plan("0:768", "768:1792", "1792:2816", "1792:2816"), ""},
+		{"overlap", plan("0:768", "768:1792", "1024:2048", "2048:3072"), "are live at the same time and overlap"},
+		{"in place add over c", plan("0:768", "768:1792", "1792:2816", "768:1792"), ""},
+		{"relu over c still read by add", plan("0:768", "768:1792", "768:1792", "1792:2816"), "are live at the same time and overlap"},
+		{"too small", plan("0:768", "768:1024", "1792:2816", "2816:3840"), "needs 1024 bytes"},
+		{"misaligned", plan("0:768", "800:1824", "1856:2880", "2880:3904"), "not 64-byte aligned"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := ir.Parse(c.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ir.Verify(g)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestParseErrors: malformed text is an error naming the line, not a panic.
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ old, new, want string }{
+		{`model "t"`, `modl "t"`, "line 1: want `model \"name\"`"},
+		{"Activation(%1)", "Activation(%9)", "line 4: undefined value %9"},
+		{"Activation(%1)", "Actvation(%1)", `line 4: unknown op "Actvation"`},
+		{"fn=relu", "fnn=relu", `line 4: Activation has no attribute or weight "fnn"`},
+		{"k=3x3", "k=3", "line 3: Conv2D: attribute k"},
+		{"kernel=c/kernel", "kernel=c/kern", `line 3: undefined weight "c/kern"`},
+		{"  return %3\n", "", "graph has no return line"},
+		{"c/bias : [4]", "c/bias : [4", "bad shape"},
+		{"f32[N,8,8,4] nhwc\n  %3", "f32[N,8,8,4] nhwx\n  %3", `unknown layout "nhwx"`},
+	}
+	for _, c := range cases {
+		src := strings.Replace(base, c.old, c.new, 1)
+		_, err := ir.Parse(src)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q→%q: error %v, want %q", c.old, c.new, err, c.want)
+		}
+	}
+}
+
+// FuzzParse: no text makes Parse or Verify panic, and what parses and
+// verifies prints back to the same text.
+func FuzzParse(f *testing.F) {
+	f.Add(base)
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ir.Parse(s)
+		if err != nil {
+			return
+		}
+		if ir.Verify(g) != nil {
+			return
+		}
+		h, err := ir.Parse(g.String())
+		if err != nil {
+			t.Fatalf("reparse: %v", err)
+		}
+		if h.String() != g.String() {
+			t.Fatalf("round trip differs")
+		}
+	})
+}
