@@ -252,7 +252,7 @@ func checkEpilogue(op *Op, out []int) error {
 				return fmt.Errorf("affine step without scale and shift")
 			}
 			c := out[len(out)-1]
-			if !equalInts(st.Scale.Shape, []int{c}) || !equalInts(st.Shift.Shape, []int{c}) {
+			if !st.Scale.Fits([]int{c}) || !st.Shift.Fits([]int{c}) {
 				return fmt.Errorf("affine step parameters %v, %v do not match %d channels", st.Scale.Shape, st.Shift.Shape, c)
 			}
 		case StepRelu, StepSigmoid, StepOut:

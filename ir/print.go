@@ -217,6 +217,9 @@ func (g *Graph) String() string {
 func PrintWith(w io.Writer, g *Graph, opt PrintOptions) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "model %s\n", strconv.Quote(g.Name))
+	if arena, peak, sum := ArenaStats(g); arena > 0 {
+		fmt.Fprintf(&b, "  # arena %d bytes per image (peak of live buffers %d, sum of all values %d)\n", arena, peak, sum)
+	}
 	for _, op := range g.Ops {
 		if opt.Filter != nil && !opt.Filter(op) {
 			continue

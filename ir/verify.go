@@ -170,13 +170,8 @@ func (v *verifier) op(op *Op) {
 			v.errorf(op, "weight %q (%s) is not in the weight program", p.Role, w.Name)
 			continue
 		}
-		if equalInts(w.Shape, want[p.Role]) {
+		if w.Fits(want[p.Role]) {
 			continue
-		}
-		if w.Op == WPack {
-			if s, err := PackedShape(w.Layout, want[p.Role]); err == nil && equalInts(s, w.Shape) {
-				continue
-			}
 		}
 		v.errorf(op, "weight %q (%s) has shape %v, want %v", p.Role, w.Name, w.Shape, want[p.Role])
 	}
@@ -371,4 +366,33 @@ func (v *verifier) inPlace(in, out *Value, def, last map[*Value]int) bool {
 		}
 	}
 	return reads
+}
+
+// ArenaStats summarizes a planned graph, per image: the arena size; the
+// peak of the bytes live at any one op (distinct buffers, so an in-place
+// pair counts once), a lower bound for any plan of these buffers; and the
+// sum of all values' sizes, what a plan without reuse would need.
+func ArenaStats(g *Graph) (arena, peak, sum int64) {
+	def, last := Liveness(g)
+	live := make([]map[Mem]bool, len(g.Ops)+1)
+	for _, op := range g.Ops {
+		for _, o := range op.Outputs {
+			arena = max(arena, o.Mem.End())
+			sum += o.Type.Bytes()
+			for t := def[o]; t <= last[o] && t < len(live); t++ {
+				if live[t] == nil {
+					live[t] = map[Mem]bool{}
+				}
+				live[t][o.Mem] = true
+			}
+		}
+	}
+	for _, ms := range live {
+		var n int64
+		for m := range ms {
+			n += m.Size
+		}
+		peak = max(peak, n)
+	}
+	return arena, peak, sum
 }

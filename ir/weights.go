@@ -393,3 +393,16 @@ func PackedShape(layout string, kernel []int) ([]int, error) {
 		return []int{up(kernel[1]), kernel[0], p.block}, nil
 	}
 }
+
+// Fits reports whether w can stand for a weight of the given logical
+// (Keras) shape: it has that shape, or it is that shape packed.
+func (w *Weight) Fits(logical []int) bool {
+	if equalInts(w.Shape, logical) {
+		return true
+	}
+	if w.Op != WPack {
+		return false
+	}
+	s, err := PackedShape(w.Layout, logical)
+	return err == nil && equalInts(s, w.Shape)
+}

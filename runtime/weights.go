@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"os"
 	"sort"
 	"strings"
 )
@@ -116,7 +117,28 @@ func equalShape(a, b []int) bool {
 }
 
 // LoadWeightsFile reads a weight file: safetensors, or a Keras HDF5 weight
-// file (.h5), chosen by content, not by extension.
+// file (Keras 2 .h5 or Keras 3 .weights.h5), chosen by content, not by the
+// file's extension.
 func LoadWeightsFile(path string) (*Weights, error) {
-	return ReadSafetensorsFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights: %w", err)
+	}
+	return ParseWeights(path, data)
+}
+
+// ParseWeights parses a weight file held in memory, safetensors or Keras
+// HDF5 by content; name is used in messages.
+func ParseWeights(name string, data []byte) (*Weights, error) {
+	var ws *Weights
+	var err error
+	if IsHDF5(data) {
+		ws, err = ParseKerasH5(data)
+	} else {
+		ws, err = ParseSafetensors(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading weights %s: %w", name, err)
+	}
+	return ws, nil
 }

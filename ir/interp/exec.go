@@ -142,7 +142,7 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	H, W, C := xt.H(), xt.W(), xt.C()
 	OH, OW, F := ot.H(), ot.W(), ot.C()
 	kh, kw := a.Kernel[0], a.Kernel[1]
-	k := it.hwio(op.Param("kernel"), kh, kw, C, F)
+	k := it.kernels[op]
 	bias := it.vec(op.Param("bias"), F)
 	out := make([]float64, n*OH*OW*F)
 	for b := 0; b < n; b++ {

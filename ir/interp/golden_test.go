@@ -55,6 +55,34 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenH5 runs the golden models with their weights re-saved by h5py
+// in the Keras 2 layout (runtime/testdata/h5): the same outputs as the
+// safetensors weights, through the content-sniffing loader.
+func TestGoldenH5(t *testing.T) {
+	for m, file := range map[string]string{"tinyv2": "keras2_tinyv2.h5", "tinyv1": "keras2_tinyv1_full_latest.h5", "stemv2": "keras2_stemv2_latest.h5"} {
+		g, err := dsl.Load(filepath.Join("..", "..", "models", m+".rn"), dsl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := runtime.LoadWeightsFile(filepath.Join("..", "..", "runtime", "testdata", "h5", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join("..", "..", "testdata", "golden")
+		x := readF32(t, filepath.Join(dir, m+"_input_b2_seed2.f32"))
+		want := readF32(t, filepath.Join(dir, m+"_expected_b2.f32"))
+		it, err := interp.New(g, w)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		outs, err := it.Run(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, outs[0], want, 10, 1e-5)
+	}
+}
+
 func argmax(v []float32) int {
 	best := 0
 	for i, x := range v {

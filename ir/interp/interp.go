@@ -38,6 +38,8 @@ func WeightSteps(g *ir.Graph) ([]runtime.WStep, map[*ir.Weight]int) {
 type Interp struct {
 	g       *ir.Graph
 	weights map[*ir.Weight][]float32
+	// kernels holds every conv kernel as HWIO (unpacked once).
+	kernels map[*ir.Op][]float32
 	planned bool
 	arena   int64 // per-image arena bytes when planned
 }
@@ -49,9 +51,15 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	if err != nil {
 		return nil, err
 	}
-	it := &Interp{g: g, weights: map[*ir.Weight][]float32{}}
+	it := &Interp{g: g, weights: map[*ir.Weight][]float32{}, kernels: map[*ir.Op][]float32{}}
 	for w, i := range index {
 		it.weights[w] = vals[i]
+	}
+	for _, op := range g.Ops {
+		if op.Kind == ir.Conv2D {
+			a := &op.Attrs
+			it.kernels[op] = it.hwio(op.Param("kernel"), a.Kernel[0], a.Kernel[1], op.Inputs[0].Type.C(), a.Filters)
+		}
 	}
 	for _, op := range g.Ops {
 		for _, o := range op.Outputs {

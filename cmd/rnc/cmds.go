@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+func oneArg(args []string, what string) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("want one %s, got %d arguments %q", what, len(args), args)
+	}
+	return args[0], nil
+}
+
+var summaryCmd = &command{
+	short:   "print Keras's model.summary()",
+	name:    "summary",
+	args:    "MODEL.rn [--set name=value]...",
+	summary: "Print Keras's model.summary() of a model: layers by depth, output shapes, parameter counts, connections.",
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		set := setFlag{}
+		fs.Var(set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
+		return func(args []string) error {
+			path, err := oneArg(args, "model file")
+			if err != nil {
+				return err
+			}
+			g, err := loadModel(path, set)
+			if err != nil {
+				return err
+			}
+			return ir.Summary(stdout, g)
+		}
+	},
+}
+
+var grammarCmd = &command{
+	short:   "print the model language's grammar",
+	name:    "grammar",
+	summary: "Print the model language's grammar (EBNF) and its builtins.",
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		return func(args []string) error {
+			fmt.Fprintln(stdout, dsl.Grammar())
+			fmt.Fprintf(stdout, "\nbuiltins: %s\n", strings.Join(dsl.BuiltinNames(), ", "))
+			return nil
+		}
+	},
+}
+
+var weightsInitCmd = &command{
+	short: "write deterministic random weights for a model",
+	name:  "weights init",
+	args:  "MODEL.rn --seed N -o W.safetensors [--set name=value]...",
+	summary: `Write deterministic random weights for a model (He-normal convs, residual branches scaled
+down, batch-norm statistics near identity), named as Keras names them.`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		set := setFlag{}
+		fs.Var(set, "set", "override a model parameter (repeatable)")
+		seed := fs.Uint64("seed", 1, "random seed")
+		outPath := fs.String("o", "", "output safetensors file (required)")
+		return func(args []string) error {
+			path, err := oneArg(args, "model file")
+			if err != nil {
+				return err
+			}
+			if *outPath == "" {
+				return fmt.Errorf("weights init: -o W.safetensors is required")
+			}
+			g, err := loadModel(path, set)
+			if err != nil {
+				return err
+			}
+			ws := interp.RandomWeights(g, *seed)
+			ws.Metadata["model"] = filepath.Base(path)
+			ws.Metadata["seed"] = fmt.Sprint(*seed)
+			if err := runtime.WriteSafetensorsFile(*outPath, ws); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %d tensors (%d parameters) to %s\n", len(ws.Order), countParams(ws), *outPath)
+			return nil
+		}
+	},
+}
+
+func countParams(ws *runtime.Weights) int {
+	n := 0
+	for _, t := range ws.Tensors {
+		n += len(t.Data)
+	}
+	return n
+}
+
+var weightsImportCmd = &command{
+	name:  "weights import",
+	short: "convert a Keras .h5 weight file to safetensors",
+	args:  "FILE.h5 -o W.safetensors [--model MODEL.rn [--set name=value]...]",
+	summary: `Read a Keras weight file (Keras 2 / tf.keras .h5 as keras.applications publishes them, or a
+Keras 3 .weights.h5) in pure Go and write its tensors as safetensors with rnc's names
+(<layer>/<param>). With --model, the tensors are first checked against the model.`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		set := setFlag{}
+		fs.Var(set, "set", "override a parameter of the --model (repeatable)")
+		outPath := fs.String("o", "", "output safetensors file (required)")
+		model := fs.String("model", "", "check the tensors against this model")
+		return func(args []string) error {
+			path, err := oneArg(args, "weight file")
+			if err != nil {
+				return err
+			}
+			if *outPath == "" {
+				return fmt.Errorf("weights import: -o W.safetensors is required")
+			}
+			ws, err := runtime.LoadWeightsFile(path)
+			if err != nil {
+				return err
+			}
+			if *model != "" {
+				g, err := loadModel(*model, set)
+				if err != nil {
+					return err
+				}
+				steps, _ := interp.WeightSteps(g)
+				var want []runtime.TensorSpec
+				for _, s := range steps {
+					if s.Op == "load" {
+						want = append(want, runtime.TensorSpec{Name: s.Name, Shape: s.Shape})
+					}
+				}
+				if err := ws.Check(want); err != nil {
+					return fmt.Errorf("%s does not fit %s: %w", path, *model, err)
+				}
+			}
+			if err := runtime.WriteSafetensorsFile(*outPath, ws); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %d tensors (%d parameters) to %s\n", len(ws.Order), countParams(ws), *outPath)
+			return nil
+		}
+	},
+}
+
+var weightsLsCmd = &command{
+	short:   "list the tensors of a weight file",
+	name:    "weights ls",
+	args:    "WEIGHTS",
+	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata.",
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		return func(args []string) error {
+			path, err := oneArg(args, "weight file")
+			if err != nil {
+				return err
+			}
+			ws, err := runtime.LoadWeightsFile(path)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(stdout)
+			defer w.Flush()
+			var keys []string
+			for k := range ws.Metadata {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(w, "# %s: %s\n", k, ws.Metadata[k])
+			}
+			for _, name := range ws.Order {
+				t := ws.Tensors[name]
+				fmt.Fprintf(w, "%-50s %-20s %d\n", name, fmt.Sprint(t.Shape), len(t.Data))
+			}
+			fmt.Fprintf(w, "%d tensors, %d parameters\n", len(ws.Order), countParams(ws))
+			return nil
+		}
+	},
+}
+
+var runCmd = &command{
+	short: "run a model on images and print the top-5 classes",
+	name:  "run",
+	args:  "MODEL.rn --weights W --input X.f32|X.npy [--out Y.f32|Y.npy] [--interp [--after PASS|all|none]] [--set name=value]...",
+	summary: `Run a model on a batch of NHWC float32 images (batch = input size / (H*W*C)) and print the
+top-5 classes of each image. --interp runs the reference interpreter, on the graph as expanded
+or, with --after, as lowered by the passes up to that one.`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		pf := addPipelineFlags(fs)
+		after := fs.String("after", "none", "with --interp: run the graph after this pass, all, or none (as expanded)")
+		weights := fs.String("weights", "", "weight file (safetensors, Keras names; required)")
+		input := fs.String("input", "", "input images, .npy or raw little-endian .f32 (required)")
+		outPath := fs.String("out", "", "write the outputs here (.npy or .f32)")
+		useInterp := fs.Bool("interp", false, "run the reference interpreter")
+		return func(args []string) error {
+			path, err := oneArg(args, "model file")
+			if err != nil {
+				return err
+			}
+			if *weights == "" || *input == "" {
+				return fmt.Errorf("run: --weights and --input are required")
+			}
+			if !*useInterp {
+				return fmt.Errorf("run: only --interp is available so far")
+			}
+			g, err := pf.lower(path, *after)
+			if err != nil {
+				return err
+			}
+			x, shape, err := npy.Read(*input)
+			if err != nil {
+				return err
+			}
+			ws, err := runtime.LoadWeightsFile(*weights)
+			if err != nil {
+				return err
+			}
+			n, err := batchOf(g, len(x), shape)
+			if err != nil {
+				return err
+			}
+			it, err := interp.New(g, ws)
+			if err != nil {
+				return fmt.Errorf("weights %s: %w", *weights, err)
+			}
+			outs, err := it.Run(x, n)
+			if err != nil {
+				return err
+			}
+			y := outs[0]
+			printTop5(y, n)
+			if *outPath != "" {
+				per := len(y) / n
+				return npy.Write(*outPath, y, []int{n, per})
+			}
+			return nil
+		}
+	},
+}
+
+// batchOf checks an input against the model's input shape and returns the
+// number of images it holds.
+func batchOf(g *ir.Graph, size int, shape []int) (int, error) {
+	ins := g.Inputs()
+	if len(ins) != 1 {
+		return 0, fmt.Errorf("model has %d inputs; rnc runs models with one", len(ins))
+	}
+	t := ins[0].Type
+	per := 1
+	for _, d := range t.Dims {
+		per *= d
+	}
+	if size == 0 || size%per != 0 {
+		return 0, fmt.Errorf("input has %d values, not a positive multiple of one image %s = %d values", size, t.KerasShape(), per)
+	}
+	n := size / per
+	if len(shape) > 1 {
+		want := append([]int{n}, t.Dims...)
+		if fmt.Sprint(shape) != fmt.Sprint(want) {
+			return 0, fmt.Errorf("input has shape %v, want %v", shape, want)
+		}
+	}
+	return n, nil
+}
+
+func printTop5(y []float32, n int) {
+	per := len(y) / n
+	for i := 0; i < n; i++ {
+		row := y[i*per : (i+1)*per]
+		idx := make([]int, per)
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+		var parts []string
+		for _, j := range idx[:min(5, per)] {
+			parts = append(parts, fmt.Sprintf("%d (%.4f)", j, row[j]))
+		}
+		fmt.Fprintf(stdout, "image %d: %s\n", i, strings.Join(parts, ", "))
+	}
+}
+
+var demoCmd = &command{
+	short: "the built-in default: tinyv2's summary and a checked run",
+	name:  "demo",
+	summary: `Show the whole path on a built-in default: tinyv2's Keras summary, then the reference
+interpreter on the golden input, checked against the outputs PyTorch computed.`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		root := fs.String("root", ".", "the rnc source tree (holding models/ and testdata/)")
+		return func(args []string) error {
+			model := filepath.Join(*root, "models", "tinyv2.rn")
+			golden := filepath.Join(*root, "testdata", "golden")
+			g, err := loadModel(model, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "$ rnc summary %s\n", model)
+			if err := ir.Summary(stdout, g); err != nil {
+				return err
+			}
+			ws, err := runtime.LoadWeightsFile(filepath.Join(golden, "tinyv2.safetensors"))
+			if err != nil {
+				return err
+			}
+			x, _, err := npy.Read(filepath.Join(golden, "tinyv2_input_b2_seed2.npy"))
+			if err != nil {
+				return err
+			}
+			want, _, err := npy.Read(filepath.Join(golden, "tinyv2_expected_b2.npy"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "\n$ rnc run %s --weights %s/tinyv2.safetensors --input %s/tinyv2_input_b2_seed2.npy --interp\n", model, golden, golden)
+			it, err := interp.New(g, ws)
+			if err != nil {
+				return err
+			}
+			outs, err := it.Run(x, 2)
+			if err != nil {
+				return err
+			}
+			printTop5(outs[0], 2)
+			d := 0.0
+			for i := range want {
+				d = math.Max(d, math.Abs(float64(outs[0][i]-want[i])))
+			}
+			fmt.Fprintf(stdout, "max abs diff from PyTorch's outputs: %.2g\n", d)
+			return nil
+		}
+	},
+}
+
+var _ = os.Stdout

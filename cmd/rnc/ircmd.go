@@ -1,0 +1,155 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/passes"
+)
+
+// pipelineFlags are the flags shared by the commands that run passes.
+type pipelineFlags struct {
+	set     setFlag
+	target  *string
+	disable *string
+	check   *bool
+}
+
+func addPipelineFlags(fs *flag.FlagSet) *pipelineFlags {
+	p := &pipelineFlags{set: setFlag{}}
+	fs.Var(p.set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
+	p.target = fs.String("target", "avx512", "lowering target: avx512 (NCHW16c), avx2 or generic (NCHW8c)")
+	p.disable = fs.String("disable", "", "comma-separated passes to skip, to bisect a problem ("+strings.Join(passes.Names(), ", ")+")")
+	p.check = fs.Bool("check", false, "run ir.Verify after every pass")
+	return p
+}
+
+func (p *pipelineFlags) config(model string) (passes.Config, error) {
+	t, err := passes.ParseTarget(*p.target)
+	if err != nil {
+		return passes.Config{}, err
+	}
+	cfg := passes.Config{Target: t, Check: *p.check, Model: model}
+	if *p.disable != "" {
+		cfg.Disable = strings.Split(*p.disable, ",")
+	}
+	return cfg, nil
+}
+
+// lower loads a model and runs the pipeline up to and including pass stop
+// ("all" for every pass, "none" for the graph as expanded).
+func (p *pipelineFlags) lower(path, stop string) (*ir.Graph, error) {
+	g, err := loadModel(path, p.set)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := p.config(path)
+	if err != nil {
+		return nil, err
+	}
+	if stop != "all" {
+		cfg.Stop = stop
+	}
+	if err := passes.Run(g, cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// blockFilter keeps the ops of one residual block: those with a layer name
+// equal to block or starting with block + "_" (fused names included).
+func blockFilter(block string) func(*ir.Op) bool {
+	if block == "" {
+		return nil
+	}
+	return func(op *ir.Op) bool {
+		for _, n := range op.Names {
+			if n == block || strings.HasPrefix(n, block+"_") {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+var irCmd = &command{
+	short: "print the IR after a pass, or two models' blocks side by side",
+	name:  "ir",
+	args:  "MODEL.rn [--after PASS|all|none] [--block NAME] [--format text|dot] [--diff OTHER.rn]",
+	summary: `Print a model's IR after a pass of the pipeline (one line per op). --block keeps one
+residual block; --diff prints the same block of a second model beside it (e.g. resnet50.rn
+against resnet50v2.rn, to compare original and pre-activation blocks).`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		pf := addPipelineFlags(fs)
+		after := fs.String("after", "none", "print the graph after this pass ("+strings.Join(passes.Names(), ", ")+"), all, or none (as expanded)")
+		block := fs.String("block", "", "keep only the ops of this residual block (layer-name prefix), e.g. conv2_block1")
+		format := fs.String("format", "text", "text or dot (Graphviz)")
+		diff := fs.String("diff", "", "a second model to print beside the first (text format)")
+		width := fs.Int("width", 100, "column width for --diff")
+		return func(args []string) error {
+			path, err := oneArg(args, "model file")
+			if err != nil {
+				return err
+			}
+			g, err := pf.lower(path, *after)
+			if err != nil {
+				return err
+			}
+			filter := blockFilter(*block)
+			if *diff != "" {
+				h, err := pf.lower(*diff, *after)
+				if err != nil {
+					return err
+				}
+				return sideBySide(stdout, path, g, *diff, h, filter, *width)
+			}
+			switch *format {
+			case "text":
+				return ir.PrintWith(stdout, g, ir.PrintOptions{Filter: filter})
+			case "dot":
+				return ir.WriteDOT(stdout, g, filter)
+			}
+			return fmt.Errorf("unknown format %q (want text or dot)", *format)
+		}
+	},
+}
+
+// sideBySide prints the selected ops of two graphs in two columns, each op
+// wrapped to the column width.
+func sideBySide(w io.Writer, an string, a *ir.Graph, bn string, b *ir.Graph, filter func(*ir.Op) bool, width int) error {
+	col := func(g *ir.Graph) []string {
+		var lines []string
+		for _, op := range g.Ops {
+			if filter != nil && !filter(op) {
+				continue
+			}
+			s := ir.FormatOp(op)
+			for len(s) > width {
+				cut := strings.LastIndex(s[:width], " ")
+				if cut <= 4 { // no space after the continuation indent: cut the word
+					cut = width
+				}
+				lines = append(lines, s[:cut])
+				s = "    " + strings.TrimLeft(s[cut:], " ")
+			}
+			lines = append(lines, s)
+		}
+		return lines
+	}
+	l, r := col(a), col(b)
+	fmt.Fprintf(w, "%-*s | %s\n%s-+-%s\n", width, an, bn, strings.Repeat("-", width), strings.Repeat("-", width))
+	for i := 0; i < max(len(l), len(r)); i++ {
+		var x, y string
+		if i < len(l) {
+			x = l[i]
+		}
+		if i < len(r) {
+			y = r[i]
+		}
+		fmt.Fprintf(w, "%-*s | %s\n", width, x, y)
+	}
+	return nil
+}

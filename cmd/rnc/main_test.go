@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+func rnc(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+const root = "../.."
+
+func path(p string) string { return filepath.Join(root, p) }
+
+// TestHelp: `rnc help` lists every command and `rnc help CMD` documents
+// every flag of it.
+func TestHelp(t *testing.T) {
+	out, err := rnc(t, "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out, c.name) {
+			t.Errorf("help does not list %q", c.name)
+		}
+		hout, err := rnc(t, append([]string{"help"}, strings.Fields(c.name)...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		c.flags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(hout, "-"+f.Name) || f.Usage == "" {
+				t.Errorf("help %s does not document -%s", c.name, f.Name)
+			}
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	out, err := rnc(t, "summary", path("models/tinyv2.rn"), "--set", "classes=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "predictions (Dense)             (None, 7)            455         avg_pool[0][0]") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// TestRunInterp: `rnc run --interp` reproduces the golden outputs and
+// writes them.
+func TestRunInterp(t *testing.T) {
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "y.npy")
+	out, err := rnc(t, "run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"),
+		"--input", path("testdata/golden/tinyv2_input_b2_seed2.npy"), "--out", outPath, "--interp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "image 0: 8 (0.3872)") || !strings.Contains(out, "image 1: 8 (0.3305)") {
+		t.Errorf("top-5:\n%s", out)
+	}
+	got, shape, err := npy.Read(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := npy.Read(path("testdata/golden/tinyv2_expected_b2.npy"))
+	if len(shape) != 2 || shape[0] != 2 || shape[1] != 10 {
+		t.Fatalf("output shape %v", shape)
+	}
+	for i := range want {
+		if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("output %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestRunLowered: the interpreter on the fully lowered graph (folded,
+// fused, blocked layouts, one arena) reproduces the golden outputs.
+func TestRunLowered(t *testing.T) {
+	for _, m := range []string{"tinyv2", "tinyv1", "stemv2"} {
+		for _, target := range []string{"avx512", "avx2"} {
+			outPath := filepath.Join(t.TempDir(), "y.f32")
+			_, err := rnc(t, "run", path("models/"+m+".rn"), "--weights", path("testdata/golden/"+m+".safetensors"),
+				"--input", path("testdata/golden/"+m+"_input_b2_seed2.f32"), "--out", outPath, "--interp", "--after", "all", "--target", target, "--check")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, _ := npy.Read(outPath)
+			want, _, _ := npy.Read(path("testdata/golden/" + m + "_expected_b2.f32"))
+			for i := range want {
+				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("%s %s: output %d: %v, want %v", m, target, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestRunErrors: wrong weights and inputs are clear errors.
+func TestRunErrors(t *testing.T) {
+	in := path("testdata/golden/tinyv2_input_b2_seed2.f32")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv1.safetensors"), "--input", in, "--interp"},
+			`missing tensor "conv2_block1_preact_bn/gamma" (want shape [16])`},
+		{[]string{"run", path("models/stemv2.rn"), "--weights", path("testdata/golden/stemv2.safetensors"), "--input", in, "--interp"},
+			"input has 6144 values, not a positive multiple of one image (None, 64, 64, 3) = 12288 values"},
+		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"), "--input", path("testdata/golden/stemv2_input_b2_seed2.npy"), "--interp"},
+			"input has shape [2 64 64 3], want [8 32 32 3]"},
+		{[]string{"run", path("models/tinyv2.rn"), "--input", in, "--interp"}, "--weights and --input are required"},
+		{[]string{"summary", path("models/nope.rn")}, "no such file or directory"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, c := range cases {
+		_, err := rnc(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args[:2], err, c.want)
+		}
+	}
+}
+
+// TestWeightsInit: deterministic random weights that fit the model; ls
+// lists them.
+func TestWeightsInit(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	for _, p := range []string{a, b} {
+		if _, err := rnc(t, "weights", "init", path("models/tinyv1.rn"), "--seed", "7", "-o", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ab, bb) || len(ab) < 17802*4 {
+		t.Fatalf("weights init is not deterministic or too small (%d bytes)", len(ab))
+	}
+	out, err := rnc(t, "weights", "ls", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "conv1_conv/kernel") || !strings.Contains(out, "17802 parameters") {
+		t.Errorf("ls:\n%s", out)
+	}
+	out, err = rnc(t, "run", path("models/tinyv1.rn"), "--weights", a, "--input", path("testdata/golden/tinyv1_input_b2_seed2.f32"), "--interp")
+	if err != nil || !strings.Contains(out, "image 1:") {
+		t.Fatalf("run with random weights: %v\n%s", err, out)
+	}
+}
+
+// TestDocListings: every `$ rnc ...` listing in docs/*.md is the current
+// output of its command (run from the repository root).
+func TestDocListings(t *testing.T) {
+	docs, _ := filepath.Glob(path("docs/*.md"))
+	if len(docs) == 0 {
+		t.Fatal("no docs")
+	}
+	wd, _ := os.Getwd()
+	if err := os.Chdir(root); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	for _, d := range docs {
+		b, err := os.ReadFile(filepath.Join(wd, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i := 0; i < len(lines); i++ {
+			cmd, ok := strings.CutPrefix(lines[i], "    $ rnc ")
+			if !ok {
+				continue
+			}
+			var want []string
+			for i++; i < len(lines) && strings.HasPrefix(lines[i], "    "); i++ {
+				want = append(want, strings.TrimPrefix(lines[i], "    "))
+			}
+			got, err := rnc(t, strings.Fields(cmd)...)
+			if err != nil {
+				t.Fatalf("%s: rnc %s: %v", d, cmd, err)
+			}
+			if g, w := strings.TrimRight(got, "\n"), strings.Join(want, "\n"); g != w {
+				t.Errorf("%s: the listing of `rnc %s` is stale:\n%s", d, cmd, cmp.Diff(w, g))
+			}
+		}
+	}
+}
+
+// TestWeightsImport: a Keras 2 .h5 file converts to safetensors (checked
+// against the model), and a file that does not fit the model is an error
+// naming the tensors.
+func TestWeightsImport(t *testing.T) {
+	h5 := path("runtime/testdata/h5/keras2_tinyv2.h5")
+	out := filepath.Join(t.TempDir(), "w.safetensors")
+	if _, err := rnc(t, "weights", "import", h5, "--model", path("models/tinyv2.rn"), "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rnc(t, "weights", "ls", out)
+	if err != nil || !strings.Contains(got, "15402 parameters") {
+		t.Fatalf("ls: %v\n%s", err, got)
+	}
+	_, err = rnc(t, "weights", "import", h5, "--model", path("models/tinyv1.rn"), "-o", out)
+	if err == nil || !strings.Contains(err.Error(), `missing tensor "conv1_bn/gamma"`) {
+		t.Errorf("error %v", err)
+	}
+}

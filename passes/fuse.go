@@ -1,0 +1,229 @@
+package passes
+
+import "github.com/rnc-dev/rnc/ir"
+
+// Fuse merges elementwise work into the op that produces its input, as an
+// epilogue applied before the store:
+//   - every Conv2D heads a group; an elementwise op (Activation relu,
+//     sigmoid or linear; Affine; Add; Multiply; Dropout) whose input is the
+//     current result of a group joins it as epilogue steps (relu, sigmoid,
+//     affine(scale,shift), add(operand/stride), mul(operand/stride)); its
+//     other inputs become operands of the group's op;
+//   - when several groups' results meet in one Add, the latest group absorbs
+//     it (the residual branch's last conv, not the shortcut);
+//   - when a result has other readers (the raw residual sum of a ResNetV2
+//     block, which the next identity shortcut reads), the group stores it
+//     (an `out` step: a second output) and goes on (the next pre-activation
+//     affine + ReLU), so one kernel writes both;
+//   - an elementwise op that no group can take starts an Eltwise group;
+//   - global pooling + Dense (+ softmax) become one Head op.
+//
+// Groups never merge across a layout change, never absorb a strided read of
+// their own result, and never absorb an op whose other operands depend on
+// the group itself.
+func Fuse(g *ir.Graph) error {
+	f := &fuser{g: g, group: map[*ir.Value]*ir.Op{}, dead: map[*ir.Op]bool{}, pos: map[*ir.Op]int{}}
+	for i, op := range g.Ops {
+		f.pos[op] = i
+		if op.Kind == ir.Conv2D && len(op.Outputs) == 1 {
+			f.group[op.Out()] = op
+		}
+	}
+	for _, op := range g.Ops {
+		if fusible(op) {
+			f.absorb(op)
+		}
+	}
+	removeOps(g, f.dead)
+	fuseHead(g)
+	topoSort(g)
+	return nil
+}
+
+type fuser struct {
+	g     *ir.Graph
+	group map[*ir.Value]*ir.Op // a group's current result → its head op
+	dead  map[*ir.Op]bool
+	pos   map[*ir.Op]int
+}
+
+func fusible(op *ir.Op) bool {
+	switch op.Kind {
+	case ir.Activation:
+		return op.Attrs.Fn == ir.Relu || op.Attrs.Fn == ir.Sigmoid || op.Attrs.Fn == ir.Linear
+	case ir.Affine, ir.Add, ir.Multiply, ir.Dropout:
+		return true
+	}
+	return false
+}
+
+func sub(op *ir.Op, i int) int {
+	if len(op.Attrs.Sub) == 0 {
+		return 1
+	}
+	return op.Attrs.Sub[i]
+}
+
+// absorb merges elementwise op e into the best group that produces one of
+// its inputs, or makes it the head of a new Eltwise group.
+func (f *fuser) absorb(e *ir.Op) {
+	best := -1
+	for i, in := range e.Inputs {
+		h := f.group[in]
+		if h == nil || sub(e, i) != 1 || in.Type.Layout != e.Out().Type.Layout || f.dependsOnOthers(e, i, h) {
+			continue
+		}
+		if best < 0 || f.pos[h] > f.pos[f.group[e.Inputs[best]]] {
+			best = i
+		}
+	}
+	if best < 0 {
+		f.startEltwise(e)
+		return
+	}
+	x := e.Inputs[best]
+	h := f.group[x]
+	delete(f.group, x)
+	uses := f.g.Uses()
+	if !(len(uses[x]) == 1 && !f.g.IsOutput(x)) {
+		h.Attrs.Epi = append(h.Attrs.Epi, ir.Step{Kind: ir.StepOut})
+	} else {
+		h.Outputs = h.Outputs[:len(h.Outputs)-1] // x is no longer stored
+	}
+	h.Attrs.Epi = append(h.Attrs.Epi, f.steps(h, e, best)...)
+	y := e.Out()
+	y.Def = h
+	h.Outputs = append(h.Outputs, y)
+	h.Names = append(h.Names, e.Names...)
+	f.group[y] = h
+	f.dead[e] = true
+}
+
+// steps translates e (reading its input `self` from the group) into
+// epilogue steps of head h, adding e's other inputs as operands of h.
+func (f *fuser) steps(h, e *ir.Op, self int) []ir.Step {
+	switch e.Kind {
+	case ir.Activation:
+		switch e.Attrs.Fn {
+		case ir.Relu:
+			return []ir.Step{{Kind: ir.StepRelu, Sub: 1}}
+		case ir.Sigmoid:
+			return []ir.Step{{Kind: ir.StepSigmoid, Sub: 1}}
+		}
+		return nil
+	case ir.Affine:
+		return []ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: e.Param("scale"), Shift: e.Param("shift")}}
+	case ir.Add, ir.Multiply:
+		kind := ir.StepAdd
+		if e.Kind == ir.Multiply {
+			kind = ir.StepMul
+		}
+		var st []ir.Step
+		for i, in := range e.Inputs {
+			if i != self {
+				st = append(st, ir.Step{Kind: kind, Arg: operand(h, in), Sub: sub(e, i)})
+			}
+		}
+		return st
+	}
+	return nil // Dropout
+}
+
+// operand returns the index of v among h's epilogue operands, adding it.
+func operand(h *ir.Op, v *ir.Value) int {
+	for i := 1; i < len(h.Inputs); i++ {
+		if h.Inputs[i] == v {
+			return i
+		}
+	}
+	h.Inputs = append(h.Inputs, v)
+	return len(h.Inputs) - 1
+}
+
+// dependsOnOthers reports whether an input of e other than input self
+// depends on a value group h computes (absorbing e would make a cycle).
+func (f *fuser) dependsOnOthers(e *ir.Op, self int, h *ir.Op) bool {
+	seen := map[*ir.Op]bool{}
+	var reaches func(op *ir.Op) bool
+	reaches = func(op *ir.Op) bool {
+		if op == h {
+			return true
+		}
+		if seen[op] || f.pos[op] < f.pos[h] { // ops placed before the head cannot read it
+			return false
+		}
+		seen[op] = true
+		for _, in := range op.Inputs {
+			if reaches(in.Def) {
+				return true
+			}
+		}
+		return false
+	}
+	for i, in := range e.Inputs {
+		if i != self && reaches(in.Def) {
+			return true
+		}
+	}
+	return false
+}
+
+// startEltwise turns e into an Eltwise op heading its own group.
+func (f *fuser) startEltwise(e *ir.Op) {
+	self := 0
+	steps := f.steps(e, e, self)
+	if e.Kind == ir.Add || e.Kind == ir.Multiply {
+		// steps() appended nothing to e's inputs: they are already there.
+		for i := range steps {
+			steps[i].Arg = i + 1
+		}
+		if len(e.Attrs.Sub) > 0 && e.Attrs.Sub[0] != 1 {
+			return // a strided x0 stays an Add
+		}
+	}
+	e.Kind = ir.Eltwise
+	e.Attrs = ir.Attrs{Epi: steps}
+	e.Params = nil
+	f.group[e.Out()] = e
+}
+
+// fuseHead turns GlobalAveragePooling2D/GlobalMaxPooling2D → Dense
+// (→ Activation softmax) into one Head op, and folds an Activation into a
+// linear Dense.
+func fuseHead(g *ir.Graph) {
+	dead := map[*ir.Op]bool{}
+	uses := g.Uses()
+	for _, op := range g.Ops {
+		if op.Kind != ir.Activation || dead[op] {
+			continue
+		}
+		d := op.Inputs[0].Def
+		if d.Kind == ir.Dense && d.Attrs.Act == "" && soleUse(g, uses, d.Out(), op) {
+			d.Attrs.Act = op.Attrs.Fn
+			d.Names = append(d.Names, op.Names...)
+			g.ReplaceUses(op.Out(), d.Out())
+			dead[op] = true
+		}
+	}
+	removeOps(g, dead)
+	uses = g.Uses()
+	for _, d := range g.Ops {
+		if d.Kind != ir.Dense || len(d.Inputs[0].Type.Dims) != 1 {
+			continue
+		}
+		p := d.Inputs[0].Def
+		if (p.Kind != ir.GlobalAvgPool && p.Kind != ir.GlobalMaxPool) || !soleUse(g, uses, p.Out(), d) {
+			continue
+		}
+		pooling := "avg"
+		if p.Kind == ir.GlobalMaxPool {
+			pooling = "max"
+		}
+		d.Kind = ir.Head
+		d.Attrs.Pooling = pooling
+		d.Inputs = []*ir.Value{p.Inputs[0]}
+		d.Names = append(append([]string(nil), p.Names...), d.Names...)
+		dead[p] = true
+	}
+	removeOps(g, dead)
+}

@@ -1,0 +1,171 @@
+// Package passes holds rnc's optimizing passes over the IR and the ordered pipeline that runs them.
+//
+// A pass is a func(*ir.Graph) error in its own file. The pipeline is one
+// ordered list (Passes); the ordering constraints between passes are data
+// (Constraints), checked by a test. ir.Verify runs after every pass in tests
+// and under --check; a panic inside a pass is re-raised naming the pass and
+// the model; optional passes can be disabled to bisect a numeric mismatch.
+package passes
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rnc-dev/rnc/ir"
+)
+
+// Target selects what the lowered graph is for: its channel block and the
+// kernels that will run it.
+type Target string
+
+const (
+	AVX512  Target = "avx512"  // zmm kernels, NCHW16c
+	AVX2    Target = "avx2"    // ymm kernels, NCHW8c
+	Generic Target = "generic" // portable Go kernels, NCHW8c
+)
+
+// Block is the channel block of the target's blocked layout.
+func (t Target) Block() int {
+	if t == AVX512 {
+		return 16
+	}
+	return 8
+}
+
+// Layout is the target's blocked activation layout.
+func (t Target) Layout() ir.Layout {
+	if t == AVX512 {
+		return ir.NCHW16c
+	}
+	return ir.NCHW8c
+}
+
+// ParseTarget checks a target name.
+func ParseTarget(s string) (Target, error) {
+	switch t := Target(s); t {
+	case AVX512, AVX2, Generic:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown target %q (want avx512, avx2 or generic)", s)
+}
+
+// Pass is one step of the pipeline.
+type Pass struct {
+	Name string
+	Doc  string
+	// Run rewrites the graph in place.
+	Run func(g *ir.Graph) error
+}
+
+// Config configures a pipeline run.
+type Config struct {
+	Target Target
+	// Disable names passes to skip.
+	Disable []string
+	// Check runs ir.Verify after every pass.
+	Check bool
+	// Model names the model in panic messages.
+	Model string
+	// After, when set, is called after each pass that ran (i counts from 1
+	// in pipeline order) — for dumps.
+	After func(i int, pass string, g *ir.Graph) error
+	// Stop, when set, ends the pipeline after the named pass.
+	Stop string
+}
+
+// Passes returns the pipeline for a target, in order.
+func Passes(t Target) []Pass {
+	return []Pass{
+		{"bnfold", "fold BatchNormalization into the preceding Conv2D/Dense (or the following 1x1 Conv2D); make the rest per-channel Affine ops", BNFold},
+		{"padfuse", "fold ZeroPadding2D into the following Conv2D's padding, or into a MaxPooling2D as zero padding", PadFuse},
+		{"subsample", "turn MaxPooling2D(1, strides s) into a strided read of its consumers", Subsample},
+		{"layout", "choose each value's layout (" + t.Layout().String() + " on this target), pack weights to match, insert reorders where layouts change", func(g *ir.Graph) error { return Layout(g, t) }},
+		{"fuse", "fuse conv + bias + activation + residual add + next pre-activation into one op, and pooling + Dense + softmax into a Head", Fuse},
+		{"memplan", "place every value in one activation arena by liveness, in place where safe", MemPlan},
+	}
+}
+
+// Names lists the pipeline's pass names in order.
+func Names() []string {
+	var n []string
+	for _, p := range Passes(AVX512) {
+		n = append(n, p.Name)
+	}
+	return n
+}
+
+// Constraints are the ordering rules between passes: Before must run
+// before After.
+var Constraints = []struct{ Before, After, Why string }{
+	{"bnfold", "layout", "layout packs the folded kernels"},
+	{"bnfold", "fuse", "fuse turns Affine ops (unfolded batch norms) into epilogue steps"},
+	{"padfuse", "layout", "padding is folded on Keras-level ops"},
+	{"subsample", "fuse", "fuse absorbs strided reads into conv epilogues"},
+	{"layout", "fuse", "fuse must not merge ops across a layout change"},
+	{"fuse", "memplan", "memplan places the final ops' values"},
+	{"layout", "memplan", "buffer sizes depend on layouts"},
+}
+
+// Run runs the pipeline on g.
+func Run(g *ir.Graph, cfg Config) error {
+	if cfg.Target == "" {
+		cfg.Target = AVX512
+	}
+	all := Passes(cfg.Target)
+	skip := map[string]bool{}
+	for _, d := range cfg.Disable {
+		found := false
+		for _, p := range all {
+			found = found || p.Name == d
+		}
+		if !found {
+			return fmt.Errorf("--disable %s: no such pass (passes: %s)", d, strings.Join(Names(), ", "))
+		}
+		skip[d] = true
+	}
+	if cfg.Stop != "" && cfg.Stop != "none" {
+		found := false
+		for _, p := range all {
+			found = found || p.Name == cfg.Stop
+		}
+		if !found {
+			return fmt.Errorf("no pass named %q (passes: %s)", cfg.Stop, strings.Join(Names(), ", "))
+		}
+	}
+	if cfg.Stop == "none" {
+		return nil
+	}
+	for i, p := range all {
+		if !skip[p.Name] {
+			if err := runPass(g, p, cfg); err != nil {
+				return err
+			}
+			if cfg.Check {
+				if err := ir.Verify(g); err != nil {
+					return fmt.Errorf("after pass %s: %w", p.Name, err)
+				}
+			}
+			if cfg.After != nil {
+				if err := cfg.After(i+1, p.Name, g); err != nil {
+					return err
+				}
+			}
+		}
+		if p.Name == cfg.Stop {
+			break
+		}
+	}
+	return nil
+}
+
+func runPass(g *ir.Graph, p Pass, cfg Config) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(fmt.Sprintf("panic during %s while compiling %s: %v", p.Name, cfg.Model, r))
+		}
+	}()
+	if err := p.Run(g); err != nil {
+		return fmt.Errorf("pass %s: %w", p.Name, err)
+	}
+	return nil
+}
