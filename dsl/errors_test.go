@@ -117,4 +117,3 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
-
