@@ -78,7 +78,15 @@ func InferDims(op *Op) ([][]int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one([]int{oh, ow, x[2]})
+		out := []int{oh, ow, x[2]}
+		if err := checkEpilogue(op, out); err != nil {
+			return nil, err
+		}
+		dims := make([][]int, NumOutputs(a.Epi))
+		for i := range dims {
+			dims[i] = out
+		}
+		return dims, nil
 	case GlobalAvgPool, GlobalMaxPool:
 		x, err := featureMap(op, 0)
 		if err != nil {

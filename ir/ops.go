@@ -74,12 +74,12 @@ var kinds = [numKinds]KindInfo{
 	ZeroPad: {Name: "ZeroPadding2D", Keras: "ZeroPadding2D", MinIn: 1, MaxIn: 1,
 		Attrs: []string{"pad", "value"},
 		Doc:   "pads H and W by t,b,l,r with value (0 for Keras's ZeroPadding2D)"},
-	MaxPool: {Name: "MaxPooling2D", Keras: "MaxPooling2D", MinIn: 1, MaxIn: 1,
-		Attrs: []string{"pool", "s", "pad", "padzero"},
-		Doc:   "max over pool windows at strides s; padded positions are ignored, or count as 0 when padzero"},
-	AvgPool: {Name: "AveragePooling2D", Keras: "AveragePooling2D", MinIn: 1, MaxIn: 1,
-		Attrs: []string{"pool", "s", "pad"},
-		Doc:   "mean over pool windows at strides s; padded positions are excluded from the count (Keras 'same')"},
+	MaxPool: {Name: "MaxPooling2D", Keras: "MaxPooling2D", MinIn: 1, MaxIn: -1,
+		Attrs: []string{"pool", "s", "pad", "padzero", "epi"},
+		Doc:   "max over pool windows at strides s (padded positions are ignored, or count as 0 when padzero), then the epilogue"},
+	AvgPool: {Name: "AveragePooling2D", Keras: "AveragePooling2D", MinIn: 1, MaxIn: -1,
+		Attrs: []string{"pool", "s", "pad", "epi"},
+		Doc:   "mean over pool windows at strides s (padded positions excluded from the count, as Keras 'same'), then the epilogue"},
 	GlobalAvgPool: {Name: "GlobalAveragePooling2D", Keras: "GlobalAveragePooling2D", MinIn: 1, MaxIn: 1,
 		Doc: "y[c] = mean over H,W of x[h,w,c]"},
 	GlobalMaxPool: {Name: "GlobalMaxPooling2D", Keras: "GlobalMaxPooling2D", MinIn: 1, MaxIn: 1,
@@ -168,7 +168,7 @@ type Attrs struct {
 	Rate     float64 // Dropout rate
 	Pooling  string  // Head: "avg", "max" or "none"
 	Sub      []int   // Add/Multiply: per-input read stride
-	Epi      []Step  // Conv2D/Eltwise epilogue
+	Epi      []Step  // Conv2D/Eltwise/pooling epilogue
 }
 
 func (a Attrs) clone(wmap map[*Weight]*Weight) Attrs {
@@ -197,7 +197,8 @@ const (
 )
 
 // Step is one epilogue step. Epilogues run per output element, in order, on
-// the value a Conv2D accumulated (after its bias) or on an Eltwise's x0.
+// the value a Conv2D accumulated (after its bias), a pooling computed, or an
+// Eltwise's x0.
 type Step struct {
 	Kind         StepKind
 	Arg          int // input index of the operand (StepAdd, StepMul)

@@ -270,7 +270,7 @@ func InPlace(op *Op, i int) bool {
 		return false
 	}
 	switch op.Kind {
-	case Conv2D, Eltwise:
+	case Conv2D, Eltwise, MaxPool, AvgPool:
 		if i == 0 {
 			return op.Kind == Eltwise
 		}

@@ -4,7 +4,7 @@ import "github.com/rnc-dev/rnc/ir"
 
 // Fuse merges elementwise work into the op that produces its input, as an
 // epilogue applied before the store:
-//   - every Conv2D heads a group; an elementwise op (Activation relu,
+//   - every Conv2D and pooling heads a group; an elementwise op (Activation relu,
 //     sigmoid or linear; Affine; Add; Multiply; Dropout) whose input is the
 //     current result of a group joins it as epilogue steps (relu, sigmoid,
 //     affine(scale,shift), add(operand/stride), mul(operand/stride)); its
@@ -25,7 +25,7 @@ func Fuse(g *ir.Graph) error {
 	f := &fuser{g: g, group: map[*ir.Value]*ir.Op{}, dead: map[*ir.Op]bool{}, pos: map[*ir.Op]int{}}
 	for i, op := range g.Ops {
 		f.pos[op] = i
-		if op.Kind == ir.Conv2D && len(op.Outputs) == 1 {
+		if (op.Kind == ir.Conv2D || op.Kind == ir.MaxPool || op.Kind == ir.AvgPool) && len(op.Outputs) == 1 {
 			f.group[op.Out()] = op
 		}
 	}

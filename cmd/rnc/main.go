@@ -16,7 +16,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		demoCmd, summaryCmd, irCmd, runCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd,
+		demoCmd, compileCmd, summaryCmd, irCmd, runCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd,
 	}
 }
 

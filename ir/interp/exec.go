@@ -34,7 +34,12 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 	case ir.ZeroPad:
 		return one(zeroPad(in[0], n, x, a.Pad, float32(a.PadValue)))
 	case ir.MaxPool, ir.AvgPool:
-		return one(pool(op.Kind, in[0], n, x, op.Out().Type, a))
+		p := pool(op.Kind, in[0], n, x, op.Out().Type, a)
+		acc := make([]float64, len(p))
+		for i, v := range p {
+			acc[i] = float64(v)
+		}
+		return it.epilogue(op, acc, in, n)
 	case ir.GlobalAvgPool, ir.GlobalMaxPool:
 		return one(globalPool(op.Kind == ir.GlobalMaxPool, in[0], n, x))
 	case ir.Add, ir.Multiply:

@@ -1,0 +1,192 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// lowered is one target's plan, plus the ops behind its steps.
+type lowered struct {
+	plan *runtime.Plan
+	ops  []*ir.Op // ops[i] produced plan.Steps[i]
+}
+
+func buf(v *ir.Value) runtime.Buf {
+	t := v.Type
+	b := runtime.Buf{Off: int(v.Mem.Offset / 4), C: t.C(), H: 1, W: 1, Block: t.Layout.Block()}
+	if len(t.Dims) == 3 {
+		b.H, b.W = t.H(), t.W()
+	} else {
+		b.Vec = true
+	}
+	return b
+}
+
+// lower turns a graph that has been through the whole pipeline into a plan.
+func lower(g *ir.Graph, target string) (*lowered, error) {
+	steps, index := interp.WeightSteps(g)
+	l := &lowered{plan: &runtime.Plan{Target: target, Weights: steps}}
+	arena, _, _ := ir.ArenaStats(g)
+	l.plan.ArenaFloats = int(arena / 4)
+	widx := func(w *ir.Weight) int {
+		if w == nil {
+			return -1
+		}
+		return index[w]
+	}
+	inputs := g.Inputs()
+	if len(inputs) != 1 || len(g.Outputs) != 1 {
+		return nil, fmt.Errorf("codegen handles models with one input and one output, this one has %d and %d", len(inputs), len(g.Outputs))
+	}
+	for _, op := range g.Ops {
+		for _, o := range op.Outputs {
+			if o.Mem.Size == 0 {
+				return nil, fmt.Errorf("codegen needs the memplan pass: %s has no place in the arena", op.Name())
+			}
+		}
+	}
+	l.plan.Input = buf(inputs[0])
+	l.plan.Output = buf(g.Outputs[0])
+	if l.plan.Input.Block != 0 || (l.plan.Output.Block != 0) {
+		return nil, fmt.Errorf("codegen needs the model's input and output in Keras's layout (nhwc or nc)")
+	}
+	for _, op := range g.Ops {
+		if op.Kind == ir.Input {
+			continue
+		}
+		s := runtime.Step{Name: op.Name(), Kernel: -1, Bias: -1}
+		for _, in := range op.Inputs {
+			s.In = append(s.In, buf(in))
+		}
+		for _, o := range op.Outputs {
+			s.Out = append(s.Out, buf(o))
+		}
+		a := &op.Attrs
+		out := op.Out().Type
+		epi := func(steps []ir.Step) {
+			for _, st := range steps {
+				e := runtime.Epi{Arg: st.Arg, Sub: st.Sub, Scale: -1, Shift: -1}
+				switch st.Kind {
+				case ir.StepRelu:
+					e.Op = runtime.EpiRelu
+				case ir.StepSigmoid:
+					e.Op = runtime.EpiSigmoid
+				case ir.StepAdd:
+					e.Op = runtime.EpiAdd
+				case ir.StepMul:
+					e.Op = runtime.EpiMul
+				case ir.StepAffine:
+					e.Op = runtime.EpiAffine
+					e.Scale, e.Shift = widx(st.Scale), widx(st.Shift)
+				case ir.StepOut:
+					e.Op = runtime.EpiOut
+				}
+				s.Epi = append(s.Epi, e)
+			}
+		}
+		switch op.Kind {
+		case ir.Conv2D:
+			k := op.Param("kernel")
+			if k == nil || k.Op != ir.WPack {
+				return nil, fmt.Errorf("codegen needs the layout pass: %s has an unpacked kernel", op.Name())
+			}
+			block, _, _ := ir.PackBlock(k.Layout)
+			s.Kind = runtime.OpConv
+			s.Kernel, s.Bias = widx(k), widx(op.Param("bias"))
+			s.WBlock = block
+			s.KH, s.KW, s.SH, s.SW = a.Kernel[0], a.Kernel[1], a.Strides[0], a.Strides[1]
+			s.Pad = a.Pad
+			s.Flops = 2 * int64(out.H()*out.W()) * int64(a.Kernel[0]*a.Kernel[1]) * int64(op.Inputs[0].Type.C()) * int64(a.Filters)
+			epi(a.Epi)
+			s.NB = 1
+		case ir.Eltwise:
+			s.Kind, s.Sub0 = runtime.OpEltwise, 1
+			epi(a.Epi)
+		case ir.Add, ir.Multiply:
+			s.Kind, s.Sub0 = runtime.OpEltwise, sub(op, 0)
+			kind := ir.StepAdd
+			if op.Kind == ir.Multiply {
+				kind = ir.StepMul
+			}
+			var steps []ir.Step
+			for i := 1; i < len(op.Inputs); i++ {
+				steps = append(steps, ir.Step{Kind: kind, Arg: i, Sub: sub(op, i)})
+			}
+			epi(steps)
+		case ir.Affine:
+			s.Kind, s.Sub0 = runtime.OpEltwise, 1
+			epi([]ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: op.Param("scale"), Shift: op.Param("shift")}})
+		case ir.Activation:
+			switch a.Fn {
+			case ir.Softmax:
+				s.Kind = runtime.OpSoftmax
+			case ir.Relu:
+				s.Kind, s.Sub0 = runtime.OpEltwise, 1
+				epi([]ir.Step{{Kind: ir.StepRelu, Sub: 1}})
+			case ir.Sigmoid:
+				s.Kind, s.Sub0 = runtime.OpEltwise, 1
+				epi([]ir.Step{{Kind: ir.StepSigmoid, Sub: 1}})
+			default:
+				s.Kind = runtime.OpCopy
+			}
+		case ir.MaxPool, ir.AvgPool:
+			s.Kind = runtime.OpPool
+			s.Max, s.PadZero = op.Kind == ir.MaxPool, a.PadZero
+			s.KH, s.KW, s.SH, s.SW = a.Kernel[0], a.Kernel[1], a.Strides[0], a.Strides[1]
+			s.Pad = a.Pad
+			epi(a.Epi)
+		case ir.GlobalAvgPool, ir.GlobalMaxPool:
+			s.Kind, s.Max = runtime.OpGlobalPool, op.Kind == ir.GlobalMaxPool
+		case ir.Dense, ir.Head:
+			s.Kind = runtime.OpDense
+			if op.Kind == ir.Head {
+				s.Kind = runtime.OpHead
+				s.Pool = map[string]uint8{"none": 0, "avg": 1, "max": 2}[a.Pooling]
+			}
+			k := op.Param("kernel")
+			if k == nil || k.Op != ir.WPack {
+				return nil, fmt.Errorf("codegen needs the layout pass: %s has an unpacked kernel", op.Name())
+			}
+			s.WBlock, _, _ = ir.PackBlock(k.Layout)
+			s.Kernel, s.Bias = widx(k), widx(op.Param("bias"))
+			s.Act = map[string]uint8{"": runtime.ActLinear, ir.Linear: runtime.ActLinear, ir.Relu: runtime.ActRelu, ir.Sigmoid: runtime.ActSigmoid, ir.Softmax: runtime.ActSoftmax}[a.Act]
+			s.Flops = 2 * int64(op.Inputs[0].Type.C()) * int64(a.Units)
+		case ir.Reorder:
+			s.Kind = runtime.OpReorder
+		case ir.ZeroPad:
+			s.Kind, s.Pad, s.PadValue = runtime.OpZeroPad, a.Pad, float32(a.PadValue)
+		case ir.Dropout, ir.Flatten:
+			s.Kind = runtime.OpCopy
+		case ir.BatchNorm:
+			return nil, fmt.Errorf("codegen needs the bnfold pass: %s is still a BatchNormalization", op.Name())
+		default:
+			return nil, fmt.Errorf("codegen cannot lower %s (%s)", op.Name(), op.Kind)
+		}
+		if s.Kind == runtime.OpPool || s.Kind == runtime.OpEltwise {
+			s.RowTasks = min(s.Out[0].H, 8)
+		}
+		l.plan.Steps = append(l.plan.Steps, s)
+		l.ops = append(l.ops, op)
+	}
+	return l, nil
+}
+
+func sub(op *ir.Op, i int) int {
+	if len(op.Attrs.Sub) == 0 {
+		return 1
+	}
+	return op.Attrs.Sub[i]
+}
+
+// split sets a conv step's parallel split: NB output-channel blocks per
+// task (the kernel's register tile), and row ranges so that one image gives
+// at least 16 tasks where it can. The split depends only on shapes, never
+// on the thread count, so results are the same whatever the threads.
+func split(s *runtime.Step, nb int) {
+	s.NB = nb
+	groups := s.Out[0].CPad() / s.WBlock / nb
+	s.RowTasks = min(s.Out[0].H, max(1, (16+groups-1)/groups))
+}

@@ -1,0 +1,83 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/rnc-dev/rnc/codegen/simd"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// simdWidth is the vector width of a target's simd kernels (0: none).
+func simdWidth(t passes.Target) simd.Width {
+	switch t {
+	case passes.AVX512:
+		return 16
+	case passes.AVX2:
+		return 8
+	}
+	return 0
+}
+
+// mapEpi translates a pooling or eltwise step's epilogue for the simd
+// kernels: relu, affine, one unstrided residual add in the output's layout,
+// at most two outputs.
+func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
+	var epi []simd.Epi
+	for _, e := range s.Epi {
+		switch e.Op {
+		case runtime.EpiRelu:
+			epi = append(epi, simd.Relu)
+		case runtime.EpiAffine:
+			epi = append(epi, simd.Affine)
+		case runtime.EpiOut:
+			epi = append(epi, simd.Out)
+		case runtime.EpiAdd:
+			r, o := s.In[e.Arg], s.Out[0]
+			if e.Sub != 1 || r.Block != o.Block || r.H != o.H || r.W != o.W || r.C != o.C {
+				return nil, false
+			}
+			epi = append(epi, simd.Add)
+		default:
+			return nil, false
+		}
+	}
+	return epi, true
+}
+
+// simdKernel describes the simd kernel for a step, or ok = false: key
+// identifies it (identical kernels are emitted once) and emit generates it.
+func simdKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, ok bool) {
+	w := simdWidth(t)
+	if w == 0 {
+		return "", nil, false
+	}
+	B := int(w)
+	switch s.Kind {
+	case runtime.OpPool:
+		x := s.In[0]
+		epi, ok := mapEpi(s)
+		if !ok || x.Block != B || s.Out[0].Block != B {
+			return "", nil, false
+		}
+		spec := simd.PoolSpec{C: x.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+			PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], Max: s.Max, PadZero: s.PadZero, Epi: epi}
+		return fmt.Sprintf("pool%d %+v", w, spec), func(c ctxEmitter, name string) error { return simd.Pool(c.ctx, w, name, &spec) }, true
+	case runtime.OpEltwise:
+		x := s.In[0]
+		epi, ok := mapEpi(s)
+		if !ok || s.Sub0 != 1 || x.Block != B || s.Out[0].Block != B {
+			return "", nil, false
+		}
+		spec := simd.EltSpec{C: x.C, H: x.H, W: x.W, Epi: epi}
+		return fmt.Sprintf("elt%d %+v", w, spec), func(c ctxEmitter, name string) error { return simd.Eltwise(c.ctx, w, name, &spec) }, true
+	case runtime.OpHead:
+		x := s.In[0]
+		if s.WBlock != B || (s.Pool != 0 && x.Block != B) || (s.Pool == 0 && !x.Vec) {
+			return "", nil, false
+		}
+		spec := simd.HeadSpec{C: x.C, H: x.H, W: x.W, Pool: int(s.Pool), Units: s.Out[0].C, Bias: s.Bias >= 0}
+		return fmt.Sprintf("head%d %+v", w, spec), func(c ctxEmitter, name string) error { return simd.Head(c.ctx, w, name, &spec) }, true
+	}
+	return "", nil, false
+}

@@ -1,0 +1,199 @@
+package codegen
+
+// testTemplate is the generated package's test file: API checks on
+// synthetic weights, allocation and determinism checks, an optional
+// comparison with reference outputs (RNC_REFERENCE=dir holding
+// weights.safetensors, input.f32 and expected.f32), and benchmarks.
+const testTemplate = `%s
+
+package %s
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+const imageSize = InputHeight * InputWidth * InputChannels
+
+func synthetic(tb testing.TB) *runtime.Weights {
+	tb.Helper()
+	return runtime.SyntheticWeights(program, 1)
+}
+
+func input(n int) []float32 {
+	x := make([]float32, n*imageSize)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * 0.9
+	}
+	return x
+}
+
+// targets are the compiled targets this CPU runs.
+func targets() []string {
+	var ts []string
+	for _, p := range program.Plans {
+		if runtime.Supported(p.Target) {
+			ts = append(ts, p.Target)
+		}
+	}
+	return ts
+}
+
+func TestPredictErrors(t *testing.T) {
+	m, err := New(synthetic(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dst := make([]float32, 2*Classes)
+	for _, c := range []struct{ dst, src int }{{2 * Classes, 0}, {2 * Classes, imageSize + 1}, {2*Classes - 1, 2 * imageSize}, {0, imageSize}} {
+		if err := m.Predict(dst[:c.dst], make([]float32, c.src)); err == nil {
+			t.Errorf("Predict(dst %%d, src %%d): no error", c.dst, c.src)
+		}
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	for _, target := range targets() {
+		m, err := New(synthetic(t), WithTarget(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := input(2), make([]float32, 2*Classes)
+		if err := m.Predict(y, x); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(5, func() { _ = m.Predict(y, x) }); n != 0 {
+			t.Errorf("%%s: Predict allocates %%v times per call", target, n)
+		}
+		m.Close()
+	}
+}
+
+// TestDeterministic: the same outputs, bit for bit, on every run and for
+// every thread count (no reduction is split across threads).
+func TestDeterministic(t *testing.T) {
+	x := input(3)
+	for _, target := range targets() {
+		var first []float32
+		for _, threads := range []int{1, 2, 3, 1} {
+			m, err := New(synthetic(t), WithTarget(target), WithThreads(threads))
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := make([]float32, 3*Classes)
+			if err := m.Predict(y, x); err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
+			if first == nil {
+				first = y
+				continue
+			}
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%%s: %%d threads: output %%d = %%v, 1 thread gave %%v", target, threads, i, y[i], first[i])
+				}
+			}
+		}
+	}
+}
+
+// TestReference compares every compiled target that this CPU runs with
+// reference outputs: set RNC_REFERENCE to a directory holding
+// weights.safetensors (or .h5), input.f32 (NHWC images) and expected.f32;
+// RNC_TOLERANCE sets the max abs difference (default 1e-5).
+func TestReference(t *testing.T) {
+	dir := os.Getenv("RNC_REFERENCE")
+	if dir == "" {
+		t.Skip("RNC_REFERENCE not set")
+	}
+	tol := 1e-5
+	if s := os.Getenv("RNC_TOLERANCE"); s != "" {
+		fmt.Sscan(s, &tol)
+	}
+	x, _, err := npy.Read(filepath.Join(dir, "input.f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := npy.Read(filepath.Join(dir, "expected.f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(x) / imageSize
+	ts := targets()
+	if len(ts) != len(program.Plans) && os.Getenv("RNC_ALL_TARGETS") != "" {
+		t.Fatalf("this CPU runs only %%v of the compiled targets", ts)
+	}
+	for _, target := range ts {
+		m, err := Load(filepath.Join(dir, "weights.safetensors"), WithTarget(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := make([]float32, n*Classes)
+		if err := m.Predict(y, x); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		worst := 0.0
+		for i := range want {
+			d := math.Abs(float64(y[i]) - float64(want[i]))
+			if !(d <= worst) {
+				worst = d
+			}
+		}
+		if !(worst <= tol) {
+			t.Errorf("%%s: max abs diff %%g > %%g", target, worst, tol)
+		}
+		for i := 0; i < n; i++ {
+			if a, b := argmax(y[i*Classes:(i+1)*Classes]), argmax(want[i*Classes:(i+1)*Classes]); a != b {
+				t.Errorf("%%s: image %%d: top-1 %%d, want %%d", target, i, a, b)
+			}
+		}
+		t.Logf("%%s: max abs diff %%.3g", target, worst)
+	}
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// BenchmarkPredict: batch 1 and 8, 1 and 2 threads, on the best target.
+func BenchmarkPredict(b *testing.B) {
+	w := synthetic(b)
+	for _, batch := range []int{1, 8} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch%%d/threads%%d", batch, threads), func(b *testing.B) {
+				m, err := New(w, WithThreads(threads))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				x, y := input(batch), make([]float32, batch*Classes)
+				if err := m.Predict(y, x); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := m.Predict(y, x); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+	}
+}
+`

@@ -1,0 +1,4 @@
+package runtime
+
+// hasAsm: generated packages carry amd64 assembly kernels.
+const hasAsm = true

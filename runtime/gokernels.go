@@ -1,0 +1,337 @@
+package runtime
+
+import "math"
+
+// The portable Go kernels: every step kind, over any layout. They are the
+// generic target's code, the fallback for steps without a compiled kernel,
+// and the twins the compiled kernels are tested against. Convolutions
+// accumulate in float32 in the same order as the compiled kernels (input
+// channel blocks, kernel rows, kernel columns, lanes).
+
+// img returns image i's slice of buffer b in an arena holding n images.
+func img(a []float32, b Buf, n, i int) []float32 {
+	off := n*b.Off + i*b.Size()
+	return a[off : off+b.Size()]
+}
+
+// convGo computes output rows [oh0, oh1) of output-channel blocks
+// [ocb0, ocb1) of image i.
+func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int) {
+	x, out := s.In[0], s.Out[0]
+	in := img(a, x, n, i)
+	k := w[s.Kernel]
+	var bias []float32
+	if s.Bias >= 0 {
+		bias = w[s.Bias]
+	}
+	B := s.WBlock
+	ICB := (x.C + B - 1) / B
+	var acc [16]float32
+	for oh := oh0; oh < oh1; oh++ {
+		for ow := 0; ow < out.W; ow++ {
+			for ocb := ocb0; ocb < ocb1; ocb++ {
+				for o := 0; o < B; o++ {
+					acc[o] = 0
+					if bias != nil {
+						acc[o] = bias[ocb*B+o]
+					}
+				}
+				for icb := 0; icb < ICB; icb++ {
+					for kh := 0; kh < s.KH; kh++ {
+						ih := oh*s.SH - s.Pad[0] + kh
+						if ih < 0 || ih >= x.H {
+							continue
+						}
+						for kw := 0; kw < s.KW; kw++ {
+							iw := ow*s.SW - s.Pad[2] + kw
+							if iw < 0 || iw >= x.W {
+								continue
+							}
+							if x.Block == 0 { // nhwc input, OhwiBo kernel
+								px := in[(ih*x.W+iw)*x.C:][:x.C]
+								kr := k[((ocb*s.KH+kh)*s.KW+kw)*x.C*B:]
+								for c, v := range px {
+									row := kr[c*B : c*B+B]
+									for o := range row {
+										acc[o] += v * row[o]
+									}
+								}
+								continue
+							}
+							px := in[((icb*x.H+ih)*x.W+iw)*B:][:B]
+							kr := k[(((ocb*ICB+icb)*s.KH+kh)*s.KW+kw)*B*B:]
+							for c, v := range px {
+								row := kr[c*B : c*B+B]
+								for o := range row {
+									acc[o] += v * row[o]
+								}
+							}
+						}
+					}
+					if x.Block == 0 {
+						break
+					}
+				}
+				for o := 0; o < B; o++ {
+					c := ocb*B + o
+					if c >= out.C {
+						// pad channels: the compiled kernels write the zeros
+						// that zero-padded weights and bias give
+						for _, ob := range s.Out {
+							img(a, ob, n, i)[ob.At(oh, ow, c)] = 0
+						}
+						continue
+					}
+					epilogue(s, w, a, n, i, oh, ow, c, acc[o])
+				}
+			}
+		}
+	}
+}
+
+// epilogue applies s.Epi to value v of element (oh, ow, c) and stores the
+// outputs.
+func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float32) {
+	out := 0
+	for _, e := range s.Epi {
+		switch e.Op {
+		case EpiRelu:
+			v = max(v, 0)
+		case EpiSigmoid:
+			v = float32(1 / (1 + math.Exp(-float64(v))))
+		case EpiAdd, EpiMul:
+			r := s.In[e.Arg]
+			u := img(a, r, n, i)[r.At(oh*e.Sub, ow*e.Sub, c)]
+			if e.Op == EpiAdd {
+				v += u
+			} else {
+				v *= u
+			}
+		case EpiAffine:
+			v = v*w[e.Scale][c] + w[e.Shift][c]
+		case EpiOut:
+			o := s.Out[out]
+			img(a, o, n, i)[o.At(oh, ow, c)] = v
+			out++
+		}
+	}
+	o := s.Out[out]
+	img(a, o, n, i)[o.At(oh, ow, c)] = v
+}
+
+// zeroPadChannels writes zeros to the pad channels of every output of s at
+// rows [oh0, oh1), which compiled kernels produce and readers may rely on.
+func zeroPadChannels(s *Step, a []float32, n, i, oh0, oh1 int) {
+	for _, o := range s.Out {
+		if o.Block == 0 || o.C == o.CPad() {
+			continue
+		}
+		buf := img(a, o, n, i)
+		for c := o.C; c < o.CPad(); c++ {
+			for h := oh0; h < oh1; h++ {
+				for x := 0; x < o.W; x++ {
+					buf[o.At(h, x, c)] = 0
+				}
+			}
+		}
+	}
+}
+
+// eltwiseGo applies the epilogue to In[0] for output rows [oh0, oh1).
+func eltwiseGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int) {
+	x, out := s.In[0], s.Out[0]
+	in := img(a, x, n, i)
+	for h := oh0; h < oh1; h++ {
+		for ww := 0; ww < out.W; ww++ {
+			for c := 0; c < out.C; c++ {
+				epilogue(s, w, a, n, i, h, ww, c, in[x.At(h*s.Sub0, ww*s.Sub0, c)])
+			}
+		}
+	}
+	zeroPadChannels(s, a, n, i, oh0, oh1)
+}
+
+// poolGo computes rows [oh0, oh1) of a max or average pooling and its
+// epilogue.
+func poolGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int) {
+	x, out := s.In[0], s.Out[0]
+	in := img(a, x, n, i)
+	for oh := oh0; oh < oh1; oh++ {
+		for ow := 0; ow < out.W; ow++ {
+			for c := 0; c < out.C; c++ {
+				best, sum, cnt, padded := float32(math.Inf(-1)), float32(0), 0, false
+				for kh := 0; kh < s.KH; kh++ {
+					ih := oh*s.SH - s.Pad[0] + kh
+					for kw := 0; kw < s.KW; kw++ {
+						iw := ow*s.SW - s.Pad[2] + kw
+						if ih < 0 || ih >= x.H || iw < 0 || iw >= x.W {
+							padded = true
+							continue
+						}
+						v := in[x.At(ih, iw, c)]
+						best = max(best, v)
+						sum += v
+						cnt++
+					}
+				}
+				var r float32
+				switch {
+				case !s.Max && cnt > 0:
+					r = sum / float32(cnt)
+				case s.Max && padded && s.PadZero:
+					r = max(best, 0)
+				case s.Max && cnt > 0:
+					r = best
+				}
+				epilogue(s, w, a, n, i, oh, ow, c, r)
+			}
+		}
+	}
+	zeroPadChannels(s, a, n, i, oh0, oh1)
+}
+
+// globalPool pools x (image i) into v.
+func globalPool(x Buf, in []float32, isMax bool, v []float32) {
+	for c := 0; c < x.C; c++ {
+		best, sum := float32(math.Inf(-1)), float32(0)
+		for h := 0; h < x.H; h++ {
+			for ww := 0; ww < x.W; ww++ {
+				u := in[x.At(h, ww, c)]
+				best = max(best, u)
+				sum += u
+			}
+		}
+		if isMax {
+			v[c] = best
+		} else {
+			v[c] = sum / float32(x.H*x.W)
+		}
+	}
+}
+
+// denseGo computes act(v · kernel + bias) into out (units values); the
+// kernel is packed OIBo with B = s.WBlock.
+func denseGo(s *Step, w [][]float32, v []float32, units int, out []float32) {
+	k := w[s.Kernel]
+	B := s.WBlock
+	cin := len(v)
+	for o := 0; o < units; o++ {
+		acc := float32(0)
+		if s.Bias >= 0 {
+			acc = w[s.Bias][o]
+		}
+		base := (o / B) * cin * B
+		for c, x := range v {
+			acc += x * k[base+c*B+o%B]
+		}
+		out[o] = acc
+	}
+	activate(s.Act, out)
+}
+
+func activate(act uint8, v []float32) {
+	switch act {
+	case ActRelu:
+		for i, x := range v {
+			v[i] = max(x, 0)
+		}
+	case ActSigmoid:
+		for i, x := range v {
+			v[i] = float32(1 / (1 + math.Exp(-float64(x))))
+		}
+	case ActSoftmax:
+		softmax(v)
+	}
+}
+
+func softmax(v []float32) {
+	m := float32(math.Inf(-1))
+	for _, x := range v {
+		m = max(m, x)
+	}
+	sum := 0.0
+	for i, x := range v {
+		e := math.Exp(float64(x - m))
+		v[i] = float32(e)
+		sum += e
+	}
+	for i := range v {
+		v[i] = float32(float64(v[i]) / sum)
+	}
+}
+
+// headGo runs a Head or Dense step on image i; scratch holds at least the
+// input's channel count.
+func headGo(s *Step, w [][]float32, a []float32, n, i int, scratch []float32) {
+	x, out := s.In[0], s.Out[0]
+	in, o := img(a, x, n, i), img(a, out, n, i)
+	if s.Kind == OpDense && !x.Vec { // per pixel of an nhwc map
+		for p := 0; p < x.H*x.W; p++ {
+			denseGo(s, w, in[p*x.C:(p+1)*x.C], out.C, o[p*out.C:(p+1)*out.C])
+		}
+		return
+	}
+	v := in[:x.C]
+	if s.Pool != 0 {
+		v = scratch[:x.C]
+		globalPool(x, in, s.Pool == 2, v)
+	}
+	denseGo(s, w, v, out.C, o[:out.C])
+}
+
+// simpleGo runs the remaining step kinds on image i; scratch holds at
+// least the input's channel count.
+func simpleGo(s *Step, a []float32, n, i int, scratch []float32) {
+	x, out := s.In[0], s.Out[0]
+	in, o := img(a, x, n, i), img(a, out, n, i)
+	switch s.Kind {
+	case OpGlobalPool:
+		globalPool(x, in, s.Max, o[:out.C])
+	case OpReorder, OpCopy:
+		// same logical (h, w, c) order on both sides: a Flatten's output
+		// is a vector in Keras's (h, w, c) order
+		j := 0
+		for h := 0; h < x.H; h++ {
+			for ww := 0; ww < x.W; ww++ {
+				for c := 0; c < x.C; c++ {
+					if out.Vec && x.H*x.W > 1 {
+						o[j] = in[x.At(h, ww, c)]
+					} else {
+						o[out.At(h, ww, c)] = in[x.At(h, ww, c)]
+					}
+					j++
+				}
+			}
+		}
+	case OpZeroPad:
+		for j := range o {
+			o[j] = 0
+		}
+		for h := 0; h < out.H; h++ {
+			for ww := 0; ww < out.W; ww++ {
+				ih, iw := h-s.Pad[0], ww-s.Pad[2]
+				inside := ih >= 0 && ih < x.H && iw >= 0 && iw < x.W
+				for c := 0; c < out.C; c++ {
+					v := s.PadValue
+					if inside {
+						v = in[x.At(ih, iw, c)]
+					}
+					o[out.At(h, ww, c)] = v
+				}
+			}
+		}
+	case OpSoftmax:
+		v := scratch[:x.C]
+		for h := 0; h < x.H; h++ {
+			for ww := 0; ww < x.W; ww++ {
+				for c := range v {
+					v[c] = in[x.At(h, ww, c)]
+				}
+				softmax(v)
+				for c := range v {
+					o[out.At(h, ww, c)] = v[c]
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,302 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Option configures Load.
+type Option func(*options)
+
+type options struct {
+	threads int
+	target  string
+}
+
+// WithThreads sets how many threads run each layer (default GOMAXPROCS).
+func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// WithTarget forces a target (avx512, avx2 or generic) instead of the best
+// one this CPU supports; the environment variable RNC_TARGET does the same.
+func WithTarget(t string) Option { return func(o *options) { o.target = t } }
+
+// Model is a loaded program: weights prepared for one plan, a worker pool
+// and an arena. Predict is safe for concurrent use (calls run one at a
+// time, each on all the model's threads).
+type Model struct {
+	prog *Program
+	plan *Plan
+	w    [][]float32
+	pool *Pool
+
+	mu      sync.Mutex
+	arena   []float32
+	n       int // images in the current call
+	scratch [][]float32
+	tasks   []func(t, worker int) // per step, bound once: no allocation per call
+	closed  bool
+}
+
+// Load reads a weight file (safetensors or Keras HDF5, by content) and
+// prepares prog to run.
+func Load(prog *Program, path string, opts ...Option) (*Model, error) {
+	ws, err := LoadWeightsFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(prog, ws, opts...)
+}
+
+// New prepares prog to run with the given weights.
+func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
+	o := options{threads: runtime.GOMAXPROCS(0), target: os.Getenv("RNC_TARGET")}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.threads < 1 {
+		return nil, fmt.Errorf("%s: WithThreads(%d): want at least 1", prog.Name, o.threads)
+	}
+	plan, err := selectPlan(prog, o.target)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", prog.Name, err)
+	}
+	w, err := RunWeightProgram(plan.Weights, ws)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prog.Name, err)
+	}
+	// Keep only what the steps read.
+	used := make([]bool, len(w))
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		for _, k := range []int{s.Kernel, s.Bias} {
+			if k >= 0 {
+				used[k] = true
+			}
+		}
+		for _, e := range s.Epi {
+			if e.Op == EpiAffine {
+				used[e.Scale], used[e.Shift] = true, true
+			}
+		}
+	}
+	for i := range w {
+		if !used[i] {
+			w[i] = nil
+		}
+	}
+	m := &Model{prog: prog, plan: plan, w: w, pool: NewPool(o.threads)}
+	maxC := 16
+	for i := range plan.Steps {
+		for _, b := range append(append([]Buf(nil), plan.Steps[i].In...), plan.Steps[i].Out...) {
+			maxC = max(maxC, (b.C+15)/16*16)
+		}
+	}
+	for t := 0; t < m.pool.Threads(); t++ {
+		m.scratch = append(m.scratch, make([]float32, 2*maxC)) // v and y of a head
+	}
+	m.tasks = make([]func(int, int), len(plan.Steps))
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		m.tasks[i] = func(t, worker int) { m.runTask(s, t, worker) }
+	}
+	return m, nil
+}
+
+// Target is the target whose plan the model runs.
+func (m *Model) Target() string { return m.plan.Target }
+
+// Threads is the number of threads that run each layer.
+func (m *Model) Threads() int { return m.pool.Threads() }
+
+// Plan returns the plan the model runs (for profiles and tools).
+func (m *Model) Plan() *Plan { return m.plan }
+
+// Close stops the model's threads.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.closed {
+		m.closed = true
+		m.pool.Close()
+		m.arena, m.w = nil, nil
+	}
+	return nil
+}
+
+// Predict runs the model on n images: src holds n NHWC images
+// (InputH×InputW×InputC floats each), dst receives n outputs.
+func (m *Model) Predict(dst, src []float32) error {
+	return m.predict(dst, src, nil)
+}
+
+// Profile is Predict that also records each step's wall time in times
+// (len(times) must be the number of steps).
+func (m *Model) Profile(dst, src []float32, times []time.Duration) error {
+	if len(times) != len(m.plan.Steps) {
+		return fmt.Errorf("%s: Profile needs %d durations, got %d", m.prog.Name, len(m.plan.Steps), len(times))
+	}
+	return m.predict(dst, src, times)
+}
+
+func (m *Model) predict(dst, src []float32, times []time.Duration) error {
+	p := m.plan
+	per := m.prog.InputH * m.prog.InputW * m.prog.InputC
+	if len(src) == 0 || len(src)%per != 0 {
+		return fmt.Errorf("%s: Predict: src has %d floats, want a positive multiple of one %dx%dx%d image (%d)",
+			m.prog.Name, len(src), m.prog.InputH, m.prog.InputW, m.prog.InputC, per)
+	}
+	n := len(src) / per
+	if len(dst) < n*p.Output.Size() {
+		return fmt.Errorf("%s: Predict: dst has %d floats, want %d (%d images × %d)", m.prog.Name, len(dst), n*p.Output.Size(), n, p.Output.Size())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("%s: Predict after Close", m.prog.Name)
+	}
+	if need := n*p.ArenaFloats + 16; len(m.arena) < need {
+		m.arena = alignedFloats(need)
+	}
+	m.n = n
+	copy(m.arena[n*p.Input.Off:], src)
+	for i := range p.Steps {
+		var t0 time.Time
+		if times != nil {
+			t0 = time.Now()
+		}
+		m.pool.For(m.taskCount(&p.Steps[i]), m.tasks[i])
+		if times != nil {
+			times[i] = time.Since(t0)
+		}
+	}
+	out := p.Output
+	for i := 0; i < n; i++ {
+		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, n, i))
+	}
+	return nil
+}
+
+// alignedFloats returns a slice whose first element is 64-byte aligned.
+func alignedFloats(n int) []float32 {
+	b := make([]float32, n+16)
+	off := 0
+	for uintptr(unsafe.Pointer(&b[off]))%64 != 0 {
+		off++
+	}
+	return b[off : off+n]
+}
+
+// taskCount is the number of independent tasks a step splits into.
+func (m *Model) taskCount(s *Step) int {
+	switch s.Kind {
+	case OpConv:
+		return m.n * (s.Out[0].CPad() / s.WBlock / s.NB) * s.RowTasks
+	case OpPool, OpEltwise:
+		return m.n * s.RowTasks
+	}
+	return m.n
+}
+
+// rows splits [0, total) into parts and returns part r.
+func rows(total, parts, r int) (int, int) {
+	return total * r / parts, total * (r + 1) / parts
+}
+
+func ptr(a []float32, b Buf, n, i int) *float32 {
+	return &a[n*b.Off+i*b.Size()]
+}
+
+// runTask runs task t of step s on the given worker.
+func (m *Model) runTask(s *Step, t, worker int) {
+	a, n := m.arena, m.n
+	switch s.Kind {
+	case OpConv:
+		groups := s.Out[0].CPad() / s.WBlock / s.NB
+		i, rest := t/(groups*s.RowTasks), t%(groups*s.RowTasks)
+		g, r := rest/s.RowTasks, rest%s.RowTasks
+		oh0, oh1 := rows(s.OH(), s.RowTasks, r)
+		ocb0, ocb1 := g*s.NB, (g+1)*s.NB
+		if s.Conv == nil {
+			convGo(s, m.w, a, n, i, ocb0, ocb1, oh0, oh1)
+			return
+		}
+		res, scale, shift, out1 := m.epiPointers(s, i)
+		var bias *float32
+		if s.Bias >= 0 {
+			bias = &m.w[s.Bias][0]
+		}
+		s.Conv(ptr(a, s.In[0], n, i), &m.w[s.Kernel][0], bias, res, scale, shift, ptr(a, s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
+	case OpPool, OpEltwise:
+		i, r := t/s.RowTasks, t%s.RowTasks
+		oh0, oh1 := rows(s.OH(), s.RowTasks, r)
+		if s.Map != nil {
+			m.runMap(s, i, oh0, oh1)
+			return
+		}
+		if s.Kind == OpPool {
+			poolGo(s, m.w, a, n, i, oh0, oh1)
+		} else {
+			eltwiseGo(s, m.w, a, n, i, oh0, oh1)
+		}
+	case OpHead:
+		if s.Head != nil {
+			m.runHead(s, t, m.scratch[worker])
+			return
+		}
+		headGo(s, m.w, a, n, t, m.scratch[worker])
+	case OpDense:
+		headGo(s, m.w, a, n, t, m.scratch[worker])
+	default:
+		simpleGo(s, a, n, t, m.scratch[worker])
+	}
+}
+
+// epiPointers returns the residual operand and the affine parameters of a
+// compiled kernel's epilogue, and its second output.
+func (m *Model) epiPointers(s *Step, i int) (res, scale, shift, out1 *float32) {
+	for _, e := range s.Epi {
+		switch e.Op {
+		case EpiAdd:
+			res = ptr(m.arena, s.In[e.Arg], m.n, i)
+		case EpiAffine:
+			scale, shift = &m.w[e.Scale][0], &m.w[e.Shift][0]
+		}
+	}
+	if len(s.Out) > 1 {
+		out1 = ptr(m.arena, s.Out[1], m.n, i)
+	}
+	return res, scale, shift, out1
+}
+
+// runMap runs a compiled pooling or elementwise kernel on rows [oh0, oh1)
+// of image i.
+func (m *Model) runMap(s *Step, i, oh0, oh1 int) {
+	res, scale, shift, out1 := m.epiPointers(s, i)
+	r0, r1 := oh0, oh1
+	if s.Kind == OpEltwise {
+		r0, r1 = oh0*s.Out[0].W, oh1*s.Out[0].W
+	}
+	o := s.Out[0]
+	s.Map(ptr(m.arena, s.In[0], m.n, i), res, scale, shift, ptr(m.arena, o, m.n, i), out1, 0, o.CPad()/o.Block, r0, r1)
+}
+
+// runHead runs a compiled head on image i.
+func (m *Model) runHead(s *Step, i int, scratch []float32) {
+	half := len(scratch) / 2
+	v, y := scratch[:half], scratch[half:]
+	var bias *float32
+	if s.Bias >= 0 {
+		bias = &m.w[s.Bias][0]
+	}
+	s.Head(ptr(m.arena, s.In[0], m.n, i), &m.w[s.Kernel][0], bias, &v[0], &y[0])
+	out := img(m.arena, s.Out[0], m.n, i)
+	copy(out, y[:s.Out[0].C])
+	activate(s.Act, out[:s.Out[0].C])
+}

@@ -1,0 +1,173 @@
+package runtime
+
+import "fmt"
+
+// A Program is what a generated package hands to runtime: the input and
+// output shapes and one Plan per target it was compiled for.
+type Program struct {
+	Name                   string
+	InputH, InputW, InputC int
+	Classes                int // elements of one output
+	Plans                  []*Plan
+}
+
+// A Plan is a model lowered for one target: the weight program that turns
+// the file's tensors into the kernels' operands, the steps, and the arena
+// they run in.
+type Plan struct {
+	Target  string // avx512, avx2 or generic
+	Weights []WStep
+	Steps   []Step
+	// ArenaFloats is the activation arena per image, in floats.
+	ArenaFloats int
+	Input       Buf // where the NHWC input images go
+	Output      Buf // the graph's output
+}
+
+// Buf locates one value in the arena. Offsets and sizes are per image: for
+// a batch of n images, value v of image i starts at n*Off + i*Size().
+type Buf struct {
+	Off     int // in floats
+	H, W, C int // logical dimensions (H = W = 1 for vectors)
+	Block   int // 0: NHWC (or a plain vector); 8 or 16: NCHW[Block]c
+	Vec     bool
+}
+
+// CPad is the stored channel count (C rounded up to the block).
+func (b Buf) CPad() int {
+	if b.Block == 0 {
+		return b.C
+	}
+	return (b.C + b.Block - 1) / b.Block * b.Block
+}
+
+// Size is the number of floats per image.
+func (b Buf) Size() int { return b.H * b.W * b.CPad() }
+
+// At is the offset of logical element (h, w, c) within one image.
+func (b Buf) At(h, w, c int) int {
+	if b.Block == 0 {
+		return (h*b.W+w)*b.C + c
+	}
+	return ((c/b.Block*b.H+h)*b.W+w)*b.Block + c%b.Block
+}
+
+// OpKind is what a step computes.
+type OpKind uint8
+
+const (
+	OpConv       OpKind = iota // Conv2D + bias + epilogue; In[0] is x, In[1:] epilogue operands
+	OpPool                     // max or average pooling (Max, PadZero)
+	OpGlobalPool               // global average or max pooling to a vector (Max)
+	OpEltwise                  // epilogue applied to In[0] (read at stride Sub0)
+	OpDense                    // vector · kernel + bias, then Act (also per pixel of an nhwc map)
+	OpHead                     // optional global pooling (Pool: 0 none, 1 avg, 2 max), Dense, Act
+	OpReorder                  // copy between layouts
+	OpZeroPad                  // pad H and W with PadValue
+	OpSoftmax                  // softmax over channels
+	OpCopy                     // Flatten, Dropout: the logical values unchanged
+)
+
+// Activations of Dense and Head.
+const (
+	ActLinear uint8 = iota
+	ActRelu
+	ActSigmoid
+	ActSoftmax
+)
+
+// EpiOp is one epilogue step.
+type EpiOp uint8
+
+const (
+	EpiRelu    EpiOp = iota // x = max(x, 0)
+	EpiSigmoid              // x = 1/(1+exp(-x))
+	EpiAdd                  // x += In[Arg] at stride Sub
+	EpiMul                  // x *= In[Arg] at stride Sub
+	EpiAffine               // x = x*w[Scale][c] + w[Shift][c]
+	EpiOut                  // store x to the next output
+)
+
+// Epi is one epilogue step.
+type Epi struct {
+	Op           EpiOp
+	Arg, Sub     int
+	Scale, Shift int // weight indices
+}
+
+// Step is one operation of a plan.
+type Step struct {
+	Name  string // the Keras layers it implements
+	Kind  OpKind
+	In    []Buf
+	Out   []Buf
+	Epi   []Epi
+	Flops int64 // per image
+
+	Kernel, Bias int // weight indices (-1: none)
+	// WBlock is the block of the kernel's packing: conv OIhwBiBo (or OhwiBo
+	// when In[0] is nhwc), Dense/Head OIBo; biases are padded to it.
+	WBlock int
+
+	KH, KW, SH, SW int
+	Pad            [4]int // top, bottom, left, right
+	PadZero        bool   // pooling: padded positions count as 0
+	Max            bool   // pooling: max (else average)
+	PadValue       float32
+	Sub0           int   // OpEltwise: read stride of In[0]
+	Pool           uint8 // OpHead: 0 none, 1 avg, 2 max
+	Act            uint8
+
+	// Parallel split of a conv: NB output-channel blocks per task, and
+	// RowTasks row ranges per image.
+	NB, RowTasks int
+	// Compiled kernels (nil: the portable Go code runs): Conv for OpConv,
+	// Map for OpPool and OpEltwise, Head for OpHead.
+	Conv ConvKernel
+	Map  MapKernel
+	Head HeadKernel
+}
+
+// MapKernel is the signature of generated pooling (rows [r0, r1)) and
+// elementwise (pixels [r0, r1)) kernels over channel blocks [cb0, cb1) of
+// one image.
+type MapKernel func(in, res, scale, shift, out0, out1 *float32, cb0, cb1, r0, r1 int)
+
+// HeadKernel is the signature of generated classifier heads: v and y are
+// scratch vectors; y receives x·kernel + bias (before the activation).
+type HeadKernel func(in, wt, bias, v, y *float32)
+
+// ConvKernel is the signature of generated convolution kernels: output rows
+// [oh0, oh1) of output-channel blocks [ocb0, ocb1) of one image.
+type ConvKernel func(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
+
+// OH and OW are a conv or pooling step's output size.
+func (s *Step) OH() int { return s.Out[0].H }
+func (s *Step) OW() int { return s.Out[0].W }
+
+// validate checks a plan's internal consistency once, at load time.
+func (p *Plan) validate() error {
+	check := func(b Buf) error {
+		if b.Off < 0 || b.Off+b.Size() > p.ArenaFloats || b.H < 1 || b.W < 1 || b.C < 1 {
+			return fmt.Errorf("buffer %+v outside the arena of %d floats", b, p.ArenaFloats)
+		}
+		return nil
+	}
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		for _, b := range append(append([]Buf(nil), s.In...), s.Out...) {
+			if err := check(b); err != nil {
+				return fmt.Errorf("plan %s step %d (%s): %w", p.Target, i, s.Name, err)
+			}
+		}
+		for _, w := range []int{s.Kernel, s.Bias} {
+			if w >= len(p.Weights) {
+				return fmt.Errorf("plan %s step %d (%s): weight %d out of range", p.Target, i, s.Name, w)
+			}
+		}
+	}
+	if err := check(p.Input); err != nil {
+		return err
+	}
+	return check(p.Output)
+}
