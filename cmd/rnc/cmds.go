@@ -191,15 +191,18 @@ var runCmd = &command{
 	name:  "run",
 	args:  "MODEL.rn --weights W --input X.f32|X.npy [--out Y.f32|Y.npy] [--interp [--after PASS|all|none]] [--set name=value]...",
 	summary: `Run a model on a batch of NHWC float32 images (batch = input size / (H*W*C)) and print the
-top-5 classes of each image. --interp runs the reference interpreter, on the graph as expanded
-or, with --after, as lowered by the passes up to that one.`,
+top-5 classes of each image. Without --interp the model is compiled into a temporary package,
+built and run (the best --target this CPU supports unless one is given); --interp runs the
+reference interpreter instead, on the graph as expanded or, with --after, as lowered by the
+passes up to that one.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		pf := addPipelineFlags(fs)
 		after := fs.String("after", "none", "with --interp: run the graph after this pass, all, or none (as expanded)")
 		weights := fs.String("weights", "", "weight file (safetensors, Keras names; required)")
 		input := fs.String("input", "", "input images, .npy or raw little-endian .f32 (required)")
 		outPath := fs.String("out", "", "write the outputs here (.npy or .f32)")
-		useInterp := fs.Bool("interp", false, "run the reference interpreter")
+		useInterp := fs.Bool("interp", false, "run the reference interpreter instead of compiling")
+		threads := fs.Int("threads", 0, "threads of the compiled model (default GOMAXPROCS)")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
 			if err != nil {
@@ -209,7 +212,10 @@ or, with --after, as lowered by the passes up to that one.`,
 				return fmt.Errorf("run: --weights and --input are required")
 			}
 			if !*useInterp {
-				return fmt.Errorf("run: only --interp is available so far")
+				if *after != "none" {
+					return fmt.Errorf("run: --after needs --interp (compiled code always runs the whole pipeline)")
+				}
+				return runCompiled(path, pf, *weights, *input, *outPath, *threads)
 			}
 			g, err := pf.lower(path, *after)
 			if err != nil {

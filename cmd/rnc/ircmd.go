@@ -28,9 +28,12 @@ func addPipelineFlags(fs *flag.FlagSet) *pipelineFlags {
 }
 
 func (p *pipelineFlags) config(model string) (passes.Config, error) {
-	t, err := passes.ParseTarget(*p.target)
-	if err != nil {
-		return passes.Config{}, err
+	var t passes.Target
+	if *p.target != "auto" { // auto: commands that compile set the target per plan
+		var err error
+		if t, err = passes.ParseTarget(*p.target); err != nil {
+			return passes.Config{}, err
+		}
 	}
 	cfg := passes.Config{Target: t, Check: *p.check, Model: model}
 	if *p.disable != "" {

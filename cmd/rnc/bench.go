@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+// buildFlags are the flags of the commands that build generated code.
+func benchTargets(s string) ([]passes.Target, []string, error) {
+	ts, err := compileTargets(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	var env []string
+	if s != "auto" {
+		env = append(env, "RNC_TARGET="+s)
+	}
+	return ts, env, nil
+}
+
+// runCompiled is `rnc run` without --interp: compile, build, run.
+func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string, threads int) error {
+	g, err := loadModel(path, pf.set)
+	if err != nil {
+		return err
+	}
+	cfg, err := pf.config(path)
+	if err != nil {
+		return err
+	}
+	ts, env, err := benchTargets(*pf.target)
+	if err != nil {
+		return err
+	}
+	x, shape, err := npy.Read(input)
+	if err != nil {
+		return err
+	}
+	n, err := batchOf(g, len(x), shape)
+	if err != nil {
+		return err
+	}
+	r, err := buildRunner(g, ts, cfg, path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tmp := filepath.Join(r.dir, "out.f32")
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
+	}
+	out, err := r.run(env, "-weights", abs(weights), "-input", abs(input), "-out", tmp, "-threads", strconv.Itoa(threads))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s", strings.SplitN(out, "\n", 2)[0]+"\n")
+	y, _, err := npy.Read(tmp)
+	if err != nil {
+		return err
+	}
+	printTop5(y, n)
+	if outPath != "" {
+		return npy.Write(outPath, y, []int{n, len(y) / n})
+	}
+	return nil
+}
+
+var benchCmd = &command{
+	name:  "bench",
+	short: "time a compiled model, layer by layer",
+	args:  "MODEL.rn [--threads N] [--batch N] [--runs N] [--target auto|avx512|avx2|generic] [--weights W]",
+	summary: `Compile a model, build it and time it: total latency and images/s (medians over --runs
+runs after two warm-up runs), and a table of every layer (Keras names): time, GFLOP/s and share
+of the total. Synthetic weights are used unless --weights is given.`,
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		pf := addPipelineFlags(fs)
+		*pf.target = "auto"
+		fs.Lookup("target").DefValue = "auto"
+		threads := fs.Int("threads", 1, "threads per layer")
+		batch := fs.Int("batch", 1, "images per Predict call")
+		runs := fs.Int("runs", 20, "timed runs")
+		weights := fs.String("weights", "", "weight file (default: synthetic weights)")
+		return func(args []string) error {
+			path, err := oneArg(args, "model file")
+			if err != nil {
+				return err
+			}
+			g, err := loadModel(path, pf.set)
+			if err != nil {
+				return err
+			}
+			cfg, err := pf.config(path)
+			if err != nil {
+				return err
+			}
+			ts, env, err := benchTargets(*pf.target)
+			if err != nil {
+				return err
+			}
+			r, err := buildRunner(g, ts, cfg, path)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			a := []string{"-threads", strconv.Itoa(*threads), "-batch", strconv.Itoa(*batch), "-runs", strconv.Itoa(*runs)}
+			if *weights != "" {
+				w, _ := filepath.Abs(*weights)
+				a = append(a, "-weights", w)
+			}
+			out, err := r.run(env, a...)
+			if err != nil {
+				return err
+			}
+			return printBench(path, out, *runs)
+		}
+	},
+}
+
+type benchStep struct {
+	kind  int
+	name  string
+	flops int64
+	ns    int64
+}
+
+func printBench(model, out string, runs int) error {
+	var target string
+	var threads, batch int
+	var total int64
+	var steps []benchStep
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		switch f[0] {
+		case "target":
+			target = f[1]
+		case "threads":
+			threads, _ = strconv.Atoi(f[1])
+		case "batch":
+			batch, _ = strconv.Atoi(f[1])
+		case "total":
+			total, _ = strconv.ParseInt(f[1], 10, 64)
+		case "step":
+			var s benchStep
+			s.kind, _ = strconv.Atoi(f[1])
+			s.name = f[2]
+			s.flops, _ = strconv.ParseInt(f[3], 10, 64)
+			s.ns, _ = strconv.ParseInt(f[4], 10, 64)
+			steps = append(steps, s)
+		}
+	}
+	if total == 0 {
+		return fmt.Errorf("bench: no timings in the runner's output:\n%s", out)
+	}
+	var flops int64
+	for _, s := range steps {
+		flops += s.flops
+	}
+	ms := func(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e6) }
+	fmt.Fprintf(stdout, "%s: target %s, batch %d, %d thread(s), median of %d runs\n", model, target, batch, threads, runs)
+	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.2f GFLOP per image, %.1f GFLOP/s\n\n",
+		ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, float64(flops)/float64(total))
+	fmt.Fprintf(stdout, "%-4s %-72s %9s %8s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "share")
+	for i, s := range steps {
+		gf := ""
+		if s.flops > 0 && s.ns > 0 {
+			gf = fmt.Sprintf("%.1f", float64(s.flops)/float64(s.ns))
+		}
+		name := s.name
+		if len(name) > 72 {
+			name = name[:69] + "..."
+		}
+		fmt.Fprintf(stdout, "%-4d %-72s %9s %8s %5.1f%%\n", i, name, ms(s.ns), gf, 100*float64(s.ns)/float64(total))
+	}
+	return nil
+}

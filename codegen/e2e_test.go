@@ -1,0 +1,309 @@
+package codegen
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+// TestDifferential compiles random small ResNets (v1 or v2 blocks, random
+// widths, strides, depths, input sizes and batch) and compares every target
+// with the interpreter on random weights.
+func TestDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds generated packages")
+	}
+	dir, err := os.MkdirTemp("testdata", "diff-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	var pkgs []string
+	for seed := uint64(1); len(pkgs) < 6 && seed < 100; seed++ {
+		if pkg := differential(t, dir, seed); pkg != "" {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	goTest(t, pkgs, "-run", "TestReference|TestDeterministic")
+}
+
+// FuzzDifferential is TestDifferential for one random model per input:
+// go test ./codegen -run '^$' -fuzz FuzzDifferential.
+func FuzzDifferential(f *testing.F) {
+	f.Add(uint64(7))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		dir, err := os.MkdirTemp("testdata", "fuzz-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		if pkg := differential(t, dir, seed); pkg != "" {
+			goTest(t, []string{pkg}, "-run", "TestReference")
+		}
+	})
+}
+
+// differential writes the package of random model seed with its reference
+// outputs from the interpreter; it returns "" when the seed's model is not
+// a valid network (e.g. strides shrink the input to nothing).
+func differential(t testing.TB, dir string, seed uint64) string {
+	src, batch := randomModel(seed)
+	lib, err := os.ReadFile(filepath.Join("..", "models", "lib", "resnet.rn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"m.rn": []byte(src), "lib/resnet.rn": lib}
+	g, err := dsl.Load("m.rn", dsl.Options{ReadFile: func(p string) ([]byte, error) {
+		if b, ok := files[p]; ok {
+			return b, nil
+		}
+		return nil, os.ErrNotExist
+	}})
+	if err != nil {
+		return "" // an invalid random network
+	}
+	w := interp.RandomWeights(g, seed)
+	in := g.Inputs()[0].Type
+	x := interp.RandomInput(in.H(), in.W(), in.C(), batch, seed)
+	it, err := interp.New(g, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := it.Run(x, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seed %d (batch %d):\n%s", seed, batch, src)
+	return writePackage(t, dir, fmt.Sprintf("m%d", seed), g, w, x, y[0])
+}
+
+var allTargets = []passes.Target{passes.AVX512, passes.AVX2}
+
+func loadModel(t testing.TB, name string, set map[string]string) *ir.Graph {
+	t.Helper()
+	g, err := dsl.Load(filepath.Join("..", "models", name+".rn"), dsl.Options{Set: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func readF32(t testing.TB, path string) []float32 {
+	t.Helper()
+	v, _, err := npy.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// e2eCase is a model compiled into a package and compared with reference
+// outputs in its test.
+type e2eCase struct {
+	name     string
+	g        *ir.Graph
+	w        *runtime.Weights
+	x, want  []float32
+	reldir   string
+	expected string
+}
+
+// writePackage generates g into dir/name with its reference data in
+// dir/name/ref.
+func writePackage(t testing.TB, dir, name string, g *ir.Graph, w *runtime.Weights, x, want []float32) string {
+	t.Helper()
+	res, err := Generate(g, Options{Package: name, Targets: allTargets, Pipeline: passes.Config{Check: true, Model: name}, Source: name + ".rn"})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	pkg := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Join(pkg, "ref"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, data := range res.Files {
+		if err := os.WriteFile(filepath.Join(pkg, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := runtime.WriteSafetensorsFile(filepath.Join(pkg, "ref", "weights.safetensors"), w); err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range map[string][]float32{"input.f32": x, "expected.f32": want} {
+		if err := npy.Write(filepath.Join(pkg, "ref", f), v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pkg
+}
+
+// goTest runs `go vet` and `go test` on generated packages, with their
+// reference data, every compiled target required to run.
+func goTest(t *testing.T, pkgs []string, extra ...string) {
+	t.Helper()
+	args := []string{"vet"}
+	for _, p := range pkgs {
+		args = append(args, "./"+p)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go vet: %v\n%s", err, out)
+	}
+	args[0] = "test"
+	args = append(args, extra...)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "RNC_REFERENCE=ref", "RNC_ALL_TARGETS=1", "RNC_TARGET=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+// TestEndToEnd compiles the golden models and ResNet50V2 (at 64×64, random
+// weights) into packages, builds them, and checks every target path
+// (avx512, avx2, generic) against the golden outputs or the interpreter:
+// max abs diff ≤ 1e-5 and the same top-1; outputs bit-identical across runs
+// and thread counts; no allocation in Predict; errors for wrong sizes.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds generated packages")
+	}
+	dir, err := os.MkdirTemp("testdata", "e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	var pkgs []string
+	for _, m := range []string{"tinyv2", "tinyv1", "stemv2"} {
+		g := loadModel(t, m, nil)
+		gold := filepath.Join("..", "testdata", "golden")
+		w, err := runtime.LoadWeightsFile(filepath.Join(gold, m+".safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := readF32(t, filepath.Join(gold, m+"_input_b2_seed2.f32"))
+		want := readF32(t, filepath.Join(gold, m+"_expected_b2.f32"))
+		pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, want))
+	}
+	for _, m := range []string{"resnet50v2", "resnet50"} {
+		g := loadModel(t, m, map[string]string{"input_shape": "[64,64,3]"})
+		w := interp.RandomWeights(g, 1)
+		x := interp.RandomInput(64, 64, 3, 2, 2)
+		it, err := interp.New(g, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := it.Run(x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, y[0]))
+	}
+	goTest(t, pkgs, "-v", "-run", "TestReference|TestDeterministic|TestNoAllocs|TestPredictErrors")
+}
+
+// TestDeterministicOutput: generating a package twice gives the same bytes;
+// every file starts with the DO NOT EDIT header.
+func TestDeterministicOutput(t *testing.T) {
+	g := loadModel(t, "stemv2", nil)
+	a, err := Generate(g, Options{Package: "p", Targets: allTargets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(loadModel(t, "stemv2", nil), Options{Package: "p", Targets: allTargets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Files) != len(b.Files) {
+		t.Fatalf("%d and %d files", len(a.Files), len(b.Files))
+	}
+	for name, data := range a.Files {
+		if !bytes.Equal(data, b.Files[name]) {
+			t.Errorf("%s differs between two runs", name)
+		}
+		if !bytes.HasPrefix(data, []byte(Header+"\n")) {
+			t.Errorf("%s does not start with %q", name, Header)
+		}
+	}
+}
+
+// TestInstructions checks the emitted assembly: every conv kernel has the
+// FMA inner loop, no kernel calls anything, and AVX2 kernels use no
+// AVX-512 register.
+func TestInstructions(t *testing.T) {
+	res, err := Generate(loadModel(t, "stemv2", nil), Options{Package: "p", Targets: allTargets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asm := string(res.Files["kernels_amd64.s"])
+	funcs := regexp.MustCompile(`(?m)^TEXT ·(\w+)\(SB\)`).FindAllStringSubmatchIndex(asm, -1)
+	if len(funcs) == 0 {
+		t.Fatal("no kernels")
+	}
+	for i, f := range funcs {
+		end := len(asm)
+		if i+1 < len(funcs) {
+			end = funcs[i+1][0]
+		}
+		name, body := asm[f[2]:f[3]], asm[f[0]:end]
+		if strings.HasPrefix(name, "conv_") && !strings.Contains(body, "VFMADD231PS") {
+			t.Errorf("%s has no VFMADD231PS", name)
+		}
+		if strings.Contains(body, "CALL") {
+			t.Errorf("%s calls", name)
+		}
+		ymm := regexp.MustCompile(`\bY\d+\b`).MatchString(body) && !regexp.MustCompile(`\bZ\d+\b`).MatchString(body)
+		if ymm && regexp.MustCompile(`\b(Y(1[6-9]|2\d|3[01])|K[1-7])\b`).MatchString(body) {
+			t.Errorf("%s is an AVX2 kernel but uses an AVX-512 register", name)
+		}
+	}
+	if n := strings.Count(asm, "\nTEXT "); n != res.Kernels {
+		t.Errorf("%d TEXT blocks for %d kernels (identical kernels must be emitted once)", n, res.Kernels)
+	}
+}
+
+// randomModel writes a random small ResNet in the model language: v1 or
+// v2 blocks from models/lib/resnet.rn, random widths, strides, depths and
+// input size. The same seed gives the same model.
+func randomModel(seed uint64) (src string, batch int) {
+	r := seed*0x9e3779b97f4a7c15 + 12345
+	next := func(n int) int {
+		r ^= r >> 12
+		r ^= r << 25
+		r ^= r >> 27
+		return int((r * 0x2545f4914f6cdd1d >> 33) % uint64(n))
+	}
+	hw, c := 12+next(30), 1+next(4)
+	v2 := next(2) == 0
+	var b strings.Builder
+	fmt.Fprintf(&b, "import \"lib/resnet.rn\"\n\nmodel m(input_shape = [%d, %d, %d], classes = %d) {\n", hw, hw+next(5), c, 2+next(12))
+	b.WriteString("    img = Input(shape = input_shape)\n    x = img\n")
+	if next(2) == 0 {
+		fmt.Fprintf(&b, "    x = stem(x, filters = %d, use_bias = %v, preact = %v)\n", 4+next(20), next(2) == 0, v2)
+	} else {
+		fmt.Fprintf(&b, "    x = Conv2D(x, %d, %d, padding = \"same\", name = \"conv1_conv\")\n", 4+next(20), 1+2*next(2))
+	}
+	stacks := 1 + next(3)
+	for i := 0; i < stacks; i++ {
+		f, blocks, stride := 2+next(12), 1+next(3), 1+next(2)
+		if v2 {
+			blocks++ // stack2 needs two blocks for distinct names
+			fmt.Fprintf(&b, "    x = stack2(x, %d, %d, stride1 = %d, name = \"conv%d\")\n", f, blocks, stride, i+2)
+		} else {
+			fmt.Fprintf(&b, "    x = stack1(x, %d, %d, stride1 = %d, name = \"conv%d\")\n", f, blocks, stride, i+2)
+		}
+	}
+	fmt.Fprintf(&b, "    x = top(x, %v, true, none, classes)\n    return Model(img, x)\n}\n", v2)
+	return b.String(), 1 + next(3)
+}
