@@ -335,3 +335,24 @@ func simpleGo(s *Step, a []float32, n, i int, scratch []float32) {
 		}
 	}
 }
+
+// RunGo runs the portable Go code of step s on image i of an arena holding
+// n images, for output rows [r0, r1) (ignored by steps that are not split
+// by rows), with the weight program's values w and per-thread scratch
+// (at least twice the largest channel count, rounded up to 16). It is the
+// twin the compiled kernels are tested against.
+func (s *Step) RunGo(w [][]float32, a []float32, n, i, r0, r1 int, scratch []float32) {
+	switch s.Kind {
+	case OpConv:
+		ocb := s.Out[0].CPad() / s.WBlock
+		convGo(s, w, a, n, i, 0, ocb, r0, r1)
+	case OpPool:
+		poolGo(s, w, a, n, i, r0, r1)
+	case OpEltwise:
+		eltwiseGo(s, w, a, n, i, r0, r1)
+	case OpDense, OpHead:
+		headGo(s, w, a, n, i, scratch)
+	default:
+		simpleGo(s, a, n, i, scratch)
+	}
+}
