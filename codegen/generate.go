@@ -44,6 +44,8 @@ type Result struct {
 	Kernels int
 	// Graphs are the lowered graphs, per target.
 	Graphs map[passes.Target]*ir.Graph
+	// Targets are the plans compiled in, in the order the package tries them.
+	Targets []string
 }
 
 // Generate compiles a Keras-level graph into a Go package.
@@ -121,6 +123,7 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		plans = append(plans, literal(reflect.ValueOf(l.plan), false))
 	}
 	res.Kernels = len(kernels)
+	res.Targets = targetNames(targets)
 	in := ins[0].Type
 	classes := g.Outputs[0].Type.C()
 	src := opt.Source

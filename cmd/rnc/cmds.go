@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -295,53 +295,45 @@ func printTop5(y []float32, n int) {
 }
 
 var demoCmd = &command{
-	short: "the built-in default: tinyv2's summary and a checked run",
+	short: "the built-in default: compile ResNet50V2 and classify the example image",
 	name:  "demo",
-	summary: `Show the whole path on a built-in default: tinyv2's Keras summary, then the reference
-interpreter on the golden input, checked against the outputs PyTorch computed.`,
+	summary: `Run the whole path on a built-in default, from the rnc source tree: compile
+models/resnet50v2.rn into examples/classify/resnet50v2, write random weights, and run
+examples/classify on the image shipped in examples/classify/testdata. Random weights give
+arbitrary classes; pass --weights with real Keras weights (.h5 or safetensors) to get real ones.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		root := fs.String("root", ".", "the rnc source tree (holding models/ and testdata/)")
+		weights := fs.String("weights", "", "weight file (default: random weights, arbitrary classes)")
 		return func(args []string) error {
-			model := filepath.Join(*root, "models", "tinyv2.rn")
-			golden := filepath.Join(*root, "testdata", "golden")
-			g, err := loadModel(model, nil)
+			root, err := rncRoot()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "$ rnc summary %s\n", model)
-			if err := ir.Summary(stdout, g); err != nil {
+			rel := func(p string) string { return filepath.Join(root, p) }
+			step := func(args ...string) error {
+				fmt.Fprintf(stdout, "$ rnc %s\n", strings.Join(args, " "))
+				return run(args, stdout, stdout)
+			}
+			if err := step("compile", rel("models/resnet50v2.rn"), "-o", rel("examples/classify/resnet50v2")); err != nil {
 				return err
 			}
-			ws, err := runtime.LoadWeightsFile(filepath.Join(golden, "tinyv2.safetensors"))
-			if err != nil {
-				return err
+			w := *weights
+			if w == "" {
+				dir, err := os.MkdirTemp("", "rnc-demo-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				w = filepath.Join(dir, "resnet50v2.safetensors")
+				if err := step("weights", "init", rel("models/resnet50v2.rn"), "--seed", "1", "-o", w); err != nil {
+					return err
+				}
+				fmt.Fprintln(stdout, "# random weights: the classes below are arbitrary")
 			}
-			x, _, err := npy.Read(filepath.Join(golden, "tinyv2_input_b2_seed2.npy"))
-			if err != nil {
-				return err
-			}
-			want, _, err := npy.Read(filepath.Join(golden, "tinyv2_expected_b2.npy"))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "\n$ rnc run %s --weights %s/tinyv2.safetensors --input %s/tinyv2_input_b2_seed2.npy --interp\n", model, golden, golden)
-			it, err := interp.New(g, ws)
-			if err != nil {
-				return err
-			}
-			outs, err := it.Run(x, 2)
-			if err != nil {
-				return err
-			}
-			printTop5(outs[0], 2)
-			d := 0.0
-			for i := range want {
-				d = math.Max(d, math.Abs(float64(outs[0][i]-want[i])))
-			}
-			fmt.Fprintf(stdout, "max abs diff from PyTorch's outputs: %.2g\n", d)
-			return nil
+			img := rel("examples/classify/testdata/house.png")
+			fmt.Fprintf(stdout, "$ go run ./examples/classify -weights %s %s\n", w, img)
+			cmd := exec.Command("go", "run", "./examples/classify", "-weights", w, img)
+			cmd.Dir, cmd.Stdout, cmd.Stderr = root, stdout, stdout
+			return cmd.Run()
 		}
 	},
 }
-
-var _ = os.Stdout

@@ -21,6 +21,8 @@ assembly kernels generated with avo, and a portable Go fallback. The package pic
 target the CPU supports at load time. --target auto compiles avx512, avx2 and generic.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		pf := addPipelineFlags(fs)
+		*pf.target = "auto"
+		fs.Lookup("target").DefValue = "auto"
 		out := fs.String("o", "", "output directory (required)")
 		pkg := fs.String("pkg", "", "package name (default: the output directory's base name)")
 		dumpAfter := fs.String("dump-after", "", "write the IR after this pass (or all) of each target's pipeline to --dump-dir")
@@ -69,7 +71,7 @@ target the CPU supports at load time. --target auto compiles avx512, avx2 and ge
 				}
 			}
 			fmt.Fprintf(stdout, "wrote package %s to %s: %d files, %d assembly kernels, targets %s\n",
-				name, *out, len(res.Files), res.Kernels, strings.Join(targetStrings(targets), ", "))
+				name, *out, len(res.Files), res.Kernels, strings.Join(res.Targets, ", "))
 			return nil
 		}
 	},

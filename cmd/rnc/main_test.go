@@ -123,6 +123,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"), "--input", path("testdata/golden/stemv2_input_b2_seed2.npy"), "--interp"},
 			"input has shape [2 64 64 3], want [8 32 32 3]"},
 		{[]string{"run", path("models/tinyv2.rn"), "--input", in, "--interp"}, "--weights and --input are required"},
+		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"), "--input", in, "--after", "fuse"}, "--after needs --interp"},
 		{[]string{"summary", path("models/nope.rn")}, "no such file or directory"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	}
@@ -216,5 +217,67 @@ func TestWeightsImport(t *testing.T) {
 	_, err = rnc(t, "weights", "import", h5, "--model", path("models/tinyv1.rn"), "-o", out)
 	if err == nil || !strings.Contains(err.Error(), `missing tensor "conv1_bn/gamma"`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestCommittedGenerated: the generated package the example imports is
+// what rnc compile writes today, byte for byte.
+func TestCommittedGenerated(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := rnc(t, "compile", path("models/resnet50v2.rn"), "-o", dir, "--pkg", "resnet50v2"); err != nil {
+		t.Fatal(err)
+	}
+	committed := path("examples/classify/resnet50v2")
+	want, _ := filepath.Glob(filepath.Join(dir, "*"))
+	got, _ := filepath.Glob(filepath.Join(committed, "*"))
+	if len(got) != len(want) {
+		t.Fatalf("%s has %d files, rnc compile writes %d: regenerate with rnc compile models/resnet50v2.rn -o examples/classify/resnet50v2", committed, len(got), len(want))
+	}
+	for _, f := range want {
+		a, _ := os.ReadFile(f)
+		b, err := os.ReadFile(filepath.Join(committed, filepath.Base(f)))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s/%s is stale: regenerate with rnc compile models/resnet50v2.rn -o examples/classify/resnet50v2", committed, filepath.Base(f))
+		}
+	}
+}
+
+// TestRunCompiled: rnc run without --interp compiles the model into a
+// temporary package, builds it, and reproduces the golden outputs.
+func TestRunCompiled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a package")
+	}
+	outPath := filepath.Join(t.TempDir(), "y.npy")
+	out, err := rnc(t, "run", path("models/stemv2.rn"), "--weights", path("testdata/golden/stemv2.safetensors"),
+		"--input", path("testdata/golden/stemv2_input_b2_seed2.npy"), "--out", outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "target avx512") && !strings.HasPrefix(out, "target avx2") && !strings.HasPrefix(out, "target generic") {
+		t.Errorf("output:\n%s", out)
+	}
+	got, _, _ := npy.Read(outPath)
+	want, _, _ := npy.Read(path("testdata/golden/stemv2_expected_b2.npy"))
+	for i := range want {
+		if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("output %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestBench: rnc bench prints the total and one row per layer.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a package")
+	}
+	out, err := rnc(t, "bench", path("models/tinyv1.rn"), "--runs", "3", "--threads", "2", "--batch", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"batch 2, 2 thread(s), median of 3 runs", "images/s", "conv1_pad+conv1_conv+conv1_bn+conv1_relu", "avg_pool+predictions"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("bench output lacks %q:\n%s", s, out)
+		}
 	}
 }
