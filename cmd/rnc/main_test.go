@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -279,5 +280,31 @@ func TestBench(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("bench output lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// TestCompileDumps: --dump-after all writes the graph after every pass of
+// every target, numbered in pipeline order, and each file parses.
+func TestCompileDumps(t *testing.T) {
+	dir := t.TempDir()
+	dumps := filepath.Join(dir, "dumps")
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--target", "avx512", "--dump-after", "all", "--dump-dir", dumps); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dumps, "*.ir"))
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	want := "01-all-bnfold.ir 02-all-padfuse.ir 03-all-subsample.ir 04-avx512-layout.ir 04-block8-layout.ir 05-avx512-fuse.ir 05-block8-fuse.ir 06-avx512-memplan.ir 06-block8-memplan.ir"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("dumps %s\nwant %s", got, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(dumps, "06-avx512-memplan.ir"))
+	if _, err := ir.Parse(string(b)); err != nil || !strings.Contains(string(b), "@arena[") {
+		t.Errorf("memplan dump does not parse or has no arena: %v", err)
+	}
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--dump-after", "fusion"); err == nil {
+		t.Error("unknown --dump-after pass accepted")
 	}
 }
