@@ -25,7 +25,7 @@ func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}
-	dir, err := os.MkdirTemp("testdata", "diff-")
+	dir, err := tempDir("diff-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestDifferential(t *testing.T) {
 func FuzzDifferential(f *testing.F) {
 	f.Add(uint64(7))
 	f.Fuzz(func(t *testing.T, seed uint64) {
-		dir, err := os.MkdirTemp("testdata", "fuzz-")
+		dir, err := tempDir("fuzz-")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}
-	dir, err := os.MkdirTemp("testdata", "e2e-")
+	dir, err := tempDir("e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,4 +306,13 @@ func randomModel(seed uint64) (src string, batch int) {
 	}
 	fmt.Fprintf(&b, "    x = top(x, %v, true, none, classes)\n    return Model(img, x)\n}\n", v2)
 	return b.String(), 1 + next(3)
+}
+
+// tempDir makes a directory for generated packages under testdata, inside
+// the module so that they build against this tree (go ./... skips it).
+func tempDir(pattern string) (string, error) {
+	if err := os.MkdirAll("testdata", 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp("testdata", pattern)
 }
