@@ -196,8 +196,15 @@ func TestEndToEnd(t *testing.T) {
 		want := readF32(t, filepath.Join(gold, m+"_expected_b2.f32"))
 		pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, want))
 	}
-	for _, m := range []string{"resnet50v2", "resnet50"} {
-		g := loadModel(t, m, map[string]string{"input_shape": "[64,64,3]"})
+	for _, m := range []string{"resnet50v2", "resnet50", "resnet50v2_notop"} {
+		set := map[string]string{"input_shape": "[64,64,3]"}
+		if m == "resnet50v2_notop" { // a feature-map output, as with Keras's _notop weights
+			m, set["include_top"] = "resnet50v2", "false"
+		}
+		g := loadModel(t, m, set)
+		if set["include_top"] == "false" {
+			m += "_notop"
+		}
 		w := interp.RandomWeights(g, 1)
 		x := interp.RandomInput(64, 64, 3, 2, 2)
 		it, err := interp.New(g, w)

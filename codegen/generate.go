@@ -58,8 +58,8 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		targets = append(targets, passes.Generic)
 	}
 	ins := g.Inputs()
-	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 || len(g.Outputs) != 1 || len(g.Outputs[0].Type.Dims) != 1 {
-		return nil, fmt.Errorf("codegen compiles models with one image input (H, W, C) and one vector output")
+	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 || len(g.Outputs) != 1 {
+		return nil, fmt.Errorf("codegen compiles models with one image input (H, W, C) and one output")
 	}
 	res := &Result{Files: map[string][]byte{}, Graphs: map[passes.Target]*ir.Graph{}}
 	ctx := build.NewContext()
@@ -100,24 +100,20 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 			if s.Kind != runtime.OpConv {
 				continue
 			}
-			spec, ok := avx512Spec(t, s)
+			key, emit, nb, ok := convKernel(t, s)
 			if !ok {
 				split(s, 1)
 				continue
 			}
-			key := fmt.Sprintf("%+v", spec)
 			name, done := kernels[key]
 			if !done {
 				name = fmt.Sprintf("conv_%x", sha256.Sum256([]byte(key)))[:17]
 				kernels[key] = name
-			}
-			tiling := avx512.ChooseTiling(&spec)
-			if !done {
-				if _, err := avx512.Generate(ctx, name, &spec); err != nil {
+				if err := emit(ctxEmitter{ctx}, name); err != nil {
 					return nil, fmt.Errorf("kernel for %s: %w", s.Name, err)
 				}
 			}
-			split(s, tiling.NB)
+			split(s, nb)
 			bindings = append(bindings, fmt.Sprintf("program.Plans[%d].Steps[%d].Conv = %s // %s", pi, si, name, s.Name))
 		}
 		plans = append(plans, literal(reflect.ValueOf(l.plan), false))
@@ -125,7 +121,17 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	res.Kernels = len(kernels)
 	res.Targets = targetNames(targets)
 	in := ins[0].Type
-	classes := g.Outputs[0].Type.C()
+	od := g.Outputs[0].Type.Dims
+	classes := 1
+	for _, d := range od {
+		classes *= d
+	}
+	outShape := "a vector of Classes values"
+	oh, ow, oc := 1, 1, od[len(od)-1]
+	if len(od) == 3 {
+		oh, ow = od[0], od[1]
+		outShape = "an OutputHeight×OutputWidth×OutputChannels NHWC feature map (Classes values)"
+	}
 	src := opt.Source
 	if src == "" {
 		src = "a model"
@@ -137,12 +143,15 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	fmt.Fprintf(&b, `import "github.com/rnc-dev/rnc/runtime"
 
 // The input is InputHeight×InputWidth×InputChannels NHWC float32 images;
-// each output holds Classes values.
+// each output is %s.
 const (
-	InputHeight   = %d
-	InputWidth    = %d
-	InputChannels = %d
-	Classes       = %d
+	InputHeight    = %d
+	InputWidth     = %d
+	InputChannels  = %d
+	Classes        = %d
+	OutputHeight   = %d
+	OutputWidth    = %d
+	OutputChannels = %d
 )
 
 // Model is a loaded model. Predict is safe for concurrent use.
@@ -195,7 +204,7 @@ func (m *Model) Close() error { return m.m.Close() }
 
 // Program is the compiled model.
 func Program() *runtime.Program { return program }
-`, in.H(), in.W(), in.C(), classes, strings.Join(targetNames(targets), ", "))
+`, outShape, in.H(), in.W(), in.C(), classes, oh, ow, oc, strings.Join(targetNames(targets), ", "))
 	if err := put(res, "model.go", b.Bytes()); err != nil {
 		return nil, err
 	}

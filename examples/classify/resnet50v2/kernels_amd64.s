@@ -2,9 +2,9 @@
 
 #include "textflag.h"
 
-// func conv_29515879c34e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1e7c9e106867(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_29515879c34e(SB), NOSPLIT, $88-96
+TEXT ·conv_1e7c9e106867(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -2263,9 +2263,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func conv_bb353cbd6049(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_3cf144a4877f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_bb353cbd6049(SB), NOSPLIT, $88-96
+TEXT ·conv_3cf144a4877f(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -3218,9 +3218,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_25d2513a6853(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1e8f15001415(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_25d2513a6853(SB), NOSPLIT, $88-96
+TEXT ·conv_1e8f15001415(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -4207,9 +4207,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_dd537c91b582(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_acdfb42ac43a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_dd537c91b582(SB), NOSPLIT, $88-96
+TEXT ·conv_acdfb42ac43a(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -8347,9 +8347,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_04d5880b38cb(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_e717bf8e230e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_04d5880b38cb(SB), NOSPLIT, $88-96
+TEXT ·conv_e717bf8e230e(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -9467,9 +9467,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_cad72a3d702a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_ccbceb295b1d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_cad72a3d702a(SB), NOSPLIT, $88-96
+TEXT ·conv_ccbceb295b1d(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -10456,9 +10456,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_30940e6dfda4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_30940e6dfda4(SB), NOSPLIT, $88-96
+TEXT ·conv_5309941dfb6f(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -15189,9 +15189,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_7a2ec21eb2cb(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_7a2ec21eb2cb(SB), NOSPLIT, $88-96
+TEXT ·conv_320d8a4a919b(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -16478,9 +16478,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_19885e571a72(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_19885e571a72(SB), NOSPLIT, $88-96
+TEXT ·conv_13ecc023a872(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -17617,9 +17617,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_962781c5aa4d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_962781c5aa4d(SB), NOSPLIT, $88-96
+TEXT ·conv_91a76a0561e3(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -18798,9 +18798,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_84df4721058c(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_a332fd38ad31(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_84df4721058c(SB), NOSPLIT, $88-96
+TEXT ·conv_a332fd38ad31(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -23450,9 +23450,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_27dd7b51e77d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_27dd7b51e77d(SB), NOSPLIT, $88-96
+TEXT ·conv_bfa7fd4f0e5b(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -24786,9 +24786,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_223f0c4571da(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_223f0c4571da(SB), NOSPLIT, $88-96
+TEXT ·conv_51aab4128498(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -25967,9 +25967,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_b02566889c71(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_b02566889c71(SB), NOSPLIT, $88-96
+TEXT ·conv_486838a4f2a1(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -28352,9 +28352,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_b853f78c938a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_b853f78c938a(SB), NOSPLIT, $88-96
+TEXT ·conv_c6ec16cd0418(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -28904,9 +28904,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_ea77bc8dde16(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_ea77bc8dde16(SB), NOSPLIT, $88-96
+TEXT ·conv_97bb0dbe04ba(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -29493,9 +29493,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_fbb020e85555(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_fbb020e85555(SB), NOSPLIT, $88-96
+TEXT ·conv_5ee1ef69e49f(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -29997,9 +29997,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_ec910690416f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_ec910690416f(SB), NOSPLIT, $88-96
+TEXT ·conv_a1b6189478a3(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -32637,9 +32637,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_8e4320fd99f1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_8e4320fd99f1(SB), NOSPLIT, $88-96
+TEXT ·conv_01664792712f(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -33210,9 +33210,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_2df46acdd6c7(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_2df46acdd6c7(SB), NOSPLIT, $88-96
+TEXT ·conv_d823ebbdba52(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -33714,9 +33714,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_313c3483a6bc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_313c3483a6bc(SB), NOSPLIT, $88-96
+TEXT ·conv_e41844354413(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -35079,9 +35079,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_fe759f26a479(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_fe759f26a479(SB), NOSPLIT, $88-96
+TEXT ·conv_5dc320d17090(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -35724,9 +35724,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_3b8c890003dc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_3b8c890003dc(SB), NOSPLIT, $88-96
+TEXT ·conv_9be09b697a44(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -36307,9 +36307,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_998fc3500551(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_998fc3500551(SB), NOSPLIT, $88-96
+TEXT ·conv_b08416afc258(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -36905,9 +36905,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_be8f5e8a7fbc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_be8f5e8a7fbc(SB), NOSPLIT, $88-96
+TEXT ·conv_32c16ca23e92(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -38221,9 +38221,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_25ec47128423(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_25ec47128423(SB), NOSPLIT, $88-96
+TEXT ·conv_0f7dd31ff623(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -38823,9 +38823,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_e121fe135874(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_e121fe135874(SB), NOSPLIT, $88-96
+TEXT ·conv_6c116bcfe87d(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -39421,9 +39421,9 @@ L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_793e5cf425d5(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_80c76c2acc94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_793e5cf425d5(SB), NOSPLIT, $88-96
+TEXT ·conv_80c76c2acc94(SB), NOSPLIT, $88-96
 	MOVQ ocb0+64(FP), R15
 	CMPQ R15, ocb1+72(FP)
 	JGE  L1_done
@@ -40067,6 +40067,1513 @@ c4:
 	VZEROUPPER
 	RET
 
+// func conv_fd7948c59c94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_fd7948c59c94(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+4704, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+401408, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SHLQ    $+1, AX
+	SUBQ    $+3, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+224, CX
+	SUBQ    AX, CX
+	MOVQ    $+7, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+2688, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+36, AX
+	IMUL3Q  $+672, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+3584, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   R10, R8
+	MOVQ   R11, R9
+	MOVQ   DI, R13
+
+L6_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      4704(R9), Y14
+	VMOVUPS      9408(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14112(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      4736(R9), Y14
+	VMOVUPS      9440(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14144(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      4768(R9), Y14
+	VMOVUPS      9472(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14176(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      4800(R9), Y14
+	VMOVUPS      9504(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14208(R9), Y12, Y10
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14208(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      4832(R9), Y14
+	VMOVUPS      9536(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14240(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14240(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      4864(R9), Y14
+	VMOVUPS      9568(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14272(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14272(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      4896(R9), Y14
+	VMOVUPS      9600(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14304(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14304(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      4928(R9), Y14
+	VMOVUPS      9632(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14336(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14336(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      4960(R9), Y14
+	VMOVUPS      9664(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14368(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14368(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      4992(R9), Y14
+	VMOVUPS      9696(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14400(R9), Y12, Y9
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14400(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14400(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      5024(R9), Y14
+	VMOVUPS      9728(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14432(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14432(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14432(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      5056(R9), Y14
+	VMOVUPS      9760(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14464(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14464(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14464(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      5088(R9), Y14
+	VMOVUPS      9792(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14496(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14496(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14496(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      5120(R9), Y14
+	VMOVUPS      9824(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14528(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14528(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14528(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      5152(R9), Y14
+	VMOVUPS      9856(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14560(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14560(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14560(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      5184(R9), Y14
+	VMOVUPS      9888(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14592(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14592(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14592(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      5216(R9), Y14
+	VMOVUPS      9920(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14624(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14624(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14624(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      5248(R9), Y14
+	VMOVUPS      9952(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14656(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14656(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14656(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      5280(R9), Y14
+	VMOVUPS      9984(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14688(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14688(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14688(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      5312(R9), Y14
+	VMOVUPS      10016(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14720(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14720(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14720(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      5344(R9), Y14
+	VMOVUPS      10048(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14752(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14752(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14752(R9), Y12, Y11
+	ADDQ         $+2688, R8
+	ADDQ         $+672, R9
+	DECQ         R13
+	JNZ          L6_kh
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 401408(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMOVUPS      Y4, 401440(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMOVUPS      Y5, 401472(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMOVUPS      Y6, 802816(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMOVUPS      Y7, 802848(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMOVUPS      Y8, 802880(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMOVUPS      Y9, 1204224(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMOVUPS      Y10, 1204256(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMOVUPS      Y11, 1204288(BX)
+	ADDQ         $+72, AX
+	ADDQ         $+96, BX
+	MOVQ         $+35, SI
+
+L7_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   R10, R8
+	MOVQ   R11, R9
+	MOVQ   DI, R13
+
+L9_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      4704(R9), Y14
+	VMOVUPS      9408(R9), Y13
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14112(R9), Y12, Y9
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14112(R9), Y12, Y10
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14112(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      4736(R9), Y14
+	VMOVUPS      9440(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14144(R9), Y12, Y9
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14144(R9), Y12, Y10
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14144(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      4768(R9), Y14
+	VMOVUPS      9472(R9), Y13
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14176(R9), Y12, Y9
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14176(R9), Y12, Y10
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14176(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      4800(R9), Y14
+	VMOVUPS      9504(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14208(R9), Y12, Y9
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14208(R9), Y12, Y10
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14208(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      4832(R9), Y14
+	VMOVUPS      9536(R9), Y13
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14240(R9), Y12, Y9
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14240(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14240(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      4864(R9), Y14
+	VMOVUPS      9568(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14272(R9), Y12, Y9
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14272(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14272(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      4896(R9), Y14
+	VMOVUPS      9600(R9), Y13
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14304(R9), Y12, Y9
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14304(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14304(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      4928(R9), Y14
+	VMOVUPS      9632(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14336(R9), Y12, Y9
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14336(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14336(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      4960(R9), Y14
+	VMOVUPS      9664(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14368(R9), Y12, Y9
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14368(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14368(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      4992(R9), Y14
+	VMOVUPS      9696(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14400(R9), Y12, Y9
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14400(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14400(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      5024(R9), Y14
+	VMOVUPS      9728(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14432(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14432(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14432(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      5056(R9), Y14
+	VMOVUPS      9760(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14464(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14464(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14464(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      5088(R9), Y14
+	VMOVUPS      9792(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14496(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14496(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14496(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      5120(R9), Y14
+	VMOVUPS      9824(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14528(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14528(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14528(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      5152(R9), Y14
+	VMOVUPS      9856(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14560(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14560(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14560(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      5184(R9), Y14
+	VMOVUPS      9888(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14592(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14592(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14592(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      5216(R9), Y14
+	VMOVUPS      9920(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14624(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14624(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14624(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      5248(R9), Y14
+	VMOVUPS      9952(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14656(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14656(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14656(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      5280(R9), Y14
+	VMOVUPS      9984(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14688(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14688(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14688(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      5312(R9), Y14
+	VMOVUPS      10016(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14720(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14720(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14720(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      5344(R9), Y14
+	VMOVUPS      10048(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  14752(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  14752(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  14752(R9), Y12, Y11
+	ADDQ         $+2688, R8
+	ADDQ         $+672, R9
+	DECQ         R13
+	JNZ          L9_kh
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 401408(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMOVUPS      Y4, 401440(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMOVUPS      Y5, 401472(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMOVUPS      Y6, 802816(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMOVUPS      Y7, 802848(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMOVUPS      Y8, 802880(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMOVUPS      Y9, 1204224(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMOVUPS      Y10, 1204256(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMOVUPS      Y11, 1204288(BX)
+	ADDQ         $+72, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L7_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   R10, R8
+	MOVQ   R11, R9
+	MOVQ   DI, R13
+
+L11_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      4704(R9), Y14
+	VMOVUPS      9408(R9), Y13
+	VMOVUPS      14112(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 24(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      4736(R9), Y14
+	VMOVUPS      9440(R9), Y13
+	VMOVUPS      14144(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      4768(R9), Y14
+	VMOVUPS      9472(R9), Y13
+	VMOVUPS      14176(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      4800(R9), Y14
+	VMOVUPS      9504(R9), Y13
+	VMOVUPS      14208(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      4832(R9), Y14
+	VMOVUPS      9536(R9), Y13
+	VMOVUPS      14240(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      4864(R9), Y14
+	VMOVUPS      9568(R9), Y13
+	VMOVUPS      14272(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      4896(R9), Y14
+	VMOVUPS      9600(R9), Y13
+	VMOVUPS      14304(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      4928(R9), Y14
+	VMOVUPS      9632(R9), Y13
+	VMOVUPS      14336(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      4960(R9), Y14
+	VMOVUPS      9664(R9), Y13
+	VMOVUPS      14368(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      4992(R9), Y14
+	VMOVUPS      9696(R9), Y13
+	VMOVUPS      14400(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      5024(R9), Y14
+	VMOVUPS      9728(R9), Y13
+	VMOVUPS      14432(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      5056(R9), Y14
+	VMOVUPS      9760(R9), Y13
+	VMOVUPS      14464(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      5088(R9), Y14
+	VMOVUPS      9792(R9), Y13
+	VMOVUPS      14496(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      5120(R9), Y14
+	VMOVUPS      9824(R9), Y13
+	VMOVUPS      14528(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      5152(R9), Y14
+	VMOVUPS      9856(R9), Y13
+	VMOVUPS      14560(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      5184(R9), Y14
+	VMOVUPS      9888(R9), Y13
+	VMOVUPS      14592(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      5216(R9), Y14
+	VMOVUPS      9920(R9), Y13
+	VMOVUPS      14624(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      5248(R9), Y14
+	VMOVUPS      9952(R9), Y13
+	VMOVUPS      14656(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      5280(R9), Y14
+	VMOVUPS      9984(R9), Y13
+	VMOVUPS      14688(R9), Y12
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      5312(R9), Y14
+	VMOVUPS      10016(R9), Y13
+	VMOVUPS      14720(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      5344(R9), Y14
+	VMOVUPS      10048(R9), Y13
+	VMOVUPS      14752(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	ADDQ         $+2688, R8
+	ADDQ         $+672, R9
+	DECQ         R13
+	JNZ          L11_kh
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMOVUPS      Y2, 401408(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 401440(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMOVUPS      Y4, 802816(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMOVUPS      Y5, 802848(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMOVUPS      Y6, 1204224(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMOVUPS      Y7, 1204256(BX)
+	ADDQ         $+48, AX
+	ADDQ         $+64, BX
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   R10, R8
+	MOVQ   R11, R9
+	MOVQ   DI, R13
+
+L13_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      4704(R9), Y14
+	VMOVUPS      9408(R9), Y13
+	VMOVUPS      14112(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 24(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      4736(R9), Y14
+	VMOVUPS      9440(R9), Y13
+	VMOVUPS      14144(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      4768(R9), Y14
+	VMOVUPS      9472(R9), Y13
+	VMOVUPS      14176(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      4800(R9), Y14
+	VMOVUPS      9504(R9), Y13
+	VMOVUPS      14208(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      4832(R9), Y14
+	VMOVUPS      9536(R9), Y13
+	VMOVUPS      14240(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      4864(R9), Y14
+	VMOVUPS      9568(R9), Y13
+	VMOVUPS      14272(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      4896(R9), Y14
+	VMOVUPS      9600(R9), Y13
+	VMOVUPS      14304(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      4928(R9), Y14
+	VMOVUPS      9632(R9), Y13
+	VMOVUPS      14336(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      4960(R9), Y14
+	VMOVUPS      9664(R9), Y13
+	VMOVUPS      14368(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      4992(R9), Y14
+	VMOVUPS      9696(R9), Y13
+	VMOVUPS      14400(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      5024(R9), Y14
+	VMOVUPS      9728(R9), Y13
+	VMOVUPS      14432(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      5056(R9), Y14
+	VMOVUPS      9760(R9), Y13
+	VMOVUPS      14464(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      5088(R9), Y14
+	VMOVUPS      9792(R9), Y13
+	VMOVUPS      14496(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      5120(R9), Y14
+	VMOVUPS      9824(R9), Y13
+	VMOVUPS      14528(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      5152(R9), Y14
+	VMOVUPS      9856(R9), Y13
+	VMOVUPS      14560(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      5184(R9), Y14
+	VMOVUPS      9888(R9), Y13
+	VMOVUPS      14592(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      5216(R9), Y14
+	VMOVUPS      9920(R9), Y13
+	VMOVUPS      14624(R9), Y12
+	VBROADCASTSS 64(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      5248(R9), Y14
+	VMOVUPS      9952(R9), Y13
+	VMOVUPS      14656(R9), Y12
+	VBROADCASTSS 68(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      5280(R9), Y14
+	VMOVUPS      9984(R9), Y13
+	VMOVUPS      14688(R9), Y12
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      5312(R9), Y14
+	VMOVUPS      10016(R9), Y13
+	VMOVUPS      14720(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      5344(R9), Y14
+	VMOVUPS      10048(R9), Y13
+	VMOVUPS      14752(R9), Y12
+	VBROADCASTSS 80(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	ADDQ         $+2688, R8
+	ADDQ         $+672, R9
+	DECQ         R13
+	JNZ          L13_kh
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMOVUPS      Y2, 401408(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 401440(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMOVUPS      Y4, 802816(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMOVUPS      Y5, 802848(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMOVUPS      Y6, 1204224(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMOVUPS      Y7, 1204256(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
 // func pool_ef116a0bdc46(in *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, cb0 int, cb1 int, r0 int, r1 int)
 // Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·pool_ef116a0bdc46(SB), NOSPLIT, $8-80
@@ -40174,6 +41681,20372 @@ nextcb:
 	JMP  cb
 
 done:
+	VZEROUPPER
+	RET
+
+// func conv_a2ffeee5afb1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_a2ffeee5afb1(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+2048, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+1792, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+18, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6144(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6144(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6144(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6176(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6176(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6176(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6208(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6208(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6208(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6240(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6240(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6240(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6272(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6272(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6272(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6304(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6304(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6304(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6336(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6336(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6336(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6368(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6368(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6368(R11), Y12, Y11
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VMOVUPS      6144(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VMOVUPS      6176(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VMOVUPS      6208(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VMOVUPS      6240(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VMOVUPS      6272(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VMOVUPS      6304(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VMOVUPS      6336(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VMOVUPS      6368(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMOVUPS      Y2, 100352(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 100384(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMOVUPS      Y4, 200704(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMOVUPS      Y5, 200736(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMOVUPS      Y6, 301056(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMOVUPS      Y7, 301088(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_3f7097e3f2d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_3f7097e3f2d6(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+2048, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+1792, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+18, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6144(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6144(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6144(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6176(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6176(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6176(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6208(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6208(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6208(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6240(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6240(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6240(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6272(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6272(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6272(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6304(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6304(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6304(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6336(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6336(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6336(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6368(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6368(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6368(R11), Y12, Y11
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VMOVUPS      6144(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VMOVUPS      6176(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VMOVUPS      6208(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VMOVUPS      6240(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VMOVUPS      6272(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VMOVUPS      6304(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VMOVUPS      6336(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VMOVUPS      6368(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 100352(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100384(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 200704(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 200736(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 301056(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 301088(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_bff4b82c9de4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_bff4b82c9de4(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+18432, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+1792, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L5_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L6_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55296(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55296(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55328(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55328(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55360(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55360(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55392(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55392(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55424(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55424(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55456(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55456(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55488(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55488(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55520(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55520(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55552(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55552(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55552(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55584(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55584(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55584(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55616(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55616(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55616(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55648(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55648(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55648(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55680(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55680(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55680(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55712(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55712(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55712(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55744(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55744(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55744(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55776(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55776(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55776(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55808(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55808(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55808(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55840(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55840(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55840(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55872(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55872(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55872(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55904(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55904(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55904(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55936(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55936(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55936(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55968(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55968(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55968(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56000(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56000(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56000(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56032(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56032(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56032(R9), Y12, Y11
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L6_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	MOVQ         $+17, SI
+
+L7_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L8_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L9_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55296(R9), Y12, Y9
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55296(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55296(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55328(R9), Y12, Y9
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55328(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55328(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55360(R9), Y12, Y9
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55360(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55360(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55392(R9), Y12, Y9
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55392(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55392(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55424(R9), Y12, Y9
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55424(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55424(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55456(R9), Y12, Y9
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55456(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55456(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55488(R9), Y12, Y9
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55488(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55488(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55520(R9), Y12, Y9
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55520(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55520(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55552(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55552(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55552(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55584(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55584(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55584(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55616(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55616(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55616(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55648(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55648(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55648(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55680(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55680(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55680(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55712(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55712(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55712(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55744(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55744(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55744(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55776(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55776(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55776(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55808(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55808(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55808(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55840(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55840(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55840(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55872(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55872(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55872(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55904(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55904(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55904(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55936(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55936(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55936(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55968(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55968(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55968(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56000(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56000(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56000(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56032(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56032(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56032(R9), Y12, Y11
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L9_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L7_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L10_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L11_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VMOVUPS      55296(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VMOVUPS      55328(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VMOVUPS      55360(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VMOVUPS      55392(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VMOVUPS      55424(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VMOVUPS      55456(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VMOVUPS      55488(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VMOVUPS      55520(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VMOVUPS      55552(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VMOVUPS      55584(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VMOVUPS      55616(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VMOVUPS      55648(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VMOVUPS      55680(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VMOVUPS      55712(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VMOVUPS      55744(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VMOVUPS      55776(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VMOVUPS      55808(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VMOVUPS      55840(R9), Y12
+	VBROADCASTSS 68(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VMOVUPS      55872(R9), Y12
+	VBROADCASTSS 72(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VMOVUPS      55904(R9), Y12
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VMOVUPS      55936(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VMOVUPS      55968(R9), Y12
+	VBROADCASTSS 84(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VMOVUPS      56000(R9), Y12
+	VBROADCASTSS 88(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VMOVUPS      56032(R9), Y12
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L11_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L10_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 100352(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100384(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 200704(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 200736(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 301056(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 301088(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_8f7573f9568e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_8f7573f9568e(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+2048, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out1+56(FP), AX
+	MOVQ   AX, 32(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+1792, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    32(SP), CX
+	ADDQ    R15, CX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+1792, DX, DX
+	ADDQ    40(SP), DX
+	MOVQ    $+18, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6144(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6144(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6144(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6176(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6176(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6176(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6208(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6208(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6208(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6240(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6240(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6240(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6272(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6272(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6272(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6304(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6304(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6304(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6336(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6336(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6336(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6368(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6368(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6368(R11), Y12, Y11
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       64(DX), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       100352(DX), Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100352(CX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       100384(DX), Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 100384(CX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       100416(DX), Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 100416(CX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       200704(DX), Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 200704(CX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       200736(DX), Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 200736(CX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       200768(DX), Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 200768(CX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       301056(DX), Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 301056(CX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       301088(DX), Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 301088(CX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       301120(DX), Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 301120(CX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+96, CX
+	ADDQ         $+96, DX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VMOVUPS      6144(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VMOVUPS      6176(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VMOVUPS      6208(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VMOVUPS      6240(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VMOVUPS      6272(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VMOVUPS      6304(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VMOVUPS      6336(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VMOVUPS      6368(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       100352(DX), Y2, Y2
+	VMOVUPS      Y2, 100352(BX)
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 100352(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       100384(DX), Y3, Y3
+	VMOVUPS      Y3, 100384(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100384(CX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       200704(DX), Y4, Y4
+	VMOVUPS      Y4, 200704(BX)
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 200704(CX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       200736(DX), Y5, Y5
+	VMOVUPS      Y5, 200736(BX)
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 200736(CX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       301056(DX), Y6, Y6
+	VMOVUPS      Y6, 301056(BX)
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 301056(CX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       301088(DX), Y7, Y7
+	VMOVUPS      Y7, 301088(BX)
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 301088(CX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_9943bf8511df(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_9943bf8511df(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+8192, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+1792, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+18, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24576(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24576(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24576(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24608(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24608(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24608(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24640(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24640(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24640(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24672(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24672(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24672(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24704(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24704(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24704(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24736(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24736(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24736(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24768(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24768(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24768(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24800(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24800(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24800(R11), Y12, Y11
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100352(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 100384(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 100416(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 200704(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 200736(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 200768(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 301056(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 301088(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 301120(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VMOVUPS      24576(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VMOVUPS      24608(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VMOVUPS      24640(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VMOVUPS      24672(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VMOVUPS      24704(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VMOVUPS      24736(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VMOVUPS      24768(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VMOVUPS      24800(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+100352, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 100352(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 100384(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 200704(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 200736(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 301056(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 301088(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_82147ac54881(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+18432, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SHLQ    $+1, AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+56, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+1792, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L5_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L6_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55296(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55296(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55328(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55328(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55360(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55360(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55392(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55392(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55424(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55424(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55456(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55456(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55488(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55488(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55520(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55520(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55552(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55552(R9), Y12, Y10
+	VBROADCASTSS 160(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55552(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55584(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55584(R9), Y12, Y10
+	VBROADCASTSS 164(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55584(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55616(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55616(R9), Y12, Y10
+	VBROADCASTSS 168(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55616(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55648(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55648(R9), Y12, Y10
+	VBROADCASTSS 172(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55648(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55680(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55680(R9), Y12, Y10
+	VBROADCASTSS 176(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55680(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55712(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55712(R9), Y12, Y10
+	VBROADCASTSS 180(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55712(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55744(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55744(R9), Y12, Y10
+	VBROADCASTSS 184(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55744(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55776(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55776(R9), Y12, Y10
+	VBROADCASTSS 188(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55776(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55808(R9), Y12, Y9
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55808(R9), Y12, Y10
+	VBROADCASTSS 192(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55808(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55840(R9), Y12, Y9
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55840(R9), Y12, Y10
+	VBROADCASTSS 196(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55840(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55872(R9), Y12, Y9
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55872(R9), Y12, Y10
+	VBROADCASTSS 200(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55872(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55904(R9), Y12, Y9
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55904(R9), Y12, Y10
+	VBROADCASTSS 204(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55904(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55936(R9), Y12, Y9
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55936(R9), Y12, Y10
+	VBROADCASTSS 208(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55936(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55968(R9), Y12, Y9
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55968(R9), Y12, Y10
+	VBROADCASTSS 212(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55968(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56000(R9), Y12, Y9
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56000(R9), Y12, Y10
+	VBROADCASTSS 216(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56000(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56032(R9), Y12, Y9
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56032(R9), Y12, Y10
+	VBROADCASTSS 220(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56032(R9), Y12, Y11
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L6_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+192, AX
+	ADDQ         $+96, BX
+	MOVQ         $+7, SI
+
+L7_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L8_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L9_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55296(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55296(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55296(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55328(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55328(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55328(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55360(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55360(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55360(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55392(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55392(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55392(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55424(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55424(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55424(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55456(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55456(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55456(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55488(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55488(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55488(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55520(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55520(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55520(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55552(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55552(R9), Y12, Y10
+	VBROADCASTSS 160(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55552(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55584(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55584(R9), Y12, Y10
+	VBROADCASTSS 164(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55584(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55616(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55616(R9), Y12, Y10
+	VBROADCASTSS 168(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55616(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55648(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55648(R9), Y12, Y10
+	VBROADCASTSS 172(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55648(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55680(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55680(R9), Y12, Y10
+	VBROADCASTSS 176(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55680(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55712(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55712(R9), Y12, Y10
+	VBROADCASTSS 180(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55712(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55744(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55744(R9), Y12, Y10
+	VBROADCASTSS 184(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55744(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55776(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55776(R9), Y12, Y10
+	VBROADCASTSS 188(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55776(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55808(R9), Y12, Y9
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55808(R9), Y12, Y10
+	VBROADCASTSS 192(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55808(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55840(R9), Y12, Y9
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55840(R9), Y12, Y10
+	VBROADCASTSS 196(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55840(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55872(R9), Y12, Y9
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55872(R9), Y12, Y10
+	VBROADCASTSS 200(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55872(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55904(R9), Y12, Y9
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55904(R9), Y12, Y10
+	VBROADCASTSS 204(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55904(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55936(R9), Y12, Y9
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55936(R9), Y12, Y10
+	VBROADCASTSS 208(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55936(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  55968(R9), Y12, Y9
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  55968(R9), Y12, Y10
+	VBROADCASTSS 212(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  55968(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56000(R9), Y12, Y9
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56000(R9), Y12, Y10
+	VBROADCASTSS 216(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56000(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  56032(R9), Y12, Y9
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  56032(R9), Y12, Y10
+	VBROADCASTSS 220(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  56032(R9), Y12, Y11
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L9_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+192, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L7_tiles
+	MOVQ         $+2, SI
+
+L10_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L11_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L12_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      18432(R9), Y14
+	VMOVUPS      36864(R9), Y13
+	VMOVUPS      55296(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      18464(R9), Y14
+	VMOVUPS      36896(R9), Y13
+	VMOVUPS      55328(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      18496(R9), Y14
+	VMOVUPS      36928(R9), Y13
+	VMOVUPS      55360(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      18528(R9), Y14
+	VMOVUPS      36960(R9), Y13
+	VMOVUPS      55392(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      18560(R9), Y14
+	VMOVUPS      36992(R9), Y13
+	VMOVUPS      55424(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      18592(R9), Y14
+	VMOVUPS      37024(R9), Y13
+	VMOVUPS      55456(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      18624(R9), Y14
+	VMOVUPS      37056(R9), Y13
+	VMOVUPS      55488(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      18656(R9), Y14
+	VMOVUPS      37088(R9), Y13
+	VMOVUPS      55520(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      18688(R9), Y14
+	VMOVUPS      37120(R9), Y13
+	VMOVUPS      55552(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      18720(R9), Y14
+	VMOVUPS      37152(R9), Y13
+	VMOVUPS      55584(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      18752(R9), Y14
+	VMOVUPS      37184(R9), Y13
+	VMOVUPS      55616(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      18784(R9), Y14
+	VMOVUPS      37216(R9), Y13
+	VMOVUPS      55648(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 108(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      18816(R9), Y14
+	VMOVUPS      37248(R9), Y13
+	VMOVUPS      55680(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 112(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      18848(R9), Y14
+	VMOVUPS      37280(R9), Y13
+	VMOVUPS      55712(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 116(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      18880(R9), Y14
+	VMOVUPS      37312(R9), Y13
+	VMOVUPS      55744(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 120(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      18912(R9), Y14
+	VMOVUPS      37344(R9), Y13
+	VMOVUPS      55776(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 124(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      18944(R9), Y14
+	VMOVUPS      37376(R9), Y13
+	VMOVUPS      55808(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 128(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      18976(R9), Y14
+	VMOVUPS      37408(R9), Y13
+	VMOVUPS      55840(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 132(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      19008(R9), Y14
+	VMOVUPS      37440(R9), Y13
+	VMOVUPS      55872(R9), Y12
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 136(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      19040(R9), Y14
+	VMOVUPS      37472(R9), Y13
+	VMOVUPS      55904(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 140(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      19072(R9), Y14
+	VMOVUPS      37504(R9), Y13
+	VMOVUPS      55936(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 144(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      19104(R9), Y14
+	VMOVUPS      37536(R9), Y13
+	VMOVUPS      55968(R9), Y12
+	VBROADCASTSS 84(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 148(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      19136(R9), Y14
+	VMOVUPS      37568(R9), Y13
+	VMOVUPS      56000(R9), Y12
+	VBROADCASTSS 88(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 152(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      19168(R9), Y14
+	VMOVUPS      37600(R9), Y13
+	VMOVUPS      56032(R9), Y12
+	VBROADCASTSS 92(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 156(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1792, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L12_kh
+	ADDQ         $+100352, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L11_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+128, AX
+	ADDQ         $+64, BX
+	DECQ         SI
+	JNZ          L10_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_d8821fbdda72(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+2048, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+100352, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+3584, DX, DX
+	ADDQ    40(SP), DX
+	MOVQ    $+8, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6144(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6144(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6144(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6176(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6176(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6176(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6208(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6208(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6208(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6240(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6240(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6240(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6272(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6272(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6272(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6304(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6304(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6304(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6336(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6336(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6336(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  6368(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  6368(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  6368(R11), Y12, Y11
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       64(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       128(DX), Y2, Y2
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       100352(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       100416(DX), Y4, Y4
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       100480(DX), Y5, Y5
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       200704(DX), Y6, Y6
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       200768(DX), Y7, Y7
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       200832(DX), Y8, Y8
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       301056(DX), Y9, Y9
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       301120(DX), Y10, Y10
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       301184(DX), Y11, Y11
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+192, DX
+	DECQ         SI
+	JNZ          L5_tiles
+	MOVQ         $+2, SI
+
+L7_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+8, R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      2048(R11), Y14
+	VMOVUPS      4096(R11), Y13
+	VMOVUPS      6144(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      2080(R11), Y14
+	VMOVUPS      4128(R11), Y13
+	VMOVUPS      6176(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      2112(R11), Y14
+	VMOVUPS      4160(R11), Y13
+	VMOVUPS      6208(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      2144(R11), Y14
+	VMOVUPS      4192(R11), Y13
+	VMOVUPS      6240(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      2176(R11), Y14
+	VMOVUPS      4224(R11), Y13
+	VMOVUPS      6272(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      2208(R11), Y14
+	VMOVUPS      4256(R11), Y13
+	VMOVUPS      6304(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      2240(R11), Y14
+	VMOVUPS      4288(R11), Y13
+	VMOVUPS      6336(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      2272(R11), Y14
+	VMOVUPS      4320(R11), Y13
+	VMOVUPS      6368(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       64(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       100352(DX), Y2, Y2
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       100416(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       200704(DX), Y4, Y4
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       200768(DX), Y5, Y5
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       301056(DX), Y6, Y6
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       301120(DX), Y7, Y7
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	ADDQ         $+128, DX
+	DECQ         SI
+	JNZ          L7_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_8201320d6a4a(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+8192, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+8, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24576(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24576(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24576(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24608(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24608(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24608(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24640(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24640(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24640(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24672(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24672(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24672(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24704(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24704(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24704(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24736(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24736(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24736(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24768(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24768(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24768(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24800(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24800(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24800(R11), Y12, Y11
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+	MOVQ         $+2, SI
+
+L7_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VMOVUPS      24576(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VMOVUPS      24608(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VMOVUPS      24640(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VMOVUPS      24672(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VMOVUPS      24704(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VMOVUPS      24736(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VMOVUPS      24768(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VMOVUPS      24800(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	DECQ         SI
+	JNZ          L7_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_5b2ee2723f90(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+8192, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+8, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24576(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24576(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24576(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24608(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24608(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24608(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24640(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24640(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24640(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24672(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24672(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24672(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24704(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24704(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24704(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24736(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24736(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24736(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24768(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24768(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24768(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24800(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24800(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24800(R11), Y12, Y11
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+	MOVQ         $+2, SI
+
+L7_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VMOVUPS      24576(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VMOVUPS      24608(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VMOVUPS      24640(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VMOVUPS      24672(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VMOVUPS      24704(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VMOVUPS      24736(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VMOVUPS      24768(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VMOVUPS      24800(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	DECQ         SI
+	JNZ          L7_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_1d589bf52763(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+36864, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L5_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L6_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110592(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110592(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110624(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110624(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110656(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110656(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110688(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110688(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110720(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110720(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110752(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110752(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110784(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110784(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110816(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110816(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110848(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110848(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110848(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110880(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110880(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110880(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110912(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110912(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110912(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110944(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110944(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110944(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110976(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110976(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110976(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111008(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111008(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111008(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111040(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111040(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111040(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111072(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111072(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111072(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111104(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111104(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111104(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111136(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111136(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111136(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111168(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111168(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111168(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111200(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111200(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111200(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111232(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111232(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111232(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111264(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111264(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111264(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111296(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111296(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111296(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111328(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111328(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111328(R9), Y12, Y11
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L6_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	MOVQ         $+7, SI
+
+L7_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L8_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L9_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110592(R9), Y12, Y9
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110592(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110592(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110624(R9), Y12, Y9
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110624(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110624(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110656(R9), Y12, Y9
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110656(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110656(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110688(R9), Y12, Y9
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110688(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110688(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110720(R9), Y12, Y9
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110720(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110720(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110752(R9), Y12, Y9
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110752(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110752(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110784(R9), Y12, Y9
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110784(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110784(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110816(R9), Y12, Y9
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110816(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110816(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110848(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110848(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110848(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110880(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110880(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110880(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110912(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110912(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110912(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110944(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110944(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110944(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110976(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110976(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110976(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111008(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111008(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111008(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111040(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111040(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111040(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111072(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111072(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111072(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111104(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111104(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111104(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111136(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111136(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111136(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111168(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111168(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111168(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111200(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111200(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111200(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111232(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111232(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111232(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111264(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111264(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111264(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111296(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111296(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111296(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111328(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111328(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111328(R9), Y12, Y11
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L9_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L7_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L10_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L11_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VMOVUPS      110592(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VMOVUPS      110624(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VMOVUPS      110656(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VMOVUPS      110688(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VMOVUPS      110720(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VMOVUPS      110752(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VMOVUPS      110784(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VMOVUPS      110816(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VMOVUPS      110848(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VMOVUPS      110880(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VMOVUPS      110912(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VMOVUPS      110944(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VMOVUPS      110976(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VMOVUPS      111008(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VMOVUPS      111040(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VMOVUPS      111072(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VMOVUPS      111104(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VMOVUPS      111136(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VMOVUPS      111168(R9), Y12
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VMOVUPS      111200(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 108(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VMOVUPS      111232(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 112(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VMOVUPS      111264(R9), Y12
+	VBROADCASTSS 84(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 116(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VMOVUPS      111296(R9), Y12
+	VBROADCASTSS 88(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 120(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VMOVUPS      111328(R9), Y12
+	VBROADCASTSS 92(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 124(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L11_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L10_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L12_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L13_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VMOVUPS      110592(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VMOVUPS      110624(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VMOVUPS      110656(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VMOVUPS      110688(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VMOVUPS      110720(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VMOVUPS      110752(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VMOVUPS      110784(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VMOVUPS      110816(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VMOVUPS      110848(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VMOVUPS      110880(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VMOVUPS      110912(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VMOVUPS      110944(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VMOVUPS      110976(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VMOVUPS      111008(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VMOVUPS      111040(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VMOVUPS      111072(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VMOVUPS      111104(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VMOVUPS      111136(R9), Y12
+	VBROADCASTSS 68(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VMOVUPS      111168(R9), Y12
+	VBROADCASTSS 72(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VMOVUPS      111200(R9), Y12
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VMOVUPS      111232(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VMOVUPS      111264(R9), Y12
+	VBROADCASTSS 84(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VMOVUPS      111296(R9), Y12
+	VBROADCASTSS 88(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VMOVUPS      111328(R9), Y12
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L13_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L12_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_1d3ddec3f780(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+4096, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out1+56(FP), AX
+	MOVQ   AX, 32(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    32(SP), CX
+	ADDQ    R15, CX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+896, DX, DX
+	ADDQ    40(SP), DX
+	MOVQ    $+8, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      4096(R11), Y14
+	VMOVUPS      8192(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12288(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12288(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12288(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      4128(R11), Y14
+	VMOVUPS      8224(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12320(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12320(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12320(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      4160(R11), Y14
+	VMOVUPS      8256(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12352(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12352(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12352(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      4192(R11), Y14
+	VMOVUPS      8288(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12384(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12384(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12384(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      4224(R11), Y14
+	VMOVUPS      8320(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12416(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12416(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12416(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      4256(R11), Y14
+	VMOVUPS      8352(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12448(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12448(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12448(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      4288(R11), Y14
+	VMOVUPS      8384(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12480(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12480(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12480(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      4320(R11), Y14
+	VMOVUPS      8416(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12512(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12512(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12512(R11), Y12, Y11
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       64(DX), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       25088(DX), Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(CX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       25120(DX), Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(CX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       25152(DX), Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(CX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       50176(DX), Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(CX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       50208(DX), Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(CX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       50240(DX), Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(CX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       75264(DX), Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(CX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       75296(DX), Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(CX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       75328(DX), Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(CX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+96, CX
+	ADDQ         $+96, DX
+	DECQ         SI
+	JNZ          L5_tiles
+	MOVQ         $+2, SI
+
+L7_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      4096(R11), Y14
+	VMOVUPS      8192(R11), Y13
+	VMOVUPS      12288(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      4128(R11), Y14
+	VMOVUPS      8224(R11), Y13
+	VMOVUPS      12320(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      4160(R11), Y14
+	VMOVUPS      8256(R11), Y13
+	VMOVUPS      12352(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      4192(R11), Y14
+	VMOVUPS      8288(R11), Y13
+	VMOVUPS      12384(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      4224(R11), Y14
+	VMOVUPS      8320(R11), Y13
+	VMOVUPS      12416(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      4256(R11), Y14
+	VMOVUPS      8352(R11), Y13
+	VMOVUPS      12448(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      4288(R11), Y14
+	VMOVUPS      8384(R11), Y13
+	VMOVUPS      12480(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      4320(R11), Y14
+	VMOVUPS      8416(R11), Y13
+	VMOVUPS      12512(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       25088(DX), Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       25120(DX), Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(CX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       50176(DX), Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(CX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       50208(DX), Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(CX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       75264(DX), Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(CX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       75296(DX), Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(CX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	ADDQ         $+64, CX
+	ADDQ         $+64, DX
+	DECQ         SI
+	JNZ          L7_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_41c61ce67688(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+16384, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+896, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+8, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      16384(R11), Y14
+	VMOVUPS      32768(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49152(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49152(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49152(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49184(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49184(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49184(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      16448(R11), Y14
+	VMOVUPS      32832(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49216(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49216(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49216(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49248(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49248(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49248(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      16512(R11), Y14
+	VMOVUPS      32896(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49280(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49280(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49280(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49312(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49312(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49312(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      16576(R11), Y14
+	VMOVUPS      32960(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49344(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49344(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49344(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49376(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49376(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49376(R11), Y12, Y11
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25088(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 25120(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 25152(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 50176(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 50208(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 50240(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 75264(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 75296(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 75328(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+	MOVQ         $+2, SI
+
+L7_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      16384(R11), Y14
+	VMOVUPS      32768(R11), Y13
+	VMOVUPS      49152(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VMOVUPS      49184(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      16448(R11), Y14
+	VMOVUPS      32832(R11), Y13
+	VMOVUPS      49216(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VMOVUPS      49248(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      16512(R11), Y14
+	VMOVUPS      32896(R11), Y13
+	VMOVUPS      49280(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VMOVUPS      49312(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      16576(R11), Y14
+	VMOVUPS      32960(R11), Y13
+	VMOVUPS      49344(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VMOVUPS      49376(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+25088, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 25088(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 25120(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 50176(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 50208(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 75264(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 75296(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	DECQ         SI
+	JNZ          L7_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_b32530f2e2bc(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+36864, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SHLQ    $+1, AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+28, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+896, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L5_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L6_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110592(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110592(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110624(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110624(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110656(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110656(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110688(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110688(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110720(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110720(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110752(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110752(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110784(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110784(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110816(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110816(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110848(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110848(R9), Y12, Y10
+	VBROADCASTSS 160(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110848(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110880(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110880(R9), Y12, Y10
+	VBROADCASTSS 164(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110880(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110912(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110912(R9), Y12, Y10
+	VBROADCASTSS 168(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110912(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110944(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110944(R9), Y12, Y10
+	VBROADCASTSS 172(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110944(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110976(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110976(R9), Y12, Y10
+	VBROADCASTSS 176(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110976(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111008(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111008(R9), Y12, Y10
+	VBROADCASTSS 180(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111008(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111040(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111040(R9), Y12, Y10
+	VBROADCASTSS 184(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111040(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111072(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111072(R9), Y12, Y10
+	VBROADCASTSS 188(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111072(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111104(R9), Y12, Y9
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111104(R9), Y12, Y10
+	VBROADCASTSS 192(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111104(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111136(R9), Y12, Y9
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111136(R9), Y12, Y10
+	VBROADCASTSS 196(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111136(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111168(R9), Y12, Y9
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111168(R9), Y12, Y10
+	VBROADCASTSS 200(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111168(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111200(R9), Y12, Y9
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111200(R9), Y12, Y10
+	VBROADCASTSS 204(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111200(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111232(R9), Y12, Y9
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111232(R9), Y12, Y10
+	VBROADCASTSS 208(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111232(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111264(R9), Y12, Y9
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111264(R9), Y12, Y10
+	VBROADCASTSS 212(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111264(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111296(R9), Y12, Y9
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111296(R9), Y12, Y10
+	VBROADCASTSS 216(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111296(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111328(R9), Y12, Y9
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111328(R9), Y12, Y10
+	VBROADCASTSS 220(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111328(R9), Y12, Y11
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L6_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	ADDQ         $+192, AX
+	ADDQ         $+96, BX
+	MOVQ         $+3, SI
+
+L7_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L8_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L9_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110592(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110592(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110592(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110624(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110624(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110624(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110656(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110656(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110656(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110688(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110688(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110688(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110720(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110720(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110720(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110752(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110752(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110752(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110784(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110784(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110784(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110816(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110816(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110816(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110848(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110848(R9), Y12, Y10
+	VBROADCASTSS 160(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110848(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110880(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110880(R9), Y12, Y10
+	VBROADCASTSS 164(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110880(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110912(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110912(R9), Y12, Y10
+	VBROADCASTSS 168(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110912(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110944(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110944(R9), Y12, Y10
+	VBROADCASTSS 172(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110944(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  110976(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  110976(R9), Y12, Y10
+	VBROADCASTSS 176(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  110976(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111008(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111008(R9), Y12, Y10
+	VBROADCASTSS 180(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111008(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111040(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111040(R9), Y12, Y10
+	VBROADCASTSS 184(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111040(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111072(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111072(R9), Y12, Y10
+	VBROADCASTSS 188(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111072(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111104(R9), Y12, Y9
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111104(R9), Y12, Y10
+	VBROADCASTSS 192(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111104(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111136(R9), Y12, Y9
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111136(R9), Y12, Y10
+	VBROADCASTSS 196(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111136(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111168(R9), Y12, Y9
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111168(R9), Y12, Y10
+	VBROADCASTSS 200(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111168(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111200(R9), Y12, Y9
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111200(R9), Y12, Y10
+	VBROADCASTSS 204(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111200(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111232(R9), Y12, Y9
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111232(R9), Y12, Y10
+	VBROADCASTSS 208(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111232(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111264(R9), Y12, Y9
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111264(R9), Y12, Y10
+	VBROADCASTSS 212(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111264(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111296(R9), Y12, Y9
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111296(R9), Y12, Y10
+	VBROADCASTSS 216(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111296(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  111328(R9), Y12, Y9
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  111328(R9), Y12, Y10
+	VBROADCASTSS 220(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  111328(R9), Y12, Y11
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L9_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L8_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	ADDQ         $+192, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L7_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L10_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L11_kh:
+	VMOVUPS      (R9), Y15
+	VMOVUPS      36864(R9), Y14
+	VMOVUPS      73728(R9), Y13
+	VMOVUPS      110592(R9), Y12
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      36896(R9), Y14
+	VMOVUPS      73760(R9), Y13
+	VMOVUPS      110624(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	VMOVUPS      36928(R9), Y14
+	VMOVUPS      73792(R9), Y13
+	VMOVUPS      110656(R9), Y12
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      36960(R9), Y14
+	VMOVUPS      73824(R9), Y13
+	VMOVUPS      110688(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	VMOVUPS      36992(R9), Y14
+	VMOVUPS      73856(R9), Y13
+	VMOVUPS      110720(R9), Y12
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      37024(R9), Y14
+	VMOVUPS      73888(R9), Y13
+	VMOVUPS      110752(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	VMOVUPS      37056(R9), Y14
+	VMOVUPS      73920(R9), Y13
+	VMOVUPS      110784(R9), Y12
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      37088(R9), Y14
+	VMOVUPS      73952(R9), Y13
+	VMOVUPS      110816(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	VMOVUPS      37120(R9), Y14
+	VMOVUPS      73984(R9), Y13
+	VMOVUPS      110848(R9), Y12
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      37152(R9), Y14
+	VMOVUPS      74016(R9), Y13
+	VMOVUPS      110880(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	VMOVUPS      37184(R9), Y14
+	VMOVUPS      74048(R9), Y13
+	VMOVUPS      110912(R9), Y12
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      37216(R9), Y14
+	VMOVUPS      74080(R9), Y13
+	VMOVUPS      110944(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 108(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	VMOVUPS      37248(R9), Y14
+	VMOVUPS      74112(R9), Y13
+	VMOVUPS      110976(R9), Y12
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 112(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      37280(R9), Y14
+	VMOVUPS      74144(R9), Y13
+	VMOVUPS      111008(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 116(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	VMOVUPS      37312(R9), Y14
+	VMOVUPS      74176(R9), Y13
+	VMOVUPS      111040(R9), Y12
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 120(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      37344(R9), Y14
+	VMOVUPS      74208(R9), Y13
+	VMOVUPS      111072(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 124(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	VMOVUPS      37376(R9), Y14
+	VMOVUPS      74240(R9), Y13
+	VMOVUPS      111104(R9), Y12
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 128(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      37408(R9), Y14
+	VMOVUPS      74272(R9), Y13
+	VMOVUPS      111136(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 132(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	VMOVUPS      37440(R9), Y14
+	VMOVUPS      74304(R9), Y13
+	VMOVUPS      111168(R9), Y12
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 136(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      37472(R9), Y14
+	VMOVUPS      74336(R9), Y13
+	VMOVUPS      111200(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 140(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	VMOVUPS      37504(R9), Y14
+	VMOVUPS      74368(R9), Y13
+	VMOVUPS      111232(R9), Y12
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 144(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      37536(R9), Y14
+	VMOVUPS      74400(R9), Y13
+	VMOVUPS      111264(R9), Y12
+	VBROADCASTSS 84(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 148(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      704(R9), Y15
+	VMOVUPS      37568(R9), Y14
+	VMOVUPS      74432(R9), Y13
+	VMOVUPS      111296(R9), Y12
+	VBROADCASTSS 88(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 152(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      37600(R9), Y14
+	VMOVUPS      74464(R9), Y13
+	VMOVUPS      111328(R9), Y12
+	VBROADCASTSS 92(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 156(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+896, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L11_kh
+	ADDQ         $+25088, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L10_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 6272(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6304(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 12544(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 12576(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 18816(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 18848(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_a611182fba5c(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+4096, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+25088, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+1792, DX, DX
+	ADDQ    40(SP), DX
+	MOVQ    $+4, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      4096(R11), Y14
+	VMOVUPS      8192(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12288(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12288(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12288(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      4128(R11), Y14
+	VMOVUPS      8224(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12320(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12320(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12320(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      4160(R11), Y14
+	VMOVUPS      8256(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12352(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12352(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12352(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      4192(R11), Y14
+	VMOVUPS      8288(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12384(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12384(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12384(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      4224(R11), Y14
+	VMOVUPS      8320(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12416(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12416(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12416(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      4256(R11), Y14
+	VMOVUPS      8352(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12448(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12448(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12448(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      4288(R11), Y14
+	VMOVUPS      8384(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12480(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12480(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12480(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      4320(R11), Y14
+	VMOVUPS      8416(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  12512(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  12512(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  12512(R11), Y12, Y11
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       64(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       128(DX), Y2, Y2
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       25088(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       25152(DX), Y4, Y4
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       25216(DX), Y5, Y5
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       50176(DX), Y6, Y6
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       50240(DX), Y7, Y7
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       50304(DX), Y8, Y8
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       75264(DX), Y9, Y9
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       75328(DX), Y10, Y10
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       75392(DX), Y11, Y11
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+192, DX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+16, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      4096(R11), Y14
+	VMOVUPS      8192(R11), Y13
+	VMOVUPS      12288(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      4128(R11), Y14
+	VMOVUPS      8224(R11), Y13
+	VMOVUPS      12320(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      4160(R11), Y14
+	VMOVUPS      8256(R11), Y13
+	VMOVUPS      12352(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      4192(R11), Y14
+	VMOVUPS      8288(R11), Y13
+	VMOVUPS      12384(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      4224(R11), Y14
+	VMOVUPS      8320(R11), Y13
+	VMOVUPS      12416(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      4256(R11), Y14
+	VMOVUPS      8352(R11), Y13
+	VMOVUPS      12448(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      4288(R11), Y14
+	VMOVUPS      8384(R11), Y13
+	VMOVUPS      12480(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      4320(R11), Y14
+	VMOVUPS      8416(R11), Y13
+	VMOVUPS      12512(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       64(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       25088(DX), Y2, Y2
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 6272(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       25152(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6304(BX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       50176(DX), Y4, Y4
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 12544(BX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       50240(DX), Y5, Y5
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 12576(BX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       75264(DX), Y6, Y6
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 18816(BX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       75328(DX), Y7, Y7
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 18848(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_d1ef5767d4d6(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+16384, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+64, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+6272, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+256, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+256, R8
+	CMOVQEQ R8, R15
+	MOVQ    $+4, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L6_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L7_acc
+
+L6_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 6272(BX), Y3
+	VMOVUPS 6304(BX), Y4
+	VMOVUPS 6336(BX), Y5
+	VMOVUPS 12544(BX), Y6
+	VMOVUPS 12576(BX), Y7
+	VMOVUPS 12608(BX), Y8
+	VMOVUPS 18816(BX), Y9
+	VMOVUPS 18848(BX), Y10
+	VMOVUPS 18880(BX), Y11
+
+L7_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L8_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49152(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49152(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49152(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49184(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49184(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49184(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49216(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49216(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49216(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49248(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49248(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49248(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49280(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49280(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49280(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49312(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49312(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49312(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49344(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49344(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49344(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49376(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49376(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49376(R11), Y12, Y11
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L8_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+64
+	JEQ          L9_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 6272(BX)
+	VMOVUPS      Y4, 6304(BX)
+	VMOVUPS      Y5, 6336(BX)
+	VMOVUPS      Y6, 12544(BX)
+	VMOVUPS      Y7, 12576(BX)
+	VMOVUPS      Y8, 12608(BX)
+	VMOVUPS      Y9, 18816(BX)
+	VMOVUPS      Y10, 18848(BX)
+	VMOVUPS      Y11, 18880(BX)
+	JMP          L10_end
+
+L9_epi:
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMOVUPS Y3, 6272(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMOVUPS Y4, 6304(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMOVUPS Y5, 6336(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMOVUPS Y6, 12544(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMOVUPS Y7, 12576(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMOVUPS Y8, 12608(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMOVUPS Y9, 18816(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMOVUPS Y10, 18848(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMOVUPS Y11, 18880(BX)
+
+L10_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	DECQ SI
+	JNZ  L5_tiles
+
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 6272(BX), Y2
+	VMOVUPS 6304(BX), Y3
+	VMOVUPS 12544(BX), Y4
+	VMOVUPS 12576(BX), Y5
+	VMOVUPS 18816(BX), Y6
+	VMOVUPS 18848(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      49152(R11), Y12
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VMOVUPS      49184(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      49216(R11), Y12
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VMOVUPS      49248(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      49280(R11), Y12
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VMOVUPS      49312(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      49344(R11), Y12
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VMOVUPS      49376(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+64
+	JEQ          L14_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 6272(BX)
+	VMOVUPS      Y3, 6304(BX)
+	VMOVUPS      Y4, 12544(BX)
+	VMOVUPS      Y5, 12576(BX)
+	VMOVUPS      Y6, 18816(BX)
+	VMOVUPS      Y7, 18848(BX)
+	JMP          L15_end
+
+L14_epi:
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMOVUPS Y2, 6272(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMOVUPS Y3, 6304(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMOVUPS Y4, 12544(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMOVUPS Y5, 12576(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMOVUPS Y6, 18816(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMOVUPS Y7, 18848(BX)
+
+L15_end:
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+64
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_42b1cfdcb1e6(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+16384, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+4, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      16384(R11), Y14
+	VMOVUPS      32768(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49152(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49152(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49152(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49184(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49184(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49184(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      16448(R11), Y14
+	VMOVUPS      32832(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49216(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49216(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49216(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49248(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49248(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49248(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      16512(R11), Y14
+	VMOVUPS      32896(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49280(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49280(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49280(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49312(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49312(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49312(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      16576(R11), Y14
+	VMOVUPS      32960(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49344(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49344(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49344(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49376(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49376(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49376(R11), Y12, Y11
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      16384(R11), Y14
+	VMOVUPS      32768(R11), Y13
+	VMOVUPS      49152(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VMOVUPS      49184(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      16448(R11), Y14
+	VMOVUPS      32832(R11), Y13
+	VMOVUPS      49216(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VMOVUPS      49248(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      16512(R11), Y14
+	VMOVUPS      32896(R11), Y13
+	VMOVUPS      49280(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VMOVUPS      49312(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      16576(R11), Y14
+	VMOVUPS      32960(R11), Y13
+	VMOVUPS      49344(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VMOVUPS      49376(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 6272(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6304(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 12544(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 12576(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 18816(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 18848(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_90985546a8b3(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+73728, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+32, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+6272, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+2304, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+2304, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 6272(BX), Y3
+	VMOVUPS 6304(BX), Y4
+	VMOVUPS 6336(BX), Y5
+	VMOVUPS 12544(BX), Y6
+	VMOVUPS 12576(BX), Y7
+	VMOVUPS 12608(BX), Y8
+	VMOVUPS 18816(BX), Y9
+	VMOVUPS 18848(BX), Y10
+	VMOVUPS 18880(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L8_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      73728(R9), Y14
+	PREFETCHT1   73728(R9)(R15*1)
+	VMOVUPS      147456(R9), Y13
+	PREFETCHT1   147456(R9)(R15*1)
+	PREFETCHT1   221184(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221184(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221184(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      73760(R9), Y14
+	VMOVUPS      147488(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221216(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221216(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      73792(R9), Y14
+	PREFETCHT1   73792(R9)(R15*1)
+	VMOVUPS      147520(R9), Y13
+	PREFETCHT1   147520(R9)(R15*1)
+	PREFETCHT1   221248(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221248(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221248(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      73824(R9), Y14
+	VMOVUPS      147552(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221280(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221280(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      73856(R9), Y14
+	PREFETCHT1   73856(R9)(R15*1)
+	VMOVUPS      147584(R9), Y13
+	PREFETCHT1   147584(R9)(R15*1)
+	PREFETCHT1   221312(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221312(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221312(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      73888(R9), Y14
+	VMOVUPS      147616(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221344(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221344(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      73920(R9), Y14
+	PREFETCHT1   73920(R9)(R15*1)
+	VMOVUPS      147648(R9), Y13
+	PREFETCHT1   147648(R9)(R15*1)
+	PREFETCHT1   221376(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221376(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221376(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      73952(R9), Y14
+	VMOVUPS      147680(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221408(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221408(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      73984(R9), Y14
+	PREFETCHT1   73984(R9)(R15*1)
+	VMOVUPS      147712(R9), Y13
+	PREFETCHT1   147712(R9)(R15*1)
+	PREFETCHT1   221440(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221440(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221440(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221440(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      74016(R9), Y14
+	VMOVUPS      147744(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221472(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221472(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221472(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      74048(R9), Y14
+	PREFETCHT1   74048(R9)(R15*1)
+	VMOVUPS      147776(R9), Y13
+	PREFETCHT1   147776(R9)(R15*1)
+	PREFETCHT1   221504(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221504(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221504(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221504(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      74080(R9), Y14
+	VMOVUPS      147808(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221536(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221536(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221536(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      74112(R9), Y14
+	PREFETCHT1   74112(R9)(R15*1)
+	VMOVUPS      147840(R9), Y13
+	PREFETCHT1   147840(R9)(R15*1)
+	PREFETCHT1   221568(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221568(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221568(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221568(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      74144(R9), Y14
+	VMOVUPS      147872(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221600(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221600(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221600(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      74176(R9), Y14
+	PREFETCHT1   74176(R9)(R15*1)
+	VMOVUPS      147904(R9), Y13
+	PREFETCHT1   147904(R9)(R15*1)
+	PREFETCHT1   221632(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221632(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221632(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221632(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      74208(R9), Y14
+	VMOVUPS      147936(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221664(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221664(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221664(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      74240(R9), Y14
+	PREFETCHT1   74240(R9)(R15*1)
+	VMOVUPS      147968(R9), Y13
+	PREFETCHT1   147968(R9)(R15*1)
+	PREFETCHT1   221696(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221696(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221696(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221696(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      74272(R9), Y14
+	VMOVUPS      148000(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221728(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221728(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221728(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      74304(R9), Y14
+	PREFETCHT1   74304(R9)(R15*1)
+	VMOVUPS      148032(R9), Y13
+	PREFETCHT1   148032(R9)(R15*1)
+	PREFETCHT1   221760(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221760(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221760(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221760(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      74336(R9), Y14
+	VMOVUPS      148064(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221792(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221792(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221792(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      74368(R9), Y14
+	PREFETCHT1   74368(R9)(R15*1)
+	VMOVUPS      148096(R9), Y13
+	PREFETCHT1   148096(R9)(R15*1)
+	PREFETCHT1   221824(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221824(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221824(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221824(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      74400(R9), Y14
+	VMOVUPS      148128(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221856(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221856(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221856(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      74432(R9), Y14
+	PREFETCHT1   74432(R9)(R15*1)
+	VMOVUPS      148160(R9), Y13
+	PREFETCHT1   148160(R9)(R15*1)
+	PREFETCHT1   221888(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221888(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221888(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221888(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      74464(R9), Y14
+	VMOVUPS      148192(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221920(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221920(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221920(R9), Y12, Y11
+	ADDQ         $+448, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L8_kh
+	ADDQ         $+6272, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L9_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 6272(BX)
+	VMOVUPS      Y4, 6304(BX)
+	VMOVUPS      Y5, 6336(BX)
+	VMOVUPS      Y6, 12544(BX)
+	VMOVUPS      Y7, 12576(BX)
+	VMOVUPS      Y8, 12608(BX)
+	VMOVUPS      Y9, 18816(BX)
+	VMOVUPS      Y10, 18848(BX)
+	VMOVUPS      Y11, 18880(BX)
+	JMP          L10_end
+
+L9_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 6272(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 6304(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 6336(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 12544(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 12576(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 12608(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 18816(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 18848(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 18880(BX)
+
+L10_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	MOVQ $+3, SI
+
+L11_tiles:
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L12_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L13_acc
+
+L12_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 6272(BX), Y3
+	VMOVUPS 6304(BX), Y4
+	VMOVUPS 6336(BX), Y5
+	VMOVUPS 12544(BX), Y6
+	VMOVUPS 12576(BX), Y7
+	VMOVUPS 12608(BX), Y8
+	VMOVUPS 18816(BX), Y9
+	VMOVUPS 18848(BX), Y10
+	VMOVUPS 18880(BX), Y11
+
+L13_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L14_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L15_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      73728(R9), Y14
+	PREFETCHT1   73728(R9)(R15*1)
+	VMOVUPS      147456(R9), Y13
+	PREFETCHT1   147456(R9)(R15*1)
+	PREFETCHT1   221184(R9)(R15*1)
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221184(R9), Y12, Y9
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221184(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221184(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      73760(R9), Y14
+	VMOVUPS      147488(R9), Y13
+	VBROADCASTSS 4(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221216(R9), Y12, Y9
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221216(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221216(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      73792(R9), Y14
+	PREFETCHT1   73792(R9)(R15*1)
+	VMOVUPS      147520(R9), Y13
+	PREFETCHT1   147520(R9)(R15*1)
+	PREFETCHT1   221248(R9)(R15*1)
+	VBROADCASTSS 8(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221248(R9), Y12, Y9
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221248(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221248(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      73824(R9), Y14
+	VMOVUPS      147552(R9), Y13
+	VBROADCASTSS 12(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221280(R9), Y12, Y9
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221280(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221280(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      73856(R9), Y14
+	PREFETCHT1   73856(R9)(R15*1)
+	VMOVUPS      147584(R9), Y13
+	PREFETCHT1   147584(R9)(R15*1)
+	PREFETCHT1   221312(R9)(R15*1)
+	VBROADCASTSS 16(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221312(R9), Y12, Y9
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221312(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221312(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      73888(R9), Y14
+	VMOVUPS      147616(R9), Y13
+	VBROADCASTSS 20(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221344(R9), Y12, Y9
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221344(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221344(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      73920(R9), Y14
+	PREFETCHT1   73920(R9)(R15*1)
+	VMOVUPS      147648(R9), Y13
+	PREFETCHT1   147648(R9)(R15*1)
+	PREFETCHT1   221376(R9)(R15*1)
+	VBROADCASTSS 24(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221376(R9), Y12, Y9
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221376(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221376(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      73952(R9), Y14
+	VMOVUPS      147680(R9), Y13
+	VBROADCASTSS 28(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221408(R9), Y12, Y9
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221408(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221408(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      73984(R9), Y14
+	PREFETCHT1   73984(R9)(R15*1)
+	VMOVUPS      147712(R9), Y13
+	PREFETCHT1   147712(R9)(R15*1)
+	PREFETCHT1   221440(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221440(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221440(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221440(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      74016(R9), Y14
+	VMOVUPS      147744(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221472(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221472(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221472(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      74048(R9), Y14
+	PREFETCHT1   74048(R9)(R15*1)
+	VMOVUPS      147776(R9), Y13
+	PREFETCHT1   147776(R9)(R15*1)
+	PREFETCHT1   221504(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221504(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221504(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221504(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      74080(R9), Y14
+	VMOVUPS      147808(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221536(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221536(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221536(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      74112(R9), Y14
+	PREFETCHT1   74112(R9)(R15*1)
+	VMOVUPS      147840(R9), Y13
+	PREFETCHT1   147840(R9)(R15*1)
+	PREFETCHT1   221568(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221568(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221568(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221568(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      74144(R9), Y14
+	VMOVUPS      147872(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221600(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221600(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221600(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      74176(R9), Y14
+	PREFETCHT1   74176(R9)(R15*1)
+	VMOVUPS      147904(R9), Y13
+	PREFETCHT1   147904(R9)(R15*1)
+	PREFETCHT1   221632(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221632(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221632(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221632(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      74208(R9), Y14
+	VMOVUPS      147936(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221664(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221664(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221664(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      74240(R9), Y14
+	PREFETCHT1   74240(R9)(R15*1)
+	VMOVUPS      147968(R9), Y13
+	PREFETCHT1   147968(R9)(R15*1)
+	PREFETCHT1   221696(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221696(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221696(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221696(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      74272(R9), Y14
+	VMOVUPS      148000(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221728(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221728(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221728(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      74304(R9), Y14
+	PREFETCHT1   74304(R9)(R15*1)
+	VMOVUPS      148032(R9), Y13
+	PREFETCHT1   148032(R9)(R15*1)
+	PREFETCHT1   221760(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221760(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221760(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221760(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      74336(R9), Y14
+	VMOVUPS      148064(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221792(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221792(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221792(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      74368(R9), Y14
+	PREFETCHT1   74368(R9)(R15*1)
+	VMOVUPS      148096(R9), Y13
+	PREFETCHT1   148096(R9)(R15*1)
+	PREFETCHT1   221824(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221824(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221824(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221824(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      74400(R9), Y14
+	VMOVUPS      148128(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221856(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221856(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221856(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      74432(R9), Y14
+	PREFETCHT1   74432(R9)(R15*1)
+	VMOVUPS      148160(R9), Y13
+	PREFETCHT1   148160(R9)(R15*1)
+	PREFETCHT1   221888(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221888(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221888(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221888(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      74464(R9), Y14
+	VMOVUPS      148192(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221920(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221920(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221920(R9), Y12, Y11
+	ADDQ         $+448, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L15_kh
+	ADDQ         $+6272, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L14_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L16_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 6272(BX)
+	VMOVUPS      Y4, 6304(BX)
+	VMOVUPS      Y5, 6336(BX)
+	VMOVUPS      Y6, 12544(BX)
+	VMOVUPS      Y7, 12576(BX)
+	VMOVUPS      Y8, 12608(BX)
+	VMOVUPS      Y9, 18816(BX)
+	VMOVUPS      Y10, 18848(BX)
+	VMOVUPS      Y11, 18880(BX)
+	JMP          L17_end
+
+L16_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 6272(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 6304(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 6336(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 12544(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 12576(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 12608(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 18816(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 18848(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 18880(BX)
+
+L17_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	DECQ SI
+	JNZ  L11_tiles
+
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L18_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L19_acc
+
+L18_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 6272(BX), Y2
+	VMOVUPS 6304(BX), Y3
+	VMOVUPS 12544(BX), Y4
+	VMOVUPS 12576(BX), Y5
+	VMOVUPS 18816(BX), Y6
+	VMOVUPS 18848(BX), Y7
+
+L19_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L20_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L21_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      73728(R9), Y14
+	PREFETCHT1   73728(R9)(R15*1)
+	VMOVUPS      147456(R9), Y13
+	PREFETCHT1   147456(R9)(R15*1)
+	VMOVUPS      221184(R9), Y12
+	PREFETCHT1   221184(R9)(R15*1)
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      73760(R9), Y14
+	VMOVUPS      147488(R9), Y13
+	VMOVUPS      221216(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      73792(R9), Y14
+	PREFETCHT1   73792(R9)(R15*1)
+	VMOVUPS      147520(R9), Y13
+	PREFETCHT1   147520(R9)(R15*1)
+	VMOVUPS      221248(R9), Y12
+	PREFETCHT1   221248(R9)(R15*1)
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      73824(R9), Y14
+	VMOVUPS      147552(R9), Y13
+	VMOVUPS      221280(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      73856(R9), Y14
+	PREFETCHT1   73856(R9)(R15*1)
+	VMOVUPS      147584(R9), Y13
+	PREFETCHT1   147584(R9)(R15*1)
+	VMOVUPS      221312(R9), Y12
+	PREFETCHT1   221312(R9)(R15*1)
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      73888(R9), Y14
+	VMOVUPS      147616(R9), Y13
+	VMOVUPS      221344(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      73920(R9), Y14
+	PREFETCHT1   73920(R9)(R15*1)
+	VMOVUPS      147648(R9), Y13
+	PREFETCHT1   147648(R9)(R15*1)
+	VMOVUPS      221376(R9), Y12
+	PREFETCHT1   221376(R9)(R15*1)
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      73952(R9), Y14
+	VMOVUPS      147680(R9), Y13
+	VMOVUPS      221408(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      73984(R9), Y14
+	PREFETCHT1   73984(R9)(R15*1)
+	VMOVUPS      147712(R9), Y13
+	PREFETCHT1   147712(R9)(R15*1)
+	VMOVUPS      221440(R9), Y12
+	PREFETCHT1   221440(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      74016(R9), Y14
+	VMOVUPS      147744(R9), Y13
+	VMOVUPS      221472(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      74048(R9), Y14
+	PREFETCHT1   74048(R9)(R15*1)
+	VMOVUPS      147776(R9), Y13
+	PREFETCHT1   147776(R9)(R15*1)
+	VMOVUPS      221504(R9), Y12
+	PREFETCHT1   221504(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      74080(R9), Y14
+	VMOVUPS      147808(R9), Y13
+	VMOVUPS      221536(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      74112(R9), Y14
+	PREFETCHT1   74112(R9)(R15*1)
+	VMOVUPS      147840(R9), Y13
+	PREFETCHT1   147840(R9)(R15*1)
+	VMOVUPS      221568(R9), Y12
+	PREFETCHT1   221568(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      74144(R9), Y14
+	VMOVUPS      147872(R9), Y13
+	VMOVUPS      221600(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      74176(R9), Y14
+	PREFETCHT1   74176(R9)(R15*1)
+	VMOVUPS      147904(R9), Y13
+	PREFETCHT1   147904(R9)(R15*1)
+	VMOVUPS      221632(R9), Y12
+	PREFETCHT1   221632(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      74208(R9), Y14
+	VMOVUPS      147936(R9), Y13
+	VMOVUPS      221664(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      74240(R9), Y14
+	PREFETCHT1   74240(R9)(R15*1)
+	VMOVUPS      147968(R9), Y13
+	PREFETCHT1   147968(R9)(R15*1)
+	VMOVUPS      221696(R9), Y12
+	PREFETCHT1   221696(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      74272(R9), Y14
+	VMOVUPS      148000(R9), Y13
+	VMOVUPS      221728(R9), Y12
+	VBROADCASTSS 68(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      74304(R9), Y14
+	PREFETCHT1   74304(R9)(R15*1)
+	VMOVUPS      148032(R9), Y13
+	PREFETCHT1   148032(R9)(R15*1)
+	VMOVUPS      221760(R9), Y12
+	PREFETCHT1   221760(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      74336(R9), Y14
+	VMOVUPS      148064(R9), Y13
+	VMOVUPS      221792(R9), Y12
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      74368(R9), Y14
+	PREFETCHT1   74368(R9)(R15*1)
+	VMOVUPS      148096(R9), Y13
+	PREFETCHT1   148096(R9)(R15*1)
+	VMOVUPS      221824(R9), Y12
+	PREFETCHT1   221824(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      74400(R9), Y14
+	VMOVUPS      148128(R9), Y13
+	VMOVUPS      221856(R9), Y12
+	VBROADCASTSS 84(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      74432(R9), Y14
+	PREFETCHT1   74432(R9)(R15*1)
+	VMOVUPS      148160(R9), Y13
+	PREFETCHT1   148160(R9)(R15*1)
+	VMOVUPS      221888(R9), Y12
+	PREFETCHT1   221888(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      74464(R9), Y14
+	VMOVUPS      148192(R9), Y13
+	VMOVUPS      221920(R9), Y12
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	ADDQ         $+448, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L21_kh
+	ADDQ         $+6272, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L20_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L22_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 6272(BX)
+	VMOVUPS      Y3, 6304(BX)
+	VMOVUPS      Y4, 12544(BX)
+	VMOVUPS      Y5, 12576(BX)
+	VMOVUPS      Y6, 18816(BX)
+	VMOVUPS      Y7, 18848(BX)
+	JMP          L23_end
+
+L22_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 6272(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 6304(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 12544(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 12576(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 18816(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 18848(BX)
+
+L23_end:
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+32
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_4f3160da36bd(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+8192, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out1+56(FP), AX
+	MOVQ   AX, 32(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    32(SP), CX
+	ADDQ    R15, CX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+448, DX, DX
+	ADDQ    40(SP), DX
+	MOVQ    $+4, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24576(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24576(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24576(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24608(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24608(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24608(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24640(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24640(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24640(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24672(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24672(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24672(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24704(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24704(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24704(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24736(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24736(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24736(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24768(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24768(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24768(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24800(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24800(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24800(R11), Y12, Y11
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       64(DX), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       6272(DX), Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(CX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       6304(DX), Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(CX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       6336(DX), Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(CX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       12544(DX), Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(CX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       12576(DX), Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(CX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       12608(DX), Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(CX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       18816(DX), Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(CX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       18848(DX), Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(CX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       18880(DX), Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(CX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+96, CX
+	ADDQ         $+96, DX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+32, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      8192(R11), Y14
+	VMOVUPS      16384(R11), Y13
+	VMOVUPS      24576(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VMOVUPS      24608(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      8256(R11), Y14
+	VMOVUPS      16448(R11), Y13
+	VMOVUPS      24640(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VMOVUPS      24672(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      8320(R11), Y14
+	VMOVUPS      16512(R11), Y13
+	VMOVUPS      24704(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VMOVUPS      24736(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      8384(R11), Y14
+	VMOVUPS      16576(R11), Y13
+	VMOVUPS      24768(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VMOVUPS      24800(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       6272(DX), Y2, Y2
+	VMOVUPS      Y2, 6272(BX)
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 6272(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       6304(DX), Y3, Y3
+	VMOVUPS      Y3, 6304(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6304(CX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       12544(DX), Y4, Y4
+	VMOVUPS      Y4, 12544(BX)
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 12544(CX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       12576(DX), Y5, Y5
+	VMOVUPS      Y5, 12576(BX)
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 12576(CX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       18816(DX), Y6, Y6
+	VMOVUPS      Y6, 18816(BX)
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 18816(CX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       18848(DX), Y7, Y7
+	VMOVUPS      Y7, 18848(BX)
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 18848(CX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·conv_cc4f0d160cd4(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+32768, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+448, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    $+4, SI
+
+L5_tiles:
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+128, R12
+
+L6_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      32768(R11), Y14
+	VMOVUPS      65536(R11), Y13
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98304(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98304(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98304(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98336(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98336(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98336(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      32832(R11), Y14
+	VMOVUPS      65600(R11), Y13
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98368(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98368(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98368(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98400(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98400(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98400(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      32896(R11), Y14
+	VMOVUPS      65664(R11), Y13
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98432(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98432(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98432(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98464(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98464(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98464(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      32960(R11), Y14
+	VMOVUPS      65728(R11), Y13
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98496(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98496(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98496(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98528(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98528(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98528(R11), Y12, Y11
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L6_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6272(BX)
+	VADDPS       32(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 6304(BX)
+	VADDPS       32(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 6336(BX)
+	VADDPS       64(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 12544(BX)
+	VADDPS       64(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 12576(BX)
+	VADDPS       64(R8), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 12608(BX)
+	VADDPS       96(R8), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 18816(BX)
+	VADDPS       96(R8), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 18848(BX)
+	VADDPS       96(R8), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 18880(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	DECQ         SI
+	JNZ          L5_tiles
+
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+128, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	VMOVUPS      32768(R11), Y14
+	VMOVUPS      65536(R11), Y13
+	VMOVUPS      98304(R11), Y12
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VMOVUPS      98336(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	VMOVUPS      32832(R11), Y14
+	VMOVUPS      65600(R11), Y13
+	VMOVUPS      98368(R11), Y12
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VMOVUPS      98400(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	VMOVUPS      32896(R11), Y14
+	VMOVUPS      65664(R11), Y13
+	VMOVUPS      98432(R11), Y12
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VMOVUPS      98464(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	VMOVUPS      32960(R11), Y14
+	VMOVUPS      65728(R11), Y13
+	VMOVUPS      98496(R11), Y12
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VMOVUPS      98528(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+6272, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	VADDPS       (R8), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 6272(BX)
+	VADDPS       32(R8), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 6304(BX)
+	VADDPS       64(R8), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 12544(BX)
+	VADDPS       64(R8), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 12576(BX)
+	VADDPS       96(R8), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 18816(BX)
+	VADDPS       96(R8), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 18848(BX)
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_3abf0c2b9c2a(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+73728, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+32, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SHLQ    $+1, AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+14, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+448, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+6272, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+2304, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+2304, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L8_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      73728(R9), Y14
+	PREFETCHT1   73728(R9)(R15*1)
+	VMOVUPS      147456(R9), Y13
+	PREFETCHT1   147456(R9)(R15*1)
+	PREFETCHT1   221184(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221184(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221184(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      73760(R9), Y14
+	VMOVUPS      147488(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221216(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221216(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      73792(R9), Y14
+	PREFETCHT1   73792(R9)(R15*1)
+	VMOVUPS      147520(R9), Y13
+	PREFETCHT1   147520(R9)(R15*1)
+	PREFETCHT1   221248(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221248(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221248(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      73824(R9), Y14
+	VMOVUPS      147552(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221280(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221280(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      73856(R9), Y14
+	PREFETCHT1   73856(R9)(R15*1)
+	VMOVUPS      147584(R9), Y13
+	PREFETCHT1   147584(R9)(R15*1)
+	PREFETCHT1   221312(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221312(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221312(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      73888(R9), Y14
+	VMOVUPS      147616(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221344(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221344(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      73920(R9), Y14
+	PREFETCHT1   73920(R9)(R15*1)
+	VMOVUPS      147648(R9), Y13
+	PREFETCHT1   147648(R9)(R15*1)
+	PREFETCHT1   221376(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221376(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221376(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      73952(R9), Y14
+	VMOVUPS      147680(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221408(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221408(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      73984(R9), Y14
+	PREFETCHT1   73984(R9)(R15*1)
+	VMOVUPS      147712(R9), Y13
+	PREFETCHT1   147712(R9)(R15*1)
+	PREFETCHT1   221440(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221440(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221440(R9), Y12, Y10
+	VBROADCASTSS 160(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221440(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      74016(R9), Y14
+	VMOVUPS      147744(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221472(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221472(R9), Y12, Y10
+	VBROADCASTSS 164(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221472(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      74048(R9), Y14
+	PREFETCHT1   74048(R9)(R15*1)
+	VMOVUPS      147776(R9), Y13
+	PREFETCHT1   147776(R9)(R15*1)
+	PREFETCHT1   221504(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221504(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221504(R9), Y12, Y10
+	VBROADCASTSS 168(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221504(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      74080(R9), Y14
+	VMOVUPS      147808(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221536(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221536(R9), Y12, Y10
+	VBROADCASTSS 172(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221536(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      74112(R9), Y14
+	PREFETCHT1   74112(R9)(R15*1)
+	VMOVUPS      147840(R9), Y13
+	PREFETCHT1   147840(R9)(R15*1)
+	PREFETCHT1   221568(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221568(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221568(R9), Y12, Y10
+	VBROADCASTSS 176(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221568(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      74144(R9), Y14
+	VMOVUPS      147872(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221600(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221600(R9), Y12, Y10
+	VBROADCASTSS 180(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221600(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      74176(R9), Y14
+	PREFETCHT1   74176(R9)(R15*1)
+	VMOVUPS      147904(R9), Y13
+	PREFETCHT1   147904(R9)(R15*1)
+	PREFETCHT1   221632(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221632(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221632(R9), Y12, Y10
+	VBROADCASTSS 184(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221632(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      74208(R9), Y14
+	VMOVUPS      147936(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221664(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221664(R9), Y12, Y10
+	VBROADCASTSS 188(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221664(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      74240(R9), Y14
+	PREFETCHT1   74240(R9)(R15*1)
+	VMOVUPS      147968(R9), Y13
+	PREFETCHT1   147968(R9)(R15*1)
+	PREFETCHT1   221696(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221696(R9), Y12, Y9
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221696(R9), Y12, Y10
+	VBROADCASTSS 192(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221696(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      74272(R9), Y14
+	VMOVUPS      148000(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221728(R9), Y12, Y9
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221728(R9), Y12, Y10
+	VBROADCASTSS 196(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221728(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      74304(R9), Y14
+	PREFETCHT1   74304(R9)(R15*1)
+	VMOVUPS      148032(R9), Y13
+	PREFETCHT1   148032(R9)(R15*1)
+	PREFETCHT1   221760(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221760(R9), Y12, Y9
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221760(R9), Y12, Y10
+	VBROADCASTSS 200(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221760(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      74336(R9), Y14
+	VMOVUPS      148064(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221792(R9), Y12, Y9
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221792(R9), Y12, Y10
+	VBROADCASTSS 204(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221792(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      74368(R9), Y14
+	PREFETCHT1   74368(R9)(R15*1)
+	VMOVUPS      148096(R9), Y13
+	PREFETCHT1   148096(R9)(R15*1)
+	PREFETCHT1   221824(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221824(R9), Y12, Y9
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221824(R9), Y12, Y10
+	VBROADCASTSS 208(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221824(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      74400(R9), Y14
+	VMOVUPS      148128(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221856(R9), Y12, Y9
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221856(R9), Y12, Y10
+	VBROADCASTSS 212(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221856(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      74432(R9), Y14
+	PREFETCHT1   74432(R9)(R15*1)
+	VMOVUPS      148160(R9), Y13
+	PREFETCHT1   148160(R9)(R15*1)
+	PREFETCHT1   221888(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221888(R9), Y12, Y9
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221888(R9), Y12, Y10
+	VBROADCASTSS 216(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221888(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      74464(R9), Y14
+	VMOVUPS      148192(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  221920(R9), Y12, Y9
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  221920(R9), Y12, Y10
+	VBROADCASTSS 220(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  221920(R9), Y12, Y11
+	ADDQ         $+448, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L8_kh
+	ADDQ         $+6272, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L9_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L10_end
+
+L9_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L10_end:
+	ADDQ $+192, AX
+	ADDQ $+96, BX
+	MOVQ $+2, SI
+
+L11_tiles:
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L12_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L13_acc
+
+L12_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L13_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L14_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L15_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      73728(R9), Y14
+	PREFETCHT1   73728(R9)(R15*1)
+	VMOVUPS      147456(R9), Y13
+	PREFETCHT1   147456(R9)(R15*1)
+	VMOVUPS      221184(R9), Y12
+	PREFETCHT1   221184(R9)(R15*1)
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      73760(R9), Y14
+	VMOVUPS      147488(R9), Y13
+	VMOVUPS      221216(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      73792(R9), Y14
+	PREFETCHT1   73792(R9)(R15*1)
+	VMOVUPS      147520(R9), Y13
+	PREFETCHT1   147520(R9)(R15*1)
+	VMOVUPS      221248(R9), Y12
+	PREFETCHT1   221248(R9)(R15*1)
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      73824(R9), Y14
+	VMOVUPS      147552(R9), Y13
+	VMOVUPS      221280(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      73856(R9), Y14
+	PREFETCHT1   73856(R9)(R15*1)
+	VMOVUPS      147584(R9), Y13
+	PREFETCHT1   147584(R9)(R15*1)
+	VMOVUPS      221312(R9), Y12
+	PREFETCHT1   221312(R9)(R15*1)
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      73888(R9), Y14
+	VMOVUPS      147616(R9), Y13
+	VMOVUPS      221344(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      73920(R9), Y14
+	PREFETCHT1   73920(R9)(R15*1)
+	VMOVUPS      147648(R9), Y13
+	PREFETCHT1   147648(R9)(R15*1)
+	VMOVUPS      221376(R9), Y12
+	PREFETCHT1   221376(R9)(R15*1)
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      73952(R9), Y14
+	VMOVUPS      147680(R9), Y13
+	VMOVUPS      221408(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      73984(R9), Y14
+	PREFETCHT1   73984(R9)(R15*1)
+	VMOVUPS      147712(R9), Y13
+	PREFETCHT1   147712(R9)(R15*1)
+	VMOVUPS      221440(R9), Y12
+	PREFETCHT1   221440(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      74016(R9), Y14
+	VMOVUPS      147744(R9), Y13
+	VMOVUPS      221472(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      74048(R9), Y14
+	PREFETCHT1   74048(R9)(R15*1)
+	VMOVUPS      147776(R9), Y13
+	PREFETCHT1   147776(R9)(R15*1)
+	VMOVUPS      221504(R9), Y12
+	PREFETCHT1   221504(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      74080(R9), Y14
+	VMOVUPS      147808(R9), Y13
+	VMOVUPS      221536(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 108(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      74112(R9), Y14
+	PREFETCHT1   74112(R9)(R15*1)
+	VMOVUPS      147840(R9), Y13
+	PREFETCHT1   147840(R9)(R15*1)
+	VMOVUPS      221568(R9), Y12
+	PREFETCHT1   221568(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 112(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      74144(R9), Y14
+	VMOVUPS      147872(R9), Y13
+	VMOVUPS      221600(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 116(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      74176(R9), Y14
+	PREFETCHT1   74176(R9)(R15*1)
+	VMOVUPS      147904(R9), Y13
+	PREFETCHT1   147904(R9)(R15*1)
+	VMOVUPS      221632(R9), Y12
+	PREFETCHT1   221632(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 120(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      74208(R9), Y14
+	VMOVUPS      147936(R9), Y13
+	VMOVUPS      221664(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 124(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      74240(R9), Y14
+	PREFETCHT1   74240(R9)(R15*1)
+	VMOVUPS      147968(R9), Y13
+	PREFETCHT1   147968(R9)(R15*1)
+	VMOVUPS      221696(R9), Y12
+	PREFETCHT1   221696(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 128(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      74272(R9), Y14
+	VMOVUPS      148000(R9), Y13
+	VMOVUPS      221728(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 132(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      74304(R9), Y14
+	PREFETCHT1   74304(R9)(R15*1)
+	VMOVUPS      148032(R9), Y13
+	PREFETCHT1   148032(R9)(R15*1)
+	VMOVUPS      221760(R9), Y12
+	PREFETCHT1   221760(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 136(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      74336(R9), Y14
+	VMOVUPS      148064(R9), Y13
+	VMOVUPS      221792(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 140(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      74368(R9), Y14
+	PREFETCHT1   74368(R9)(R15*1)
+	VMOVUPS      148096(R9), Y13
+	PREFETCHT1   148096(R9)(R15*1)
+	VMOVUPS      221824(R9), Y12
+	PREFETCHT1   221824(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 144(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      74400(R9), Y14
+	VMOVUPS      148128(R9), Y13
+	VMOVUPS      221856(R9), Y12
+	VBROADCASTSS 84(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 148(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      74432(R9), Y14
+	PREFETCHT1   74432(R9)(R15*1)
+	VMOVUPS      148160(R9), Y13
+	PREFETCHT1   148160(R9)(R15*1)
+	VMOVUPS      221888(R9), Y12
+	PREFETCHT1   221888(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 152(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      74464(R9), Y14
+	VMOVUPS      148192(R9), Y13
+	VMOVUPS      221920(R9), Y12
+	VBROADCASTSS 92(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 156(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+448, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L15_kh
+	ADDQ         $+6272, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L14_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L16_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L17_end
+
+L16_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L17_end:
+	ADDQ $+128, AX
+	ADDQ $+64, BX
+	DECQ SI
+	JNZ  L11_tiles
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+32
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_05a133ea7f53(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+8192, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+6272, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+32, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+1568, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+256, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+896, DX, DX
+	ADDQ    40(SP), DX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+256, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      8192(R11), Y14
+	PREFETCHT1   8192(R11)(R15*1)
+	VMOVUPS      16384(R11), Y13
+	PREFETCHT1   16384(R11)(R15*1)
+	PREFETCHT1   24576(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24576(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24576(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24576(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24608(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24608(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24608(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      8256(R11), Y14
+	PREFETCHT1   8256(R11)(R15*1)
+	VMOVUPS      16448(R11), Y13
+	PREFETCHT1   16448(R11)(R15*1)
+	PREFETCHT1   24640(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24640(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24640(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24640(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24672(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24672(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24672(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      8320(R11), Y14
+	PREFETCHT1   8320(R11)(R15*1)
+	VMOVUPS      16512(R11), Y13
+	PREFETCHT1   16512(R11)(R15*1)
+	PREFETCHT1   24704(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24704(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24704(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24704(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24736(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24736(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24736(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      8384(R11), Y14
+	PREFETCHT1   8384(R11)(R15*1)
+	VMOVUPS      16576(R11), Y13
+	PREFETCHT1   16576(R11)(R15*1)
+	PREFETCHT1   24768(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24768(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24768(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24768(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  24800(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  24800(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  24800(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L8_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L9_end
+
+L8_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	MOVQ    56(SP), R9
+	MOVQ    64(SP), R10
+	VADDPS  (R8), Y0, Y0
+	VADDPS  (DX), Y0, Y0
+	VMULPS  (R9), Y0, Y0
+	VADDPS  (R10), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VADDPS  64(DX), Y1, Y1
+	VMULPS  (R9), Y1, Y1
+	VADDPS  (R10), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VADDPS  128(DX), Y2, Y2
+	VMULPS  (R9), Y2, Y2
+	VADDPS  (R10), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VADDPS  6272(DX), Y3, Y3
+	VMULPS  32(R9), Y3, Y3
+	VADDPS  32(R10), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VADDPS  6336(DX), Y4, Y4
+	VMULPS  32(R9), Y4, Y4
+	VADDPS  32(R10), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VADDPS  6400(DX), Y5, Y5
+	VMULPS  32(R9), Y5, Y5
+	VADDPS  32(R10), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VADDPS  12544(DX), Y6, Y6
+	VMULPS  64(R9), Y6, Y6
+	VADDPS  64(R10), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VADDPS  12608(DX), Y7, Y7
+	VMULPS  64(R9), Y7, Y7
+	VADDPS  64(R10), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VADDPS  12672(DX), Y8, Y8
+	VMULPS  64(R9), Y8, Y8
+	VADDPS  64(R10), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VADDPS  18816(DX), Y9, Y9
+	VMULPS  96(R9), Y9, Y9
+	VADDPS  96(R10), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VADDPS  18880(DX), Y10, Y10
+	VMULPS  96(R9), Y10, Y10
+	VADDPS  96(R10), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VADDPS  18944(DX), Y11, Y11
+	VMULPS  96(R9), Y11, Y11
+	VADDPS  96(R10), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L9_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	ADDQ $+192, DX
+	MOVQ $+2, SI
+
+L10_tiles:
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      8192(R11), Y14
+	PREFETCHT1   8192(R11)(R15*1)
+	VMOVUPS      16384(R11), Y13
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      24576(R11), Y12
+	PREFETCHT1   24576(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      8224(R11), Y14
+	VMOVUPS      16416(R11), Y13
+	VMOVUPS      24608(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      8256(R11), Y14
+	PREFETCHT1   8256(R11)(R15*1)
+	VMOVUPS      16448(R11), Y13
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      24640(R11), Y12
+	PREFETCHT1   24640(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      8288(R11), Y14
+	VMOVUPS      16480(R11), Y13
+	VMOVUPS      24672(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      8320(R11), Y14
+	PREFETCHT1   8320(R11)(R15*1)
+	VMOVUPS      16512(R11), Y13
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      24704(R11), Y12
+	PREFETCHT1   24704(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      8352(R11), Y14
+	VMOVUPS      16544(R11), Y13
+	VMOVUPS      24736(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      8384(R11), Y14
+	PREFETCHT1   8384(R11)(R15*1)
+	VMOVUPS      16576(R11), Y13
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      24768(R11), Y12
+	PREFETCHT1   24768(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      8416(R11), Y14
+	VMOVUPS      16608(R11), Y13
+	VMOVUPS      24800(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+32
+	JEQ          L14_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L15_end
+
+L14_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	MOVQ    56(SP), R9
+	MOVQ    64(SP), R10
+	VADDPS  (R8), Y0, Y0
+	VADDPS  (DX), Y0, Y0
+	VMULPS  (R9), Y0, Y0
+	VADDPS  (R10), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VADDPS  64(DX), Y1, Y1
+	VMULPS  (R9), Y1, Y1
+	VADDPS  (R10), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VADDPS  6272(DX), Y2, Y2
+	VMULPS  32(R9), Y2, Y2
+	VADDPS  32(R10), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VADDPS  6336(DX), Y3, Y3
+	VMULPS  32(R9), Y3, Y3
+	VADDPS  32(R10), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VADDPS  12544(DX), Y4, Y4
+	VMULPS  64(R9), Y4, Y4
+	VADDPS  64(R10), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VADDPS  12608(DX), Y5, Y5
+	VMULPS  64(R9), Y5, Y5
+	VADDPS  64(R10), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VADDPS  18816(DX), Y6, Y6
+	VMULPS  96(R9), Y6, Y6
+	VADDPS  96(R10), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VADDPS  18880(DX), Y7, Y7
+	VMULPS  96(R9), Y7, Y7
+	VADDPS  96(R10), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L15_end:
+	ADDQ $+64, AX
+	ADDQ $+64, BX
+	ADDQ $+128, DX
+	DECQ SI
+	JNZ  L10_tiles
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+32
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_899f393a5e87(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+32768, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+128, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+1568, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+256, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+256, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      32768(R11), Y14
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      65536(R11), Y13
+	PREFETCHT1   65536(R11)(R15*1)
+	PREFETCHT1   98304(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98304(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98304(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98304(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98336(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98336(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98336(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      32832(R11), Y14
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      65600(R11), Y13
+	PREFETCHT1   65600(R11)(R15*1)
+	PREFETCHT1   98368(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98368(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98368(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98368(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98400(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98400(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98400(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      32896(R11), Y14
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      65664(R11), Y13
+	PREFETCHT1   65664(R11)(R15*1)
+	PREFETCHT1   98432(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98432(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98432(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98432(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98464(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98464(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98464(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      32960(R11), Y14
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      65728(R11), Y13
+	PREFETCHT1   65728(R11)(R15*1)
+	PREFETCHT1   98496(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98496(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98496(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98496(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98528(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98528(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98528(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+128
+	JEQ          L8_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L9_end
+
+L8_epi:
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L9_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	MOVQ $+2, SI
+
+L10_tiles:
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      32768(R11), Y14
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      65536(R11), Y13
+	PREFETCHT1   65536(R11)(R15*1)
+	VMOVUPS      98304(R11), Y12
+	PREFETCHT1   98304(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VMOVUPS      98336(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      32832(R11), Y14
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      65600(R11), Y13
+	PREFETCHT1   65600(R11)(R15*1)
+	VMOVUPS      98368(R11), Y12
+	PREFETCHT1   98368(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VMOVUPS      98400(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      32896(R11), Y14
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      65664(R11), Y13
+	PREFETCHT1   65664(R11)(R15*1)
+	VMOVUPS      98432(R11), Y12
+	PREFETCHT1   98432(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VMOVUPS      98464(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      32960(R11), Y14
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      65728(R11), Y13
+	PREFETCHT1   65728(R11)(R15*1)
+	VMOVUPS      98496(R11), Y12
+	PREFETCHT1   98496(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VMOVUPS      98528(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+128
+	JEQ          L14_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L15_end
+
+L14_epi:
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L15_end:
+	ADDQ $+64, AX
+	ADDQ $+64, BX
+	DECQ SI
+	JNZ  L10_tiles
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+128
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_75b359edeb2a(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+32768, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+128, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+1568, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+256, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+256, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      32768(R11), Y14
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      65536(R11), Y13
+	PREFETCHT1   65536(R11)(R15*1)
+	PREFETCHT1   98304(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98304(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98304(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98304(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98336(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98336(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98336(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      32832(R11), Y14
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      65600(R11), Y13
+	PREFETCHT1   65600(R11)(R15*1)
+	PREFETCHT1   98368(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98368(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98368(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98368(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98400(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98400(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98400(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      32896(R11), Y14
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      65664(R11), Y13
+	PREFETCHT1   65664(R11)(R15*1)
+	PREFETCHT1   98432(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98432(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98432(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98432(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98464(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98464(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98464(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      32960(R11), Y14
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      65728(R11), Y13
+	PREFETCHT1   65728(R11)(R15*1)
+	PREFETCHT1   98496(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98496(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98496(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98496(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  98528(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  98528(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  98528(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+128
+	JEQ          L8_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L9_end
+
+L8_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L9_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	MOVQ $+2, SI
+
+L10_tiles:
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      32768(R11), Y14
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      65536(R11), Y13
+	PREFETCHT1   65536(R11)(R15*1)
+	VMOVUPS      98304(R11), Y12
+	PREFETCHT1   98304(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      32800(R11), Y14
+	VMOVUPS      65568(R11), Y13
+	VMOVUPS      98336(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      32832(R11), Y14
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      65600(R11), Y13
+	PREFETCHT1   65600(R11)(R15*1)
+	VMOVUPS      98368(R11), Y12
+	PREFETCHT1   98368(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      32864(R11), Y14
+	VMOVUPS      65632(R11), Y13
+	VMOVUPS      98400(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      32896(R11), Y14
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      65664(R11), Y13
+	PREFETCHT1   65664(R11)(R15*1)
+	VMOVUPS      98432(R11), Y12
+	PREFETCHT1   98432(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      32928(R11), Y14
+	VMOVUPS      65696(R11), Y13
+	VMOVUPS      98464(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      32960(R11), Y14
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      65728(R11), Y13
+	PREFETCHT1   65728(R11)(R15*1)
+	VMOVUPS      98496(R11), Y12
+	PREFETCHT1   98496(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      32992(R11), Y14
+	VMOVUPS      65760(R11), Y13
+	VMOVUPS      98528(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+128
+	JEQ          L14_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L15_end
+
+L14_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L15_end:
+	ADDQ $+64, AX
+	ADDQ $+64, BX
+	DECQ SI
+	JNZ  L10_tiles
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+128
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_ff053ecf22c7(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+147456, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+64, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	SUBQ    $+1, AX
+	XORQ    BX, BX
+	MOVQ    AX, CX
+	NEGQ    CX
+	CMOVQGT CX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+3, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	SUBQ    $+32, AX
+	IMUL3Q  $+768, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+1568, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+2304, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+2304, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L8_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      147456(R9), Y14
+	PREFETCHT1   147456(R9)(R15*1)
+	VMOVUPS      294912(R9), Y13
+	PREFETCHT1   294912(R9)(R15*1)
+	PREFETCHT1   442368(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442368(R9), Y12, Y10
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442368(R9), Y12, Y11
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      147488(R9), Y14
+	VMOVUPS      294944(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442400(R9), Y12, Y10
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442400(R9), Y12, Y11
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      147520(R9), Y14
+	PREFETCHT1   147520(R9)(R15*1)
+	VMOVUPS      294976(R9), Y13
+	PREFETCHT1   294976(R9)(R15*1)
+	PREFETCHT1   442432(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442432(R9), Y12, Y10
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442432(R9), Y12, Y11
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      147552(R9), Y14
+	VMOVUPS      295008(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442464(R9), Y12, Y10
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442464(R9), Y12, Y11
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      147584(R9), Y14
+	PREFETCHT1   147584(R9)(R15*1)
+	VMOVUPS      295040(R9), Y13
+	PREFETCHT1   295040(R9)(R15*1)
+	PREFETCHT1   442496(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442496(R9), Y12, Y10
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442496(R9), Y12, Y11
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      147616(R9), Y14
+	VMOVUPS      295072(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442528(R9), Y12, Y10
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442528(R9), Y12, Y11
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      147648(R9), Y14
+	PREFETCHT1   147648(R9)(R15*1)
+	VMOVUPS      295104(R9), Y13
+	PREFETCHT1   295104(R9)(R15*1)
+	PREFETCHT1   442560(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442560(R9), Y12, Y10
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442560(R9), Y12, Y11
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      147680(R9), Y14
+	VMOVUPS      295136(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442592(R9), Y12, Y10
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442592(R9), Y12, Y11
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      147712(R9), Y14
+	PREFETCHT1   147712(R9)(R15*1)
+	VMOVUPS      295168(R9), Y13
+	PREFETCHT1   295168(R9)(R15*1)
+	PREFETCHT1   442624(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442624(R9), Y12, Y9
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442624(R9), Y12, Y10
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442624(R9), Y12, Y11
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      147744(R9), Y14
+	VMOVUPS      295200(R9), Y13
+	VBROADCASTSS 36(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442656(R9), Y12, Y9
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442656(R9), Y12, Y10
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442656(R9), Y12, Y11
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      147776(R9), Y14
+	PREFETCHT1   147776(R9)(R15*1)
+	VMOVUPS      295232(R9), Y13
+	PREFETCHT1   295232(R9)(R15*1)
+	PREFETCHT1   442688(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442688(R9), Y12, Y9
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442688(R9), Y12, Y10
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442688(R9), Y12, Y11
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      147808(R9), Y14
+	VMOVUPS      295264(R9), Y13
+	VBROADCASTSS 44(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442720(R9), Y12, Y9
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442720(R9), Y12, Y10
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442720(R9), Y12, Y11
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      147840(R9), Y14
+	PREFETCHT1   147840(R9)(R15*1)
+	VMOVUPS      295296(R9), Y13
+	PREFETCHT1   295296(R9)(R15*1)
+	PREFETCHT1   442752(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442752(R9), Y12, Y9
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442752(R9), Y12, Y10
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442752(R9), Y12, Y11
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      147872(R9), Y14
+	VMOVUPS      295328(R9), Y13
+	VBROADCASTSS 52(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442784(R9), Y12, Y9
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442784(R9), Y12, Y10
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442784(R9), Y12, Y11
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      147904(R9), Y14
+	PREFETCHT1   147904(R9)(R15*1)
+	VMOVUPS      295360(R9), Y13
+	PREFETCHT1   295360(R9)(R15*1)
+	PREFETCHT1   442816(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442816(R9), Y12, Y9
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442816(R9), Y12, Y10
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442816(R9), Y12, Y11
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      147936(R9), Y14
+	VMOVUPS      295392(R9), Y13
+	VBROADCASTSS 60(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442848(R9), Y12, Y9
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442848(R9), Y12, Y10
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442848(R9), Y12, Y11
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      147968(R9), Y14
+	PREFETCHT1   147968(R9)(R15*1)
+	VMOVUPS      295424(R9), Y13
+	PREFETCHT1   295424(R9)(R15*1)
+	PREFETCHT1   442880(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442880(R9), Y12, Y9
+	VBROADCASTSS 96(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442880(R9), Y12, Y10
+	VBROADCASTSS 128(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442880(R9), Y12, Y11
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      148000(R9), Y14
+	VMOVUPS      295456(R9), Y13
+	VBROADCASTSS 68(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442912(R9), Y12, Y9
+	VBROADCASTSS 100(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442912(R9), Y12, Y10
+	VBROADCASTSS 132(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442912(R9), Y12, Y11
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      148032(R9), Y14
+	PREFETCHT1   148032(R9)(R15*1)
+	VMOVUPS      295488(R9), Y13
+	PREFETCHT1   295488(R9)(R15*1)
+	PREFETCHT1   442944(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442944(R9), Y12, Y9
+	VBROADCASTSS 104(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442944(R9), Y12, Y10
+	VBROADCASTSS 136(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442944(R9), Y12, Y11
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      148064(R9), Y14
+	VMOVUPS      295520(R9), Y13
+	VBROADCASTSS 76(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  442976(R9), Y12, Y9
+	VBROADCASTSS 108(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  442976(R9), Y12, Y10
+	VBROADCASTSS 140(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  442976(R9), Y12, Y11
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      148096(R9), Y14
+	PREFETCHT1   148096(R9)(R15*1)
+	VMOVUPS      295552(R9), Y13
+	PREFETCHT1   295552(R9)(R15*1)
+	PREFETCHT1   443008(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  443008(R9), Y12, Y9
+	VBROADCASTSS 112(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  443008(R9), Y12, Y10
+	VBROADCASTSS 144(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  443008(R9), Y12, Y11
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      148128(R9), Y14
+	VMOVUPS      295584(R9), Y13
+	VBROADCASTSS 84(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  443040(R9), Y12, Y9
+	VBROADCASTSS 116(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  443040(R9), Y12, Y10
+	VBROADCASTSS 148(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  443040(R9), Y12, Y11
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      148160(R9), Y14
+	PREFETCHT1   148160(R9)(R15*1)
+	VMOVUPS      295616(R9), Y13
+	PREFETCHT1   295616(R9)(R15*1)
+	PREFETCHT1   443072(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  443072(R9), Y12, Y9
+	VBROADCASTSS 120(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  443072(R9), Y12, Y10
+	VBROADCASTSS 152(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  443072(R9), Y12, Y11
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      148192(R9), Y14
+	VMOVUPS      295648(R9), Y13
+	VBROADCASTSS 92(R8), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  443104(R9), Y12, Y9
+	VBROADCASTSS 124(R8), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  443104(R9), Y12, Y10
+	VBROADCASTSS 156(R8), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  443104(R9), Y12, Y11
+	ADDQ         $+224, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L8_kh
+	ADDQ         $+1568, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+64
+	JEQ          L9_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L10_end
+
+L9_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L10_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L14_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      147456(R9), Y14
+	PREFETCHT1   147456(R9)(R15*1)
+	VMOVUPS      294912(R9), Y13
+	PREFETCHT1   294912(R9)(R15*1)
+	VMOVUPS      442368(R9), Y12
+	PREFETCHT1   442368(R9)(R15*1)
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      147488(R9), Y14
+	VMOVUPS      294944(R9), Y13
+	VMOVUPS      442400(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      147520(R9), Y14
+	PREFETCHT1   147520(R9)(R15*1)
+	VMOVUPS      294976(R9), Y13
+	PREFETCHT1   294976(R9)(R15*1)
+	VMOVUPS      442432(R9), Y12
+	PREFETCHT1   442432(R9)(R15*1)
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      147552(R9), Y14
+	VMOVUPS      295008(R9), Y13
+	VMOVUPS      442464(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      147584(R9), Y14
+	PREFETCHT1   147584(R9)(R15*1)
+	VMOVUPS      295040(R9), Y13
+	PREFETCHT1   295040(R9)(R15*1)
+	VMOVUPS      442496(R9), Y12
+	PREFETCHT1   442496(R9)(R15*1)
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      147616(R9), Y14
+	VMOVUPS      295072(R9), Y13
+	VMOVUPS      442528(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      147648(R9), Y14
+	PREFETCHT1   147648(R9)(R15*1)
+	VMOVUPS      295104(R9), Y13
+	PREFETCHT1   295104(R9)(R15*1)
+	VMOVUPS      442560(R9), Y12
+	PREFETCHT1   442560(R9)(R15*1)
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      147680(R9), Y14
+	VMOVUPS      295136(R9), Y13
+	VMOVUPS      442592(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      147712(R9), Y14
+	PREFETCHT1   147712(R9)(R15*1)
+	VMOVUPS      295168(R9), Y13
+	PREFETCHT1   295168(R9)(R15*1)
+	VMOVUPS      442624(R9), Y12
+	PREFETCHT1   442624(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      147744(R9), Y14
+	VMOVUPS      295200(R9), Y13
+	VMOVUPS      442656(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      147776(R9), Y14
+	PREFETCHT1   147776(R9)(R15*1)
+	VMOVUPS      295232(R9), Y13
+	PREFETCHT1   295232(R9)(R15*1)
+	VMOVUPS      442688(R9), Y12
+	PREFETCHT1   442688(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      147808(R9), Y14
+	VMOVUPS      295264(R9), Y13
+	VMOVUPS      442720(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      147840(R9), Y14
+	PREFETCHT1   147840(R9)(R15*1)
+	VMOVUPS      295296(R9), Y13
+	PREFETCHT1   295296(R9)(R15*1)
+	VMOVUPS      442752(R9), Y12
+	PREFETCHT1   442752(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      147872(R9), Y14
+	VMOVUPS      295328(R9), Y13
+	VMOVUPS      442784(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      147904(R9), Y14
+	PREFETCHT1   147904(R9)(R15*1)
+	VMOVUPS      295360(R9), Y13
+	PREFETCHT1   295360(R9)(R15*1)
+	VMOVUPS      442816(R9), Y12
+	PREFETCHT1   442816(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      147936(R9), Y14
+	VMOVUPS      295392(R9), Y13
+	VMOVUPS      442848(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      147968(R9), Y14
+	PREFETCHT1   147968(R9)(R15*1)
+	VMOVUPS      295424(R9), Y13
+	PREFETCHT1   295424(R9)(R15*1)
+	VMOVUPS      442880(R9), Y12
+	PREFETCHT1   442880(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 96(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      148000(R9), Y14
+	VMOVUPS      295456(R9), Y13
+	VMOVUPS      442912(R9), Y12
+	VBROADCASTSS 68(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 100(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      148032(R9), Y14
+	PREFETCHT1   148032(R9)(R15*1)
+	VMOVUPS      295488(R9), Y13
+	PREFETCHT1   295488(R9)(R15*1)
+	VMOVUPS      442944(R9), Y12
+	PREFETCHT1   442944(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 104(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      148064(R9), Y14
+	VMOVUPS      295520(R9), Y13
+	VMOVUPS      442976(R9), Y12
+	VBROADCASTSS 76(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 108(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      148096(R9), Y14
+	PREFETCHT1   148096(R9)(R15*1)
+	VMOVUPS      295552(R9), Y13
+	PREFETCHT1   295552(R9)(R15*1)
+	VMOVUPS      443008(R9), Y12
+	PREFETCHT1   443008(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 112(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      148128(R9), Y14
+	VMOVUPS      295584(R9), Y13
+	VMOVUPS      443040(R9), Y12
+	VBROADCASTSS 84(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 116(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      148160(R9), Y14
+	PREFETCHT1   148160(R9)(R15*1)
+	VMOVUPS      295616(R9), Y13
+	PREFETCHT1   295616(R9)(R15*1)
+	VMOVUPS      443072(R9), Y12
+	PREFETCHT1   443072(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 120(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      148192(R9), Y14
+	VMOVUPS      295648(R9), Y13
+	VMOVUPS      443104(R9), Y12
+	VBROADCASTSS 92(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 124(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+224, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L14_kh
+	ADDQ         $+1568, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+64
+	JEQ          L15_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L16_end
+
+L15_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L16_end:
+	ADDQ $+64, AX
+	ADDQ $+64, BX
+
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L17_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L18_acc
+
+L17_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L18_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L19_icb:
+	MOVQ R10, R8
+	MOVQ R11, R9
+	MOVQ DI, R13
+
+L20_kh:
+	VMOVUPS      (R9), Y15
+	PREFETCHT1   (R9)(R15*1)
+	VMOVUPS      147456(R9), Y14
+	PREFETCHT1   147456(R9)(R15*1)
+	VMOVUPS      294912(R9), Y13
+	PREFETCHT1   294912(R9)(R15*1)
+	VMOVUPS      442368(R9), Y12
+	PREFETCHT1   442368(R9)(R15*1)
+	VBROADCASTSS (R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R9), Y15
+	VMOVUPS      147488(R9), Y14
+	VMOVUPS      294944(R9), Y13
+	VMOVUPS      442400(R9), Y12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R9), Y15
+	PREFETCHT1   64(R9)(R15*1)
+	VMOVUPS      147520(R9), Y14
+	PREFETCHT1   147520(R9)(R15*1)
+	VMOVUPS      294976(R9), Y13
+	PREFETCHT1   294976(R9)(R15*1)
+	VMOVUPS      442432(R9), Y12
+	PREFETCHT1   442432(R9)(R15*1)
+	VBROADCASTSS 8(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R9), Y15
+	VMOVUPS      147552(R9), Y14
+	VMOVUPS      295008(R9), Y13
+	VMOVUPS      442464(R9), Y12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R9), Y15
+	PREFETCHT1   128(R9)(R15*1)
+	VMOVUPS      147584(R9), Y14
+	PREFETCHT1   147584(R9)(R15*1)
+	VMOVUPS      295040(R9), Y13
+	PREFETCHT1   295040(R9)(R15*1)
+	VMOVUPS      442496(R9), Y12
+	PREFETCHT1   442496(R9)(R15*1)
+	VBROADCASTSS 16(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R9), Y15
+	VMOVUPS      147616(R9), Y14
+	VMOVUPS      295072(R9), Y13
+	VMOVUPS      442528(R9), Y12
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R9), Y15
+	PREFETCHT1   192(R9)(R15*1)
+	VMOVUPS      147648(R9), Y14
+	PREFETCHT1   147648(R9)(R15*1)
+	VMOVUPS      295104(R9), Y13
+	PREFETCHT1   295104(R9)(R15*1)
+	VMOVUPS      442560(R9), Y12
+	PREFETCHT1   442560(R9)(R15*1)
+	VBROADCASTSS 24(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R9), Y15
+	VMOVUPS      147680(R9), Y14
+	VMOVUPS      295136(R9), Y13
+	VMOVUPS      442592(R9), Y12
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      256(R9), Y15
+	PREFETCHT1   256(R9)(R15*1)
+	VMOVUPS      147712(R9), Y14
+	PREFETCHT1   147712(R9)(R15*1)
+	VMOVUPS      295168(R9), Y13
+	PREFETCHT1   295168(R9)(R15*1)
+	VMOVUPS      442624(R9), Y12
+	PREFETCHT1   442624(R9)(R15*1)
+	VBROADCASTSS 32(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 64(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      288(R9), Y15
+	VMOVUPS      147744(R9), Y14
+	VMOVUPS      295200(R9), Y13
+	VMOVUPS      442656(R9), Y12
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 68(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      320(R9), Y15
+	PREFETCHT1   320(R9)(R15*1)
+	VMOVUPS      147776(R9), Y14
+	PREFETCHT1   147776(R9)(R15*1)
+	VMOVUPS      295232(R9), Y13
+	PREFETCHT1   295232(R9)(R15*1)
+	VMOVUPS      442688(R9), Y12
+	PREFETCHT1   442688(R9)(R15*1)
+	VBROADCASTSS 40(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 72(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      352(R9), Y15
+	VMOVUPS      147808(R9), Y14
+	VMOVUPS      295264(R9), Y13
+	VMOVUPS      442720(R9), Y12
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      384(R9), Y15
+	PREFETCHT1   384(R9)(R15*1)
+	VMOVUPS      147840(R9), Y14
+	PREFETCHT1   147840(R9)(R15*1)
+	VMOVUPS      295296(R9), Y13
+	PREFETCHT1   295296(R9)(R15*1)
+	VMOVUPS      442752(R9), Y12
+	PREFETCHT1   442752(R9)(R15*1)
+	VBROADCASTSS 48(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 80(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      416(R9), Y15
+	VMOVUPS      147872(R9), Y14
+	VMOVUPS      295328(R9), Y13
+	VMOVUPS      442784(R9), Y12
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 84(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      448(R9), Y15
+	PREFETCHT1   448(R9)(R15*1)
+	VMOVUPS      147904(R9), Y14
+	PREFETCHT1   147904(R9)(R15*1)
+	VMOVUPS      295360(R9), Y13
+	PREFETCHT1   295360(R9)(R15*1)
+	VMOVUPS      442816(R9), Y12
+	PREFETCHT1   442816(R9)(R15*1)
+	VBROADCASTSS 56(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 88(R8), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      480(R9), Y15
+	VMOVUPS      147936(R9), Y14
+	VMOVUPS      295392(R9), Y13
+	VMOVUPS      442848(R9), Y12
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      512(R9), Y15
+	PREFETCHT1   512(R9)(R15*1)
+	VMOVUPS      147968(R9), Y14
+	PREFETCHT1   147968(R9)(R15*1)
+	VMOVUPS      295424(R9), Y13
+	PREFETCHT1   295424(R9)(R15*1)
+	VMOVUPS      442880(R9), Y12
+	PREFETCHT1   442880(R9)(R15*1)
+	VBROADCASTSS 64(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      544(R9), Y15
+	VMOVUPS      148000(R9), Y14
+	VMOVUPS      295456(R9), Y13
+	VMOVUPS      442912(R9), Y12
+	VBROADCASTSS 68(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      576(R9), Y15
+	PREFETCHT1   576(R9)(R15*1)
+	VMOVUPS      148032(R9), Y14
+	PREFETCHT1   148032(R9)(R15*1)
+	VMOVUPS      295488(R9), Y13
+	PREFETCHT1   295488(R9)(R15*1)
+	VMOVUPS      442944(R9), Y12
+	PREFETCHT1   442944(R9)(R15*1)
+	VBROADCASTSS 72(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      608(R9), Y15
+	VMOVUPS      148064(R9), Y14
+	VMOVUPS      295520(R9), Y13
+	VMOVUPS      442976(R9), Y12
+	VBROADCASTSS 76(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	VMOVUPS      640(R9), Y15
+	PREFETCHT1   640(R9)(R15*1)
+	VMOVUPS      148096(R9), Y14
+	PREFETCHT1   148096(R9)(R15*1)
+	VMOVUPS      295552(R9), Y13
+	PREFETCHT1   295552(R9)(R15*1)
+	VMOVUPS      443008(R9), Y12
+	PREFETCHT1   443008(R9)(R15*1)
+	VBROADCASTSS 80(R8), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VMOVUPS      672(R9), Y15
+	VMOVUPS      148128(R9), Y14
+	VMOVUPS      295584(R9), Y13
+	VMOVUPS      443040(R9), Y12
+	VBROADCASTSS 84(R8), Y10
+	VFMADD231PS  Y15, Y10, Y0
+	VFMADD231PS  Y14, Y10, Y2
+	VFMADD231PS  Y13, Y10, Y4
+	VFMADD231PS  Y12, Y10, Y6
+	VMOVUPS      704(R9), Y15
+	PREFETCHT1   704(R9)(R15*1)
+	VMOVUPS      148160(R9), Y14
+	PREFETCHT1   148160(R9)(R15*1)
+	VMOVUPS      295616(R9), Y13
+	PREFETCHT1   295616(R9)(R15*1)
+	VMOVUPS      443072(R9), Y12
+	PREFETCHT1   443072(R9)(R15*1)
+	VBROADCASTSS 88(R8), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      736(R9), Y15
+	VMOVUPS      148192(R9), Y14
+	VMOVUPS      295648(R9), Y13
+	VMOVUPS      443104(R9), Y12
+	VBROADCASTSS 92(R8), Y8
+	VFMADD231PS  Y15, Y8, Y0
+	VFMADD231PS  Y14, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y12, Y8, Y6
+	ADDQ         $+224, R8
+	ADDQ         $+768, R9
+	DECQ         R13
+	JNZ          L20_kh
+	ADDQ         $+1568, R10
+	ADDQ         $+2304, R11
+	DECQ         R12
+	JNZ          L19_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+64
+	JEQ          L21_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L22_end
+
+L21_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L22_end:
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+64
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_2c1d35449d12(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+16384, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out1+56(FP), AX
+	MOVQ   AX, 32(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    32(SP), CX
+	ADDQ    R15, CX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+224, DX, DX
+	ADDQ    40(SP), DX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+65536, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L5_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49152(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49152(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49152(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49184(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49184(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49184(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49216(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49216(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49216(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49248(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49248(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49248(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49280(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49280(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49280(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49312(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49312(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49312(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49344(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49344(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49344(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49376(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49376(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49376(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       64(DX), Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       1568(DX), Y3, Y3
+	VMOVUPS      Y3, 1568(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 1568(CX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       1600(DX), Y4, Y4
+	VMOVUPS      Y4, 1600(BX)
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 1600(CX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       1632(DX), Y5, Y5
+	VMOVUPS      Y5, 1632(BX)
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 1632(CX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       3136(DX), Y6, Y6
+	VMOVUPS      Y6, 3136(BX)
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 3136(CX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       3168(DX), Y7, Y7
+	VMOVUPS      Y7, 3168(BX)
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 3168(CX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       3200(DX), Y8, Y8
+	VMOVUPS      Y8, 3200(BX)
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 3200(CX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       4704(DX), Y9, Y9
+	VMOVUPS      Y9, 4704(BX)
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 4704(CX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       4736(DX), Y10, Y10
+	VMOVUPS      Y10, 4736(BX)
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 4736(CX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       4768(DX), Y11, Y11
+	VMOVUPS      Y11, 4768(BX)
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 4768(CX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+96, CX
+	ADDQ         $+96, DX
+	MOVQ         $+2, SI
+
+L6_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      49152(R11), Y12
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VMOVUPS      49184(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      49216(R11), Y12
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VMOVUPS      49248(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      49280(R11), Y12
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VMOVUPS      49312(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      49344(R11), Y12
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VMOVUPS      49376(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (CX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(CX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       1568(DX), Y2, Y2
+	VMOVUPS      Y2, 1568(BX)
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 1568(CX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       1600(DX), Y3, Y3
+	VMOVUPS      Y3, 1600(BX)
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 1600(CX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       3136(DX), Y4, Y4
+	VMOVUPS      Y4, 3136(BX)
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 3136(CX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       3168(DX), Y5, Y5
+	VMOVUPS      Y5, 3168(BX)
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 3168(CX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       4704(DX), Y6, Y6
+	VMOVUPS      Y6, 4704(BX)
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 4704(CX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       4736(DX), Y7, Y7
+	VMOVUPS      Y7, 4736(BX)
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 4736(CX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	ADDQ         $+64, CX
+	ADDQ         $+64, DX
+	DECQ         SI
+	JNZ          L6_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_30098697428f(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+65536, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   $+0, 72(SP)
+
+L3_chunk:
+	MOVQ    $+256, AX
+	SUBQ    72(SP), AX
+	MOVQ    $+1, BX
+	CMPQ    AX, BX
+	CMOVQLT AX, BX
+	MOVQ    BX, 80(SP)
+	MOVQ    oh0+80(FP), AX
+	MOVQ    AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    72(SP), R15
+	IMUL3Q  $+1568, R15, CX
+	ADDQ    CX, AX
+	IMUL3Q  $+256, R15, CX
+	ADDQ    CX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+256, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L5_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	JMP    L6_acc
+
+L5_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 1568(BX), Y3
+	VMOVUPS 1600(BX), Y4
+	VMOVUPS 1632(BX), Y5
+	VMOVUPS 3136(BX), Y6
+	VMOVUPS 3168(BX), Y7
+	VMOVUPS 3200(BX), Y8
+	VMOVUPS 4704(BX), Y9
+	VMOVUPS 4736(BX), Y10
+	VMOVUPS 4768(BX), Y11
+
+L6_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      65536(R11), Y14
+	PREFETCHT1   65536(R11)(R15*1)
+	VMOVUPS      131072(R11), Y13
+	PREFETCHT1   131072(R11)(R15*1)
+	PREFETCHT1   196608(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196608(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196608(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196608(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      65568(R11), Y14
+	VMOVUPS      131104(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196640(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196640(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196640(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      65600(R11), Y14
+	PREFETCHT1   65600(R11)(R15*1)
+	VMOVUPS      131136(R11), Y13
+	PREFETCHT1   131136(R11)(R15*1)
+	PREFETCHT1   196672(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196672(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196672(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196672(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      65632(R11), Y14
+	VMOVUPS      131168(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196704(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196704(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196704(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      65664(R11), Y14
+	PREFETCHT1   65664(R11)(R15*1)
+	VMOVUPS      131200(R11), Y13
+	PREFETCHT1   131200(R11)(R15*1)
+	PREFETCHT1   196736(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196736(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196736(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196736(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      65696(R11), Y14
+	VMOVUPS      131232(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196768(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196768(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196768(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      65728(R11), Y14
+	PREFETCHT1   65728(R11)(R15*1)
+	VMOVUPS      131264(R11), Y13
+	PREFETCHT1   131264(R11)(R15*1)
+	PREFETCHT1   196800(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196800(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196800(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196800(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      65760(R11), Y14
+	VMOVUPS      131296(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  196832(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  196832(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  196832(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+256
+	JEQ          L8_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 64(BX)
+	VMOVUPS      Y3, 1568(BX)
+	VMOVUPS      Y4, 1600(BX)
+	VMOVUPS      Y5, 1632(BX)
+	VMOVUPS      Y6, 3136(BX)
+	VMOVUPS      Y7, 3168(BX)
+	VMOVUPS      Y8, 3200(BX)
+	VMOVUPS      Y9, 4704(BX)
+	VMOVUPS      Y10, 4736(BX)
+	VMOVUPS      Y11, 4768(BX)
+	JMP          L9_end
+
+L8_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  (R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 64(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1568(BX)
+	VADDPS  32(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 1600(BX)
+	VADDPS  32(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 1632(BX)
+	VADDPS  64(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 3136(BX)
+	VADDPS  64(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 3168(BX)
+	VADDPS  64(R8), Y8, Y8
+	VMAXPS  Y15, Y8, Y8
+	VMOVUPS Y8, 3200(BX)
+	VADDPS  96(R8), Y9, Y9
+	VMAXPS  Y15, Y9, Y9
+	VMOVUPS Y9, 4704(BX)
+	VADDPS  96(R8), Y10, Y10
+	VMAXPS  Y15, Y10, Y10
+	VMOVUPS Y10, 4736(BX)
+	VADDPS  96(R8), Y11, Y11
+	VMAXPS  Y15, Y11, Y11
+	VMOVUPS Y11, 4768(BX)
+
+L9_end:
+	ADDQ $+96, AX
+	ADDQ $+96, BX
+	MOVQ $+2, SI
+
+L10_tiles:
+	// tile 4x2, 4 weight registers
+	CMPQ   72(SP), $+0
+	JNE    L11_load
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	JMP    L12_acc
+
+L11_load:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 1568(BX), Y2
+	VMOVUPS 1600(BX), Y3
+	VMOVUPS 3136(BX), Y4
+	VMOVUPS 3168(BX), Y5
+	VMOVUPS 4704(BX), Y6
+	VMOVUPS 4736(BX), Y7
+
+L12_acc:
+	MOVQ AX, R10
+	MOVQ R14, R11
+	MOVQ 80(SP), R12
+
+L13_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      65536(R11), Y14
+	PREFETCHT1   65536(R11)(R15*1)
+	VMOVUPS      131072(R11), Y13
+	PREFETCHT1   131072(R11)(R15*1)
+	VMOVUPS      196608(R11), Y12
+	PREFETCHT1   196608(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      65568(R11), Y14
+	VMOVUPS      131104(R11), Y13
+	VMOVUPS      196640(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      65600(R11), Y14
+	PREFETCHT1   65600(R11)(R15*1)
+	VMOVUPS      131136(R11), Y13
+	PREFETCHT1   131136(R11)(R15*1)
+	VMOVUPS      196672(R11), Y12
+	PREFETCHT1   196672(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      65632(R11), Y14
+	VMOVUPS      131168(R11), Y13
+	VMOVUPS      196704(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      65664(R11), Y14
+	PREFETCHT1   65664(R11)(R15*1)
+	VMOVUPS      131200(R11), Y13
+	PREFETCHT1   131200(R11)(R15*1)
+	VMOVUPS      196736(R11), Y12
+	PREFETCHT1   196736(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      65696(R11), Y14
+	VMOVUPS      131232(R11), Y13
+	VMOVUPS      196768(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      65728(R11), Y14
+	PREFETCHT1   65728(R11)(R15*1)
+	VMOVUPS      131264(R11), Y13
+	PREFETCHT1   131264(R11)(R15*1)
+	VMOVUPS      196800(R11), Y12
+	PREFETCHT1   196800(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      65760(R11), Y14
+	VMOVUPS      131296(R11), Y13
+	VMOVUPS      196832(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L13_icb
+	MOVQ         72(SP), R12
+	ADDQ         80(SP), R12
+	CMPQ         R12, $+256
+	JEQ          L14_epi
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	VMOVUPS      Y2, 1568(BX)
+	VMOVUPS      Y3, 1600(BX)
+	VMOVUPS      Y4, 3136(BX)
+	VMOVUPS      Y5, 3168(BX)
+	VMOVUPS      Y6, 4704(BX)
+	VMOVUPS      Y7, 4736(BX)
+	JMP          L15_end
+
+L14_epi:
+	VXORPS  Y15, Y15, Y15
+	MOVQ    48(SP), R8
+	VADDPS  (R8), Y0, Y0
+	VMAXPS  Y15, Y0, Y0
+	VMOVUPS Y0, (BX)
+	VADDPS  (R8), Y1, Y1
+	VMAXPS  Y15, Y1, Y1
+	VMOVUPS Y1, 32(BX)
+	VADDPS  32(R8), Y2, Y2
+	VMAXPS  Y15, Y2, Y2
+	VMOVUPS Y2, 1568(BX)
+	VADDPS  32(R8), Y3, Y3
+	VMAXPS  Y15, Y3, Y3
+	VMOVUPS Y3, 1600(BX)
+	VADDPS  64(R8), Y4, Y4
+	VMAXPS  Y15, Y4, Y4
+	VMOVUPS Y4, 3136(BX)
+	VADDPS  64(R8), Y5, Y5
+	VMAXPS  Y15, Y5, Y5
+	VMOVUPS Y5, 3168(BX)
+	VADDPS  96(R8), Y6, Y6
+	VMAXPS  Y15, Y6, Y6
+	VMOVUPS Y6, 4704(BX)
+	VADDPS  96(R8), Y7, Y7
+	VMAXPS  Y15, Y7, Y7
+	VMOVUPS Y7, 4736(BX)
+
+L15_end:
+	ADDQ $+64, AX
+	ADDQ $+64, BX
+	DECQ SI
+	JNZ  L10_tiles
+	INCQ 8(SP)
+	MOVQ 8(SP), AX
+	CMPQ AX, oh1+88(FP)
+	JLT  L4_row
+	MOVQ 72(SP), AX
+	ADDQ 80(SP), AX
+	MOVQ AX, 72(SP)
+	CMPQ AX, $+256
+	JLT  L3_chunk
+	MOVQ (SP), R15
+	ADDQ $+4, R15
+	MOVQ R15, (SP)
+	CMPQ R15, ocb1+72(FP)
+	JLT  L2_grp
+
+L1_done:
+	VZEROUPPER
+	RET
+
+// func conv_5b648371a066(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// Requires: AVX, CMOV, FMA3, MMX+
+TEXT ·conv_5b648371a066(SB), NOSPLIT, $88-96
+	MOVQ ocb0+64(FP), R15
+	CMPQ R15, ocb1+72(FP)
+	JGE  L1_done
+	MOVQ oh0+80(FP), AX
+	CMPQ AX, oh1+88(FP)
+	JGE  L1_done
+	MOVQ R15, (SP)
+
+L2_grp:
+	MOVQ   (SP), R15
+	MOVQ   R15, AX
+	IMUL3Q $+16384, AX, AX
+	ADDQ   wt+8(FP), AX
+	MOVQ   AX, 16(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   out0+48(FP), AX
+	MOVQ   AX, 24(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+1568, AX, AX
+	ADDQ   res+24(FP), AX
+	MOVQ   AX, 40(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   bias+16(FP), AX
+	MOVQ   AX, 48(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   scale+32(FP), AX
+	MOVQ   AX, 56(SP)
+	MOVQ   R15, AX
+	IMUL3Q $+32, AX, AX
+	ADDQ   shift+40(FP), AX
+	MOVQ   AX, 64(SP)
+	MOVQ   oh0+80(FP), AX
+	MOVQ   AX, 8(SP)
+
+L4_row:
+	MOVQ    8(SP), AX
+	XORQ    BX, BX
+	MOVQ    $+7, CX
+	SUBQ    AX, CX
+	MOVQ    $+1, DI
+	CMPQ    CX, DI
+	CMOVQLT CX, DI
+	SUBQ    BX, DI
+	ADDQ    BX, AX
+	IMUL3Q  $+224, AX, AX
+	ADDQ    in+0(FP), AX
+	IMUL3Q  $+256, BX, BX
+	ADDQ    16(SP), BX
+	MOVQ    BX, R14
+	MOVQ    8(SP), R15
+	IMUL3Q  $+224, R15, R15
+	MOVQ    24(SP), BX
+	ADDQ    R15, BX
+	MOVQ    8(SP), DX
+	IMUL3Q  $+224, DX, DX
+	ADDQ    40(SP), DX
+	XORQ    R15, R15
+	MOVQ    8(SP), R9
+	CMPQ    R9, oh0+80(FP)
+	MOVQ    $+65536, R8
+	CMOVQEQ R8, R15
+
+	// tile 4x3, 3 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L5_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49152(R11), Y12, Y9
+	VBROADCASTSS 32(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49152(R11), Y12, Y10
+	VBROADCASTSS 64(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49152(R11), Y12, Y11
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VBROADCASTSS 4(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49184(R11), Y12, Y9
+	VBROADCASTSS 36(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49184(R11), Y12, Y10
+	VBROADCASTSS 68(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49184(R11), Y12, Y11
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49216(R11), Y12, Y9
+	VBROADCASTSS 40(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49216(R11), Y12, Y10
+	VBROADCASTSS 72(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49216(R11), Y12, Y11
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VBROADCASTSS 12(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49248(R11), Y12, Y9
+	VBROADCASTSS 44(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49248(R11), Y12, Y10
+	VBROADCASTSS 76(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49248(R11), Y12, Y11
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49280(R11), Y12, Y9
+	VBROADCASTSS 48(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49280(R11), Y12, Y10
+	VBROADCASTSS 80(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49280(R11), Y12, Y11
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VBROADCASTSS 20(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49312(R11), Y12, Y9
+	VBROADCASTSS 52(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49312(R11), Y12, Y10
+	VBROADCASTSS 84(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49312(R11), Y12, Y11
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49344(R11), Y12, Y9
+	VBROADCASTSS 56(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49344(R11), Y12, Y10
+	VBROADCASTSS 88(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49344(R11), Y12, Y11
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VBROADCASTSS 28(R10), Y12
+	VFMADD231PS  Y15, Y12, Y0
+	VFMADD231PS  Y14, Y12, Y3
+	VFMADD231PS  Y13, Y12, Y6
+	VFMADD231PS  49376(R11), Y12, Y9
+	VBROADCASTSS 60(R10), Y12
+	VFMADD231PS  Y15, Y12, Y1
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y13, Y12, Y7
+	VFMADD231PS  49376(R11), Y12, Y10
+	VBROADCASTSS 92(R10), Y12
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y14, Y12, Y5
+	VFMADD231PS  Y13, Y12, Y8
+	VFMADD231PS  49376(R11), Y12, Y11
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L5_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       (R8), Y2, Y2
+	VADDPS       64(DX), Y2, Y2
+	VMULPS       (R9), Y2, Y2
+	VADDPS       (R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 64(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       1568(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 1568(BX)
+	VADDPS       32(R8), Y4, Y4
+	VADDPS       1600(DX), Y4, Y4
+	VMULPS       32(R9), Y4, Y4
+	VADDPS       32(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 1600(BX)
+	VADDPS       32(R8), Y5, Y5
+	VADDPS       1632(DX), Y5, Y5
+	VMULPS       32(R9), Y5, Y5
+	VADDPS       32(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 1632(BX)
+	VADDPS       64(R8), Y6, Y6
+	VADDPS       3136(DX), Y6, Y6
+	VMULPS       64(R9), Y6, Y6
+	VADDPS       64(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 3136(BX)
+	VADDPS       64(R8), Y7, Y7
+	VADDPS       3168(DX), Y7, Y7
+	VMULPS       64(R9), Y7, Y7
+	VADDPS       64(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 3168(BX)
+	VADDPS       64(R8), Y8, Y8
+	VADDPS       3200(DX), Y8, Y8
+	VMULPS       64(R9), Y8, Y8
+	VADDPS       64(R10), Y8, Y8
+	VMAXPS       Y15, Y8, Y8
+	VMOVUPS      Y8, 3200(BX)
+	VADDPS       96(R8), Y9, Y9
+	VADDPS       4704(DX), Y9, Y9
+	VMULPS       96(R9), Y9, Y9
+	VADDPS       96(R10), Y9, Y9
+	VMAXPS       Y15, Y9, Y9
+	VMOVUPS      Y9, 4704(BX)
+	VADDPS       96(R8), Y10, Y10
+	VADDPS       4736(DX), Y10, Y10
+	VMULPS       96(R9), Y10, Y10
+	VADDPS       96(R10), Y10, Y10
+	VMAXPS       Y15, Y10, Y10
+	VMOVUPS      Y10, 4736(BX)
+	VADDPS       96(R8), Y11, Y11
+	VADDPS       4768(DX), Y11, Y11
+	VMULPS       96(R9), Y11, Y11
+	VADDPS       96(R10), Y11, Y11
+	VMAXPS       Y15, Y11, Y11
+	VMOVUPS      Y11, 4768(BX)
+	ADDQ         $+96, AX
+	ADDQ         $+96, BX
+	ADDQ         $+96, DX
+	MOVQ         $+2, SI
+
+L6_tiles:
+	// tile 4x2, 4 weight registers
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   AX, R10
+	MOVQ   R14, R11
+	MOVQ   $+64, R12
+
+L7_icb:
+	VMOVUPS      (R11), Y15
+	PREFETCHT1   (R11)(R15*1)
+	VMOVUPS      16384(R11), Y14
+	PREFETCHT1   16384(R11)(R15*1)
+	VMOVUPS      32768(R11), Y13
+	PREFETCHT1   32768(R11)(R15*1)
+	VMOVUPS      49152(R11), Y12
+	PREFETCHT1   49152(R11)(R15*1)
+	VBROADCASTSS (R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 32(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      32(R11), Y15
+	VMOVUPS      16416(R11), Y14
+	VMOVUPS      32800(R11), Y13
+	VMOVUPS      49184(R11), Y12
+	VBROADCASTSS 4(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 36(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      64(R11), Y15
+	PREFETCHT1   64(R11)(R15*1)
+	VMOVUPS      16448(R11), Y14
+	PREFETCHT1   16448(R11)(R15*1)
+	VMOVUPS      32832(R11), Y13
+	PREFETCHT1   32832(R11)(R15*1)
+	VMOVUPS      49216(R11), Y12
+	PREFETCHT1   49216(R11)(R15*1)
+	VBROADCASTSS 8(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 40(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      96(R11), Y15
+	VMOVUPS      16480(R11), Y14
+	VMOVUPS      32864(R11), Y13
+	VMOVUPS      49248(R11), Y12
+	VBROADCASTSS 12(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 44(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      128(R11), Y15
+	PREFETCHT1   128(R11)(R15*1)
+	VMOVUPS      16512(R11), Y14
+	PREFETCHT1   16512(R11)(R15*1)
+	VMOVUPS      32896(R11), Y13
+	PREFETCHT1   32896(R11)(R15*1)
+	VMOVUPS      49280(R11), Y12
+	PREFETCHT1   49280(R11)(R15*1)
+	VBROADCASTSS 16(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 48(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      160(R11), Y15
+	VMOVUPS      16544(R11), Y14
+	VMOVUPS      32928(R11), Y13
+	VMOVUPS      49312(R11), Y12
+	VBROADCASTSS 20(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 52(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	VMOVUPS      192(R11), Y15
+	PREFETCHT1   192(R11)(R15*1)
+	VMOVUPS      16576(R11), Y14
+	PREFETCHT1   16576(R11)(R15*1)
+	VMOVUPS      32960(R11), Y13
+	PREFETCHT1   32960(R11)(R15*1)
+	VMOVUPS      49344(R11), Y12
+	PREFETCHT1   49344(R11)(R15*1)
+	VBROADCASTSS 24(R10), Y11
+	VFMADD231PS  Y15, Y11, Y0
+	VFMADD231PS  Y14, Y11, Y2
+	VFMADD231PS  Y13, Y11, Y4
+	VFMADD231PS  Y12, Y11, Y6
+	VBROADCASTSS 56(R10), Y10
+	VFMADD231PS  Y15, Y10, Y1
+	VFMADD231PS  Y14, Y10, Y3
+	VFMADD231PS  Y13, Y10, Y5
+	VFMADD231PS  Y12, Y10, Y7
+	VMOVUPS      224(R11), Y15
+	VMOVUPS      16608(R11), Y14
+	VMOVUPS      32992(R11), Y13
+	VMOVUPS      49376(R11), Y12
+	VBROADCASTSS 28(R10), Y9
+	VFMADD231PS  Y15, Y9, Y0
+	VFMADD231PS  Y14, Y9, Y2
+	VFMADD231PS  Y13, Y9, Y4
+	VFMADD231PS  Y12, Y9, Y6
+	VBROADCASTSS 60(R10), Y8
+	VFMADD231PS  Y15, Y8, Y1
+	VFMADD231PS  Y14, Y8, Y3
+	VFMADD231PS  Y13, Y8, Y5
+	VFMADD231PS  Y12, Y8, Y7
+	ADDQ         $+1568, R10
+	ADDQ         $+256, R11
+	DECQ         R12
+	JNZ          L7_icb
+	VXORPS       Y15, Y15, Y15
+	MOVQ         48(SP), R8
+	MOVQ         56(SP), R9
+	MOVQ         64(SP), R10
+	VADDPS       (R8), Y0, Y0
+	VADDPS       (DX), Y0, Y0
+	VMULPS       (R9), Y0, Y0
+	VADDPS       (R10), Y0, Y0
+	VMAXPS       Y15, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	VADDPS       (R8), Y1, Y1
+	VADDPS       32(DX), Y1, Y1
+	VMULPS       (R9), Y1, Y1
+	VADDPS       (R10), Y1, Y1
+	VMAXPS       Y15, Y1, Y1
+	VMOVUPS      Y1, 32(BX)
+	VADDPS       32(R8), Y2, Y2
+	VADDPS       1568(DX), Y2, Y2
+	VMULPS       32(R9), Y2, Y2
+	VADDPS       32(R10), Y2, Y2
+	VMAXPS       Y15, Y2, Y2
+	VMOVUPS      Y2, 1568(BX)
+	VADDPS       32(R8), Y3, Y3
+	VADDPS       1600(DX), Y3, Y3
+	VMULPS       32(R9), Y3, Y3
+	VADDPS       32(R10), Y3, Y3
+	VMAXPS       Y15, Y3, Y3
+	VMOVUPS      Y3, 1600(BX)
+	VADDPS       64(R8), Y4, Y4
+	VADDPS       3136(DX), Y4, Y4
+	VMULPS       64(R9), Y4, Y4
+	VADDPS       64(R10), Y4, Y4
+	VMAXPS       Y15, Y4, Y4
+	VMOVUPS      Y4, 3136(BX)
+	VADDPS       64(R8), Y5, Y5
+	VADDPS       3168(DX), Y5, Y5
+	VMULPS       64(R9), Y5, Y5
+	VADDPS       64(R10), Y5, Y5
+	VMAXPS       Y15, Y5, Y5
+	VMOVUPS      Y5, 3168(BX)
+	VADDPS       96(R8), Y6, Y6
+	VADDPS       4704(DX), Y6, Y6
+	VMULPS       96(R9), Y6, Y6
+	VADDPS       96(R10), Y6, Y6
+	VMAXPS       Y15, Y6, Y6
+	VMOVUPS      Y6, 4704(BX)
+	VADDPS       96(R8), Y7, Y7
+	VADDPS       4736(DX), Y7, Y7
+	VMULPS       96(R9), Y7, Y7
+	VADDPS       96(R10), Y7, Y7
+	VMAXPS       Y15, Y7, Y7
+	VMOVUPS      Y7, 4736(BX)
+	ADDQ         $+64, AX
+	ADDQ         $+64, BX
+	ADDQ         $+64, DX
+	DECQ         SI
+	JNZ          L6_tiles
+	INCQ         8(SP)
+	MOVQ         8(SP), AX
+	CMPQ         AX, oh1+88(FP)
+	JLT          L4_row
+	MOVQ         (SP), R15
+	ADDQ         $+4, R15
+	MOVQ         R15, (SP)
+	CMPQ         R15, ocb1+72(FP)
+	JLT          L2_grp
+
+L1_done:
 	VZEROUPPER
 	RET
 

@@ -10,12 +10,15 @@ package resnet50v2
 import "github.com/rnc-dev/rnc/runtime"
 
 // The input is InputHeight×InputWidth×InputChannels NHWC float32 images;
-// each output holds Classes values.
+// each output is a vector of Classes values.
 const (
-	InputHeight   = 224
-	InputWidth    = 224
-	InputChannels = 3
-	Classes       = 1000
+	InputHeight    = 224
+	InputWidth     = 224
+	InputChannels  = 3
+	Classes        = 1000
+	OutputHeight   = 1
+	OutputWidth    = 1
+	OutputChannels = 1000
 )
 
 // Model is a loaded model. Predict is safe for concurrent use.

@@ -1548,7 +1548,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 224, W: 224, C: 3},
 		}, Out: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
-		}, Flops: 236027904, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 1, RowTasks: 2},
+		}, Flops: 236027904, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 4, RowTasks: 8},
 		{Name: "pool1_pad+pool1_pool+conv2_block1_preact_bn+conv2_block1_preact_relu", Kind: runtime.OpPool, In: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
@@ -1561,21 +1561,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 56, W: 56, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
 			{H: 56, W: 56, C: 256, Block: 8},
-		}, Flops: 102760448, Kernel: 406, Bias: 407, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 406, Bias: 407, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv2_block1_1_conv+conv2_block1_1_bn+conv2_block1_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 56, W: 56, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1003520, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 408, Bias: 409, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 2},
+		}, Flops: 25690112, Kernel: 408, Bias: 409, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv2_block1_2_pad+conv2_block1_2_conv+conv2_block1_2_bn+conv2_block1_2_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 56, W: 56, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1587,21 +1587,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 414, Shift: 415},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 412, Bias: 413, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 412, Bias: 413, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv2_block2_1_conv+conv2_block2_1_bn+conv2_block2_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 56, W: 56, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 416, Bias: 417, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 416, Bias: 417, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv2_block2_2_pad+conv2_block2_2_conv+conv2_block2_2_bn+conv2_block2_2_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1613,21 +1613,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 422, Shift: 423},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 420, Bias: 421, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 420, Bias: 421, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv2_block3_1_conv+conv2_block3_1_bn+conv2_block3_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 56, W: 56, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 424, Bias: 425, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 424, Bias: 425, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv2_block3_2_pad+conv2_block3_2_conv+conv2_block3_2_bn+conv2_block3_2_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 57802752, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block3_3_conv+max_pooling2d+conv2_block3_out+conv3_block1_preact_bn+conv3_block1_preact_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1637,26 +1637,26 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 430, Shift: 431},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 428, Bias: 429, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 428, Bias: 429, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv3_block1_0_conv", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{H: 28, W: 28, C: 512, Block: 8},
-		}, Flops: 205520896, Kernel: 432, Bias: 433, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 432, Bias: 433, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv3_block1_1_conv+conv3_block1_1_bn+conv3_block1_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 434, Bias: 435, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 51380224, Kernel: 434, Bias: 435, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv3_block1_2_pad+conv3_block1_2_conv+conv3_block1_2_bn+conv3_block1_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 128, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1668,21 +1668,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 440, Shift: 441},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 438, Bias: 439, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 438, Bias: 439, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv3_block2_1_conv+conv3_block2_1_bn+conv3_block2_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 442, Bias: 443, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 442, Bias: 443, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv3_block2_2_pad+conv3_block2_2_conv+conv3_block2_2_bn+conv3_block2_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1694,21 +1694,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 448, Shift: 449},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 446, Bias: 447, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 446, Bias: 447, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv3_block3_1_conv+conv3_block3_1_bn+conv3_block3_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 450, Bias: 451, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 450, Bias: 451, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv3_block3_2_pad+conv3_block3_2_conv+conv3_block3_2_bn+conv3_block3_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1720,21 +1720,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 456, Shift: 457},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 454, Bias: 455, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 454, Bias: 455, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv3_block4_1_conv+conv3_block4_1_bn+conv3_block4_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 458, Bias: 459, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 458, Bias: 459, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv3_block4_2_pad+conv3_block4_2_conv+conv3_block4_2_bn+conv3_block4_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 57802752, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block4_3_conv+max_pooling2d_1+conv3_block4_out+conv4_block1_preact_bn+conv4_block1_preact_relu", In: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1744,26 +1744,26 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 464, Shift: 465},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 462, Bias: 463, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 462, Bias: 463, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block1_0_conv", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{H: 14, W: 14, C: 1024, Block: 8},
-		}, Flops: 205520896, Kernel: 466, Bias: 467, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 466, Bias: 467, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block1_1_conv+conv4_block1_1_bn+conv4_block1_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 468, Bias: 469, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 51380224, Kernel: 468, Bias: 469, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block1_2_pad+conv4_block1_2_conv+conv4_block1_2_bn+conv4_block1_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1775,21 +1775,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 474, Shift: 475},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 472, Bias: 473, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 472, Bias: 473, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block2_1_conv+conv4_block2_1_bn+conv4_block2_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 476, Bias: 477, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 476, Bias: 477, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block2_2_pad+conv4_block2_2_conv+conv4_block2_2_bn+conv4_block2_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1801,21 +1801,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 482, Shift: 483},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 480, Bias: 481, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 480, Bias: 481, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block3_1_conv+conv4_block3_1_bn+conv4_block3_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 484, Bias: 485, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 484, Bias: 485, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block3_2_pad+conv4_block3_2_conv+conv4_block3_2_bn+conv4_block3_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1827,21 +1827,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 490, Shift: 491},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 488, Bias: 489, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 488, Bias: 489, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block4_1_conv+conv4_block4_1_bn+conv4_block4_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 492, Bias: 493, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 492, Bias: 493, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block4_2_pad+conv4_block4_2_conv+conv4_block4_2_bn+conv4_block4_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1853,21 +1853,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 498, Shift: 499},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 496, Bias: 497, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 496, Bias: 497, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block5_1_conv+conv4_block5_1_bn+conv4_block5_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 500, Bias: 501, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 500, Bias: 501, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block5_2_pad+conv4_block5_2_conv+conv4_block5_2_bn+conv4_block5_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1879,21 +1879,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 506, Shift: 507},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 504, Bias: 505, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 504, Bias: 505, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv4_block6_1_conv+conv4_block6_1_bn+conv4_block6_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 508, Bias: 509, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 508, Bias: 509, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv4_block6_2_pad+conv4_block6_2_conv+conv4_block6_2_bn+conv4_block6_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 57802752, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1903,26 +1903,26 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 514, Shift: 515},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 512, Bias: 513, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 512, Bias: 513, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block1_0_conv", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 8},
-		}, Flops: 205520896, Kernel: 516, Bias: 517, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 516, Bias: 517, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block1_1_conv+conv5_block1_1_bn+conv5_block1_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 518, Bias: 519, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 51380224, Kernel: 518, Bias: 519, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block1_2_pad+conv5_block1_2_conv+conv5_block1_2_bn+conv5_block1_2_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -1934,21 +1934,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 524, Shift: 525},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 522, Bias: 523, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 522, Bias: 523, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block2_1_conv+conv5_block2_1_bn+conv5_block2_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 526, Bias: 527, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 526, Bias: 527, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block2_2_pad+conv5_block2_2_conv+conv5_block2_2_bn+conv5_block2_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -1960,21 +1960,21 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 532, Shift: 533},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 530, Bias: 531, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 530, Bias: 531, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block3_1_conv+conv5_block3_1_bn+conv5_block3_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 534, Bias: 535, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 534, Bias: 535, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "conv5_block3_2_pad+conv5_block3_2_conv+conv5_block3_2_bn+conv5_block3_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -1984,7 +1984,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 540, Shift: 541},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 538, Bias: 539, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 1, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 538, Bias: 539, WBlock: 8, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 1},
 		{Name: "avg_pool+predictions", Kind: runtime.OpHead, In: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 8},
 		}, Out: []runtime.Buf{

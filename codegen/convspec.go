@@ -1,0 +1,105 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/rnc-dev/rnc/codegen/avx2"
+	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// convEpilogue translates a conv step's epilogue for the assembly kernels
+// (bias, relu, one residual add at stride 1 or 2, one affine, at most two
+// outputs); ok is false for epilogues they do not implement (sigmoid,
+// multiply, several adds): such a step runs the portable Go kernel. It also
+// reports the residual's size and whether the residual is overwritten in
+// place by an output.
+func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int, aliased, ok bool) {
+	if s.Bias >= 0 {
+		epi = append(epi, avx512.Step{Kind: avx512.Bias})
+	}
+	adds, affines, stores := 0, 0, 0
+	for _, e := range s.Epi {
+		switch e.Op {
+		case runtime.EpiRelu:
+			epi = append(epi, avx512.Step{Kind: avx512.Relu})
+		case runtime.EpiAdd:
+			r := s.In[e.Arg]
+			if adds++; adds > 1 || (e.Sub != 1 && e.Sub != 2) || r.Block != block {
+				return nil, 0, 0, false, false
+			}
+			resH, resW = r.H, r.W
+			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: e.Sub})
+			for _, o := range s.Out {
+				aliased = aliased || o.Off == r.Off
+			}
+		case runtime.EpiAffine:
+			if affines++; affines > 1 {
+				return nil, 0, 0, false, false
+			}
+			epi = append(epi, avx512.Step{Kind: avx512.Affine})
+		case runtime.EpiOut:
+			if stores++; stores > 1 {
+				return nil, 0, 0, false, false
+			}
+			epi = append(epi, avx512.Step{Kind: avx512.Store0})
+		default:
+			return nil, 0, 0, false, false
+		}
+	}
+	if stores == 0 {
+		epi = append(epi, avx512.Step{Kind: avx512.Store0})
+	} else {
+		epi = append(epi, avx512.Step{Kind: avx512.Store1})
+	}
+	return epi, resH, resW, aliased, true
+}
+
+// convKernel describes the assembly kernel for a conv step on target t:
+// a key identifying it (identical kernels are emitted once), the emitter,
+// and the register tile's output-channel blocks (the step's split unit).
+// ok is false when t has no conv kernels or the step needs the Go kernel.
+func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, nb int, ok bool) {
+	block := t.Block()
+	if (t != passes.AVX512 && t != passes.AVX2) || s.WBlock != block {
+		return "", nil, 0, false
+	}
+	x, out := s.In[0], s.Out[0]
+	nhwc := x.Block == 0
+	if nhwc && x.C > block || !nhwc && x.Block != block {
+		return "", nil, 0, false
+	}
+	epi, resH, resW, aliased, ok := convEpilogue(s, block)
+	if !ok {
+		return "", nil, 0, false
+	}
+	if t == passes.AVX512 {
+		spec := avx512.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+			PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW, Epilogue: epi}
+		if aliased {
+			// The residual is overwritten in place: a chunked reduction
+			// would keep partial sums in out0, so reduce in one pass.
+			spec.ICC = spec.ICB()
+		}
+		if spec.Validate() != nil {
+			return "", nil, 0, false
+		}
+		return fmt.Sprintf("avx512 %+v", spec), func(c ctxEmitter, name string) error {
+			_, err := avx512.Generate(c.ctx, name, &spec)
+			return err
+		}, avx512.ChooseTiling(&spec).NB, true
+	}
+	spec := avx2.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW, Epilogue: epi}
+	if aliased {
+		spec.ICC = spec.ICB()
+	}
+	if spec.Validate() != nil {
+		return "", nil, 0, false
+	}
+	return fmt.Sprintf("avx2 %+v", spec), func(c ctxEmitter, name string) error {
+		_, err := avx2.Generate(c.ctx, name, &spec)
+		return err
+	}, avx2.ChooseTiling(&spec).NB, true
+}
