@@ -139,6 +139,7 @@ func printBench(model, out string, runs int) error {
 	var target string
 	var threads, batch int
 	var total int64
+	var peak float64
 	var steps []benchStep
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -152,6 +153,8 @@ func printBench(model, out string, runs int) error {
 			batch, _ = strconv.Atoi(f[1])
 		case "total":
 			total, _ = strconv.ParseInt(f[1], 10, 64)
+		case "peak":
+			peak, _ = strconv.ParseFloat(f[2], 64)
 		case "step":
 			var s benchStep
 			s.kind, _ = strconv.Atoi(f[1])
@@ -170,19 +173,67 @@ func printBench(model, out string, runs int) error {
 	}
 	ms := func(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e6) }
 	fmt.Fprintf(stdout, "%s: target %s, batch %d, %d thread(s), median of %d runs\n", model, target, batch, threads, runs)
-	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.2f GFLOP per image, %.1f GFLOP/s\n\n",
-		ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, float64(flops)/float64(total))
-	fmt.Fprintf(stdout, "%-4s %-72s %9s %8s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "share")
+	pct := func(gflops float64) string {
+		if peak <= 0 || gflops <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.0f%%", 100*gflops/(peak*float64(threads)))
+	}
+	all := float64(flops) / float64(total)
+	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.2f GFLOP per image, %.1f GFLOP/s", ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, all)
+	if peak > 0 {
+		fmt.Fprintf(stdout, " = %s of the measured peak (%.1f GFLOP/s per thread)", pct(all), peak)
+	}
+	fmt.Fprintf(stdout, "\n\n%-4s %-70s %8s %8s %6s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "%peak", "share")
 	for i, s := range steps {
-		gf := ""
+		gf, p := "", ""
 		if s.flops > 0 && s.ns > 0 {
-			gf = fmt.Sprintf("%.1f", float64(s.flops)/float64(s.ns))
+			g := float64(s.flops) / float64(s.ns)
+			gf, p = fmt.Sprintf("%.1f", g), pct(g)
 		}
 		name := s.name
-		if len(name) > 72 {
-			name = name[:69] + "..."
+		if len(name) > 70 {
+			name = name[:67] + "..."
 		}
-		fmt.Fprintf(stdout, "%-4d %-72s %9s %8s %5.1f%%\n", i, name, ms(s.ns), gf, 100*float64(s.ns)/float64(total))
+		fmt.Fprintf(stdout, "%-4d %-70s %8s %8s %6s %5.1f%%\n", i, name, ms(s.ns), gf, p, 100*float64(s.ns)/float64(total))
 	}
 	return nil
+}
+
+var peakCmd = &command{
+	name:    "peak",
+	short:   "measure this machine's FMA peak",
+	summary: "Measure the single-thread FMA peak (GFLOP/s) of every vector target this CPU runs, with an avo kernel of 12 independent FMA chains.",
+	flags: func(fs *flag.FlagSet) func([]string) error {
+		return func(args []string) error {
+			g, err := loadModel(filepath.Join(mustRoot(), "models", "tinyv1.rn"), nil)
+			if err != nil {
+				return err
+			}
+			r, err := buildRunner(g, []passes.Target{passes.AVX512}, passes.Config{}, "peak")
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			out, err := r.run(nil, "-peak")
+			if err != nil {
+				return err
+			}
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				f := strings.Split(l, "\t")
+				if len(f) == 3 {
+					fmt.Fprintf(stdout, "%s: %s GFLOP/s per thread\n", f[1], f[2])
+				}
+			}
+			return nil
+		}
+	},
+}
+
+func mustRoot() string {
+	r, err := rncRoot()
+	if err != nil {
+		return "."
+	}
+	return r
 }

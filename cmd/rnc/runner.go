@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"rncrun/model"
+	"rncrun/peak"
 
 	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/npy"
@@ -63,7 +64,16 @@ func main() {
 	threads := flag.Int("threads", 0, "threads (0: GOMAXPROCS)")
 	batch := flag.Int("batch", 1, "images when the input is synthetic")
 	runs := flag.Int("runs", 0, "profile: runs (0: just predict)")
+	peakOnly := flag.Bool("peak", false, "print the FMA peak of every target and exit")
 	flag.Parse()
+	if *peakOnly {
+		for _, t := range []string{"avx512", "avx2"} {
+			if runtime.Supported(t) {
+				fmt.Printf("peak\t%%s\t%%.1f\n", t, peak.GFLOPS(t))
+			}
+		}
+		return
+	}
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -140,6 +150,9 @@ func main() {
 		return s[len(s)/2]
 	}
 	fmt.Printf("target\t%%s\nthreads\t%%d\nbatch\t%%d\ntotal\t%%d\n", m.Target(), rt.Threads(), n, median(totals).Nanoseconds())
+	if m.Target() != "generic" {
+		fmt.Printf("peak\t%%s\t%%.1f\n", m.Target(), peak.GFLOPS(m.Target()))
+	}
 	for i, s := range steps {
 		fmt.Printf("step\t%%d\t%%s\t%%d\t%%d\n", s.Kind, s.Name, s.Flops*int64(n), median(times[i]).Nanoseconds())
 	}
@@ -183,6 +196,13 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		if name != "model_test.go" {
 			files[filepath.Join("model", name)] = data
 		}
+	}
+	pk, err := codegen.PeakPackage("peak")
+	if err != nil {
+		return fail(err)
+	}
+	for name, data := range pk {
+		files[filepath.Join("peak", name)] = data
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

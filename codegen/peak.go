@@ -1,0 +1,86 @@
+package codegen
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/rnc-dev/rnc/codegen/avx512"
+)
+
+// PeakPackage generates a small package that measures this machine's FMA
+// peak, for rnc peak and the "% of peak" column of rnc bench: a loop of 12
+// independent FMA chains (enough to cover the FMA latency on two pipes) on
+// zmm (AVX-512) or ymm (AVX2) registers.
+func PeakPackage(pkg string) (map[string][]byte, error) {
+	ctx := build.NewContext()
+	zmm := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7, reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13}
+	ymm := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7, reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13}
+	for _, k := range []struct {
+		name string
+		r    []reg.VecPhysical
+	}{{"fmaZMM", zmm}, {"fmaYMM", ymm}} {
+		ctx.Function(k.name)
+		ctx.Attributes(attr.NOSPLIT)
+		ctx.SignatureExpr("func(n int)")
+		ctx.Doc(fmt.Sprintf("%s runs n iterations of 12 independent FMAs.", k.name))
+		b, err := ctx.Param("n").Resolve()
+		if err != nil {
+			return nil, err
+		}
+		ctx.MOVQ(b.Addr, reg.RCX)
+		for _, v := range k.r {
+			ctx.VXORPS(v, v, v)
+		}
+		ctx.Label("loop")
+		for i := 0; i < 12; i++ {
+			ctx.VFMADD231PS(k.r[12], k.r[13], k.r[i])
+		}
+		ctx.DECQ(reg.RCX)
+		ctx.JNZ(operand.LabelRef("loop"))
+		ctx.VZEROUPPER()
+		ctx.RET()
+	}
+	asm, stubs, err := avx512.Print(ctx, pkg, "rnc")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{"peak_amd64.s": fixHeader(asm), "peak_amd64.go": fixHeader(stubs)}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `%s
+
+// Package %s measures the FMA peak of this machine.
+package %s
+
+import "time"
+
+// GFLOPS returns the single-thread FMA peak in GFLOP/s for a target
+// (avx512 or avx2): the best of several timed runs of 12 independent FMA
+// chains.
+func GFLOPS(target string) float64 {
+	lanes, run := 16, fmaZMM
+	if target == "avx2" {
+		lanes, run = 8, fmaYMM
+	}
+	const n = 20_000_000
+	run(n / 10) // warm up the clock
+	best := time.Duration(1 << 62)
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		run(n)
+		best = min(best, time.Since(t0))
+	}
+	return float64(n) * 12 * float64(lanes) * 2 / best.Seconds() / 1e9
+}
+`, Header, pkg, pkg)
+	out, err := formatGo("peak.go", b.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	files["peak.go"] = out
+	return files, nil
+}
