@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unsafe"
@@ -48,7 +49,12 @@ func Load(prog *Program, path string, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(prog, ws, opts...)
+	defer ws.Close()
+	m, err := New(prog, ws, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // New prepares prog to run with the given weights.
@@ -67,12 +73,8 @@ func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
 	if err := plan.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", prog.Name, err)
 	}
-	w, err := RunWeightProgram(plan.Weights, ws)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", prog.Name, err)
-	}
 	// Keep only what the steps read.
-	used := make([]bool, len(w))
+	used := make([]bool, len(plan.Weights))
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		for _, k := range []int{s.Kernel, s.Bias} {
@@ -86,11 +88,11 @@ func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
 			}
 		}
 	}
-	for i := range w {
-		if !used[i] {
-			w[i] = nil
-		}
+	w, err := RunWeightProgram(plan.Weights, ws, used)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prog.Name, err)
 	}
+	debug.FreeOSMemory() // the program's temporaries
 	m := &Model{prog: prog, plan: plan, w: w, pool: NewPool(o.threads)}
 	maxC := 16
 	for i := range plan.Steps {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxSafetensorsHeader bounds the JSON header length read from a file; a
@@ -65,21 +66,47 @@ func parseSafetensors(data []byte) (*Weights, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", len(data))
 	}
-	hlen := binary.LittleEndian.Uint64(data[:8])
+	hlen, err := headerLength(data[:8], int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	ws, entries, err := parseHeader(data[8:8+hlen], len(data)-8-hlen)
+	if err != nil {
+		return nil, err
+	}
+	section := data[8+hlen:]
+	for _, e := range entries {
+		vals := make([]float32, e.n)
+		raw := section[e.begin:e.end]
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		ws.Tensors[e.name].Data = vals
+	}
+	return ws, nil
+}
+
+// headerLength reads the 8-byte header length of a file of size bytes.
+func headerLength(b []byte, size int64) (int, error) {
+	hlen := binary.LittleEndian.Uint64(b)
 	if hlen > maxSafetensorsHeader {
-		return nil, fmt.Errorf("header length %d exceeds the %d MiB limit", hlen, maxSafetensorsHeader>>20)
+		return 0, fmt.Errorf("header length %d exceeds the %d MiB limit", hlen, maxSafetensorsHeader>>20)
 	}
-	if hlen > uint64(len(data)-8) {
-		return nil, fmt.Errorf("header length %d is larger than the %d bytes after the length field", hlen, len(data)-8)
+	if hlen > uint64(size-8) {
+		return 0, fmt.Errorf("header length %d is larger than the %d bytes after the length field", hlen, size-8)
 	}
-	header := data[8 : 8+int(hlen)]
-	section := data[8+int(hlen):]
+	return int(hlen), nil
+}
+
+// parseHeader validates a JSON header against a data section of
+// sectionLen bytes and returns the tensors (shapes, no data) in file order.
+func parseHeader(header []byte, sectionLen int) (*Weights, []stEntry, error) {
 	if !utf8.Valid(header) {
-		return nil, errors.New("header is not valid UTF-8")
+		return nil, nil, errors.New("header is not valid UTF-8")
 	}
 	members, err := jsonObject(header, "tensor name")
 	if err != nil {
-		return nil, fmt.Errorf("header is not a valid JSON object: %w", err)
+		return nil, nil, fmt.Errorf("header is not a valid JSON object: %w", err)
 	}
 
 	ws := NewWeights()
@@ -88,14 +115,14 @@ func parseSafetensors(data []byte) (*Weights, error) {
 		if m.key == metadataKey {
 			md, err := parseMetadata(m.val)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ws.Metadata = md
 			continue
 		}
-		e, err := parseEntry(m.key, m.val, len(section))
+		e, err := parseEntry(m.key, m.val, sectionLen)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", m.key, err)
+			return nil, nil, fmt.Errorf("tensor %q: %w", m.key, err)
 		}
 		entries = append(entries, e)
 	}
@@ -115,24 +142,102 @@ func parseSafetensors(data []byte) (*Weights, error) {
 		}
 		if last >= 0 && e.begin < entries[last].end {
 			p := entries[last]
-			return nil, fmt.Errorf("tensors %q (bytes [%d, %d)) and %q (bytes [%d, %d)) overlap",
+			return nil, nil, fmt.Errorf("tensors %q (bytes [%d, %d)) and %q (bytes [%d, %d)) overlap",
 				p.name, p.begin, p.end, e.name, e.begin, e.end)
 		}
 		last = i
 	}
-
 	for _, e := range entries {
-		vals := make([]float32, e.n)
-		raw := section[e.begin:e.end]
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		if err := ws.Add(e.name, e.shape, vals); err != nil {
-			return nil, err // unreachable: names are unique and sizes checked
-		}
+		ws.Tensors[e.name] = &Tensor{Name: e.name, Shape: e.shape}
+		ws.Order = append(ws.Order, e.name)
+	}
+	return ws, entries, nil
+}
+
+// OpenSafetensors reads a safetensors file's header and returns its tensors
+// without their data, which is read from the file when asked for
+// (Weights.Data). Close the result to close the file.
+func OpenSafetensors(path string) (*Weights, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights: %w", err)
+	}
+	ws, err := openSafetensors(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
 	}
 	return ws, nil
 }
+
+func openSafetensors(f *os.File) (*Weights, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	if size < 8 {
+		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", size)
+	}
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return nil, err
+	}
+	hlen, err := headerLength(b[:], size)
+	if err != nil {
+		return nil, err
+	}
+	header := make([]byte, hlen)
+	if _, err := f.ReadAt(header, 8); err != nil {
+		return nil, err
+	}
+	ws, entries, err := parseHeader(header, int(size-8-int64(hlen)))
+	if err != nil {
+		return nil, err
+	}
+	src := &fileSource{f: f, start: 8 + int64(hlen), at: map[string]stEntry{}}
+	for _, e := range entries {
+		src.at[e.name] = e
+	}
+	ws.src = src
+	return ws, nil
+}
+
+// fileSource reads tensor data from an open safetensors file.
+type fileSource struct {
+	f     *os.File
+	start int64
+	at    map[string]stEntry
+}
+
+func (s *fileSource) read(name string) ([]float32, error) {
+	e, ok := s.at[name]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %q in the file", name)
+	}
+	vals := make([]float32, e.n)
+	if e.n == 0 {
+		return vals, nil
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*e.n)
+	if _, err := s.f.ReadAt(raw, s.start+int64(e.begin)); err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	if !littleEndian {
+		for i := range vals {
+			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	}
+	return vals, nil
+}
+
+func (s *fileSource) close() error { return s.f.Close() }
+
+// littleEndian reports whether this machine stores floats as the file does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // parseEntry validates one tensor's header entry against a data section of
 // sectionLen bytes.
@@ -430,6 +535,11 @@ func WriteSafetensorsFile(path string, ws *Weights) (err error) {
 
 // safetensorsHeader validates ws and builds the padded JSON header.
 func safetensorsHeader(ws *Weights) ([]byte, error) {
+	if ws != nil {
+		if err := ws.loadAll(); err != nil {
+			return nil, err
+		}
+	}
 	if ws == nil {
 		return nil, errors.New("nil Weights")
 	}

@@ -32,6 +32,54 @@ type Weights struct {
 	Tensors map[string]*Tensor
 	// Metadata holds free-form string metadata (safetensors __metadata__).
 	Metadata map[string]string
+	// src, when set, holds the data of tensors whose Data is nil (a file
+	// opened by OpenSafetensors): Data reads them on demand.
+	src weightSource
+}
+
+// weightSource reads tensor data on demand.
+type weightSource interface {
+	read(name string) ([]float32, error)
+	close() error
+}
+
+// Data returns a tensor's values: Tensor.Data if loaded, else read from
+// the file the weights were opened from (a new slice on every call).
+func (w *Weights) Data(name string) ([]float32, error) {
+	t := w.Tensors[name]
+	if t == nil {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	if t.Data != nil || w.src == nil {
+		return t.Data, nil
+	}
+	return w.src.read(name)
+}
+
+// loadAll reads the data of every tensor not loaded yet.
+func (w *Weights) loadAll() error {
+	for _, name := range w.Order {
+		t := w.Tensors[name]
+		if t == nil || t.Data != nil || w.src == nil {
+			continue
+		}
+		d, err := w.src.read(name)
+		if err != nil {
+			return err
+		}
+		t.Data = d
+	}
+	return nil
+}
+
+// Close releases the file lazily opened weights read from.
+func (w *Weights) Close() error {
+	if w.src == nil {
+		return nil
+	}
+	err := w.src.close()
+	w.src = nil
+	return err
 }
 
 // NewWeights returns an empty set.
@@ -76,11 +124,8 @@ func (w *Weights) Check(want []TensorSpec) error {
 			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", s.Name, t.Shape, s.Shape))
 			continue
 		}
-		for i, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				problems = append(problems, fmt.Sprintf("tensor %q holds a non-finite value %v at flat index %d", s.Name, v, i))
-				break
-			}
+		if err := checkFinite(s.Name, t.Data); err != nil { // data not loaded yet: checked when read
+			problems = append(problems, err.Error())
 		}
 	}
 	var extra []string
@@ -104,6 +149,16 @@ func (w *Weights) Check(want []TensorSpec) error {
 	return fmt.Errorf("weights do not match the model: %s", strings.Join(problems, "; "))
 }
 
+// checkFinite reports the first NaN or infinity in a tensor's values.
+func checkFinite(name string, data []float32) error {
+	for i, v := range data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("tensor %q holds a non-finite value %v at flat index %d", name, v, i)
+		}
+	}
+	return nil
+}
+
 func equalShape(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
@@ -118,13 +173,33 @@ func equalShape(a, b []int) bool {
 
 // LoadWeightsFile reads a weight file: safetensors, or a Keras HDF5 weight
 // file (Keras 2 .h5 or Keras 3 .weights.h5), chosen by content, not by the
-// file's extension.
+// file's extension. A safetensors file is opened lazily: its tensors are
+// read when used (Weights.Data), so loading a model holds at most a few of
+// them at once; Close the result when done.
 func LoadWeightsFile(path string) (*Weights, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights: %w", err)
 	}
-	return ParseWeights(path, data)
+	var head [8]byte
+	n, _ := f.ReadAt(head[:], 0)
+	if IsHDF5(head[:n]) || n < 8 {
+		f.Close()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading weights: %w", err)
+		}
+		return ParseWeights(path, data)
+	}
+	ws, err := openSafetensors(f)
+	if err != nil {
+		f.Close()
+		if data, rerr := os.ReadFile(path); rerr == nil && IsHDF5(data) { // an HDF5 signature past offset 0
+			return ParseWeights(path, data)
+		}
+		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
+	}
+	return ws, nil
 }
 
 // ParseWeights parses a weight file held in memory, safetensors or Keras

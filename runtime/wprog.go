@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"runtime"
 )
 
 // WStep is one step of a weight program: the symbolic record of what the
@@ -20,8 +21,12 @@ type WStep struct {
 
 // RunWeightProgram executes prog on the tensors of a weight file. It first
 // checks that the file holds exactly the tensors the program loads, with
-// the right shapes and finite values. It returns one tensor per step.
-func RunWeightProgram(prog []WStep, file *Weights) ([][]float32, error) {
+// the right shapes, and that every value it reads is finite. It returns one
+// tensor per step; when keep is not nil, only the steps with keep[i] set
+// are returned (the others are nil) and every other tensor is released as
+// soon as its last reader has run, so the program's peak memory stays near
+// the size of its results.
+func RunWeightProgram(prog []WStep, file *Weights, keep []bool) ([][]float32, error) {
 	var want []TensorSpec
 	for _, s := range prog {
 		if s.Op == "load" {
@@ -31,7 +36,19 @@ func RunWeightProgram(prog []WStep, file *Weights) ([][]float32, error) {
 	if err := file.Check(want); err != nil {
 		return nil, err
 	}
+	last := make([]int, len(prog)) // the last step reading each step
+	for i, s := range prog {
+		last[i] = i
+		for _, a := range s.Args {
+			if a >= 0 && a < i {
+				last[a] = i
+			}
+		}
+	}
+	kept := func(i int) bool { return keep == nil || keep[i] }
 	out := make([][]float32, len(prog))
+	owned := make([]bool, len(prog)) // out[i] is ours to modify or drop
+	var freed int
 	for i, s := range prog {
 		for _, a := range s.Args {
 			if a < 0 || a >= i {
@@ -39,22 +56,59 @@ func RunWeightProgram(prog []WStep, file *Weights) ([][]float32, error) {
 			}
 		}
 		if s.Op == "load" {
-			out[i] = file.Tensors[s.Name].Data
+			t := file.Tensors[s.Name]
+			data, err := file.Data(s.Name)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkFinite(s.Name, data); err != nil {
+				return nil, fmt.Errorf("weights do not match the model: %w", err)
+			}
+			out[i], owned[i] = data, t.Data == nil
 			continue
 		}
-		r, err := runStep(s, prog, out)
+		// An elementwise step may overwrite its first argument when it is
+		// the argument's last reader and the buffer is ours.
+		inPlace := len(s.Args) > 0 && owned[s.Args[0]] && last[s.Args[0]] == i && !kept(s.Args[0]) &&
+			(s.Op == "scaleout" || s.Op == "scalein" || s.Op == "affine" || s.Op == "bnshift")
+		r, err := runStep(s, prog, out, inPlace)
 		if err != nil {
 			return nil, fmt.Errorf("weight program step %d (%s): %w", i, s.Op, err)
 		}
 		if len(r) != NumElements(s.Shape) {
 			return nil, fmt.Errorf("weight program step %d (%s) made %d values for shape %v", i, s.Op, len(r), s.Shape)
 		}
-		out[i] = r
+		out[i], owned[i] = r, true
+		for _, a := range s.Args {
+			if last[a] == i && !kept(a) && out[a] != nil {
+				if owned[a] && (!inPlace || a != s.Args[0]) {
+					freed += len(out[a])
+				}
+				out[a] = nil
+			}
+		}
+		if freed > 1<<20 { // 4 MiB of garbage: collect it before allocating more (keeps the peak RSS near the result size)
+			runtime.GC()
+			freed = 0
+		}
+	}
+	for i := range out {
+		if !kept(i) {
+			out[i] = nil
+		}
 	}
 	return out, nil
 }
 
-func runStep(s WStep, prog []WStep, vals [][]float32) ([]float32, error) {
+// runStep computes one step; with inPlace it may write its result over its
+// first argument.
+func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, error) {
+	result := func(n int) []float32 {
+		if inPlace && len(vals[s.Args[0]]) == n {
+			return vals[s.Args[0]]
+		}
+		return make([]float32, n)
+	}
 	arg := func(i int) []float32 { return vals[s.Args[i]] }
 	shape := func(i int) []int { return prog[s.Args[i]].Shape }
 	want := func(n int) error {
@@ -91,7 +145,7 @@ func runStep(s WStep, prog []WStep, vals [][]float32) ([]float32, error) {
 		if len(a) != len(b) || len(a) != len(c) {
 			return nil, fmt.Errorf("vector lengths %d, %d, %d differ", len(a), len(b), len(c))
 		}
-		r := make([]float32, len(a))
+		r := result(len(a))
 		for i := range r {
 			if s.Op == "bnshift" { // beta - mean*scale
 				r[i] = float32(float64(a[i]) - float64(b[i])*float64(c[i]))
@@ -113,7 +167,7 @@ func runStep(s WStep, prog []WStep, vals [][]float32) ([]float32, error) {
 		if o == 0 {
 			return []float32{}, nil
 		}
-		r := make([]float32, len(w))
+		r := result(len(w))
 		if s.Op == "scaleout" {
 			if len(sc) != o {
 				return nil, fmt.Errorf("scale has %d values for %d output channels", len(sc), o)

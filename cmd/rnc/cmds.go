@@ -97,7 +97,7 @@ down, batch-norm statistics near identity), named as Keras names them.`,
 func countParams(ws *runtime.Weights) int {
 	n := 0
 	for _, t := range ws.Tensors {
-		n += len(t.Data)
+		n += runtime.NumElements(t.Shape)
 	}
 	return n
 }
@@ -178,7 +178,7 @@ var weightsLsCmd = &command{
 			}
 			for _, name := range ws.Order {
 				t := ws.Tensors[name]
-				fmt.Fprintf(w, "%-50s %-20s %d\n", name, fmt.Sprint(t.Shape), len(t.Data))
+				fmt.Fprintf(w, "%-50s %-20s %d\n", name, fmt.Sprint(t.Shape), runtime.NumElements(t.Shape))
 			}
 			fmt.Fprintf(w, "%d tensors, %d parameters\n", len(ws.Order), countParams(ws))
 			return nil

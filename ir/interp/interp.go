@@ -47,7 +47,7 @@ type Interp struct {
 // New runs g's weight program on the file tensors and prepares to run g.
 func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	steps, index := WeightSteps(g)
-	vals, err := runtime.RunWeightProgram(steps, file)
+	vals, err := runtime.RunWeightProgram(steps, file, nil)
 	if err != nil {
 		return nil, err
 	}
