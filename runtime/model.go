@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"time"
 	"unsafe"
@@ -301,4 +302,23 @@ func (m *Model) runHead(s *Step, i int, scratch []float32) {
 	out := img(m.arena, s.Out[0], m.n, i)
 	copy(out, y[:s.Out[0].C])
 	activate(s.Act, out[:s.Out[0].C])
+}
+
+// TimeStep runs step i of the plan reps times on the arena as the last
+// Predict left it, and returns the median time of one run: the cost of a
+// layer in isolation (its inputs and weights warm), for profiles.
+func (m *Model) TimeStep(i, reps int) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.arena == nil || i < 0 || i >= len(m.plan.Steps) || reps < 1 {
+		return 0
+	}
+	ts := make([]time.Duration, reps)
+	for r := range ts {
+		t0 := time.Now()
+		m.pool.For(m.taskCount(&m.plan.Steps[i]), m.tasks[i])
+		ts[r] = time.Since(t0)
+	}
+	sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
+	return ts[reps/2]
 }

@@ -3,22 +3,35 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of worker goroutines that run parallel loops. It
-// spawns its goroutines once; a parallel loop wakes them, hands out
+// spawns its goroutines once; a parallel loop publishes its body, hands out
 // iterations through an atomic counter, and returns when all are done.
-// Idle workers block (no spinning). A Pool runs one loop at a time.
+//
+// Between loops a worker polls for the next one for a short while (spin,
+// see below) — consecutive layers of a model start microseconds apart, and
+// waking a parked thread costs tens of microseconds — then parks on a
+// condition variable, so an idle model uses no CPU. A Pool runs one loop at
+// a time.
 type Pool struct {
 	workers int
 	mu      sync.Mutex // serializes loops
-	wake    []chan struct{}
-	done    sync.WaitGroup
+
+	gen     atomic.Uint64 // loop generation: a worker runs each one once
 	fn      func(i, worker int)
 	n       int64
 	next    atomic.Int64
-	closed  bool
+	pending atomic.Int32 // workers still in the current loop
+
+	park   sync.Mutex
+	wake   *sync.Cond
+	closed bool
 }
+
+// spin is how long a worker polls for the next loop before parking.
+const spin = 200 * time.Microsecond
 
 // NewPool starts a pool that runs loops on threads goroutines (the caller's
 // own goroutine is one of them).
@@ -27,10 +40,9 @@ func NewPool(threads int) *Pool {
 		threads = 1
 	}
 	p := &Pool{workers: threads - 1}
-	for w := 0; w < p.workers; w++ {
-		ch := make(chan struct{}, 1)
-		p.wake = append(p.wake, ch)
-		go p.worker(ch, w+1)
+	p.wake = sync.NewCond(&p.park)
+	for w := 1; w <= p.workers; w++ {
+		go p.worker(w)
 	}
 	return p
 }
@@ -38,11 +50,34 @@ func NewPool(threads int) *Pool {
 // Threads is the number of goroutines that run each loop.
 func (p *Pool) Threads() int { return p.workers + 1 }
 
-func (p *Pool) worker(wake chan struct{}, id int) {
-	for range wake {
+func (p *Pool) worker(id int) {
+	var seen uint64
+	for {
+		if !p.await(seen) {
+			return
+		}
+		seen = p.gen.Load()
 		p.drain(id)
-		p.done.Done()
+		p.pending.Add(-1)
 	}
+}
+
+// await waits for a loop newer than seen; it reports false once the pool
+// is closed.
+func (p *Pool) await(seen uint64) bool {
+	deadline := time.Now().Add(spin)
+	for i := 0; p.gen.Load() == seen; i++ {
+		if i%256 == 255 && time.Now().After(deadline) {
+			p.park.Lock()
+			for p.gen.Load() == seen && !p.closed {
+				p.wake.Wait()
+			}
+			closed := p.closed
+			p.park.Unlock()
+			return !closed
+		}
+	}
+	return true
 }
 
 func (p *Pool) drain(worker int) {
@@ -68,8 +103,7 @@ func (p *Pool) For(n int, fn func(i, worker int)) {
 	if p.closed {
 		panic("runtime: Pool used after Close")
 	}
-	helpers := min(p.workers, n-1)
-	if helpers == 0 {
+	if p.workers == 0 || n == 1 {
 		for i := 0; i < n; i++ {
 			fn(i, 0)
 		}
@@ -77,12 +111,14 @@ func (p *Pool) For(n int, fn func(i, worker int)) {
 	}
 	p.fn, p.n = fn, int64(n)
 	p.next.Store(0)
-	p.done.Add(helpers)
-	for w := 0; w < helpers; w++ {
-		p.wake[w] <- struct{}{}
-	}
+	p.pending.Store(int32(p.workers))
+	p.park.Lock()
+	p.gen.Add(1)
+	p.wake.Broadcast()
+	p.park.Unlock()
 	p.drain(0)
-	p.done.Wait()
+	for p.pending.Load() > 0 { // the others finish their last iteration
+	}
 	p.fn = nil
 }
 
@@ -90,11 +126,8 @@ func (p *Pool) For(n int, fn func(i, worker int)) {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
+	p.park.Lock()
 	p.closed = true
-	for _, ch := range p.wake {
-		close(ch)
-	}
+	p.wake.Broadcast()
+	p.park.Unlock()
 }
