@@ -11,7 +11,7 @@ import (
 
 var enumNames = map[reflect.Type][]string{
 	reflect.TypeOf(runtime.OpKind(0)): {"OpConv", "OpPool", "OpGlobalPool", "OpEltwise", "OpDense", "OpHead", "OpReorder", "OpZeroPad", "OpSoftmax", "OpCopy"},
-	reflect.TypeOf(runtime.EpiOp(0)):  {"EpiRelu", "EpiSigmoid", "EpiAdd", "EpiMul", "EpiAffine", "EpiOut"},
+	reflect.TypeOf(runtime.EpiOp(0)):  {"EpiRelu", "EpiSigmoid", "EpiAdd", "EpiMul", "EpiAffine", "EpiOut", "EpiScale"},
 }
 
 // literal prints v (runtime plan data) as a Go composite literal, omitting

@@ -83,6 +83,8 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 					e.Scale, e.Shift = widx(st.Scale), widx(st.Shift)
 				case ir.StepOut:
 					e.Op = runtime.EpiOut
+				case ir.StepScale:
+					e.Op, e.Mul, e.Add = runtime.EpiScale, float32(st.Mul), float32(st.Add)
 				}
 				s.Epi = append(s.Epi, e)
 			}
@@ -116,6 +118,9 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 				steps = append(steps, ir.Step{Kind: kind, Arg: i, Sub: sub(op, i)})
 			}
 			epi(steps)
+		case ir.Rescale:
+			s.Kind, s.Sub0 = runtime.OpEltwise, 1
+			epi([]ir.Step{{Kind: ir.StepScale, Sub: 1, Mul: a.Scale, Add: a.Offset}})
 		case ir.Affine:
 			s.Kind, s.Sub0 = runtime.OpEltwise, 1
 			epi([]ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: op.Param("scale"), Shift: op.Param("shift")}})

@@ -55,6 +55,7 @@ func init() {
 		"Multiply":               {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Multiply)},
 		"Dense":                  {params: []bparam{x, {"units", required}, {"activation", none{}}, {"use_bias", true}, name}, fn: bDense},
 		"Dropout":                {params: []bparam{x, {"rate", required}, name}, fn: bDropout},
+		"Rescaling":              {params: []bparam{x, {"scale", required}, {"offset", 0.0}, name}, fn: bRescaling},
 		"Model":                  {params: []bparam{{"inputs", required}, {"outputs", required}, {"name", "model"}}, fn: bModel},
 		"str":                    {params: []bparam{{"value", required}}, fn: bStr},
 		"len":                    {params: []bparam{{"value", required}}, fn: bLen},
@@ -669,4 +670,20 @@ func bMinMax(sign int) func(e *expander, c *Call, a *args) (any, error) {
 		}
 		return best, nil
 	}
+}
+
+func bRescaling(e *expander, c *Call, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	scale, err := a.float("scale")
+	if err != nil {
+		return nil, err
+	}
+	offset, err := a.float("offset")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.Rescale, []*ir.Value{x}, ir.Attrs{Scale: scale, Offset: offset}, false, nil)
 }

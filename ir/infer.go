@@ -46,7 +46,7 @@ func InferDims(op *Op) ([][]int, error) {
 			dims[i] = out
 		}
 		return dims, nil
-	case BatchNorm, Activation, Dropout, Affine:
+	case BatchNorm, Activation, Dropout, Affine, Rescale:
 		x := op.Inputs[0].Type.Dims
 		if op.Kind == Activation && !ValidActivation(a.Fn) {
 			return nil, fmt.Errorf("unknown activation %q (want relu, sigmoid, softmax or linear)", a.Fn)
@@ -263,7 +263,7 @@ func checkEpilogue(op *Op, out []int) error {
 			if !st.Scale.Fits([]int{c}) || !st.Shift.Fits([]int{c}) {
 				return fmt.Errorf("affine step parameters %v, %v do not match %d channels", st.Scale.Shape, st.Shift.Shape, c)
 			}
-		case StepRelu, StepSigmoid, StepOut:
+		case StepRelu, StepSigmoid, StepOut, StepScale:
 		default:
 			return fmt.Errorf("unknown epilogue step %d", st.Kind)
 		}

@@ -22,6 +22,7 @@ const (
 	Dense
 	Dropout
 	Flatten
+	Rescale
 	Affine
 	Eltwise
 	Reorder
@@ -99,6 +100,9 @@ var kinds = [numKinds]KindInfo{
 		Doc:   "identity at inference"},
 	Flatten: {Name: "Flatten", Keras: "Flatten", MinIn: 1, MaxIn: 1,
 		Doc: "y = x as a vector in Keras's (H, W, C) order"},
+	Rescale: {Name: "Rescaling", Keras: "Rescaling", MinIn: 1, MaxIn: 1, Elementwise: true,
+		Attrs: []string{"scale", "offset"},
+		Doc:   "y = x * scale + offset (constants)"},
 	Affine: {Name: "Affine", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Params: []ParamInfo{{"scale", false, false}, {"shift", false, false}},
 		Doc:    "y = x * scale[c] + shift[c] (an unfolded batch norm)"},
@@ -166,6 +170,8 @@ type Attrs struct {
 	Fn       string  // Activation function
 	Act      string  // Dense/Head activation ("" = linear)
 	Rate     float64 // Dropout rate
+	Scale    float64 // Rescaling factor
+	Offset   float64 // Rescaling offset
 	Pooling  string  // Head: "avg", "max" or "none"
 	Sub      []int   // Add/Multiply: per-input read stride
 	Epi      []Step  // Conv2D/Eltwise/pooling epilogue
@@ -194,6 +200,7 @@ const (
 	StepMul                     // x *= input[Arg] read at stride Sub
 	StepAffine                  // x = x * Scale[c] + Shift[c]
 	StepOut                     // store x as the next output; the value after the last step is the last output
+	StepScale                   // x = x * Mul + Add (constants)
 )
 
 // Step is one epilogue step. Epilogues run per output element, in order, on
@@ -204,6 +211,7 @@ type Step struct {
 	Arg          int // input index of the operand (StepAdd, StepMul)
 	Sub          int // read stride of the operand in H and W (≥ 1)
 	Scale, Shift *Weight
+	Mul, Add     float64 // StepScale
 }
 
 // NumOutputs is the number of outputs an op with epilogue epi has.

@@ -395,7 +395,7 @@ func parseEpilogue(op *Op, s string, vals map[string]*Value, ws *WeightProgram) 
 			return fmt.Errorf("unknown epilogue step %q", f)
 		}
 		st := Step{Kind: kind, Sub: 1}
-		if hasArg != (kind == StepAdd || kind == StepMul || kind == StepAffine) {
+		if hasArg != (kind == StepAdd || kind == StepMul || kind == StepAffine || kind == StepScale) {
 			return fmt.Errorf("bad epilogue step %q", f)
 		}
 		if hasArg {
@@ -427,6 +427,14 @@ func parseEpilogue(op *Op, s string, vals map[string]*Value, ws *WeightProgram) 
 			}
 			if st.Arg < 0 {
 				return fmt.Errorf("epilogue operand %s is not an input of the op", vname)
+			}
+		case StepScale:
+			a, b, ok := strings.Cut(arg, ",")
+			var err1, err2 error
+			st.Mul, err1 = strconv.ParseFloat(a, 64)
+			st.Add, err2 = strconv.ParseFloat(b, 64)
+			if !ok || err1 != nil || err2 != nil {
+				return fmt.Errorf("scale step %q needs two numbers", f)
 			}
 		case StepAffine:
 			a, b, ok := strings.Cut(arg, ",")

@@ -61,6 +61,8 @@ var attrCodecs = map[string]attrCodec{
 	},
 	"eps":     floatAttr(func(a *Attrs) *float64 { return &a.Eps }),
 	"rate":    floatAttr(func(a *Attrs) *float64 { return &a.Rate }),
+	"scale":   floatAttr(func(a *Attrs) *float64 { return &a.Scale }),
+	"offset":  floatAttr(func(a *Attrs) *float64 { return &a.Offset }),
 	"fn":      stringAttr(func(a *Attrs) *string { return &a.Fn }, false),
 	"act":     stringAttr(func(a *Attrs) *string { return &a.Act }, true),
 	"pooling": stringAttr(func(a *Attrs) *string { return &a.Pooling }, false),
@@ -168,7 +170,7 @@ func parseInts(s, sep string, n int) ([]int, error) {
 	return v, nil
 }
 
-var stepNames = map[StepKind]string{StepRelu: "relu", StepSigmoid: "sigmoid", StepAdd: "add", StepMul: "mul", StepAffine: "affine", StepOut: "out"}
+var stepNames = map[StepKind]string{StepRelu: "relu", StepSigmoid: "sigmoid", StepAdd: "add", StepMul: "mul", StepAffine: "affine", StepOut: "out", StepScale: "scale"}
 
 func (st Step) format(op *Op) string {
 	switch st.Kind {
@@ -183,6 +185,8 @@ func (st Step) format(op *Op) string {
 		return stepNames[st.Kind] + "(" + arg + ")"
 	case StepAffine:
 		return "affine(" + weightName(st.Scale) + "," + weightName(st.Shift) + ")"
+	case StepScale:
+		return "scale(" + formatFloat(st.Mul) + "," + formatFloat(st.Add) + ")"
 	}
 	return stepNames[st.Kind]
 }

@@ -51,7 +51,7 @@ func fusible(op *ir.Op) bool {
 	switch op.Kind {
 	case ir.Activation:
 		return op.Attrs.Fn == ir.Relu || op.Attrs.Fn == ir.Sigmoid || op.Attrs.Fn == ir.Linear
-	case ir.Affine, ir.Add, ir.Multiply, ir.Dropout:
+	case ir.Affine, ir.Add, ir.Multiply, ir.Dropout, ir.Rescale:
 		return true
 	}
 	return false
@@ -113,6 +113,8 @@ func (f *fuser) steps(h, e *ir.Op, self int) []ir.Step {
 		return nil
 	case ir.Affine:
 		return []ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: e.Param("scale"), Shift: e.Param("shift")}}
+	case ir.Rescale:
+		return []ir.Step{{Kind: ir.StepScale, Sub: 1, Mul: e.Attrs.Scale, Add: e.Attrs.Offset}}
 	case ir.Add, ir.Multiply:
 		kind := ir.StepAdd
 		if e.Kind == ir.Multiply {

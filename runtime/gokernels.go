@@ -109,6 +109,8 @@ func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float3
 			}
 		case EpiAffine:
 			v = v*w[e.Scale][c] + w[e.Shift][c]
+		case EpiScale:
+			v = v*e.Mul + e.Add
 		case EpiOut:
 			o := s.Out[out]
 			img(a, o, n, i)[o.At(oh, ow, c)] = v

@@ -86,6 +86,7 @@ const (
 	EpiMul                  // x *= In[Arg] at stride Sub
 	EpiAffine               // x = x*w[Scale][c] + w[Shift][c]
 	EpiOut                  // store x to the next output
+	EpiScale                // x = x*Mul + Add
 )
 
 // Epi is one epilogue step.
@@ -93,6 +94,7 @@ type Epi struct {
 	Op           EpiOp
 	Arg, Sub     int
 	Scale, Shift int // weight indices
+	Mul, Add     float32
 }
 
 // Step is one operation of a plan.

@@ -83,25 +83,27 @@ func WinogradTiles(h, w, padT, padB, padL, padR int) (th, tw int) {
 }
 
 // WinogradStripRows returns the number of tile rows the generated kernel
-// transforms and multiplies together (a "strip"; its 6×6 input tiles, in
-// the transformed domain, live in the per-thread workspace).
+// transforms and multiplies together (a "strip"; its transformed input and
+// products live in the per-thread workspace).
 //
-// Rule (fitted to measurements on Zen 5, see codegen/winograd's package
-// documentation): strips of 2 tile rows, and of all th rows when the
-// transformed weights (36·IC·OC floats) exceed 4 MiB, so that they are read
-// from memory once per call instead of once per strip, unless the strip's
-// transformed input would then exceed 640 KiB. Never more than th.
+// Rule (measured on Zen 5, see codegen/winograd's package documentation):
+// when the transformed weights U (36·ICp·OCp floats) fit 1 MiB they stay in
+// L2 across strips, and strips of 2 tile rows keep the workspace in L2
+// too. Larger U is streamed from L3 or DRAM once per strip, so the strip is
+// as tall as possible: all th rows (one strip per call), unless the
+// workspace would exceed 2 MiB.
 func WinogradStripRows(ic, oc, h, w, padT, padB, padL, padR int) int {
 	th, tw := WinogradTiles(h, w, padT, padB, padL, padR)
 	icp := (ic + 15) / 16 * 16
 	ocp := (oc + 15) / 16 * 16
-	r := 2
-	if 36*icp*ocp*4 > 4<<20 {
-		for r < th && 36*(r+1)*tw*icp*4 <= 640<<10 {
-			r++
-		}
+	if 36*icp*ocp*4 <= 1<<20 {
+		return max(1, min(2, th))
 	}
-	return max(1, min(r, th))
+	r := 1
+	for r < th && 4*WinogradWorkspaceTiles(ic, oc, (r+1)*tw) <= 2<<20 {
+		r++
+	}
+	return r
 }
 
 // WinogradWorkspace returns the per-thread scratch of the Winograd kernel

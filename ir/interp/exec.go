@@ -65,6 +65,12 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 		return one(toF32(res))
 	case ir.Dense:
 		return one(dense(in[0], x.C(), a.Units, it.weights[op.Param("kernel")], op.Param("kernel"), it.weights[op.Param("bias")], a.Act))
+	case ir.Rescale:
+		out := make([]float32, len(in[0]))
+		for i, xv := range in[0] {
+			out[i] = float32(float64(xv)*a.Scale + a.Offset)
+		}
+		return one(out)
 	case ir.Affine:
 		s, t := it.weights[op.Param("scale")], it.weights[op.Param("shift")]
 		c := x.C()
@@ -219,6 +225,10 @@ func (it *Interp) epilogue(op *ir.Op, acc []float64, in [][]float32, n int) [][]
 			s, t := it.vec(st.Scale, c), it.vec(st.Shift, c)
 			for i := range acc {
 				acc[i] = acc[i]*float64(s[i%c]) + float64(t[i%c])
+			}
+		case ir.StepScale:
+			for i := range acc {
+				acc[i] = acc[i]*st.Mul + st.Add
 			}
 		case ir.StepOut:
 			outs = append(outs, toF32(acc))

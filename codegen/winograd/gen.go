@@ -1,0 +1,743 @@
+package winograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/rnc-dev/rnc/codegen/avx512"
+)
+
+// Signature is the Go signature of every generated kernel.
+//
+// The kernel computes output tile rows [t0, t1) (tile row r = output rows
+// 4r … 4r+3, clipped at the bottom; 0 ≤ t0 ≤ t1 ≤ TH) for all output
+// channels of one image, using ws (Tiling.Workspace floats, normally
+// runtime.WinogradWorkspace) as scratch. Empty ranges return at once.
+// Pointers the epilogue does not use may be nil. Calls on disjoint tile-row
+// ranges with different workspaces write disjoint memory and may run
+// concurrently.
+const Signature = "func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)"
+
+var zmm = [32]reg.VecPhysical{
+	reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+	reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+	reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+	reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31,
+}
+
+type gen struct {
+	c  *build.Context
+	s  *Spec
+	t  Tiling
+	nl int
+
+	oh, ow, th, tw, icb, ocb, smax int
+	// byte strides
+	vXi, vIcb, mOff, mXi, mJ, tmpOff int // workspace
+	uOcb, uXi                        int // U
+	inRow, inIcb                     int
+	outRow, outOcb                   int
+	rh, rw, rs, resRow, resOcb       int
+
+	masks      []int   // valid input rows (bit k: row 4r-PadT+k) of each tile row r
+	branchRow  [6]bool // input row k is invalid for some tile row
+	lT, lN, lG operand.Mem
+	lRR        operand.Mem
+}
+
+func (g *gen) label(tag string) string {
+	g.nl++
+	return fmt.Sprintf("W%d_%s", g.nl, tag)
+}
+
+// imm returns v as a signed 8- or 32-bit immediate.
+func imm(v int) operand.Op {
+	if v == int(int8(v)) {
+		return operand.I8(v)
+	}
+	if v != int(int32(v)) {
+		panic(fmt.Sprintf("winograd: immediate %d out of range", v))
+	}
+	return operand.I32(v)
+}
+
+func param(c *build.Context, name string) operand.Mem {
+	b, err := c.Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}
+
+func mem(base reg.Register, disp int) operand.Mem {
+	if disp != int(int32(disp)) {
+		panic(fmt.Sprintf("winograd: displacement %d out of range", disp))
+	}
+	return operand.Mem{Base: base, Disp: disp}
+}
+
+// Generate emits the kernel for s as the function name (with Signature)
+// into ctx. It does not call ctx.Package; many kernels (and avx512 ones)
+// may share one ctx. Print the file with avx512.Print.
+//
+// Aliasing: out0, out1 and ws must not overlap each other, the input or U.
+// res may be the same buffer as out0 (in-place residual, ResStride 1) when
+// AddResidual comes before Store0 in the epilogue: each residual element is
+// read right before the same element of out0 is written, and no call reads
+// out0 otherwise.
+func Generate(ctx *build.Context, name string, s *Spec) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	g := &gen{c: ctx, s: s, t: ChooseTiling(s)}
+	g.derive()
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(Signature)
+	ctx.Doc(fmt.Sprintf("%s: winograd F(4x4,3x3) conv %dx%dx%d -> %d, pad %d,%d,%d,%d epilogue %v tiling %v.",
+		name, s.H, s.W, s.IC, s.OC, s.PadT, s.PadB, s.PadL, s.PadR, s.Epilogue, g.t))
+	g.body()
+	return nil
+}
+
+func (g *gen) derive() {
+	s := g.s
+	g.oh, g.ow = s.OH(), s.OW()
+	g.th, g.tw = s.Tiles()
+	g.icb, g.ocb = s.ICB(), s.OCB()
+	g.smax = g.t.Rows * g.tw
+	g.vIcb = g.smax * 64
+	g.vXi = g.icb * g.vIcb
+	g.mOff = 36 * g.vXi
+	g.mJ = g.smax * 64
+	g.mXi = g.t.NB * g.mJ
+	g.tmpOff = g.mOff + 36*min(4, g.ocb)*g.smax*64
+	if (g.tmpOff+36*64)/4 != g.t.Workspace {
+		panic("winograd: workspace layout disagrees with runtime.WinogradWorkspaceTiles")
+	}
+	g.uXi = g.icb * 16 * 64
+	g.uOcb = 36 * g.uXi
+	g.inRow = s.W * 64
+	g.inIcb = s.H * g.inRow
+	g.outRow = g.ow * 64
+	g.outOcb = g.oh * g.outRow
+	g.rh, g.rw, g.rs = s.resDims()
+	g.resRow = g.rw * 64
+	g.resOcb = g.rh * g.resRow
+	for r := 0; r < g.th; r++ {
+		m := 0
+		for k := 0; k < 6; k++ {
+			ih := 4*r - s.PadT + k
+			if ih >= 0 && ih < s.H {
+				m |= 1 << k
+			} else {
+				g.branchRow[k] = true
+			}
+		}
+		g.masks = append(g.masks, m)
+	}
+}
+
+func (g *gen) body() {
+	c := g.c
+	locals := c.AllocLocal(4 * 8)
+	g.lT, g.lN, g.lG, g.lRR = locals.Offset(0), locals.Offset(8), locals.Offset(16), locals.Offset(24)
+	done := g.label("done")
+	c.MOVQ(param(c, "t0"), reg.RAX)
+	c.CMPQ(reg.RAX, param(c, "t1"))
+	c.JGE(operand.LabelRef(done))
+	c.MOVQ(reg.RAX, g.lT)
+
+	strip := g.label("strip")
+	c.Label(strip)
+	// lN = min(Rows, t1 - lT)
+	c.MOVQ(param(c, "t1"), reg.RAX)
+	c.SUBQ(g.lT, reg.RAX)
+	c.MOVQ(operand.I32(g.t.Rows), reg.RBX)
+	c.CMPQ(reg.RAX, reg.RBX)
+	c.CMOVQGT(reg.RBX, reg.RAX)
+	c.MOVQ(reg.RAX, g.lN)
+	g.inputPhase()
+
+	c.MOVQ(operand.I32(0), g.lG)
+	grp := g.label("grp")
+	c.Label(grp)
+	g.gemmPhase()
+	g.outputPhase()
+	c.MOVQ(g.lG, reg.RAX)
+	c.INCQ(reg.RAX)
+	c.MOVQ(reg.RAX, g.lG)
+	c.CMPQ(reg.RAX, imm(g.ocb/g.t.NB))
+	c.JLT(operand.LabelRef(grp))
+
+	c.MOVQ(g.lT, reg.RAX)
+	c.ADDQ(g.lN, reg.RAX)
+	c.MOVQ(reg.RAX, g.lT)
+	c.CMPQ(reg.RAX, param(c, "t1"))
+	c.JLT(operand.LabelRef(strip))
+
+	c.Label(done)
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// constant broadcasts the float f into z (clobbers R13).
+func (g *gen) constant(f float32, z reg.VecPhysical) {
+	g.c.MOVL(operand.U32(math.Float32bits(f)), reg.R13L)
+	g.c.VPBROADCASTD(reg.R13L, z)
+}
+
+// run is a maximal sequence of consecutive tile columns with the same code
+// variant.
+type run struct{ c0, n int }
+
+// runs groups tile columns 0..tw-1 by key; loop reports whether a run of
+// that key may become a loop (interior tiles).
+func (g *gen) runs(key func(c int) int, loop func(k int) bool) []run {
+	var rs []run
+	for c := 0; c < g.tw; {
+		n := 1
+		if loop(key(c)) {
+			for c+n < g.tw && key(c+n) == key(c) {
+				n++
+			}
+		}
+		rs = append(rs, run{c, n})
+		c += n
+	}
+	return rs
+}
+
+// Input transform registers.
+var (
+	inZero = reg.Z28
+	inC4   = reg.Z31
+	inC5   = reg.Z30
+	inC2   = reg.Z29
+)
+
+// inputPhase transforms the input tiles of the strip's lN tile rows into V
+// (workspace layout [ξ][ICB][smax][16]; tile t = rr*TW + column).
+//
+// Registers: R10 row in strip, R11 tile row, CX valid-row mask, R8/R9 row
+// input/V pointers of the current icb, AX/BX tile pointers, DI icb counter,
+// SI run counter, R15 transform buffer.
+func (g *gen) inputPhase() {
+	c := g.c
+	s := g.s
+	c.Comment("input transform")
+	g.constant(4, inC4)
+	g.constant(5, inC5)
+	g.constant(2, inC2)
+	c.VPXORD(inZero, inZero, inZero)
+	c.XORQ(reg.R10, reg.R10)
+	rowL := g.label("inrow")
+	c.Label(rowL)
+	c.MOVQ(g.lT, reg.R11)
+	c.ADDQ(reg.R10, reg.R11)
+	needMask := false
+	for _, b := range g.branchRow {
+		needMask = needMask || b
+	}
+	if needMask {
+		c.MOVQ(operand.I32(0x3f), reg.RCX)
+		for r, m := range g.masks {
+			if m == 0x3f {
+				continue
+			}
+			c.MOVQ(operand.I32(m), reg.RDX)
+			c.CMPQ(reg.R11, imm(r))
+			c.CMOVQEQ(reg.RDX, reg.RCX)
+		}
+	}
+	// R8 = in + (4r - PadT)*inRow - PadL*64
+	c.IMUL3Q(imm(4*g.inRow), reg.R11, reg.R8)
+	c.ADDQ(param(c, "in"), reg.R8)
+	if off := s.PadT*g.inRow + s.PadL*64; off != 0 {
+		c.SUBQ(imm(off), reg.R8)
+	}
+	// R9 = ws + rr*TW*64
+	c.IMUL3Q(imm(g.tw*64), reg.R10, reg.R9)
+	c.ADDQ(param(c, "ws"), reg.R9)
+	c.MOVQ(param(c, "ws"), reg.R15)
+	c.ADDQ(imm(g.tmpOff), reg.R15)
+	c.MOVQ(operand.I32(g.icb), reg.RDI)
+	icbL := g.label("inicb")
+	c.Label(icbL)
+	c.MOVQ(reg.R8, reg.RAX)
+	c.MOVQ(reg.R9, reg.RBX)
+	valid := func(col int) (v [6]bool, key int) {
+		for j := 0; j < 6; j++ {
+			iw := 4*col - s.PadL + j
+			v[j] = iw >= 0 && iw < s.W
+			if v[j] {
+				key |= 1 << j
+			}
+		}
+		return
+	}
+	rs := g.runs(func(col int) int { _, k := valid(col); return k }, func(k int) bool { return k == 0x3f })
+	for i, r := range rs {
+		v, _ := valid(r.c0)
+		last := i == len(rs)-1
+		if r.n >= 2 {
+			l := g.label("intiles")
+			c.MOVQ(operand.I32(r.n), reg.RSI)
+			c.Label(l)
+			g.inTile(v)
+			c.ADDQ(imm(4*64), reg.RAX)
+			c.ADDQ(imm(64), reg.RBX)
+			c.DECQ(reg.RSI)
+			c.JNZ(operand.LabelRef(l))
+			continue
+		}
+		g.inTile(v)
+		if !last {
+			c.ADDQ(imm(4*64), reg.RAX)
+			c.ADDQ(imm(64), reg.RBX)
+		}
+	}
+	c.ADDQ(imm(g.inIcb), reg.R8)
+	c.ADDQ(imm(g.vIcb), reg.R9)
+	c.DECQ(reg.RDI)
+	c.JNZ(operand.LabelRef(icbL))
+	c.INCQ(reg.R10)
+	c.CMPQ(reg.R10, g.lN)
+	c.JLT(operand.LabelRef(rowL))
+}
+
+// inT emits the 1-D input transform y = Bᵀ d (d read-only) and returns y.
+//
+//	y0 = 4d0 − 5d2 + d4          y3 = (d4 − d2) + 2(d3 − d1)
+//	y1 = (d4 − 4d2) + (d3 − 4d1)  y4 = (d4 − d2) − 2(d3 − d1)
+//	y2 = (d4 − 4d2) − (d3 − 4d1)  y5 = 4d1 − 5d3 + d5
+func (g *gen) inT(d [6]reg.VecPhysical) [6]reg.VecPhysical {
+	c := g.c
+	t1, t2, t3, t4 := reg.Z6, reg.Z7, reg.Z8, reg.Z9
+	y := [6]reg.VecPhysical{reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15}
+	c.VMOVAPS(d[4], t1)
+	c.VFNMADD231PS(d[2], inC4, t1)
+	c.VMOVAPS(d[3], t2)
+	c.VFNMADD231PS(d[1], inC4, t2)
+	c.VADDPS(t2, t1, y[1])
+	c.VSUBPS(t2, t1, y[2])
+	c.VSUBPS(d[2], d[4], t3)
+	c.VSUBPS(d[1], d[3], t4)
+	c.VMOVAPS(t3, y[3])
+	c.VFMADD231PS(t4, inC2, y[3])
+	c.VMOVAPS(t3, y[4])
+	c.VFNMADD231PS(t4, inC2, y[4])
+	c.VMOVAPS(d[4], y[0])
+	c.VFNMADD231PS(d[2], inC5, y[0])
+	c.VFMADD231PS(d[0], inC4, y[0])
+	c.VMOVAPS(d[5], y[5])
+	c.VFNMADD231PS(d[3], inC5, y[5])
+	c.VFMADD231PS(d[1], inC4, y[5])
+	return y
+}
+
+// inTile transforms one 6×6×16 input tile at AX (row stride inRow) into V
+// at BX, through the buffer at R15. valid[j]: input column j is inside the
+// image; rows are checked at run time against the mask in CX.
+func (g *gen) inTile(valid [6]bool) {
+	c := g.c
+	for k := 0; k < 6; k++ {
+		var zl, dl string
+		if g.branchRow[k] {
+			zl, dl = g.label("zrow"), g.label("drow")
+			c.TESTQ(operand.I32(1<<k), reg.RCX)
+			c.JEQ(operand.LabelRef(zl))
+		}
+		var d [6]reg.VecPhysical
+		for j := 0; j < 6; j++ {
+			d[j] = inZero
+			if valid[j] {
+				d[j] = zmm[j]
+				c.VMOVUPS(mem(reg.RAX, k*g.inRow+j*64), d[j])
+			}
+		}
+		y := g.inT(d)
+		for j := 0; j < 6; j++ {
+			c.VMOVUPS(y[j], mem(reg.R15, (k*6+j)*64))
+		}
+		if g.branchRow[k] {
+			c.JMP(operand.LabelRef(dl))
+			c.Label(zl)
+			for j := 0; j < 6; j++ {
+				c.VMOVUPS(inZero, mem(reg.R15, (k*6+j)*64))
+			}
+			c.Label(dl)
+		}
+	}
+	for j := 0; j < 6; j++ {
+		var d [6]reg.VecPhysical
+		for k := 0; k < 6; k++ {
+			d[k] = zmm[k]
+			c.VMOVUPS(mem(reg.R15, (k*6+j)*64), d[k])
+		}
+		y := g.inT(d)
+		for a := 0; a < 6; a++ {
+			c.VMOVUPS(y[a], mem(reg.RBX, (a*6+j)*g.vXi))
+		}
+	}
+}
+
+// gemmPhase computes M[ξ][j][t] = Σ_i V[ξ][i][t] U[ξ][i][g*NB+j] for the
+// group lG, every ξ and every tile of the strip (workspace layout
+// [ξ][NB][smax][16]). The register-block sequence depends on the strip's
+// row count, so there is one copy per row count.
+//
+// Registers: R8/R9/R10 U, V, M pointers of ξ, R13 ξ counter, AX/BX block V
+// and M pointers, SI run counter, R11/R12 U and V pointers in the
+// reduction, R14 icb counter.
+func (g *gen) gemmPhase() {
+	c := g.c
+	c.Comment("batched GEMM")
+	end := g.label("gemmend")
+	var ls []string
+	for n := 1; n <= g.t.Rows; n++ {
+		ls = append(ls, g.label(fmt.Sprintf("gemm%d", n)))
+	}
+	if g.t.Rows > 1 {
+		c.MOVQ(g.lN, reg.RAX)
+		for n := 1; n < g.t.Rows; n++ {
+			c.CMPQ(reg.RAX, imm(n))
+			c.JEQ(operand.LabelRef(ls[n-1]))
+		}
+	}
+	for n := g.t.Rows; n >= 1; n-- {
+		c.Label(ls[n-1])
+		g.gemm(g.t.Blocks[n-1])
+		if n > 1 {
+			c.JMP(operand.LabelRef(end))
+		}
+	}
+	c.Label(end)
+}
+
+func (g *gen) gemm(blocks []int) {
+	c := g.c
+	nb := g.t.NB
+	c.MOVQ(g.lG, reg.R8)
+	c.IMUL3Q(imm(nb*g.uOcb), reg.R8, reg.R8)
+	c.ADDQ(param(c, "u"), reg.R8)
+	c.MOVQ(param(c, "ws"), reg.R9)
+	c.LEAQ(mem(reg.R9, g.mOff), reg.R10)
+	c.MOVQ(operand.I32(36), reg.R13)
+	xiL := g.label("xi")
+	c.Label(xiL)
+	c.MOVQ(reg.R9, reg.RAX)
+	c.MOVQ(reg.R10, reg.RBX)
+	if g.t.PF {
+		// R15 walks the next ξ's U panel (NB streams of ICp lines).
+		c.LEAQ(mem(reg.R8, g.uXi), reg.R15)
+	}
+	type brun struct{ w, n int }
+	var rs []brun
+	for _, w := range blocks {
+		if len(rs) > 0 && w == rs[len(rs)-1].w {
+			rs[len(rs)-1].n++
+			continue
+		}
+		rs = append(rs, brun{w, 1})
+	}
+	for i, r := range rs {
+		last := i == len(rs)-1
+		if r.n >= 2 {
+			l := g.label("blocks")
+			c.MOVQ(operand.I32(r.n), reg.RSI)
+			c.Label(l)
+			g.micro(r.w, len(blocks))
+			c.ADDQ(imm(r.w*64), reg.RAX)
+			c.ADDQ(imm(r.w*64), reg.RBX)
+			c.DECQ(reg.RSI)
+			c.JNZ(operand.LabelRef(l))
+			continue
+		}
+		g.micro(r.w, len(blocks))
+		if !last {
+			c.ADDQ(imm(r.w*64), reg.RAX)
+			c.ADDQ(imm(r.w*64), reg.RBX)
+		}
+	}
+	c.ADDQ(imm(g.uXi), reg.R8)
+	c.ADDQ(imm(g.vXi), reg.R9)
+	c.ADDQ(imm(g.mXi), reg.R10)
+	c.DECQ(reg.R13)
+	c.JNZ(operand.LabelRef(xiL))
+}
+
+// micro emits one NB×w register block: acc[j][p] = Σ_i V[t+p][i] U[i][j]
+// over all input channels, stored to M at BX. With prefetch, every k-th
+// lane step (k blocks per ξ) prefetches one line of each of the NB streams
+// of the next ξ's panel (walker R15), so that the k blocks of a ξ together
+// prefetch the whole next panel, evenly spread over the ξ.
+func (g *gen) micro(w, k int) {
+	c := g.c
+	nb := g.t.NB
+	acc := func(j, p int) reg.VecPhysical { return zmm[j*w+p] }
+	wreg := func(j int) reg.VecPhysical { return zmm[31-j] }
+	nbc := 32 - nb - nb*w
+	breg := func(k int) reg.VecPhysical { return zmm[31-nb-k%nbc] }
+	c.Commentf("block %dx%d", nb, w)
+	for j := 0; j < nb; j++ {
+		for p := 0; p < w; p++ {
+			a := acc(j, p)
+			c.VPXORD(a, a, a)
+		}
+	}
+	c.MOVQ(reg.R8, reg.R11)
+	c.MOVQ(reg.RAX, reg.R12)
+	if g.icb > 1 {
+		c.MOVQ(operand.I32(g.icb), reg.R14)
+	}
+	l := g.label("red")
+	c.Label(l)
+	nbk := 0
+	for lane := 0; lane < 16; lane++ {
+		for j := 0; j < nb; j++ {
+			c.VMOVUPS(mem(reg.R11, j*g.uOcb+lane*64), wreg(j))
+		}
+		if g.t.PF && lane%k == 0 {
+			for j := 0; j < nb; j++ {
+				c.PREFETCHT1(mem(reg.R15, j*g.uOcb))
+			}
+			c.ADDQ(imm(64), reg.R15)
+		}
+		for p := 0; p < w; p++ {
+			b := breg(nbk)
+			nbk++
+			c.VBROADCASTSS(mem(reg.R12, p*64+lane*4), b)
+			for j := 0; j < nb; j++ {
+				c.VFMADD231PS(b, wreg(j), acc(j, p))
+			}
+		}
+	}
+	if g.icb > 1 {
+		c.ADDQ(imm(16*64), reg.R11)
+		c.ADDQ(imm(g.vIcb), reg.R12)
+		c.DECQ(reg.R14)
+		c.JNZ(operand.LabelRef(l))
+	}
+	for j := 0; j < nb; j++ {
+		for p := 0; p < w; p++ {
+			c.VMOVUPS(acc(j, p), mem(reg.RBX, j*g.mJ+p*64))
+		}
+	}
+}
+
+// Output transform registers.
+var (
+	outC2    = reg.Z31
+	outC4    = reg.Z30
+	outC8    = reg.Z29
+	outZero  = reg.Z28
+	outBias  = reg.Z27
+	outScale = reg.Z26
+	outShift = reg.Z25
+)
+
+// outputPhase transforms M of group lG back (Y = Aᵀ M A), applies the
+// epilogue and stores the clipped 4×4 tiles.
+//
+// Registers: R13 tile row, R14 valid output rows of the tile row, R8 M row
+// pointer of the block, R9/R10/R11 out0/out1/res row pointers of the block,
+// R12 byte offset of the block in bias/scale/shift, DI block counter, SI
+// run counter, AX/BX/CX/DX tile pointers (M, out0, out1, res), R15
+// transform buffer.
+func (g *gen) outputPhase() {
+	c := g.c
+	s := g.s
+	nb := g.t.NB
+	c.Comment("output transform")
+	g.constant(2, outC2)
+	g.constant(4, outC4)
+	g.constant(8, outC8)
+	c.VPXORD(outZero, outZero, outZero)
+	c.MOVQ(param(c, "ws"), reg.R15)
+	c.ADDQ(imm(g.tmpOff), reg.R15)
+	c.MOVQ(operand.I32(0), g.lRR)
+	rowL := g.label("outrow")
+	c.Label(rowL)
+	c.MOVQ(g.lT, reg.R13)
+	c.ADDQ(g.lRR, reg.R13)
+	if g.oh%4 != 0 {
+		// R14 = min(4, OH - 4r)
+		c.MOVQ(operand.I32(g.oh), reg.R14)
+		c.MOVQ(reg.R13, reg.RAX)
+		c.SHLQ(imm(2), reg.RAX)
+		c.SUBQ(reg.RAX, reg.R14)
+		c.MOVQ(operand.I32(4), reg.RAX)
+		c.CMPQ(reg.R14, reg.RAX)
+		c.CMOVQGT(reg.RAX, reg.R14)
+	}
+	// R8 = ws + mOff + rr*TW*64
+	c.MOVQ(g.lRR, reg.R8)
+	c.IMUL3Q(imm(g.tw*64), reg.R8, reg.R8)
+	c.ADDQ(param(c, "ws"), reg.R8)
+	c.ADDQ(imm(g.mOff), reg.R8)
+	// R12 = lG*NB*64; out pointers
+	c.MOVQ(g.lG, reg.R12)
+	ptr := func(p string, ocbB, rowB int, dst reg.Register) {
+		c.IMUL3Q(imm(nb*ocbB), reg.R12, dst)
+		c.IMUL3Q(imm(rowB), reg.R13, reg.RAX)
+		c.ADDQ(reg.RAX, dst)
+		c.ADDQ(param(c, p), dst)
+	}
+	ptr("out0", g.outOcb, 4*g.outRow, reg.R9)
+	if s.has(avx512.Store1) {
+		ptr("out1", g.outOcb, 4*g.outRow, reg.R10)
+	}
+	if s.has(avx512.AddResidual) {
+		ptr("res", g.resOcb, 4*g.rs*g.resRow, reg.R11)
+	}
+	c.IMUL3Q(imm(nb*64), reg.R12, reg.R12)
+	c.MOVQ(operand.I32(nb), reg.RDI)
+	blkL := g.label("outblk")
+	c.Label(blkL)
+	vec := func(p string, z reg.VecPhysical) {
+		c.MOVQ(param(c, p), reg.RSI)
+		c.VMOVUPS(operand.Mem{Base: reg.RSI, Index: reg.R12, Scale: 1}, z)
+	}
+	if s.has(avx512.Bias) {
+		vec("bias", outBias)
+	}
+	if s.has(avx512.Affine) {
+		vec("scale", outScale)
+		vec("shift", outShift)
+	}
+	c.MOVQ(reg.R8, reg.RAX)
+	c.MOVQ(reg.R9, reg.RBX)
+	c.MOVQ(reg.R10, reg.RCX)
+	c.MOVQ(reg.R11, reg.RDX)
+	cols := func(col int) int { return min(4, g.ow-4*col) }
+	rs := g.runs(cols, func(k int) bool { return k == 4 })
+	advance := func() {
+		c.ADDQ(imm(64), reg.RAX)
+		c.ADDQ(imm(4*64), reg.RBX)
+		if s.has(avx512.Store1) {
+			c.ADDQ(imm(4*64), reg.RCX)
+		}
+		if s.has(avx512.AddResidual) {
+			c.ADDQ(imm(4*g.rs*64), reg.RDX)
+		}
+	}
+	for i, r := range rs {
+		last := i == len(rs)-1
+		if r.n >= 2 {
+			l := g.label("outtiles")
+			c.MOVQ(operand.I32(r.n), reg.RSI)
+			c.Label(l)
+			g.outTile(cols(r.c0))
+			advance()
+			c.DECQ(reg.RSI)
+			c.JNZ(operand.LabelRef(l))
+			continue
+		}
+		g.outTile(cols(r.c0))
+		if !last {
+			advance()
+		}
+	}
+	c.ADDQ(imm(g.mJ), reg.R8)
+	c.ADDQ(imm(g.outOcb), reg.R9)
+	if s.has(avx512.Store1) {
+		c.ADDQ(imm(g.outOcb), reg.R10)
+	}
+	if s.has(avx512.AddResidual) {
+		c.ADDQ(imm(g.resOcb), reg.R11)
+	}
+	c.ADDQ(imm(64), reg.R12)
+	c.DECQ(reg.RDI)
+	c.JNZ(operand.LabelRef(blkL))
+	c.MOVQ(g.lRR, reg.RAX)
+	c.INCQ(reg.RAX)
+	c.MOVQ(reg.RAX, g.lRR)
+	c.CMPQ(reg.RAX, g.lN)
+	c.JLT(operand.LabelRef(rowL))
+}
+
+// outT emits the 1-D output transform y = Aᵀ m (m read-only) and returns y.
+//
+//	y0 = m0 + (m1 + m2) + (m3 + m4)   y2 = (m1 + m2) + 4(m3 + m4)
+//	y1 = (m1 − m2) + 2(m3 − m4)       y3 = (m1 − m2) + 8(m3 − m4) + m5
+func (g *gen) outT(m [6]reg.VecPhysical) [4]reg.VecPhysical {
+	c := g.c
+	a, b, cc, d := reg.Z6, reg.Z7, reg.Z8, reg.Z9
+	y := [4]reg.VecPhysical{reg.Z10, reg.Z11, reg.Z12, reg.Z13}
+	c.VADDPS(m[2], m[1], a)
+	c.VSUBPS(m[2], m[1], b)
+	c.VADDPS(m[4], m[3], cc)
+	c.VSUBPS(m[4], m[3], d)
+	c.VADDPS(a, m[0], y[0])
+	c.VADDPS(cc, y[0], y[0])
+	c.VMOVAPS(b, y[1])
+	c.VFMADD231PS(d, outC2, y[1])
+	c.VMOVAPS(a, y[2])
+	c.VFMADD231PS(cc, outC4, y[2])
+	c.VADDPS(m[5], b, y[3])
+	c.VFMADD231PS(d, outC8, y[3])
+	return y
+}
+
+// outTile transforms the M tile of one block at AX (ξ stride mXi) through
+// the buffer at R15, applies the epilogue and stores the first cols
+// columns of the valid rows (R14 of them when OH%4 != 0) at BX/CX.
+func (g *gen) outTile(cols int) {
+	c := g.c
+	s := g.s
+	for q := 0; q < 6; q++ {
+		var m [6]reg.VecPhysical
+		for k := 0; k < 6; k++ {
+			m[k] = zmm[k]
+			c.VMOVUPS(mem(reg.RAX, (k*6+q)*g.mXi), m[k])
+		}
+		y := g.outT(m)
+		for i := 0; i < 4; i++ {
+			c.VMOVUPS(y[i], mem(reg.R15, (i*6+q)*64))
+		}
+	}
+	skip := ""
+	for i := 0; i < 4; i++ {
+		if g.oh%4 != 0 && i >= g.oh%4 {
+			if skip == "" {
+				skip = g.label("rowskip")
+			}
+			c.CMPQ(reg.R14, imm(i))
+			c.JLE(operand.LabelRef(skip))
+		}
+		var m [6]reg.VecPhysical
+		for q := 0; q < 6; q++ {
+			m[q] = zmm[q]
+			c.VMOVUPS(mem(reg.R15, (i*6+q)*64), m[q])
+		}
+		y := g.outT(m)
+		for jj := 0; jj < cols; jj++ {
+			a := y[jj]
+			for _, st := range s.Epilogue {
+				switch st.Kind {
+				case avx512.Bias:
+					c.VADDPS(outBias, a, a)
+				case avx512.Relu:
+					c.VMAXPS(outZero, a, a)
+				case avx512.AddResidual:
+					c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), a, a)
+				case avx512.Store0:
+					c.VMOVUPS(a, mem(reg.RBX, i*g.outRow+jj*64))
+				case avx512.Affine:
+					c.VFMADD213PS(outShift, outScale, a)
+				case avx512.Store1:
+					c.VMOVUPS(a, mem(reg.RCX, i*g.outRow+jj*64))
+				}
+			}
+		}
+	}
+	if skip != "" {
+		c.Label(skip)
+	}
+}

@@ -1,0 +1,199 @@
+package winograd
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// Epilogues used by ResNet v1/v2 (and reordered ones).
+var testEpilogues = [][]avx512.Step{
+	avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0), // ResNetV2 3×3
+	avx512.Steps(avx512.Store0),
+	avx512.Steps(avx512.Bias, avx512.Store0),
+	avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0, avx512.Affine, avx512.Relu, avx512.Store1),
+	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Store0}, {Kind: avx512.Affine}, {Kind: avx512.Relu}, {Kind: avx512.Store1}},
+	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Relu}, {Kind: avx512.Store0}}, // ResNet v1
+	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 2}, {Kind: avx512.Store0}, {Kind: avx512.Affine}, {Kind: avx512.Relu}, {Kind: avx512.Store1}},
+	avx512.Steps(avx512.Store0, avx512.Affine, avx512.Relu, avx512.Store1),
+	avx512.Steps(avx512.Affine, avx512.Store1, avx512.Relu, avx512.Bias, avx512.Store0),
+}
+
+type pads struct{ t, b, l, r int }
+
+// sweepCases returns the test kernels: every (IC, OC) pair × size with the
+// ResNetV2 epilogue; every epilogue, padding and tiling override on random
+// channels and sizes.
+func sweepCases() []wcase {
+	rng := rand.New(rand.NewSource(42))
+	sizes := [][2]int{{4, 4}, {5, 7}, {7, 7}, {14, 14}, {28, 28}, {30, 29}}
+	chans := []int{16, 24, 64, 128}
+	var cases []wcase
+	add := func(s Spec) {
+		if err := s.Validate(); err != nil {
+			panic(fmt.Sprintf("%+v: %v", s, err))
+		}
+		cases = append(cases, wcase{Name: fmt.Sprintf("w%d", len(cases)), Spec: s})
+	}
+	spec := func(ic, oc int, hw [2]int, p pads, ep []avx512.Step) Spec {
+		s := Spec{IC: ic, OC: oc, H: hw[0], W: hw[1], PadT: p.t, PadB: p.b, PadL: p.l, PadR: p.r, Epilogue: ep}
+		for _, st := range ep {
+			if st.Kind == avx512.AddResidual && st.ResStride == 2 {
+				s.ResH, s.ResW = 2*s.OH()-rng.Intn(2), 2*s.OW()-rng.Intn(2)
+			}
+		}
+		return s
+	}
+	same := pads{1, 1, 1, 1}
+	for _, ic := range chans {
+		for _, oc := range chans {
+			for _, hw := range sizes {
+				if ic*oc >= 64*128 && hw[0] > 14 && rng.Intn(2) == 0 {
+					continue // keep the Go reference fast
+				}
+				add(spec(ic, oc, hw, same, testEpilogues[0]))
+			}
+		}
+	}
+	for _, ep := range testEpilogues[1:] {
+		for i := 0; i < 3; i++ {
+			add(spec(chans[rng.Intn(4)], chans[rng.Intn(4)], sizes[rng.Intn(len(sizes))], same, ep))
+		}
+	}
+	for _, p := range []pads{{0, 0, 0, 0}, {2, 2, 2, 2}, {0, 1, 0, 1}, {2, 0, 1, 2}, {1, 2, 0, 0}, {0, 2, 2, 1}} {
+		for _, hw := range sizes {
+			add(spec(chans[rng.Intn(4)], chans[rng.Intn(4)], hw, p, testEpilogues[rng.Intn(len(testEpilogues))]))
+		}
+	}
+	// Tiling overrides: register blocks, strip rows (incl. more than the
+	// tile rows), prefetch.
+	for _, o := range []struct{ nb, u, rows, pf int }{
+		{1, 1, 1, 1}, {1, 28, 3, -1}, {2, 14, 2, 1}, {2, 5, 4, -1}, {4, 6, 1, 1}, {4, 3, 3, -1},
+		{4, 6, 8, 1}, {2, 7, 5, 1}, {1, 9, 2, -1}, {4, 1, 2, 1},
+	} {
+		for _, hw := range [][2]int{{14, 14}, {30, 29}, {7, 7}} {
+			oc := 16 * o.nb * (1 + rng.Intn(2))
+			s := spec(chans[rng.Intn(4)], oc, hw, same, testEpilogues[rng.Intn(len(testEpilogues))])
+			s.NB, s.U, s.Rows, s.Prefetch = o.nb, o.u, o.rows, o.pf
+			add(s)
+		}
+	}
+	// ResNet50V2-like shapes at small size, IC ≠ OC and odd channel counts.
+	add(spec(256, 64, [2]int{7, 7}, same, testEpilogues[0]))
+	add(spec(40, 48, [2]int{9, 11}, same, testEpilogues[4]))
+	add(spec(8, 200, [2]int{6, 6}, same, testEpilogues[3]))
+	add(spec(3, 16, [2]int{1, 1}, pads{2, 2, 2, 2}, testEpilogues[0]))
+	add(spec(16, 16, [2]int{1, 9}, pads{1, 1, 0, 0}, testEpilogues[2]))
+	return cases
+}
+
+func TestKernels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go module")
+	}
+	t0 := time.Now()
+	cases := sweepCases()
+	if f := os.Getenv("WINO_ONLY"); f != "" {
+		var keep []wcase
+		for _, c := range cases {
+			if c.Name == f {
+				keep = append(keep, c)
+			}
+		}
+		cases = keep
+	}
+	dir := t.TempDir()
+	asm := writeModule(t, dir, cases, nil)
+	tGen := time.Since(t0)
+	checkAsm(t, asm)
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(7))
+	ins := make([]wargs, len(cases))
+	for i, c := range cases {
+		a := randInputs(&c.Spec, rng)
+		ins[i] = a
+		if err := writeF32(filepath.Join(data, c.Name+".in"), a.In, a.U, a.Bias, a.Res, a.Scale, a.Shift); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1 := time.Now()
+	if out, err := goCmd(dir, "build", "-o", "wt.bin", ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tBuild := time.Since(t1)
+	t1 = time.Now()
+	cmd := exec.Command(filepath.Join(dir, "wt.bin"), "check", data)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("driver: %v\n%s", err, out)
+	}
+	tRun := time.Since(t1)
+	tilings := map[string]int{}
+	worst, worstName := 0.0, ""
+	for i, c := range cases {
+		tilings[c.T.String()]++
+		got, err := readF32(filepath.Join(data, c.Name+".out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := c.Spec.Conv()
+		z := cs.Sizes()
+		a := ins[i].Args
+		a.Out0 = make([]float32, z.Out0)
+		a.Out1 = make([]float32, z.Out1)
+		avx512.RefConv(&cs, a, 0, cs.OCB(), 0, cs.OH())
+		want := append(a.Out0, a.Out1...)
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d values, want %d", c.Name, len(got), len(want))
+		}
+		maxRef, maxDiff, at := 0.0, 0.0, -1
+		for j := range want {
+			maxRef = math.Max(maxRef, math.Abs(float64(want[j])))
+			d := math.Abs(float64(got[j]) - float64(want[j]))
+			if d > maxDiff || math.IsNaN(d) {
+				maxDiff, at = d, j
+				if math.IsNaN(d) {
+					maxDiff = math.Inf(1)
+				}
+			}
+		}
+		rel := maxDiff / math.Max(1, maxRef)
+		if rel > worst {
+			worst, worstName = rel, fmt.Sprintf("%s (%dx%d %d->%d, max|ref| %.3g)", c.Name, c.Spec.H, c.Spec.W, c.Spec.IC, c.Spec.OC, maxRef)
+		}
+		if rel > 2e-4 {
+			t.Errorf("%s %+v tiling %v: max abs diff %g at %d (got %g want %g), max |ref| %g",
+				c.Name, c.Spec, c.T, maxDiff, at, got[at], want[at], maxRef)
+		}
+	}
+	t.Logf("%d kernels, %d bytes of assembly; generate %v, build %v, run %v, total %v",
+		len(cases), len(asm), tGen.Round(time.Millisecond), tBuild.Round(time.Millisecond), tRun.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	t.Logf("worst max|diff|/max(1,max|ref|) = %.3g in %s", worst, worstName)
+	t.Logf("tilings: %v", tilings)
+}
+
+// TestWorkspace checks that the generator's workspace (automatic tiling)
+// is runtime.WinogradWorkspace for every ResNet50V2 layer and test shape.
+func TestWorkspace(t *testing.T) {
+	for _, c := range sweepCases() {
+		s := c.Spec
+		if s.Rows != 0 {
+			continue
+		}
+		got := ChooseTiling(&s).Workspace
+		want := runtime.WinogradWorkspace(s.IC, s.OC, s.H, s.W, s.PadT, s.PadB, s.PadL, s.PadR)
+		if got != want {
+			t.Errorf("%+v: workspace %d, runtime says %d", s, got, want)
+		}
+	}
+}
