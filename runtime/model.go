@@ -322,3 +322,12 @@ func (m *Model) TimeStep(i, reps int) time.Duration {
 	sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
 	return ts[reps/2]
 }
+
+// Memory reports the bytes the model holds: its prepared weights, and the
+// activation arena for a batch of n images.
+func (m *Model) Memory(n int) (weights, arena int64) {
+	for _, w := range m.w {
+		weights += 4 * int64(len(w))
+	}
+	return weights, 4 * int64(n*m.plan.ArenaFloats)
+}
