@@ -109,7 +109,7 @@ func WinogradStripRows(ic, oc, h, w, padT, padB, padL, padR int) int {
 // WinogradWorkspace returns the per-thread scratch of the Winograd kernel
 // of a layer, in floats: the strip's transformed input V (36 × ICB × S × 16,
 // S = WinogradStripRows × tw tiles), the products of one output-channel
-// group M (36 × min(4, OCB) × S × 16) and one transform buffer (36 × 16).
+// group M (36 × min(4, OCB) × S × 16).
 // Every concurrently running call needs its own workspace; its contents
 // need not be initialized and are garbage afterwards. A 64-byte aligned
 // workspace is faster (Go's allocations of ≥ 32 KiB are page-aligned).
@@ -123,5 +123,5 @@ func WinogradWorkspace(ic, oc, h, w, padT, padB, padL, padR int) int {
 // kernel generated with an explicit strip size).
 func WinogradWorkspaceTiles(ic, oc, s int) int {
 	icb, ocb := (ic+15)/16, (oc+15)/16
-	return 36*icb*s*16 + 36*min(4, ocb)*s*16 + 36*16
+	return 36*icb*s*16 + 36*min(4, ocb)*s*16
 }

@@ -18,6 +18,7 @@ var (
 	benchReps     = flag.Int("bench-reps", 51, "TestBenchLayers: timed runs per kernel (median reported)")
 	benchModes    = flag.String("bench-mode", "warm,coldw", `TestBenchLayers: comma-separated modes: "warm" (all cached), "coldw" (weights from DRAM: a different copy every run)`)
 	benchFilter   = flag.String("bench-filter", "", "TestBenchLayers: only layers whose name matches this regexp")
+	benchMin      = flag.Bool("bench-min", false, "TestBenchLayers: also print the minimum times (direct, Winograd)")
 	benchVariants = flag.Bool("bench-variants", false, "TestBenchLayers: also time alternative Winograd tilings")
 )
 
@@ -144,6 +145,9 @@ func TestBenchLayers(t *testing.T) {
 		for _, m := range modes {
 			td, tw := ns[m][d][0], ns[m][c.Name][0]
 			fmt.Fprintf(&tab, " | %-5s %9.1f %9.1f %8.1f %8.1f %6.2fx", "", td/1e3, tw/1e3, flops/td, flops/tw, td/tw)
+			if *benchMin {
+				fmt.Fprintf(&tab, " min %6.1f %6.1f", ns[m][d][1]/1e3, ns[m][c.Name][1]/1e3)
+			}
 			if !variant {
 				totD[m] += float64(l.N) * td
 				totW[m] += float64(l.N) * tw

@@ -38,16 +38,17 @@ type gen struct {
 
 	oh, ow, th, tw, icb, ocb, smax int
 	// byte strides
-	vXi, vIcb, mOff, mXi, mJ, tmpOff int // workspace
-	uOcb, uXi                        int // U
-	inRow, inIcb                     int
-	outRow, outOcb                   int
-	rh, rw, rs, resRow, resOcb       int
+	vXi, vIcb, mOff, mXi, mJ   int // workspace
+	uOcb, uXi                  int // U
+	inRow, inIcb               int
+	outRow, outOcb             int
+	rh, rw, rs, resRow, resOcb int
 
-	masks      []int   // valid input rows (bit k: row 4r-PadT+k) of each tile row r
-	branchRow  [6]bool // input row k is invalid for some tile row
-	lT, lN, lG operand.Mem
-	lRR        operand.Mem
+	masks     []int   // valid input rows (bit k: row 4r-PadT+k) of each tile row r
+	branchRow [6]bool // input row k is invalid for some tile row
+	// locals: first tile row of the strip, rows in the strip, group,
+	// row in the strip (output phase), end of the range
+	lT, lN, lG, lRR, lT1 operand.Mem
 }
 
 func (g *gen) label(tag string) string {
@@ -116,8 +117,7 @@ func (g *gen) derive() {
 	g.mOff = 36 * g.vXi
 	g.mJ = g.smax * 64
 	g.mXi = g.t.NB * g.mJ
-	g.tmpOff = g.mOff + 36*min(4, g.ocb)*g.smax*64
-	if (g.tmpOff+36*64)/4 != g.t.Workspace {
+	if (g.mOff+36*min(4, g.ocb)*g.smax*64)/4 != g.t.Workspace {
 		panic("winograd: workspace layout disagrees with runtime.WinogradWorkspaceTiles")
 	}
 	g.uXi = g.icb * 16 * 64
@@ -145,18 +145,27 @@ func (g *gen) derive() {
 
 func (g *gen) body() {
 	c := g.c
-	locals := c.AllocLocal(4 * 8)
-	g.lT, g.lN, g.lG, g.lRR = locals.Offset(0), locals.Offset(8), locals.Offset(16), locals.Offset(24)
+	locals := c.AllocLocal(5 * 8)
+	g.lT, g.lN, g.lG, g.lRR, g.lT1 = locals.Offset(0), locals.Offset(8), locals.Offset(16), locals.Offset(24), locals.Offset(32)
 	done := g.label("done")
+	// Clamp the range to [0, TH].
+	c.MOVQ(param(c, "t1"), reg.RBX)
+	c.MOVQ(operand.I32(g.th), reg.RCX)
+	c.CMPQ(reg.RBX, reg.RCX)
+	c.CMOVQGT(reg.RCX, reg.RBX)
+	c.MOVQ(reg.RBX, g.lT1)
 	c.MOVQ(param(c, "t0"), reg.RAX)
-	c.CMPQ(reg.RAX, param(c, "t1"))
+	c.XORQ(reg.RCX, reg.RCX)
+	c.TESTQ(reg.RAX, reg.RAX)
+	c.CMOVQLT(reg.RCX, reg.RAX)
+	c.CMPQ(reg.RAX, reg.RBX)
 	c.JGE(operand.LabelRef(done))
 	c.MOVQ(reg.RAX, g.lT)
 
 	strip := g.label("strip")
 	c.Label(strip)
 	// lN = min(Rows, t1 - lT)
-	c.MOVQ(param(c, "t1"), reg.RAX)
+	c.MOVQ(g.lT1, reg.RAX)
 	c.SUBQ(g.lT, reg.RAX)
 	c.MOVQ(operand.I32(g.t.Rows), reg.RBX)
 	c.CMPQ(reg.RAX, reg.RBX)
@@ -178,7 +187,7 @@ func (g *gen) body() {
 	c.MOVQ(g.lT, reg.RAX)
 	c.ADDQ(g.lN, reg.RAX)
 	c.MOVQ(reg.RAX, g.lT)
-	c.CMPQ(reg.RAX, param(c, "t1"))
+	c.CMPQ(reg.RAX, g.lT1)
 	c.JLT(operand.LabelRef(strip))
 
 	c.Label(done)
@@ -226,7 +235,7 @@ var (
 //
 // Registers: R10 row in strip, R11 tile row, CX valid-row mask, R8/R9 row
 // input/V pointers of the current icb, AX/BX tile pointers, DI icb counter,
-// SI run counter, R15 transform buffer.
+// SI run counter.
 func (g *gen) inputPhase() {
 	c := g.c
 	s := g.s
@@ -264,8 +273,6 @@ func (g *gen) inputPhase() {
 	// R9 = ws + rr*TW*64
 	c.IMUL3Q(imm(g.tw*64), reg.R10, reg.R9)
 	c.ADDQ(param(c, "ws"), reg.R9)
-	c.MOVQ(param(c, "ws"), reg.R15)
-	c.ADDQ(imm(g.tmpOff), reg.R15)
 	c.MOVQ(operand.I32(g.icb), reg.RDI)
 	icbL := g.label("inicb")
 	c.Label(icbL)
@@ -311,78 +318,88 @@ func (g *gen) inputPhase() {
 	c.JLT(operand.LabelRef(rowL))
 }
 
-// inT emits the 1-D input transform y = Bᵀ d (d read-only) and returns y.
+// inT emits part of the 1-D input transform y = Bᵀ d: the outputs
+// y[3h], y[3h+1], y[3h+2] into out (d read-only; t1, t2 scratch):
 //
 //	y0 = 4d0 − 5d2 + d4          y3 = (d4 − d2) + 2(d3 − d1)
 //	y1 = (d4 − 4d2) + (d3 − 4d1)  y4 = (d4 − d2) − 2(d3 − d1)
 //	y2 = (d4 − 4d2) − (d3 − 4d1)  y5 = 4d1 − 5d3 + d5
-func (g *gen) inT(d [6]reg.VecPhysical) [6]reg.VecPhysical {
+func (g *gen) inT(d [6]reg.VecPhysical, h int, out [3]reg.VecPhysical, t1, t2 reg.VecPhysical) {
 	c := g.c
-	t1, t2, t3, t4 := reg.Z6, reg.Z7, reg.Z8, reg.Z9
-	y := [6]reg.VecPhysical{reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15}
-	c.VMOVAPS(d[4], t1)
-	c.VFNMADD231PS(d[2], inC4, t1)
-	c.VMOVAPS(d[3], t2)
-	c.VFNMADD231PS(d[1], inC4, t2)
-	c.VADDPS(t2, t1, y[1])
-	c.VSUBPS(t2, t1, y[2])
-	c.VSUBPS(d[2], d[4], t3)
-	c.VSUBPS(d[1], d[3], t4)
-	c.VMOVAPS(t3, y[3])
-	c.VFMADD231PS(t4, inC2, y[3])
-	c.VMOVAPS(t3, y[4])
-	c.VFNMADD231PS(t4, inC2, y[4])
-	c.VMOVAPS(d[4], y[0])
-	c.VFNMADD231PS(d[2], inC5, y[0])
-	c.VFMADD231PS(d[0], inC4, y[0])
-	c.VMOVAPS(d[5], y[5])
-	c.VFNMADD231PS(d[3], inC5, y[5])
-	c.VFMADD231PS(d[1], inC4, y[5])
-	return y
+	if h == 0 {
+		c.VMOVAPS(d[4], t1)
+		c.VFNMADD231PS(d[2], inC4, t1) // t1 = d4 − 4d2
+		c.VMOVAPS(d[3], t2)
+		c.VFNMADD231PS(d[1], inC4, t2) // t2 = d3 − 4d1
+		c.VMOVAPS(d[4], out[0])
+		c.VFNMADD231PS(d[2], inC5, out[0])
+		c.VFMADD231PS(d[0], inC4, out[0])
+		c.VADDPS(t2, t1, out[1])
+		c.VSUBPS(t2, t1, out[2])
+		return
+	}
+	c.VSUBPS(d[2], d[4], t1) // t1 = d4 − d2
+	c.VSUBPS(d[1], d[3], t2) // t2 = d3 − d1
+	c.VMOVAPS(t1, out[0])
+	c.VFMADD231PS(t2, inC2, out[0])
+	c.VMOVAPS(t1, out[1])
+	c.VFNMADD231PS(t2, inC2, out[1])
+	c.VMOVAPS(d[5], out[2])
+	c.VFNMADD231PS(d[3], inC5, out[2])
+	c.VFMADD231PS(d[1], inC4, out[2])
 }
 
 // inTile transforms one 6×6×16 input tile at AX (row stride inRow) into V
-// at BX, through the buffer at R15. valid[j]: input column j is inside the
-// image; rows are checked at run time against the mask in CX.
+// at BX (V = Bᵀ d B, ξ = 6a + b at BX + ξ*vXi). valid[j]: input column j
+// is inside the image; rows are checked at run time against the mask in
+// CX (an invalid row contributes zeros).
+//
+// The tile is done in two halves of transformed columns b (0–2, 3–5),
+// each kept in registers between the two 1-D passes (18 zmm, Z0–Z17):
+// the input is loaded twice, but nothing goes through memory but V.
+// Z18–Z23 hold the loaded row, Z18–Z27 the second pass's temporaries.
 func (g *gen) inTile(valid [6]bool) {
 	c := g.c
-	for k := 0; k < 6; k++ {
-		var zl, dl string
-		if g.branchRow[k] {
-			zl, dl = g.label("zrow"), g.label("drow")
-			c.TESTQ(operand.I32(1<<k), reg.RCX)
-			c.JEQ(operand.LabelRef(zl))
-		}
-		var d [6]reg.VecPhysical
-		for j := 0; j < 6; j++ {
-			d[j] = inZero
-			if valid[j] {
-				d[j] = zmm[j]
-				c.VMOVUPS(mem(reg.RAX, k*g.inRow+j*64), d[j])
-			}
-		}
-		y := g.inT(d)
-		for j := 0; j < 6; j++ {
-			c.VMOVUPS(y[j], mem(reg.R15, (k*6+j)*64))
-		}
-		if g.branchRow[k] {
-			c.JMP(operand.LabelRef(dl))
-			c.Label(zl)
-			for j := 0; j < 6; j++ {
-				c.VMOVUPS(inZero, mem(reg.R15, (k*6+j)*64))
-			}
-			c.Label(dl)
-		}
-	}
-	for j := 0; j < 6; j++ {
-		var d [6]reg.VecPhysical
+	e := func(k, b int) reg.VecPhysical { return zmm[k*3+b] }
+	for h := 0; h < 2; h++ {
 		for k := 0; k < 6; k++ {
-			d[k] = zmm[k]
-			c.VMOVUPS(mem(reg.R15, (k*6+j)*64), d[k])
+			var zl, dl string
+			if g.branchRow[k] {
+				zl, dl = g.label("zrow"), g.label("drow")
+				c.TESTQ(operand.I32(1<<k), reg.RCX)
+				c.JEQ(operand.LabelRef(zl))
+			}
+			var d [6]reg.VecPhysical
+			for j := 0; j < 6; j++ {
+				d[j] = inZero
+				if valid[j] {
+					d[j] = zmm[18+j]
+					c.VMOVUPS(mem(reg.RAX, k*g.inRow+j*64), d[j])
+				}
+			}
+			g.inT(d, h, [3]reg.VecPhysical{e(k, 0), e(k, 1), e(k, 2)}, reg.Z24, reg.Z25)
+			if g.branchRow[k] {
+				c.JMP(operand.LabelRef(dl))
+				c.Label(zl)
+				for b := 0; b < 3; b++ {
+					c.VPXORD(e(k, b), e(k, b), e(k, b))
+				}
+				c.Label(dl)
+			}
 		}
-		y := g.inT(d)
-		for a := 0; a < 6; a++ {
-			c.VMOVUPS(y[a], mem(reg.RBX, (a*6+j)*g.vXi))
+		for b := 0; b < 3; b++ {
+			var col [6]reg.VecPhysical
+			for k := 0; k < 6; k++ {
+				col[k] = e(k, b)
+			}
+			for ha := 0; ha < 2; ha++ {
+				y := [3]reg.VecPhysical{zmm[18+3*ha], zmm[19+3*ha], zmm[20+3*ha]}
+				g.inT(col, ha, y, zmm[24+2*ha], zmm[25+2*ha])
+				for i := 0; i < 3; i++ {
+					a := 3*ha + i
+					c.VMOVUPS(y[i], mem(reg.RBX, (a*6+3*h+b)*g.vXi))
+				}
+			}
 		}
 	}
 }
@@ -394,7 +411,7 @@ func (g *gen) inTile(valid [6]bool) {
 //
 // Registers: R8/R9/R10 U, V, M pointers of ξ, R13 ξ counter, AX/BX block V
 // and M pointers, SI run counter, R11/R12 U and V pointers in the
-// reduction, R14 icb counter.
+// reduction, R14 icb counter, R15 prefetch walker.
 func (g *gen) gemmPhase() {
 	c := g.c
 	c.Comment("batched GEMM")
@@ -433,7 +450,7 @@ func (g *gen) gemm(blocks []int) {
 	c.Label(xiL)
 	c.MOVQ(reg.R9, reg.RAX)
 	c.MOVQ(reg.R10, reg.RBX)
-	if g.t.PF {
+	if g.t.PF && len(blocks) > 1 {
 		// R15 walks the next ξ's U panel (NB streams of ICp lines).
 		c.LEAQ(mem(reg.R8, g.uXi), reg.R15)
 	}
@@ -503,7 +520,7 @@ func (g *gen) micro(w, k int) {
 		for j := 0; j < nb; j++ {
 			c.VMOVUPS(mem(reg.R11, j*g.uOcb+lane*64), wreg(j))
 		}
-		if g.t.PF && lane%k == 0 {
+		if g.t.PF && k > 1 && lane%k == 0 {
 			for j := 0; j < nb; j++ {
 				c.PREFETCHT1(mem(reg.R15, j*g.uOcb))
 			}
@@ -548,8 +565,7 @@ var (
 // Registers: R13 tile row, R14 valid output rows of the tile row, R8 M row
 // pointer of the block, R9/R10/R11 out0/out1/res row pointers of the block,
 // R12 byte offset of the block in bias/scale/shift, DI block counter, SI
-// run counter, AX/BX/CX/DX tile pointers (M, out0, out1, res), R15
-// transform buffer.
+// run counter, AX/BX/CX/DX tile pointers (M, out0, out1, res).
 func (g *gen) outputPhase() {
 	c := g.c
 	s := g.s
@@ -559,8 +575,6 @@ func (g *gen) outputPhase() {
 	g.constant(4, outC4)
 	g.constant(8, outC8)
 	c.VPXORD(outZero, outZero, outZero)
-	c.MOVQ(param(c, "ws"), reg.R15)
-	c.ADDQ(imm(g.tmpOff), reg.R15)
 	c.MOVQ(operand.I32(0), g.lRR)
 	rowL := g.label("outrow")
 	c.Label(rowL)
@@ -662,77 +676,116 @@ func (g *gen) outputPhase() {
 	c.JLT(operand.LabelRef(rowL))
 }
 
-// outT emits the 1-D output transform y = Aᵀ m (m read-only) and returns y.
+// outT emits the 1-D output transform rows i ∈ rows of y = Aᵀ m (m
+// read-only) into out[i]; a, b, cc, d are scratch:
 //
 //	y0 = m0 + (m1 + m2) + (m3 + m4)   y2 = (m1 + m2) + 4(m3 + m4)
 //	y1 = (m1 − m2) + 2(m3 − m4)       y3 = (m1 − m2) + 8(m3 − m4) + m5
-func (g *gen) outT(m [6]reg.VecPhysical) [4]reg.VecPhysical {
+func (g *gen) outT(m [6]reg.VecPhysical, rows []int, out [4]reg.VecPhysical, a, b, cc, d reg.VecPhysical) {
 	c := g.c
-	a, b, cc, d := reg.Z6, reg.Z7, reg.Z8, reg.Z9
-	y := [4]reg.VecPhysical{reg.Z10, reg.Z11, reg.Z12, reg.Z13}
-	c.VADDPS(m[2], m[1], a)
-	c.VSUBPS(m[2], m[1], b)
-	c.VADDPS(m[4], m[3], cc)
-	c.VSUBPS(m[4], m[3], d)
-	c.VADDPS(a, m[0], y[0])
-	c.VADDPS(cc, y[0], y[0])
-	c.VMOVAPS(b, y[1])
-	c.VFMADD231PS(d, outC2, y[1])
-	c.VMOVAPS(a, y[2])
-	c.VFMADD231PS(cc, outC4, y[2])
-	c.VADDPS(m[5], b, y[3])
-	c.VFMADD231PS(d, outC8, y[3])
-	return y
+	need := func(i int) bool {
+		for _, r := range rows {
+			if r == i {
+				return true
+			}
+		}
+		return false
+	}
+	sum := need(0) || need(2)
+	dif := need(1) || need(3)
+	if sum {
+		c.VADDPS(m[2], m[1], a)
+		c.VADDPS(m[4], m[3], cc)
+	}
+	if dif {
+		c.VSUBPS(m[2], m[1], b)
+		c.VSUBPS(m[4], m[3], d)
+	}
+	for _, i := range rows {
+		y := out[i]
+		switch i {
+		case 0:
+			c.VADDPS(a, m[0], y)
+			c.VADDPS(cc, y, y)
+		case 1:
+			c.VMOVAPS(b, y)
+			c.VFMADD231PS(d, outC2, y)
+		case 2:
+			c.VMOVAPS(a, y)
+			c.VFMADD231PS(cc, outC4, y)
+		case 3:
+			c.VADDPS(m[5], b, y)
+			c.VFMADD231PS(d, outC8, y)
+		}
+	}
 }
 
-// outTile transforms the M tile of one block at AX (ξ stride mXi) through
-// the buffer at R15, applies the epilogue and stores the first cols
-// columns of the valid rows (R14 of them when OH%4 != 0) at BX/CX.
+// outTile transforms the M tile of one block at AX (ξ stride mXi) back
+// (Y = Aᵀ M A), applies the epilogue and stores the first cols columns of
+// the valid rows (R14 of them when OH%4 != 0) at BX (out0) / CX (out1).
+//
+// It works on two halves of output rows (0–1, 2–3): the first pass
+// (over the 6 columns of M, loaded into Z12–Z17) leaves the half's 2×6
+// intermediate values in Z0–Z11, the second pass (per output row) turns
+// them into 4 outputs (Z12–Z15). Scratch Z18–Z21.
 func (g *gen) outTile(cols int) {
 	c := g.c
 	s := g.s
-	for q := 0; q < 6; q++ {
-		var m [6]reg.VecPhysical
-		for k := 0; k < 6; k++ {
-			m[k] = zmm[k]
-			c.VMOVUPS(mem(reg.RAX, (k*6+q)*g.mXi), m[k])
-		}
-		y := g.outT(m)
-		for i := 0; i < 4; i++ {
-			c.VMOVUPS(y[i], mem(reg.R15, (i*6+q)*64))
-		}
-	}
+	tmp := func(i, q int) reg.VecPhysical { return zmm[(i%2)*6+q] }
+	a, b, cc, d := reg.Z18, reg.Z19, reg.Z20, reg.Z21
 	skip := ""
-	for i := 0; i < 4; i++ {
-		if g.oh%4 != 0 && i >= g.oh%4 {
+	for h := 0; h < 2; h++ {
+		rows := []int{2 * h, 2*h + 1}
+		if g.oh%4 != 0 && 2*h >= g.oh%4 {
 			if skip == "" {
 				skip = g.label("rowskip")
 			}
-			c.CMPQ(reg.R14, imm(i))
+			c.CMPQ(reg.R14, imm(2*h))
 			c.JLE(operand.LabelRef(skip))
 		}
-		var m [6]reg.VecPhysical
 		for q := 0; q < 6; q++ {
-			m[q] = zmm[q]
-			c.VMOVUPS(mem(reg.R15, (i*6+q)*64), m[q])
+			var m [6]reg.VecPhysical
+			for k := 0; k < 6; k++ {
+				m[k] = zmm[12+k]
+				c.VMOVUPS(mem(reg.RAX, (k*6+q)*g.mXi), m[k])
+			}
+			var out [4]reg.VecPhysical
+			for _, i := range rows {
+				out[i] = tmp(i, q)
+			}
+			g.outT(m, rows, out, a, b, cc, d)
 		}
-		y := g.outT(m)
-		for jj := 0; jj < cols; jj++ {
-			a := y[jj]
-			for _, st := range s.Epilogue {
-				switch st.Kind {
-				case avx512.Bias:
-					c.VADDPS(outBias, a, a)
-				case avx512.Relu:
-					c.VMAXPS(outZero, a, a)
-				case avx512.AddResidual:
-					c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), a, a)
-				case avx512.Store0:
-					c.VMOVUPS(a, mem(reg.RBX, i*g.outRow+jj*64))
-				case avx512.Affine:
-					c.VFMADD213PS(outShift, outScale, a)
-				case avx512.Store1:
-					c.VMOVUPS(a, mem(reg.RCX, i*g.outRow+jj*64))
+		for _, i := range rows {
+			if g.oh%4 != 0 && i >= g.oh%4 && i > 2*h {
+				if skip == "" {
+					skip = g.label("rowskip")
+				}
+				c.CMPQ(reg.R14, imm(i))
+				c.JLE(operand.LabelRef(skip))
+			}
+			var m [6]reg.VecPhysical
+			for q := 0; q < 6; q++ {
+				m[q] = tmp(i, q)
+			}
+			y := [4]reg.VecPhysical{reg.Z12, reg.Z13, reg.Z14, reg.Z15}
+			g.outT(m, []int{0, 1, 2, 3}, y, a, b, cc, d)
+			for jj := 0; jj < cols; jj++ {
+				v := y[jj]
+				for _, st := range s.Epilogue {
+					switch st.Kind {
+					case avx512.Bias:
+						c.VADDPS(outBias, v, v)
+					case avx512.Relu:
+						c.VMAXPS(outZero, v, v)
+					case avx512.AddResidual:
+						c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), v, v)
+					case avx512.Store0:
+						c.VMOVUPS(v, mem(reg.RBX, i*g.outRow+jj*64))
+					case avx512.Affine:
+						c.VFMADD213PS(outShift, outScale, v)
+					case avx512.Store1:
+						c.VMOVUPS(v, mem(reg.RCX, i*g.outRow+jj*64))
+					}
 				}
 			}
 		}

@@ -366,7 +366,16 @@ func run(k winfo, in [6][]float32, atEnd, inplace bool) (o0, o1 []float32) {
 	}
 	call(1, 1) // empty
 	call(k.th, k.th)
-	for _, r := range ranges(k.th, 1, k.th/2+1) {
+	call(k.th, k.th+3) // clamped to empty
+	call(-2, 0)
+	rs := ranges(k.th, 1, k.th/2+1)
+	for i, r := range rs {
+		if i == 0 {
+			r[0] = -1 // clamped to 0
+		}
+		if i == len(rs)-1 {
+			r[1] += 5 // clamped to th
+		}
 		call(r[0], r[1])
 	}
 	for i := 0; i < 2; i++ {

@@ -88,6 +88,8 @@ func sweepCases() []wcase {
 	}
 	// ResNet50V2-like shapes at small size, IC ≠ OC and odd channel counts.
 	add(spec(256, 64, [2]int{7, 7}, same, testEpilogues[0]))
+	add(spec(512, 512, [2]int{7, 7}, same, testEpilogues[0]))   // c5 (precision at large IC)
+	add(spec(256, 256, [2]int{14, 14}, same, testEpilogues[4])) // c4
 	add(spec(40, 48, [2]int{9, 11}, same, testEpilogues[4]))
 	add(spec(8, 200, [2]int{6, 6}, same, testEpilogues[3]))
 	add(spec(3, 16, [2]int{1, 1}, pads{2, 2, 2, 2}, testEpilogues[0]))
@@ -101,15 +103,6 @@ func TestKernels(t *testing.T) {
 	}
 	t0 := time.Now()
 	cases := sweepCases()
-	if f := os.Getenv("WINO_ONLY"); f != "" {
-		var keep []wcase
-		for _, c := range cases {
-			if c.Name == f {
-				keep = append(keep, c)
-			}
-		}
-		cases = keep
-	}
 	dir := t.TempDir()
 	asm := writeModule(t, dir, cases, nil)
 	tGen := time.Since(t0)
