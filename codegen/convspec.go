@@ -5,6 +5,7 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/avx2"
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
 )
@@ -102,4 +103,31 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 		_, err := avx2.Generate(c.ctx, name, &spec)
 		return err
 	}, avx2.ChooseTiling(&spec).NB, true
+}
+
+// winogradKernel describes the Winograd kernel for a conv step with
+// Winograd weights (AVX-512 only), as convKernel does for direct ones; it
+// also gives the per-thread workspace the kernel needs.
+func winogradKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, ws int, ok bool) {
+	x, out := s.In[0], s.Out[0]
+	if t != passes.AVX512 || x.Block != 16 || out.Block != 16 {
+		return "", nil, 0, false
+	}
+	epi, resH, resW, aliased, ok := convEpilogue(s, 16)
+	if !ok {
+		return "", nil, 0, false
+	}
+	if aliased {
+		// In place is safe when the residual, read at stride 1, is out0.
+		for _, e := range s.Epi {
+			if e.Op == runtime.EpiAdd && (e.Sub != 1 || s.In[e.Arg].Off != out.Off) {
+				return "", nil, 0, false
+			}
+		}
+	}
+	spec := winograd.Spec{IC: x.C, OC: out.C, H: x.H, W: x.W, PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3],
+		ResH: resH, ResW: resW, Epilogue: epi}
+	return fmt.Sprintf("winograd %+v", spec), func(c ctxEmitter, name string) error {
+		return winograd.Generate(c.ctx, name, &spec)
+	}, runtime.WinogradWorkspace(x.C, out.C, x.H, x.W, s.Pad[0], s.Pad[1], s.Pad[2], s.Pad[3]), true
 }

@@ -100,6 +100,29 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 			if s.Kind != runtime.OpConv {
 				continue
 			}
+			if s.Winograd {
+				key, emit, ws, ok := winogradKernel(t, s)
+				s.RowTasks = 1 // the portable Winograd computes whole images
+				if !ok {
+					continue
+				}
+				name, done := kernels[key]
+				if !done {
+					name = fmt.Sprintf("wino_%x", sha256.Sum256([]byte(key)))[:17]
+					kernels[key] = name
+					if err := emit(ctxEmitter{ctx}, name); err != nil {
+						return nil, fmt.Errorf("kernel for %s: %w", s.Name, err)
+					}
+				}
+				x := s.In[0]
+				th, _ := runtime.WinogradTiles(x.H, x.W, s.Pad[0], s.Pad[1], s.Pad[2], s.Pad[3])
+				s.RowTasks, s.WS = th, ws
+				// A U over 1 MiB streams from L3 or memory on every call: as
+				// few calls as threads (codegen/winograd's strip rule).
+				s.PerThread = 4*runtime.NumElements(runtime.WinogradShape(x.C, s.Out[0].C)) > 1<<20
+				bindings = append(bindings, fmt.Sprintf("program.Plans[%d].Steps[%d].Wino = %s // %s", pi, si, name, s.Name))
+				continue
+			}
 			key, emit, nb, ok := convKernel(t, s)
 			if !ok {
 				split(s, 1)

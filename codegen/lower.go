@@ -99,6 +99,8 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			s.Kind = runtime.OpConv
 			s.Kernel, s.Bias = widx(k), widx(op.Param("bias"))
 			s.WBlock = block
+			_, fam, _ := ir.PackBlock(k.Layout)
+			s.Winograd = fam == "wino"
 			s.KH, s.KW, s.SH, s.SW = a.Kernel[0], a.Kernel[1], a.Strides[0], a.Strides[1]
 			s.Pad = a.Pad
 			s.Flops = 2 * int64(out.H()*out.W()) * int64(a.Kernel[0]*a.Kernel[1]) * int64(op.Inputs[0].Type.C()) * int64(a.Filters)

@@ -335,6 +335,8 @@ func inferWeight(w *Weight) error {
 //	OhwiBo:   [ceil(O/B)][kh][kw][I][B o]                 (NHWC input, e.g. the 3-channel stem)
 //	OIBo:     [ceil(O/B)][I][B o] for Dense kernels
 //	cB:       [ceil(C/B)*B] for per-channel vectors (bias, scale, shift)
+//	wino16:   [ceil(O/16)][36][ceil(I/16)*16][16 o]: a 3x3 kernel as Winograd
+//	          F(4x4,3x3) weights U = G g Gᵀ (runtime.PackWinograd)
 //
 // Channels past I, O and C are zero.
 var packLayouts = map[string]struct {
@@ -345,6 +347,7 @@ var packLayouts = map[string]struct {
 	"Ohwi16o": {16, "Ohwi"}, "Ohwi8o": {8, "Ohwi"},
 	"OI16o": {16, "OI"}, "OI8o": {8, "OI"},
 	"c16": {16, "c"}, "c8": {8, "c"},
+	"wino16": {16, "wino"},
 }
 
 // PackLayouts returns the packed layout names, sorted.
@@ -358,7 +361,7 @@ func PackLayouts() []string {
 }
 
 // PackBlock returns a packed layout's block size and family ("OIhw",
-// "Ohwi", "OI" or "c").
+// "Ohwi", "OI", "c" or "wino").
 func PackBlock(layout string) (int, string, bool) {
 	p, ok := packLayouts[layout]
 	return p.block, p.kind, ok
@@ -372,6 +375,11 @@ func PackedShape(layout string, kernel []int) ([]int, error) {
 	}
 	up := func(n int) int { return (n + p.block - 1) / p.block }
 	switch p.kind {
+	case "wino":
+		if len(kernel) != 4 || kernel[0] != 3 || kernel[1] != 3 {
+			return nil, fmt.Errorf("%s packs a 3x3 HWIO kernel, got shape %v", layout, kernel)
+		}
+		return []int{up(kernel[3]), 36, up(kernel[2]) * p.block, p.block}, nil
 	case "c":
 		if len(kernel) != 1 {
 			return nil, fmt.Errorf("%s packs a vector, got shape %v", layout, kernel)

@@ -151,7 +151,9 @@ func (f *fuser) dependsOnOthers(e *ir.Op, self int, h *ir.Op) bool {
 		if op == h {
 			return true
 		}
-		if seen[op] || f.pos[op] < f.pos[h] { // ops placed before the head cannot read it
+		// No pruning by position: a group placed before h may already have
+		// absorbed an op that reads one of h's outputs.
+		if seen[op] {
 			return false
 		}
 		seen[op] = true

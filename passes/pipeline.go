@@ -80,6 +80,7 @@ func Passes(t Target) []Pass {
 		{"padfuse", "fold ZeroPadding2D into the following Conv2D's padding, or into a MaxPooling2D as zero padding", PadFuse},
 		{"subsample", "turn MaxPooling2D(1, strides s) into a strided read of its consumers", Subsample},
 		{"layout", "choose each value's layout (" + t.Layout().String() + " on this target), pack weights to match, insert reorders where layouts change", func(g *ir.Graph) error { return Layout(g, t) }},
+		{"winograd", "use Winograd F(4x4,3x3) for stride-1 3x3 convs on maps of at least 8x8 (AVX-512)", func(g *ir.Graph) error { return Winograd(g, t) }},
 		{"fuse", "fuse conv + bias + activation + residual add + next pre-activation into one op, and pooling + Dense + softmax into a Head", Fuse},
 		{"memplan", "place every value in one activation arena by liveness, in place where safe", MemPlan},
 	}
@@ -102,6 +103,8 @@ var Constraints = []struct{ Before, After, Why string }{
 	{"padfuse", "layout", "padding is folded on Keras-level ops"},
 	{"subsample", "fuse", "fuse absorbs strided reads into conv epilogues"},
 	{"layout", "fuse", "fuse must not merge ops across a layout change"},
+	{"layout", "winograd", "winograd re-packs the kernels layout packed, for blocked maps"},
+	{"winograd", "memplan", "the plan is made for the final ops"},
 	{"fuse", "memplan", "memplan places the final ops' values"},
 	{"layout", "memplan", "buffer sizes depend on layouts"},
 }

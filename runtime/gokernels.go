@@ -89,6 +89,34 @@ func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int)
 	}
 }
 
+// winogradGo computes a Winograd conv step for image i with the portable
+// float64 Winograd, then the bias and the epilogue.
+func winogradGo(s *Step, w [][]float32, a []float32, n, i int) {
+	x, out := s.In[0], s.Out[0]
+	in := img(a, x, n, i)
+	hwc := make([]float32, x.H*x.W*x.C)
+	for h := 0; h < x.H; h++ {
+		for ww := 0; ww < x.W; ww++ {
+			for c := 0; c < x.C; c++ {
+				hwc[(h*x.W+ww)*x.C+c] = in[x.At(h, ww, c)]
+			}
+		}
+	}
+	y := WinogradConv(hwc, x.H, x.W, x.C, w[s.Kernel], out.C, s.Pad)
+	for h := 0; h < out.H; h++ {
+		for ww := 0; ww < out.W; ww++ {
+			for c := 0; c < out.C; c++ {
+				v := y[(h*out.W+ww)*out.C+c]
+				if s.Bias >= 0 {
+					v += float64(w[s.Bias][c])
+				}
+				epilogue(s, w, a, n, i, h, ww, c, float32(v))
+			}
+		}
+	}
+	zeroPadChannels(s, a, n, i, 0, out.H)
+}
+
 // epilogue applies s.Epi to value v of element (oh, ow, c) and stores the
 // outputs.
 func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float32) {
@@ -346,6 +374,10 @@ func simpleGo(s *Step, a []float32, n, i int, scratch []float32) {
 func (s *Step) RunGo(w [][]float32, a []float32, n, i, r0, r1 int, scratch []float32) {
 	switch s.Kind {
 	case OpConv:
+		if s.Winograd {
+			winogradGo(s, w, a, n, i)
+			return
+		}
 		ocb := s.Out[0].CPad() / s.WBlock
 		convGo(s, w, a, n, i, 0, ocb, r0, r1)
 	case OpPool:

@@ -39,6 +39,7 @@ type Model struct {
 	arena   []float32
 	n       int // images in the current call
 	scratch [][]float32
+	ws      [][]float32           // per-thread Winograd workspace
 	tasks   []func(t, worker int) // per step, bound once: no allocation per call
 	closed  bool
 }
@@ -101,8 +102,15 @@ func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
 			maxC = max(maxC, (b.C+15)/16*16)
 		}
 	}
+	maxWS := 0
+	for i := range plan.Steps {
+		maxWS = max(maxWS, plan.Steps[i].WS)
+	}
 	for t := 0; t < m.pool.Threads(); t++ {
 		m.scratch = append(m.scratch, make([]float32, 2*maxC)) // v and y of a head
+		if maxWS > 0 {
+			m.ws = append(m.ws, alignedFloats(maxWS))
+		}
 	}
 	m.tasks = make([]func(int, int), len(plan.Steps))
 	for i := range plan.Steps {
@@ -200,6 +208,9 @@ func alignedFloats(n int) []float32 {
 func (m *Model) taskCount(s *Step) int {
 	switch s.Kind {
 	case OpConv:
+		if s.Winograd {
+			return m.n * m.winoTasks(s)
+		}
 		return m.n * (s.Out[0].CPad() / s.WBlock / s.NB) * s.RowTasks
 	case OpPool, OpEltwise:
 		return m.n * s.RowTasks
@@ -221,6 +232,10 @@ func (m *Model) runTask(s *Step, t, worker int) {
 	a, n := m.arena, m.n
 	switch s.Kind {
 	case OpConv:
+		if s.Winograd {
+			m.runWinograd(s, t, worker)
+			return
+		}
 		groups := s.Out[0].CPad() / s.WBlock / s.NB
 		i, rest := t/(groups*s.RowTasks), t%(groups*s.RowTasks)
 		g, r := rest/s.RowTasks, rest%s.RowTasks
@@ -330,4 +345,34 @@ func (m *Model) Memory(n int) (weights, arena int64) {
 		weights += 4 * int64(len(w))
 	}
 	return weights, 4 * int64(n*m.plan.ArenaFloats)
+}
+
+// runWinograd runs task t of a Winograd conv: a range of tile rows of one
+// image with the compiled kernel, or, without one, the whole image with
+// the portable float64 Winograd (such steps have one task per image).
+func (m *Model) runWinograd(s *Step, t, worker int) {
+	parts := m.winoTasks(s)
+	i, r := t/parts, t%parts
+	if s.Wino == nil {
+		winogradGo(s, m.w, m.arena, m.n, i)
+		return
+	}
+	x := s.In[0]
+	th, _ := WinogradTiles(x.H, x.W, s.Pad[0], s.Pad[1], s.Pad[2], s.Pad[3])
+	t0, t1 := rows(th, parts, r)
+	res, scale, shift, out1 := m.epiPointers(s, i)
+	var bias *float32
+	if s.Bias >= 0 {
+		bias = &m.w[s.Bias][0]
+	}
+	s.Wino(ptr(m.arena, x, m.n, i), &m.w[s.Kernel][0], bias, res, scale, shift, ptr(m.arena, s.Out[0], m.n, i), out1, &m.ws[worker][0], t0, t1)
+}
+
+// winoTasks is the number of tile-row ranges a Winograd conv splits into
+// per image.
+func (m *Model) winoTasks(s *Step) int {
+	if s.PerThread {
+		return min(s.RowTasks, m.pool.Threads())
+	}
+	return s.RowTasks
 }

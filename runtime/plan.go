@@ -121,14 +121,29 @@ type Step struct {
 	Act            uint8
 
 	// Parallel split of a conv: NB output-channel blocks per task, and
-	// RowTasks row ranges per image.
+	// RowTasks row ranges per image (for a Winograd conv: ranges of rows
+	// of 4×4 tiles).
 	NB, RowTasks int
+	// Winograd: the kernel is U of Winograd F(4×4,3×3) (runtime.PackWinograd),
+	// and the compiled kernel needs WS floats of per-thread workspace.
+	Winograd bool
+	WS       int
+	// PerThread: split a Winograd conv into as few tile-row ranges as
+	// there are threads (its U is large: every call streams all of it).
+	// Tile rows are independent, so the outputs do not depend on the split.
+	PerThread bool
 	// Compiled kernels (nil: the portable Go code runs): Conv for OpConv,
 	// Map for OpPool and OpEltwise, Head for OpHead.
 	Conv ConvKernel
+	Wino WinoKernel
 	Map  MapKernel
 	Head HeadKernel
 }
+
+// WinoKernel is the signature of generated Winograd convolution kernels:
+// output tile rows [t0, t1) (4 output rows each) of all output channels of
+// one image, with ws as scratch.
+type WinoKernel func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)
 
 // MapKernel is the signature of generated pooling (rows [r0, r1)) and
 // elementwise (pixels [r0, r1)) kernels over channel blocks [cb0, cb1) of

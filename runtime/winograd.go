@@ -125,3 +125,95 @@ func WinogradWorkspaceTiles(ic, oc, s int) int {
 	icb, ocb := (ic+15)/16, (oc+15)/16
 	return 36*icb*s*16 + 36*min(4, ocb)*s*16
 }
+
+// Bᵀ and Aᵀ of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞ (G is winoG).
+var (
+	winoBT = [6][6]float64{
+		{4, 0, -5, 0, 1, 0},
+		{0, -4, -4, 1, 1, 0},
+		{0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0},
+		{0, 2, -1, -2, 1, 0},
+		{0, 4, 0, -5, 0, 1},
+	}
+	winoAT = [4][6]float64{
+		{1, 1, 1, 1, 1, 0},
+		{0, 1, -1, 2, -2, 0},
+		{0, 1, 1, 4, 4, 0},
+		{0, 1, -1, 8, -8, 1},
+	}
+)
+
+// WinogradConv is a plain Winograd F(4×4, 3×3) convolution in float64 (the
+// reference interpreter's and the portable fallback's): x is one image in
+// (h, w, c) order with ic channels, u the weights in PackWinograd's layout,
+// pad the zero padding (top, bottom, left, right, each 0..2). It returns
+// the oh×ow×oc output in (h, w, c) order, without bias.
+func WinogradConv(x []float32, h, w, ic int, u []float32, oc int, pad [4]int) []float64 {
+	oh, ow := h+pad[0]+pad[1]-2, w+pad[2]+pad[3]-2
+	th, tw := WinogradTiles(h, w, pad[0], pad[1], pad[2], pad[3])
+	icp := WinogradShape(ic, oc)[2]
+	y := make([]float64, oh*ow*oc)
+	v := make([][36]float64, ic)
+	for tr := 0; tr < th; tr++ {
+		for tc := 0; tc < tw; tc++ {
+			for i := 0; i < ic; i++ {
+				var d, e [6][6]float64
+				for a := 0; a < 6; a++ {
+					for b := 0; b < 6; b++ {
+						ih, iw := 4*tr-pad[0]+a, 4*tc-pad[2]+b
+						if ih >= 0 && ih < h && iw >= 0 && iw < w {
+							d[a][b] = float64(x[(ih*w+iw)*ic+i])
+						}
+					}
+				}
+				for a := 0; a < 6; a++ { // e = Bᵀ d
+					for b := 0; b < 6; b++ {
+						for k := 0; k < 6; k++ {
+							e[a][b] += winoBT[a][k] * d[k][b]
+						}
+					}
+				}
+				for a := 0; a < 6; a++ { // V = e B
+					for b := 0; b < 6; b++ {
+						s := 0.0
+						for k := 0; k < 6; k++ {
+							s += e[a][k] * winoBT[b][k]
+						}
+						v[i][a*6+b] = s
+					}
+				}
+			}
+			for o := 0; o < oc; o++ {
+				var m [36]float64
+				for i := 0; i < ic; i++ {
+					for xi := 0; xi < 36; xi++ {
+						m[xi] += v[i][xi] * float64(u[((o/16*36+xi)*icp+i)*16+o%16])
+					}
+				}
+				var t [4][6]float64 // Aᵀ M
+				for p := 0; p < 4; p++ {
+					for b := 0; b < 6; b++ {
+						for k := 0; k < 6; k++ {
+							t[p][b] += winoAT[p][k] * m[k*6+b]
+						}
+					}
+				}
+				for p := 0; p < 4; p++ {
+					for q := 0; q < 4; q++ {
+						oy, ox := 4*tr+p, 4*tc+q
+						if oy >= oh || ox >= ow {
+							continue
+						}
+						s := 0.0
+						for k := 0; k < 6; k++ {
+							s += t[p][k] * winoAT[q][k]
+						}
+						y[(oy*ow+ox)*oc+o] = s
+					}
+				}
+			}
+		}
+	}
+	return y
+}

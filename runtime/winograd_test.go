@@ -6,24 +6,6 @@ import (
 	"testing"
 )
 
-// Bᵀ and Aᵀ of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞ (G is winoG).
-var (
-	testBT = [6][6]float64{
-		{4, 0, -5, 0, 1, 0},
-		{0, -4, -4, 1, 1, 0},
-		{0, 4, -4, -1, 1, 0},
-		{0, -2, -1, 2, 1, 0},
-		{0, 2, -1, -2, 1, 0},
-		{0, 4, 0, -5, 0, 1},
-	}
-	testAT = [4][6]float64{
-		{1, 1, 1, 1, 1, 0},
-		{0, 1, -1, 2, -2, 0},
-		{0, 1, 1, 4, 4, 0},
-		{0, 1, -1, 8, -8, 1},
-	}
-)
-
 type wgCase struct{ ic, oc, h, w, pt, pb, pl, pr int }
 
 // directConv is a plain CHW convolution (3×3, stride 1) in float64 with an
@@ -57,75 +39,23 @@ func directConv(c wgCase, x []float32, k []float32) []float64 {
 	return y
 }
 
-// winogradConv is a plain Winograd F(4×4, 3×3) convolution (float64
-// transforms) with U taken from PackWinograd's layout.
+// winogradConv runs WinogradConv on a CHW input and returns CHW.
 func winogradConv(c wgCase, x []float32, u []float32) []float64 {
-	oh, ow := c.h+c.pt+c.pb-2, c.w+c.pl+c.pr-2
-	th, tw := WinogradTiles(c.h, c.w, c.pt, c.pb, c.pl, c.pr)
-	icp := WinogradShape(c.ic, c.oc)[2]
-	y := make([]float64, c.oc*oh*ow)
-	v := make([][36]float64, c.ic)
-	for tr := 0; tr < th; tr++ {
-		for tc := 0; tc < tw; tc++ {
-			for i := 0; i < c.ic; i++ {
-				var d, e [6][6]float64
-				for a := 0; a < 6; a++ {
-					for b := 0; b < 6; b++ {
-						ih, iw := 4*tr-c.pt+a, 4*tc-c.pl+b
-						if ih >= 0 && ih < c.h && iw >= 0 && iw < c.w {
-							d[a][b] = float64(x[(i*c.h+ih)*c.w+iw])
-						}
-					}
-				}
-				for a := 0; a < 6; a++ { // e = Bᵀ d
-					for b := 0; b < 6; b++ {
-						for k := 0; k < 6; k++ {
-							e[a][b] += testBT[a][k] * d[k][b]
-						}
-					}
-				}
-				for a := 0; a < 6; a++ { // V = e B
-					for b := 0; b < 6; b++ {
-						s := 0.0
-						for k := 0; k < 6; k++ {
-							s += e[a][k] * testBT[b][k]
-						}
-						v[i][a*6+b] = s
-					}
-				}
-			}
-			for o := 0; o < c.oc; o++ {
-				var m [36]float64
-				for i := 0; i < c.ic; i++ {
-					for xi := 0; xi < 36; xi++ {
-						m[xi] += v[i][xi] * float64(u[((o/16*36+xi)*icp+i)*16+o%16])
-					}
-				}
-				var t [4][6]float64 // Aᵀ M
-				for p := 0; p < 4; p++ {
-					for b := 0; b < 6; b++ {
-						for k := 0; k < 6; k++ {
-							t[p][b] += testAT[p][k] * m[k*6+b]
-						}
-					}
-				}
-				for p := 0; p < 4; p++ {
-					for q := 0; q < 4; q++ {
-						oy, ox := 4*tr+p, 4*tc+q
-						if oy >= oh || ox >= ow {
-							continue
-						}
-						s := 0.0
-						for k := 0; k < 6; k++ {
-							s += t[p][k] * testAT[q][k]
-						}
-						y[(o*oh+oy)*ow+ox] = s
-					}
-				}
-			}
+	hwc := make([]float32, len(x))
+	for i := 0; i < c.ic; i++ {
+		for p := 0; p < c.h*c.w; p++ {
+			hwc[p*c.ic+i] = x[i*c.h*c.w+p]
 		}
 	}
-	return y
+	y := WinogradConv(hwc, c.h, c.w, c.ic, u, c.oc, [4]int{c.pt, c.pb, c.pl, c.pr})
+	oh, ow := c.h+c.pt+c.pb-2, c.w+c.pl+c.pr-2
+	chw := make([]float64, len(y))
+	for o := 0; o < c.oc; o++ {
+		for p := 0; p < oh*ow; p++ {
+			chw[o*oh*ow+p] = y[p*c.oc+o]
+		}
+	}
+	return chw
 }
 
 func TestPackWinograd(t *testing.T) {

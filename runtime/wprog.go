@@ -237,6 +237,8 @@ func packFamily(layout string) (int, string, error) {
 		return 16, "c", nil
 	case "c8":
 		return 8, "c", nil
+	case "wino16":
+		return 16, "wino", nil
 	}
 	return 0, "", fmt.Errorf("unknown packed layout %q", layout)
 }
@@ -258,6 +260,11 @@ func Pack(layout string, w []float32, shape []int) ([]float32, error) {
 	}
 	up := func(n int) int { return (n + b - 1) / b }
 	switch fam {
+	case "wino":
+		if len(shape) != 4 || shape[0] != 3 || shape[1] != 3 {
+			return nil, fmt.Errorf("pack %s: want a 3x3 HWIO kernel, got shape %v", layout, shape)
+		}
+		return PackWinograd(w, shape[2], shape[3]), nil
 	case "c":
 		if len(shape) != 1 {
 			return nil, fmt.Errorf("pack %s: want a vector, got shape %v", layout, shape)

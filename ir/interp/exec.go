@@ -156,6 +156,19 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	k := it.kernels[op]
 	bias := it.vec(op.Param("bias"), F)
 	out := make([]float64, n*OH*OW*F)
+	if isWinograd(op) { // the same arithmetic as the generated kernels, in float64
+		u := it.weights[op.Param("kernel")]
+		for b := 0; b < n; b++ {
+			y := runtime.WinogradConv(x[b*H*W*C:(b+1)*H*W*C], H, W, C, u, F, a.Pad)
+			for i, v := range y {
+				if bias != nil {
+					v += float64(bias[i%F])
+				}
+				out[b*OH*OW*F+i] = v
+			}
+		}
+		return out
+	}
 	for b := 0; b < n; b++ {
 		img := x[b*H*W*C:]
 		for oh := 0; oh < OH; oh++ {
@@ -403,4 +416,3 @@ func dense(x []float32, cin, units int, k []float32, kw *ir.Weight, bias []float
 	return activate(act, out, units)
 }
 
-var _ = runtime.NumElements

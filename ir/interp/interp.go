@@ -56,7 +56,7 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 		it.weights[w] = vals[i]
 	}
 	for _, op := range g.Ops {
-		if op.Kind == ir.Conv2D {
+		if op.Kind == ir.Conv2D && !isWinograd(op) {
 			a := &op.Attrs
 			it.kernels[op] = it.hwio(op.Param("kernel"), a.Kernel[0], a.Kernel[1], op.Inputs[0].Type.C(), a.Filters)
 		}
@@ -227,4 +227,14 @@ func (st *state) load(v *ir.Value) []float32 {
 		}
 	}
 	return out
+}
+
+// isWinograd reports whether a conv's weights are Winograd-transformed.
+func isWinograd(op *ir.Op) bool {
+	k := op.Param("kernel")
+	if k == nil || k.Op != ir.WPack {
+		return false
+	}
+	_, fam, _ := ir.PackBlock(k.Layout)
+	return fam == "wino"
 }

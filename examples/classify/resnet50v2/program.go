@@ -416,7 +416,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{7}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{276}, Layout: "OIhw16i16o", Shape: []int{4, 4, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{275}, Layout: "c16", Shape: []int{64}},
-		{Op: "pack", Args: []int{279}, Layout: "OIhw16i16o", Shape: []int{4, 4, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{278}, Layout: "c16", Shape: []int{64}},
 		{Op: "pack", Args: []int{18}, Layout: "OIhw16i16o", Shape: []int{16, 4, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{19}, Layout: "c16", Shape: []int{256}},
@@ -424,7 +423,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{281}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{284}, Layout: "OIhw16i16o", Shape: []int{4, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{283}, Layout: "c16", Shape: []int{64}},
-		{Op: "pack", Args: []int{287}, Layout: "OIhw16i16o", Shape: []int{4, 4, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{286}, Layout: "c16", Shape: []int{64}},
 		{Op: "pack", Args: []int{34}, Layout: "OIhw16i16o", Shape: []int{16, 4, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{35}, Layout: "c16", Shape: []int{256}},
@@ -442,7 +440,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{57}, Layout: "c16", Shape: []int{512}},
 		{Op: "pack", Args: []int{300}, Layout: "OIhw16i16o", Shape: []int{8, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{299}, Layout: "c16", Shape: []int{128}},
-		{Op: "pack", Args: []int{303}, Layout: "OIhw16i16o", Shape: []int{8, 8, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{302}, Layout: "c16", Shape: []int{128}},
 		{Op: "pack", Args: []int{68}, Layout: "OIhw16i16o", Shape: []int{32, 8, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{69}, Layout: "c16", Shape: []int{512}},
@@ -450,7 +447,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{305}, Layout: "c16", Shape: []int{512}},
 		{Op: "pack", Args: []int{308}, Layout: "OIhw16i16o", Shape: []int{8, 32, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{307}, Layout: "c16", Shape: []int{128}},
-		{Op: "pack", Args: []int{311}, Layout: "OIhw16i16o", Shape: []int{8, 8, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{310}, Layout: "c16", Shape: []int{128}},
 		{Op: "pack", Args: []int{84}, Layout: "OIhw16i16o", Shape: []int{32, 8, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{85}, Layout: "c16", Shape: []int{512}},
@@ -458,7 +454,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{313}, Layout: "c16", Shape: []int{512}},
 		{Op: "pack", Args: []int{316}, Layout: "OIhw16i16o", Shape: []int{8, 32, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{315}, Layout: "c16", Shape: []int{128}},
-		{Op: "pack", Args: []int{319}, Layout: "OIhw16i16o", Shape: []int{8, 8, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{318}, Layout: "c16", Shape: []int{128}},
 		{Op: "pack", Args: []int{100}, Layout: "OIhw16i16o", Shape: []int{32, 8, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{101}, Layout: "c16", Shape: []int{512}},
@@ -476,7 +471,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{123}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{332}, Layout: "OIhw16i16o", Shape: []int{16, 32, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{331}, Layout: "c16", Shape: []int{256}},
-		{Op: "pack", Args: []int{335}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{334}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{134}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{135}, Layout: "c16", Shape: []int{1024}},
@@ -484,7 +478,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{337}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{340}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{339}, Layout: "c16", Shape: []int{256}},
-		{Op: "pack", Args: []int{343}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{342}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{150}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{151}, Layout: "c16", Shape: []int{1024}},
@@ -492,7 +485,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{345}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{348}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{347}, Layout: "c16", Shape: []int{256}},
-		{Op: "pack", Args: []int{351}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{350}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{166}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{167}, Layout: "c16", Shape: []int{1024}},
@@ -500,7 +492,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{353}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{356}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{355}, Layout: "c16", Shape: []int{256}},
-		{Op: "pack", Args: []int{359}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{358}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{182}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{183}, Layout: "c16", Shape: []int{1024}},
@@ -508,7 +499,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{361}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{364}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{363}, Layout: "c16", Shape: []int{256}},
-		{Op: "pack", Args: []int{367}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{366}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{198}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{199}, Layout: "c16", Shape: []int{1024}},
@@ -550,6 +540,16 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{401}, Layout: "c16", Shape: []int{2048}},
 		{Op: "pack", Args: []int{270}, Layout: "OI16o", Shape: []int{63, 2048, 16}},
 		{Op: "pack", Args: []int{271}, Layout: "c16", Shape: []int{1008}},
+		{Op: "pack", Args: []int{279}, Layout: "wino16", Shape: []int{4, 36, 64, 16}},
+		{Op: "pack", Args: []int{287}, Layout: "wino16", Shape: []int{4, 36, 64, 16}},
+		{Op: "pack", Args: []int{303}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
+		{Op: "pack", Args: []int{311}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
+		{Op: "pack", Args: []int{319}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
+		{Op: "pack", Args: []int{335}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
+		{Op: "pack", Args: []int{343}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
+		{Op: "pack", Args: []int{351}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
+		{Op: "pack", Args: []int{359}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
+		{Op: "pack", Args: []int{367}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
 	}, Steps: []runtime.Step{
 		{Name: "conv1_pad+conv1_conv", In: []runtime.Buf{
 			{Off: 802816, H: 224, W: 224, C: 3},
@@ -582,7 +582,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 410, Bias: 411, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
+		}, Flops: 231211008, Kernel: 534, Bias: 410, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -592,23 +592,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 414, Shift: 415},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 413, Shift: 414},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 412, Bias: 413, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
+		}, Flops: 102760448, Kernel: 411, Bias: 412, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv2_block2_1_conv+conv2_block2_1_bn+conv2_block2_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 56, W: 56, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 416, Bias: 417, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 16},
+		}, Flops: 102760448, Kernel: 415, Bias: 416, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 16},
 		{Name: "conv2_block2_2_pad+conv2_block2_2_conv+conv2_block2_2_bn+conv2_block2_2_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 418, Bias: 419, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
+		}, Flops: 231211008, Kernel: 535, Bias: 417, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -618,23 +618,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 422, Shift: 423},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 420, Shift: 421},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 420, Bias: 421, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
+		}, Flops: 102760448, Kernel: 418, Bias: 419, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv2_block3_1_conv+conv2_block3_1_bn+conv2_block3_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 56, W: 56, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 424, Bias: 425, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 16},
+		}, Flops: 102760448, Kernel: 422, Bias: 423, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 16},
 		{Name: "conv2_block3_2_pad+conv2_block3_2_conv+conv2_block3_2_bn+conv2_block3_2_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 426, Bias: 427, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
+		}, Flops: 57802752, Kernel: 424, Bias: 425, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
 		{Name: "conv2_block3_3_conv+max_pooling2d+conv2_block3_out+conv3_block1_preact_bn+conv3_block1_preact_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -642,28 +642,28 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 430, Shift: 431},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 428, Shift: 429},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 428, Bias: 429, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
+		}, Flops: 25690112, Kernel: 426, Bias: 427, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 4},
 		{Name: "conv3_block1_0_conv", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{H: 28, W: 28, C: 512, Block: 16},
-		}, Flops: 205520896, Kernel: 432, Bias: 433, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
+		}, Flops: 205520896, Kernel: 430, Bias: 431, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv3_block1_1_conv+conv3_block1_1_bn+conv3_block1_1_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 434, Bias: 435, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
+		}, Flops: 51380224, Kernel: 432, Bias: 433, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv3_block1_2_pad+conv3_block1_2_conv+conv3_block1_2_bn+conv3_block1_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 128, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 436, Bias: 437, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 231211008, Kernel: 536, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -673,23 +673,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 440, Shift: 441},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 437, Shift: 438},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 438, Bias: 439, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 435, Bias: 436, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv3_block2_1_conv+conv3_block2_1_bn+conv3_block2_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 442, Bias: 443, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
+		}, Flops: 102760448, Kernel: 439, Bias: 440, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv3_block2_2_pad+conv3_block2_2_conv+conv3_block2_2_bn+conv3_block2_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 444, Bias: 445, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 231211008, Kernel: 537, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -699,23 +699,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 448, Shift: 449},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 444, Shift: 445},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 446, Bias: 447, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 442, Bias: 443, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv3_block3_1_conv+conv3_block3_1_bn+conv3_block3_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 450, Bias: 451, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
+		}, Flops: 102760448, Kernel: 446, Bias: 447, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv3_block3_2_pad+conv3_block3_2_conv+conv3_block3_2_bn+conv3_block3_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 452, Bias: 453, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 231211008, Kernel: 538, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -725,23 +725,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 456, Shift: 457},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 451, Shift: 452},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 454, Bias: 455, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 449, Bias: 450, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 2},
 		{Name: "conv3_block4_1_conv+conv3_block4_1_bn+conv3_block4_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 28, W: 28, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 458, Bias: 459, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
+		}, Flops: 102760448, Kernel: 453, Bias: 454, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 4, RowTasks: 8},
 		{Name: "conv3_block4_2_pad+conv3_block4_2_conv+conv3_block4_2_bn+conv3_block4_2_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 460, Bias: 461, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 4},
+		}, Flops: 57802752, Kernel: 455, Bias: 456, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 4},
 		{Name: "conv3_block4_3_conv+max_pooling2d_1+conv3_block4_out+conv4_block1_preact_bn+conv4_block1_preact_relu", In: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -749,28 +749,28 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 464, Shift: 465},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 459, Shift: 460},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 462, Bias: 463, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 457, Bias: 458, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block1_0_conv", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{H: 14, W: 14, C: 1024, Block: 16},
-		}, Flops: 205520896, Kernel: 466, Bias: 467, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 461, Bias: 462, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block1_1_conv+conv4_block1_1_bn+conv4_block1_1_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 468, Bias: 469, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 51380224, Kernel: 463, Bias: 464, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block1_2_pad+conv4_block1_2_conv+conv4_block1_2_bn+conv4_block1_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 470, Bias: 471, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 539, Bias: 465, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -780,24 +780,50 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 474, Shift: 475},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 468, Shift: 469},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 472, Bias: 473, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 466, Bias: 467, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block2_1_conv+conv4_block2_1_bn+conv4_block2_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 476, Bias: 477, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 470, Bias: 471, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block2_2_pad+conv4_block2_2_conv+conv4_block2_2_bn+conv4_block2_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 478, Bias: 479, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 540, Bias: 472, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
+			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
+			{H: 14, W: 14, C: 1024, Block: 16},
+		}, Out: []runtime.Buf{
+			{H: 14, W: 14, C: 1024, Block: 16},
+			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
+		}, Epi: []runtime.Epi{
+			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
+			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 475, Shift: 476},
+			{Sub: 1, Scale: -1, Shift: -1},
+		}, Flops: 102760448, Kernel: 473, Bias: 474, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		{Name: "conv4_block3_1_conv+conv4_block3_1_bn+conv4_block3_1_relu", In: []runtime.Buf{
+			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
+		}, Out: []runtime.Buf{
+			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
+		}, Epi: []runtime.Epi{
+			{Sub: 1, Scale: -1, Shift: -1},
+		}, Flops: 102760448, Kernel: 477, Bias: 478, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		{Name: "conv4_block3_2_pad+conv4_block3_2_conv+conv4_block3_2_bn+conv4_block3_2_relu", In: []runtime.Buf{
+			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
+		}, Out: []runtime.Buf{
+			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
+		}, Epi: []runtime.Epi{
+			{Sub: 1, Scale: -1, Shift: -1},
+		}, Flops: 231211008, Kernel: 541, Bias: 479, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
@@ -809,46 +835,20 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Op: runtime.EpiAffine, Sub: 1, Scale: 482, Shift: 483},
 			{Sub: 1, Scale: -1, Shift: -1},
 		}, Flops: 102760448, Kernel: 480, Bias: 481, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
-		{Name: "conv4_block3_1_conv+conv4_block3_1_bn+conv4_block3_1_relu", In: []runtime.Buf{
-			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
-		}, Out: []runtime.Buf{
-			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
-		}, Epi: []runtime.Epi{
-			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 484, Bias: 485, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
-		{Name: "conv4_block3_2_pad+conv4_block3_2_conv+conv4_block3_2_bn+conv4_block3_2_relu", In: []runtime.Buf{
-			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
-		}, Out: []runtime.Buf{
-			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
-		}, Epi: []runtime.Epi{
-			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 486, Bias: 487, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
-		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
-			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
-			{H: 14, W: 14, C: 1024, Block: 16},
-		}, Out: []runtime.Buf{
-			{H: 14, W: 14, C: 1024, Block: 16},
-			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
-		}, Epi: []runtime.Epi{
-			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
-			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 490, Shift: 491},
-			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 488, Bias: 489, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block4_1_conv+conv4_block4_1_bn+conv4_block4_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 492, Bias: 493, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 484, Bias: 485, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block4_2_pad+conv4_block4_2_conv+conv4_block4_2_bn+conv4_block4_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 494, Bias: 495, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 542, Bias: 486, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -858,23 +858,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 498, Shift: 499},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 489, Shift: 490},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 496, Bias: 497, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 487, Bias: 488, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block5_1_conv+conv4_block5_1_bn+conv4_block5_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 500, Bias: 501, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 491, Bias: 492, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block5_2_pad+conv4_block5_2_conv+conv4_block5_2_bn+conv4_block5_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 502, Bias: 503, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 231211008, Kernel: 543, Bias: 493, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -884,23 +884,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 506, Shift: 507},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 496, Shift: 497},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 504, Bias: 505, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 494, Bias: 495, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block6_1_conv+conv4_block6_1_bn+conv4_block6_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 508, Bias: 509, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 498, Bias: 499, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block6_2_pad+conv4_block6_2_conv+conv4_block6_2_bn+conv4_block6_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 510, Bias: 511, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 57802752, Kernel: 500, Bias: 501, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -908,28 +908,28 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 514, Shift: 515},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 504, Shift: 505},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 512, Bias: 513, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 502, Bias: 503, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_0_conv", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 16},
-		}, Flops: 205520896, Kernel: 516, Bias: 517, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 506, Bias: 507, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_1_conv+conv5_block1_1_bn+conv5_block1_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 518, Bias: 519, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 51380224, Kernel: 508, Bias: 509, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_2_pad+conv5_block1_2_conv+conv5_block1_2_bn+conv5_block1_2_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 520, Bias: 521, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 510, Bias: 511, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -939,23 +939,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 524, Shift: 525},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 514, Shift: 515},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 522, Bias: 523, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 512, Bias: 513, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_1_conv+conv5_block2_1_bn+conv5_block2_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 526, Bias: 527, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 516, Bias: 517, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_2_pad+conv5_block2_2_conv+conv5_block2_2_bn+conv5_block2_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 528, Bias: 529, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 518, Bias: 519, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -965,23 +965,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 532, Shift: 533},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 522, Shift: 523},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 530, Bias: 531, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 520, Bias: 521, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_1_conv+conv5_block3_1_bn+conv5_block3_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 534, Bias: 535, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 524, Bias: 525, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_2_pad+conv5_block3_2_conv+conv5_block3_2_bn+conv5_block3_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 537, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 526, Bias: 527, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -989,14 +989,14 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{H: 7, W: 7, C: 2048, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 540, Shift: 541},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 530, Shift: 531},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 538, Bias: 539, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 528, Bias: 529, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "avg_pool+predictions", Kind: runtime.OpHead, In: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 1, W: 1, C: 1000, Vec: true},
-		}, Flops: 4096000, Kernel: 542, Bias: 543, WBlock: 16, Pool: 1, Act: 3},
+		}, Flops: 4096000, Kernel: 532, Bias: 533, WBlock: 16, Pool: 1, Act: 3},
 	}, ArenaFloats: 2007040, Input: runtime.Buf{Off: 802816, H: 224, W: 224, C: 3}, Output: runtime.Buf{Off: 100352, H: 1, W: 1, C: 1000, Vec: true}},
 	&runtime.Plan{Target: "avx2", Weights: []runtime.WStep{
 		{Op: "load", Name: "conv1_conv/kernel", Shape: []int{7, 7, 3, 64}},
