@@ -296,11 +296,11 @@ func TestCompileDumps(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	want := "01-all-bnfold.ir 02-all-padfuse.ir 03-all-subsample.ir 04-avx512-layout.ir 04-block8-layout.ir 05-avx512-fuse.ir 05-block8-fuse.ir 06-avx512-memplan.ir 06-block8-memplan.ir"
+	want := "01-all-bnfold.ir 02-all-padfuse.ir 03-all-subsample.ir 04-avx512-layout.ir 04-block8-layout.ir 05-avx512-winograd.ir 05-block8-winograd.ir 06-avx512-fuse.ir 06-block8-fuse.ir 07-avx512-memplan.ir 07-block8-memplan.ir"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("dumps %s\nwant %s", got, want)
 	}
-	b, _ := os.ReadFile(filepath.Join(dumps, "06-avx512-memplan.ir"))
+	b, _ := os.ReadFile(filepath.Join(dumps, "07-avx512-memplan.ir"))
 	if _, err := ir.Parse(string(b)); err != nil || !strings.Contains(string(b), "@arena[") {
 		t.Errorf("memplan dump does not parse or has no arena: %v", err)
 	}

@@ -415,4 +415,3 @@ func dense(x []float32, cin, units int, k []float32, kw *ir.Weight, bias []float
 	}
 	return activate(act, out, units)
 }
-

@@ -663,7 +663,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
+		}, Flops: 231211008, Kernel: 536, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -689,7 +689,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 537, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
+		}, Flops: 231211008, Kernel: 537, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -715,7 +715,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 538, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688},
+		}, Flops: 231211008, Kernel: 538, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -770,7 +770,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 539, Bias: 465, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		}, Flops: 231211008, Kernel: 539, Bias: 465, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -796,7 +796,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 540, Bias: 472, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		}, Flops: 231211008, Kernel: 540, Bias: 472, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -822,7 +822,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 541, Bias: 479, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		}, Flops: 231211008, Kernel: 541, Bias: 479, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -848,7 +848,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 542, Bias: 486, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		}, Flops: 231211008, Kernel: 542, Bias: 486, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -874,7 +874,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 543, Bias: 493, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320},
+		}, Flops: 231211008, Kernel: 543, Bias: 493, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
