@@ -268,23 +268,32 @@ func (v *verifier) layouts(op *Op) {
 	}
 }
 
-// InPlace reports whether op may write output out over input i (same
-// memory): true for elementwise ops and unstrided epilogue operands.
-func InPlace(op *Op, i int) bool {
-	if i < 0 || i >= len(op.Inputs) {
+// InPlace reports whether op may write its output number out over input i
+// (same memory): true for elementwise ops and unstrided epilogue operands —
+// provided no epilogue step after that output's store still reads input i
+// (kernels store an `out` output before they run the later steps, element
+// by element, so such a step would read what the store wrote).
+func InPlace(op *Op, i, out int) bool {
+	if i < 0 || i >= len(op.Inputs) || out < 0 || out >= len(op.Outputs) {
 		return false
 	}
 	switch op.Kind {
 	case Conv2D, Eltwise, MaxPool, AvgPool:
-		if i == 0 {
-			return op.Kind == Eltwise
+		if i == 0 && op.Kind != Eltwise {
+			return false
 		}
+		stored := 0 // outputs stored before the current step
 		for _, st := range op.Attrs.Epi {
-			if (st.Kind == StepAdd || st.Kind == StepMul) && st.Arg == i && st.Sub != 1 {
-				return false
+			switch {
+			case st.Kind == StepOut:
+				stored++
+			case (st.Kind == StepAdd || st.Kind == StepMul) && st.Arg == i:
+				if st.Sub != 1 || stored > out {
+					return false
+				}
 			}
 		}
-		return true
+		return true // an Eltwise reads x0 before any step
 	case Add, Multiply:
 		return len(op.Attrs.Sub) == 0 || op.Attrs.Sub[i] == 1
 	}
@@ -361,10 +370,16 @@ func (v *verifier) inPlace(in, out *Value, def, last map[*Value]int) bool {
 		return false
 	}
 	op := out.Def
+	k := 0
+	for j, o := range op.Outputs {
+		if o == out {
+			k = j
+		}
+	}
 	reads := false
 	for i, x := range op.Inputs {
 		if x == in {
-			if !InPlace(op, i) {
+			if !InPlace(op, i, k) {
 				return false // also read in a way that cannot share memory
 			}
 			reads = true

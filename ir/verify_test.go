@@ -86,6 +86,40 @@ func TestVerifyArena(t *testing.T) {
 	}
 }
 
+// TestVerifyEarlyOutAlias: an output stored before an epilogue step that
+// still reads an operand must not share the operand's memory.
+func TestVerifyEarlyOutAlias(t *testing.T) {
+	src := `model "t"
+  %9 in = Input() : f32[N,4,4,16] nhwc @arena[0:1024]
+  %0 r = Reorder(%9) : f32[N,4,4,16] nChw16c @arena[1024:2048]
+  %1 a = Conv2D(%0) filters=16 k=1x1 s=1x1 pad=0,0,0,0 kernel=$0 : f32[N,4,4,16] nChw16c @arena[0:1024]
+  %2, %3 b = Conv2D(%0, %1) filters=16 k=1x1 s=1x1 pad=0,0,0,0 epi=[sigmoid,out,mul(%1)] kernel=$1 : f32[N,4,4,16] nChw16c @arena[OUT0], f32[N,4,4,16] nChw16c @arena[OUT1]
+  %4 y = Eltwise(%3, %2) epi=[add(%2)] : f32[N,4,4,16] nChw16c @arena[0:1024]
+  %5 o = Reorder(%4) : f32[N,4,4,16] nhwc @arena[1024:2048]
+  return %5
+weights
+  kk : [1,1,16,16]
+  kk2 : [1,1,16,16]
+  $0 = pack(kk) layout=OIhw16i16o : [1,1,1,1,16,16]
+  $1 = pack(kk2) layout=OIhw16i16o : [1,1,1,1,16,16]
+`
+	bad := strings.NewReplacer("OUT0", "0:1024", "OUT1", "2048:3072").Replace(src)
+	good := strings.NewReplacer("OUT0", "2048:3072", "OUT1", "0:1024").Replace(src)
+	for _, c := range []struct {
+		src  string
+		fail bool
+	}{{bad, true}, {good, false}} {
+		g, err := ir.Parse(c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ir.Verify(g)
+		if c.fail != (err != nil) {
+			t.Errorf("fail=%v, Verify: %v", c.fail, err)
+		}
+	}
+}
+
 // TestParseErrors: malformed text is an error naming the line, not a panic.
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ old, new, want string }{

@@ -46,11 +46,11 @@ func MemPlan(g *ir.Graph) error {
 	}
 	for _, op := range g.Ops {
 		taken := map[*ir.Value]bool{}
-		for _, o := range op.Outputs {
+		for k, o := range op.Outputs {
 			for i, in := range op.Inputs {
 				r := find(in)
 				b := bufs[r]
-				if taken[r] || b.last != def[o] || g.IsOutput(in) || b.size != roundUp(o.Type.Bytes()) || !allInPlace(op, in) {
+				if taken[r] || b.last != def[o] || g.IsOutput(in) || b.size != roundUp(o.Type.Bytes()) || !allInPlace(op, in, k) {
 					continue
 				}
 				_ = i
@@ -108,10 +108,10 @@ func MemPlan(g *ir.Graph) error {
 func roundUp(n int64) int64 { return (n + align - 1) / align * align }
 
 // allInPlace reports whether every read of in by op allows writing op's
-// output over it.
-func allInPlace(op *ir.Op, in *ir.Value) bool {
+// output number out over it.
+func allInPlace(op *ir.Op, in *ir.Value, out int) bool {
 	for i, x := range op.Inputs {
-		if x == in && !ir.InPlace(op, i) {
+		if x == in && !ir.InPlace(op, i, out) {
 			return false
 		}
 	}
