@@ -19,10 +19,12 @@ import "github.com/rnc-dev/rnc/ir"
 //   - global pooling + Dense (+ softmax) become one Head op.
 //
 // Groups never merge across a layout change, never absorb a strided read of
-// their own result, and never absorb an op whose other operands depend on
-// the group itself.
-func Fuse(g *ir.Graph) error {
-	f := &fuser{g: g, group: map[*ir.Value]*ir.Op{}, dead: map[*ir.Op]bool{}, pos: map[*ir.Op]int{}}
+// their own result, never absorb an op whose other operands depend on the
+// group itself, and never grow an epilogue the target's compiled kernels
+// cannot run (KernelEpilogue): a sigmoid or a product stays a separate
+// elementwise op rather than sending a whole conv to the portable Go code.
+func Fuse(g *ir.Graph, t Target) error {
+	f := &fuser{g: g, t: t, group: map[*ir.Value]*ir.Op{}, dead: map[*ir.Op]bool{}, pos: map[*ir.Op]int{}}
 	for i, op := range g.Ops {
 		f.pos[op] = i
 		if (op.Kind == ir.Conv2D || op.Kind == ir.MaxPool || op.Kind == ir.AvgPool) && len(op.Outputs) == 1 {
@@ -42,6 +44,7 @@ func Fuse(g *ir.Graph) error {
 
 type fuser struct {
 	g     *ir.Graph
+	t     Target
 	group map[*ir.Value]*ir.Op // a group's current result → its head op
 	dead  map[*ir.Op]bool
 	pos   map[*ir.Op]int
@@ -67,10 +70,11 @@ func sub(op *ir.Op, i int) int {
 // absorb merges elementwise op e into the best group that produces one of
 // its inputs, or makes it the head of a new Eltwise group.
 func (f *fuser) absorb(e *ir.Op) {
+	uses := f.g.Uses()
 	best := -1
 	for i, in := range e.Inputs {
 		h := f.group[in]
-		if h == nil || sub(e, i) != 1 || in.Type.Layout != e.Out().Type.Layout || f.dependsOnOthers(e, i, h) {
+		if h == nil || sub(e, i) != 1 || in.Type.Layout != e.Out().Type.Layout || f.dependsOnOthers(e, i, h) || !f.fits(uses, h, e, i) {
 			continue
 		}
 		if best < 0 || f.pos[h] > f.pos[f.group[e.Inputs[best]]] {
@@ -84,7 +88,6 @@ func (f *fuser) absorb(e *ir.Op) {
 	x := e.Inputs[best]
 	h := f.group[x]
 	delete(f.group, x)
-	uses := f.g.Uses()
 	if !(len(uses[x]) == 1 && !f.g.IsOutput(x)) {
 		h.Attrs.Epi = append(h.Attrs.Epi, ir.Step{Kind: ir.StepOut})
 	} else {
@@ -97,6 +100,54 @@ func (f *fuser) absorb(e *ir.Op) {
 	h.Names = append(h.Names, e.Names...)
 	f.group[y] = h
 	f.dead[e] = true
+}
+
+// fits reports whether head h's kernel can still run its epilogue after
+// absorbing e (reading its input self): always for the portable target,
+// and when h runs portable code already.
+func (f *fuser) fits(uses map[*ir.Value][]*ir.Op, h, e *ir.Op, self int) bool {
+	if !KernelEpilogue(f.t, h.Kind, h.Attrs.Epi) {
+		return true // h runs the portable kernel anyway
+	}
+	epi := append([]ir.Step(nil), h.Attrs.Epi...)
+	if x := h.Outputs[len(h.Outputs)-1]; len(uses[x]) > 1 || f.g.IsOutput(x) {
+		epi = append(epi, ir.Step{Kind: ir.StepOut})
+	}
+	probe := &ir.Op{Kind: e.Kind, Inputs: append([]*ir.Value(nil), e.Inputs...), Attrs: e.Attrs, Params: e.Params}
+	epi = append(epi, f.steps(probe, e, self)...) // operands land on probe, not on h
+	return KernelEpilogue(f.t, h.Kind, epi)
+}
+
+// KernelEpilogue reports whether target t's compiled kernels run an op of
+// kind head with epilogue epi: the direct and Winograd conv kernels and the
+// pooling and elementwise kernels of AVX-512 and AVX2 take relu, one affine,
+// one residual add (at stride 1 or 2 for convs, 1 otherwise) and one early
+// store (two outputs); sigmoid, products and constant scaling run the
+// portable Go kernels, so fuse keeps them out of a conv. On the generic
+// target every kernel is portable Go: anything fuses.
+// (codegen/convspec.go and codegen/simdspec.go apply the same rules.)
+func KernelEpilogue(t Target, head ir.Kind, epi []ir.Step) bool {
+	if t == Generic {
+		return true
+	}
+	adds, affines, outs := 0, 0, 0
+	for _, st := range epi {
+		switch st.Kind {
+		case ir.StepRelu:
+		case ir.StepAffine:
+			affines++
+		case ir.StepOut:
+			outs++
+		case ir.StepAdd:
+			adds++
+			if st.Sub != 1 && (head != ir.Conv2D || st.Sub != 2) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return adds <= 1 && affines <= 1 && outs <= 1
 }
 
 // steps translates e (reading its input `self` from the group) into

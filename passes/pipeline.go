@@ -81,7 +81,7 @@ func Passes(t Target) []Pass {
 		{"subsample", "turn MaxPooling2D(1, strides s) into a strided read of its consumers", Subsample},
 		{"layout", "choose each value's layout (" + t.Layout().String() + " on this target), pack weights to match, insert reorders where layouts change", func(g *ir.Graph) error { return Layout(g, t) }},
 		{"winograd", "use Winograd F(4x4,3x3) for stride-1 3x3 convs on maps of at least 8x8 (AVX-512)", func(g *ir.Graph) error { return Winograd(g, t) }},
-		{"fuse", "fuse conv + bias + activation + residual add + next pre-activation into one op, and pooling + Dense + softmax into a Head", Fuse},
+		{"fuse", "fuse conv + bias + activation + residual add + next pre-activation into one op, and pooling + Dense + softmax into a Head", func(g *ir.Graph) error { return Fuse(g, t) }},
 		{"memplan", "place every value in one activation arena by liveness, in place where safe", MemPlan},
 	}
 }
