@@ -167,8 +167,12 @@ func zeroPadChannels(s *Step, a []float32, n, i, oh0, oh1 int) {
 	}
 }
 
-// eltwiseGo applies the epilogue to In[0] for output rows [oh0, oh1).
-func eltwiseGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int) {
+// eltwiseGo applies the epilogue to In[0] for output rows [oh0, oh1); buf
+// is the calling thread's scratch (grown when too small).
+func eltwiseGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[]float32) {
+	if eltwiseFlat(s, w, a, n, i, oh0, oh1, buf) {
+		return
+	}
 	x, out := s.In[0], s.Out[0]
 	in := img(a, x, n, i)
 	for h := oh0; h < oh1; h++ {
@@ -383,10 +387,103 @@ func (s *Step) RunGo(w [][]float32, a []float32, n, i, r0, r1 int, scratch []flo
 	case OpPool:
 		poolGo(s, w, a, n, i, r0, r1)
 	case OpEltwise:
-		eltwiseGo(s, w, a, n, i, r0, r1)
+		var buf []float32
+		eltwiseGo(s, w, a, n, i, r0, r1, &buf)
 	case OpDense, OpHead:
 		headGo(s, w, a, n, i, scratch)
 	default:
 		simpleGo(s, a, n, i, scratch)
 	}
+}
+
+// eltwiseFlat is eltwiseGo when every buffer has the output's layout and
+// dims and no read is strided: the epilogue runs step by step over
+// contiguous runs of a row range (per channel block when blocked), which
+// Go compiles into tight loops. It reports false when it does not apply.
+func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[]float32) bool {
+	out := s.Out[0]
+	if s.Sub0 != 1 || out.Vec {
+		return false
+	}
+	same := func(b Buf) bool { return b.H == out.H && b.W == out.W && b.C == out.C && b.Block == out.Block }
+	for _, b := range s.In {
+		if !same(b) {
+			return false
+		}
+	}
+	for _, b := range s.Out {
+		if !same(b) {
+			return false
+		}
+	}
+	for _, e := range s.Epi {
+		if (e.Op == EpiAdd || e.Op == EpiMul) && e.Sub != 1 {
+			return false
+		}
+	}
+	// Runs of contiguous floats: [lo, hi) per channel block (blocked) or
+	// one run (nhwc); channel(j) of the element at offset j.
+	B, blocks := out.Block, 1
+	if B > 0 {
+		blocks = out.CPad() / B
+	}
+	for cb := 0; cb < blocks; cb++ {
+		var lo, hi int
+		if B > 0 {
+			lo, hi = ((cb*out.H+oh0)*out.W)*B, ((cb*out.H+oh1)*out.W)*B
+		} else {
+			lo, hi = oh0*out.W*out.C, oh1*out.W*out.C
+		}
+		if hi <= lo {
+			continue
+		}
+		if len(*buf) < hi-lo {
+			*buf = make([]float32, hi-lo)
+		}
+		v := (*buf)[:hi-lo]
+		copy(v, img(a, s.In[0], n, i)[lo:hi])
+		channel := func(j int) int {
+			if B > 0 {
+				return cb*B + j%B
+			}
+			return j % out.C
+		}
+		store := 0
+		for _, e := range s.Epi {
+			switch e.Op {
+			case EpiRelu:
+				for j, x := range v {
+					v[j] = max(x, 0)
+				}
+			case EpiSigmoid:
+				for j, x := range v {
+					v[j] = float32(1 / (1 + math.Exp(-float64(x))))
+				}
+			case EpiAdd:
+				for j, x := range img(a, s.In[e.Arg], n, i)[lo:hi] {
+					v[j] += x
+				}
+			case EpiMul:
+				for j, x := range img(a, s.In[e.Arg], n, i)[lo:hi] {
+					v[j] *= x
+				}
+			case EpiAffine:
+				sc, sh := w[e.Scale], w[e.Shift]
+				for j := range v {
+					c := channel(j)
+					v[j] = v[j]*sc[c] + sh[c]
+				}
+			case EpiScale:
+				for j, x := range v {
+					v[j] = x*e.Mul + e.Add
+				}
+			case EpiOut:
+				copy(img(a, s.Out[store], n, i)[lo:hi], v)
+				store++
+			}
+		}
+		copy(img(a, s.Out[store], n, i)[lo:hi], v)
+	}
+	zeroPadChannels(s, a, n, i, oh0, oh1)
+	return true
 }

@@ -40,6 +40,7 @@ type Model struct {
 	n       int // images in the current call
 	scratch [][]float32
 	ws      [][]float32           // per-thread Winograd workspace
+	elt     [][]float32           // per-thread scratch of the portable eltwise
 	tasks   []func(t, worker int) // per step, bound once: no allocation per call
 	closed  bool
 }
@@ -106,6 +107,7 @@ func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
 	for i := range plan.Steps {
 		maxWS = max(maxWS, plan.Steps[i].WS)
 	}
+	m.elt = make([][]float32, m.pool.Threads())
 	for t := 0; t < m.pool.Threads(); t++ {
 		m.scratch = append(m.scratch, make([]float32, 2*maxC)) // v and y of a head
 		if maxWS > 0 {
@@ -261,7 +263,7 @@ func (m *Model) runTask(s *Step, t, worker int) {
 		if s.Kind == OpPool {
 			poolGo(s, m.w, a, n, i, oh0, oh1)
 		} else {
-			eltwiseGo(s, m.w, a, n, i, oh0, oh1)
+			eltwiseGo(s, m.w, a, n, i, oh0, oh1, &m.elt[worker])
 		}
 	case OpHead:
 		if s.Head != nil {
