@@ -16,7 +16,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		demoCmd, compileCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd,
+		demoCmd, compileCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd, reportCmd,
 	}
 }
 
