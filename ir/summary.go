@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,10 +78,52 @@ func ParamCounts(op *Op) (trainable, nonTrainable int) {
 	return trainable, nonTrainable
 }
 
+// Counts are the size figures of a Keras-level graph.
+type Counts struct {
+	Params, Trainable int
+	// ConvDense counts the weights of Conv2D and Dense layers only (kernels
+	// and biases): papers' parameter counts, which leave out batch norms.
+	ConvDense int
+	// FLOPs per image: 2 × the multiply-adds of convolutions and Dense
+	// layers, over their full kernel windows.
+	FLOPs int64
+}
+
+// Count returns g's size figures.
+func Count(g *Graph) Counts {
+	var c Counts
+	for _, op := range g.Ops {
+		t, nt := ParamCounts(op)
+		c.Params += t + nt
+		c.Trainable += t
+		switch op.Kind {
+		case Conv2D:
+			c.ConvDense += t + nt
+			o, a := op.Out().Type, op.Attrs
+			c.FLOPs += 2 * int64(o.H()*o.W()*a.Filters) * int64(a.Kernel[0]*a.Kernel[1]*op.Inputs[0].Type.C())
+		case Dense:
+			c.ConvDense += t + nt
+			in := op.Inputs[0].Type
+			c.FLOPs += 2 * int64(in.Elems()) * int64(op.Attrs.Units)
+		}
+	}
+	return c
+}
+
+// SummaryOptions adds to Keras's summary.
+type SummaryOptions struct {
+	// ConvDense appends a line counting the Conv2D and Dense weights only,
+	// as papers count parameters (leaving out batch norms).
+	ConvDense bool
+}
+
 // Summary writes Keras's model.summary() of a Keras-level graph (as the
 // DSL expands it, before any pass), in the tf.keras 2.x format with the
 // "Connected to" column.
-func Summary(w io.Writer, g *Graph) error {
+func Summary(w io.Writer, g *Graph) error { return SummaryWith(w, g, SummaryOptions{}) }
+
+// SummaryWith is Summary with options.
+func SummaryWith(w io.Writer, g *Graph, opt SummaryOptions) error {
 	for _, op := range g.Ops {
 		if op.Kind.Info().Keras == "" || len(op.Names) != 1 {
 			return fmt.Errorf("summary needs the graph as expanded, before passes: %s is a %s", op.Name(), op.Kind)
@@ -138,11 +181,17 @@ func Summary(w io.Writer, g *Graph) error {
 	fmt.Fprintf(&b, "Total params: %s\n", commas(trainable+nonTrainable))
 	fmt.Fprintf(&b, "Trainable params: %s\n", commas(trainable))
 	fmt.Fprintf(&b, "Non-trainable params: %s\n", commas(nonTrainable))
+	if opt.ConvDense {
+		n := Count(g).ConvDense
+		fmt.Fprintf(&b, "Conv2D and Dense weights: %s (%.1fM)\n", commas(n), math.Round(float64(n)/1e5)/10)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// commas formats n with thousands separators, as Python's "{:,}".
+// Commas formats n with thousands separators, as Python's "{:,}".
+func Commas(n int) string { return commas(n) }
+
 func commas(n int) string {
 	s := strconv.Itoa(n)
 	neg := strings.HasPrefix(s, "-")

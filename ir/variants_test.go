@@ -59,16 +59,7 @@ func TestVariantsRoundTrip(t *testing.T) {
 
 // paperParams counts parameters as the paper does: the weights of the
 // convolutions and the classifier, not BatchNormalization's.
-func paperParams(g *ir.Graph) int {
-	n := 0
-	for _, op := range g.Ops {
-		if op.Kind == ir.Conv2D || op.Kind == ir.Dense {
-			a, b := ir.ParamCounts(op)
-			n += a + b
-		}
-	}
-	return n
-}
+func paperParams(g *ir.Graph) int { return ir.Count(g).ConvDense }
 
 // millions formats n as the paper does: millions, one decimal.
 func millions(n int) string { return fmt.Sprintf("%.1fM", math.Round(float64(n)/1e5)/10) }

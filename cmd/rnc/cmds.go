@@ -32,6 +32,7 @@ var summaryCmd = &command{
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		set := setFlag{}
 		fs.Var(set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
+		convDense := fs.Bool("weights", false, "add a line counting Conv2D and Dense weights only, as papers count parameters")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
 			if err != nil {
@@ -41,7 +42,7 @@ var summaryCmd = &command{
 			if err != nil {
 				return err
 			}
-			return ir.Summary(stdout, g)
+			return ir.SummaryWith(stdout, g, ir.SummaryOptions{ConvDense: *convDense})
 		}
 	},
 }

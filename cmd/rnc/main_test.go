@@ -58,6 +58,12 @@ func TestSummary(t *testing.T) {
 	if !strings.Contains(out, "predictions (Dense)             (None, 7)            455         avg_pool[0][0]") {
 		t.Errorf("summary:\n%s", out)
 	}
+	// --weights: the Conv2D and Dense weights only (15,402 minus the 4 × 304
+	// batch-norm values of tinyv2).
+	out, err = rnc(t, "summary", path("models/tinyv2.rn"), "--weights")
+	if err != nil || !strings.HasSuffix(out, "Non-trainable params: 608\nConv2D and Dense weights: 14,186 (0.0M)\n") {
+		t.Errorf("summary --weights: %v\n%s", err, out)
+	}
 }
 
 // TestRunInterp: `rnc run --interp` reproduces the golden outputs and

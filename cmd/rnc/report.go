@@ -203,7 +203,7 @@ func variantsReport(root string, opt reportOptions) ([]byte, error) {
 		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, r := range t.rows {
 			s := stats[r.model]
-			cells := []string{r.variant, "`" + r.model + "`", reportCommas(s.params), fmt.Sprintf("%s (%.1fM)", reportCommas(s.paperParams), math.Round(float64(s.paperParams)/1e5)/10),
+			cells := []string{r.variant, "`" + r.model + "`", ir.Commas(s.params), fmt.Sprintf("%s (%.1fM)", ir.Commas(s.paperParams), math.Round(float64(s.paperParams)/1e5)/10),
 				fmt.Sprintf("%.3f", float64(s.flops)/1e9)}
 			if s.err != nil {
 				cells = append(cells, "does not compile¹", "", "", "")
@@ -243,21 +243,8 @@ func modelStats(root, model string, targets []passes.Target, opt reportOptions) 
 	if err != nil {
 		return nil, err
 	}
-	s := &variantStats{}
-	for _, op := range g.Ops {
-		t, nt := ir.ParamCounts(op)
-		s.params += t + nt
-		switch op.Kind {
-		case ir.Conv2D:
-			s.paperParams += t + nt
-			o := op.Out().Type
-			a := op.Attrs
-			s.flops += 2 * int64(o.H()*o.W()*a.Filters) * int64(a.Kernel[0]*a.Kernel[1]*op.Inputs[0].Type.C())
-		case ir.Dense:
-			s.paperParams += t + nt
-			s.flops += 2 * int64(op.Inputs[0].Type.Elems()) * int64(op.Attrs.Units)
-		}
-	}
+	c := ir.Count(g)
+	s := &variantStats{params: c.Params, paperParams: c.ConvDense, flops: c.FLOPs}
 	cfg := passes.Config{Model: model}
 	res, err := reportGenerate(g, targets, cfg, model)
 	if err != nil {
@@ -331,15 +318,6 @@ func reportGenerate(g *ir.Graph, targets []passes.Target, cfg passes.Config, sou
 		}
 	}()
 	return codegen.Generate(g, codegen.Options{Package: "model", Targets: targets, Pipeline: cfg, Source: source})
-}
-
-// reportCommas formats n with thousands separators.
-func reportCommas(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // reportCPU is the CPU's model name and the number of CPUs.
