@@ -71,16 +71,23 @@ type Config struct {
 	After func(i int, pass string, g *ir.Graph) error
 	// Stop, when set, ends the pipeline after the named pass.
 	Stop string
+	// WinogradLimit bounds one layer's Winograd weights in bytes (0: the
+	// default, DefaultWinogradLimit).
+	WinogradLimit int
 }
 
-// Passes returns the pipeline for a target, in order.
-func Passes(t Target) []Pass {
+// Passes returns the pipeline for a target, in order, with the default
+// options.
+func Passes(t Target) []Pass { return passes(Config{Target: t}) }
+
+func passes(cfg Config) []Pass {
+	t := cfg.Target
 	return []Pass{
 		{"bnfold", "fold BatchNormalization into the preceding Conv2D/Dense (or the following 1x1 Conv2D); make the rest per-channel Affine ops", BNFold},
 		{"padfuse", "fold ZeroPadding2D into the following Conv2D's padding, or into a MaxPooling2D as zero padding", PadFuse},
 		{"subsample", "turn MaxPooling2D(1, strides s) into a strided read of its consumers", Subsample},
 		{"layout", "choose each value's layout (" + t.Layout().String() + " on this target), pack weights to match, insert reorders where layouts change", func(g *ir.Graph) error { return Layout(g, t) }},
-		{"winograd", "use Winograd F(4x4,3x3) for stride-1 3x3 convs on maps of at least 8x8 (AVX-512)", func(g *ir.Graph) error { return Winograd(g, t) }},
+		{"winograd", "use Winograd F(4x4,3x3) for stride-1 3x3 convs on maps of at least 8x8 (AVX-512)", func(g *ir.Graph) error { return Winograd(g, t, cfg.WinogradLimit) }},
 		{"fuse", "fuse conv + bias + activation + residual add + next pre-activation into one op, and pooling + Dense + softmax into a Head", func(g *ir.Graph) error { return Fuse(g, t) }},
 		{"memplan", "place every value in one activation arena by liveness, in place where safe", MemPlan},
 	}
@@ -114,7 +121,7 @@ func Run(g *ir.Graph, cfg Config) error {
 	if cfg.Target == "" {
 		cfg.Target = AVX512
 	}
-	all := Passes(cfg.Target)
+	all := passes(cfg)
 	skip := map[string]bool{}
 	for _, d := range cfg.Disable {
 		found := false

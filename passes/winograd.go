@@ -15,14 +15,22 @@ import (
 // core, ResNet50V2 layers, weights cold): 3.0× the direct kernel at 56×56,
 // 3.3× at 28×28, 2.3× at 14×14, but only 1.1× at 7×7, where U (4× the
 // weights) streams from memory and the layer cannot be split over threads
-// by channels. So: output maps of at least 8×8. --disable winograd turns
-// it off.
-func Winograd(g *ir.Graph, t Target) error {
+// by channels. And by memory: U holds 36/9 = 4× the kernel's values, so
+// ResNet50V2's 14×14 layers (256 channels) would add 42 MB of weights to
+// the process for 1.4 ms per image (BENCHMARKS.md). So: output maps of at
+// least 8×8 and U of at most limit bytes (DefaultWinogradLimit, 4 MiB: on
+// ResNet50V2 the 56×56 and 28×28 layers; the weights grow by 6%).
+// --disable winograd turns it off; a larger --winograd-limit trades memory
+// for speed.
+func Winograd(g *ir.Graph, t Target, limit int) error {
 	if t != AVX512 {
 		return nil // kernels exist for AVX-512 only
 	}
+	if limit <= 0 {
+		limit = DefaultWinogradLimit
+	}
 	for _, op := range g.Ops {
-		if !winogradFits(op) {
+		if !winogradFits(op, limit) {
 			continue
 		}
 		k := op.Param("kernel")
@@ -32,7 +40,7 @@ func Winograd(g *ir.Graph, t Target) error {
 	return nil
 }
 
-func winogradFits(op *ir.Op) bool {
+func winogradFits(op *ir.Op, limit int) bool {
 	a := op.Attrs
 	if op.Kind != ir.Conv2D || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
 		return false
@@ -42,5 +50,20 @@ func winogradFits(op *ir.Op) bool {
 		return false
 	}
 	k := op.Param("kernel")
-	return k != nil && k.Op == ir.WPack && k.Layout == "OIhw16i16o"
+	if k == nil || k.Op != ir.WPack || k.Layout != "OIhw16i16o" {
+		return false
+	}
+	u, err := ir.PackedShape("wino16", k.Args[0].Shape)
+	return err == nil && 4*shapeElems(u) <= limit
+}
+
+// DefaultWinogradLimit bounds the Winograd weights of one layer, in bytes.
+const DefaultWinogradLimit = 4 << 20
+
+func shapeElems(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
 }

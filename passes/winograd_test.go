@@ -7,7 +7,7 @@ import (
 )
 
 func TestWinograd(t *testing.T) {
-	runPassTable(t, func(g *ir.Graph) error { return Winograd(g, AVX512) }, []passCase{
+	runPassTable(t, func(g *ir.Graph) error { return Winograd(g, AVX512, 0) }, []passCase{
 		// a stride-1 3x3 conv with an output of at least 8x8 gets Winograd weights; a 8x7 output and a strided conv keep the direct kernel
 		{"winograd fit", `
 			model "t"

@@ -56,8 +56,8 @@ func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, sc
 // conv_5ee1ef69e49f: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7/32.
 func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// wino_744f6a244c82: winograd F(4x4,3x3) conv 14x14x256 -> 256, pad 1,1,1,1 epilogue [bias relu store0] tiling 2x8p/r4.
-func wino_744f6a244c82(in *float32, u *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
+// conv_a1b6189478a3: conv 14x14x256 -> 256, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
+func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_01664792712f: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7/16.
 func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)

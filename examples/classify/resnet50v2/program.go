@@ -471,6 +471,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{123}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{332}, Layout: "OIhw16i16o", Shape: []int{16, 32, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{331}, Layout: "c16", Shape: []int{256}},
+		{Op: "pack", Args: []int{335}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{334}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{134}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{135}, Layout: "c16", Shape: []int{1024}},
@@ -478,6 +479,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{337}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{340}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{339}, Layout: "c16", Shape: []int{256}},
+		{Op: "pack", Args: []int{343}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{342}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{150}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{151}, Layout: "c16", Shape: []int{1024}},
@@ -485,6 +487,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{345}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{348}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{347}, Layout: "c16", Shape: []int{256}},
+		{Op: "pack", Args: []int{351}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{350}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{166}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{167}, Layout: "c16", Shape: []int{1024}},
@@ -492,6 +495,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{353}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{356}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{355}, Layout: "c16", Shape: []int{256}},
+		{Op: "pack", Args: []int{359}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{358}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{182}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{183}, Layout: "c16", Shape: []int{1024}},
@@ -499,6 +503,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{361}, Layout: "c16", Shape: []int{1024}},
 		{Op: "pack", Args: []int{364}, Layout: "OIhw16i16o", Shape: []int{16, 64, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{363}, Layout: "c16", Shape: []int{256}},
+		{Op: "pack", Args: []int{367}, Layout: "OIhw16i16o", Shape: []int{16, 16, 3, 3, 16, 16}},
 		{Op: "pack", Args: []int{366}, Layout: "c16", Shape: []int{256}},
 		{Op: "pack", Args: []int{198}, Layout: "OIhw16i16o", Shape: []int{64, 16, 1, 1, 16, 16}},
 		{Op: "pack", Args: []int{199}, Layout: "c16", Shape: []int{1024}},
@@ -545,11 +550,6 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		{Op: "pack", Args: []int{303}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
 		{Op: "pack", Args: []int{311}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
 		{Op: "pack", Args: []int{319}, Layout: "wino16", Shape: []int{8, 36, 128, 16}},
-		{Op: "pack", Args: []int{335}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
-		{Op: "pack", Args: []int{343}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
-		{Op: "pack", Args: []int{351}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
-		{Op: "pack", Args: []int{359}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
-		{Op: "pack", Args: []int{367}, Layout: "wino16", Shape: []int{16, 36, 256, 16}},
 	}, Steps: []runtime.Step{
 		{Name: "conv1_pad+conv1_conv", In: []runtime.Buf{
 			{Off: 802816, H: 224, W: 224, C: 3},
@@ -582,7 +582,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 534, Bias: 410, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
+		}, Flops: 231211008, Kernel: 539, Bias: 410, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -608,7 +608,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 535, Bias: 417, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
+		}, Flops: 231211008, Kernel: 540, Bias: 417, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -663,7 +663,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 231211008, Kernel: 541, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -689,7 +689,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 537, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 231211008, Kernel: 542, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -715,7 +715,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 538, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 231211008, Kernel: 543, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -770,7 +770,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 539, Bias: 465, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
+		}, Flops: 231211008, Kernel: 465, Bias: 466, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -780,23 +780,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 468, Shift: 469},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 469, Shift: 470},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 466, Bias: 467, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 467, Bias: 468, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block2_1_conv+conv4_block2_1_bn+conv4_block2_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 470, Bias: 471, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 471, Bias: 472, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block2_2_pad+conv4_block2_2_conv+conv4_block2_2_bn+conv4_block2_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 540, Bias: 472, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
+		}, Flops: 231211008, Kernel: 473, Bias: 474, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -806,23 +806,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 475, Shift: 476},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 477, Shift: 478},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 473, Bias: 474, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 475, Bias: 476, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block3_1_conv+conv4_block3_1_bn+conv4_block3_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 477, Bias: 478, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 479, Bias: 480, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block3_2_pad+conv4_block3_2_conv+conv4_block3_2_bn+conv4_block3_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 541, Bias: 479, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
+		}, Flops: 231211008, Kernel: 481, Bias: 482, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -832,23 +832,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 482, Shift: 483},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 485, Shift: 486},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 480, Bias: 481, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 483, Bias: 484, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block4_1_conv+conv4_block4_1_bn+conv4_block4_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 484, Bias: 485, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 487, Bias: 488, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block4_2_pad+conv4_block4_2_conv+conv4_block4_2_bn+conv4_block4_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 542, Bias: 486, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
+		}, Flops: 231211008, Kernel: 489, Bias: 490, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -858,23 +858,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 489, Shift: 490},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 493, Shift: 494},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 487, Bias: 488, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 491, Bias: 492, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block5_1_conv+conv4_block5_1_bn+conv4_block5_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 491, Bias: 492, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 495, Bias: 496, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block5_2_pad+conv4_block5_2_conv+conv4_block5_2_bn+conv4_block5_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 543, Bias: 493, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 4, Winograd: true, WS: 184320, PerThread: true},
+		}, Flops: 231211008, Kernel: 497, Bias: 498, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -884,23 +884,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 496, Shift: 497},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 501, Shift: 502},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 494, Bias: 495, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 499, Bias: 500, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv4_block6_1_conv+conv4_block6_1_bn+conv4_block6_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 14, W: 14, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 498, Bias: 499, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
+		}, Flops: 102760448, Kernel: 503, Bias: 504, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 2},
 		{Name: "conv4_block6_2_pad+conv4_block6_2_conv+conv4_block6_2_bn+conv4_block6_2_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 500, Bias: 501, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 57802752, Kernel: 505, Bias: 506, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -908,28 +908,28 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 2, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 504, Shift: 505},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 509, Shift: 510},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 25690112, Kernel: 502, Bias: 503, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 25690112, Kernel: 507, Bias: 508, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_0_conv", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 16},
-		}, Flops: 205520896, Kernel: 506, Bias: 507, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 205520896, Kernel: 511, Bias: 512, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_1_conv+conv5_block1_1_bn+conv5_block1_1_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 1024, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 51380224, Kernel: 508, Bias: 509, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 51380224, Kernel: 513, Bias: 514, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_2_pad+conv5_block1_2_conv+conv5_block1_2_bn+conv5_block1_2_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 510, Bias: 511, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 515, Bias: 516, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -939,23 +939,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 514, Shift: 515},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 519, Shift: 520},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 512, Bias: 513, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 517, Bias: 518, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_1_conv+conv5_block2_1_bn+conv5_block2_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 516, Bias: 517, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 521, Bias: 522, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_2_pad+conv5_block2_2_conv+conv5_block2_2_bn+conv5_block2_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 518, Bias: 519, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 523, Bias: 524, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -965,23 +965,23 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
 			{Op: runtime.EpiOut, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 522, Shift: 523},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 527, Shift: 528},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 520, Bias: 521, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 525, Bias: 526, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_1_conv+conv5_block3_1_bn+conv5_block3_1_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 524, Bias: 525, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 529, Bias: 530, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_2_pad+conv5_block3_2_conv+conv5_block3_2_bn+conv5_block3_2_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 526, Bias: 527, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 231211008, Kernel: 531, Bias: 532, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -989,14 +989,14 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{H: 7, W: 7, C: 2048, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Op: runtime.EpiAdd, Arg: 1, Sub: 1, Scale: -1, Shift: -1},
-			{Op: runtime.EpiAffine, Sub: 1, Scale: 530, Shift: 531},
+			{Op: runtime.EpiAffine, Sub: 1, Scale: 535, Shift: 536},
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 102760448, Kernel: 528, Bias: 529, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
+		}, Flops: 102760448, Kernel: 533, Bias: 534, WBlock: 16, KH: 1, KW: 1, SH: 1, SW: 1, NB: 2, RowTasks: 1},
 		{Name: "avg_pool+predictions", Kind: runtime.OpHead, In: []runtime.Buf{
 			{H: 7, W: 7, C: 2048, Block: 16},
 		}, Out: []runtime.Buf{
 			{Off: 100352, H: 1, W: 1, C: 1000, Vec: true},
-		}, Flops: 4096000, Kernel: 532, Bias: 533, WBlock: 16, Pool: 1, Act: 3},
+		}, Flops: 4096000, Kernel: 537, Bias: 538, WBlock: 16, Pool: 1, Act: 3},
 	}, ArenaFloats: 2007040, Input: runtime.Buf{Off: 802816, H: 224, W: 224, C: 3}, Output: runtime.Buf{Off: 100352, H: 1, W: 1, C: 1000, Vec: true}},
 	&runtime.Plan{Target: "avx2", Weights: []runtime.WStep{
 		{Op: "load", Name: "conv1_conv/kernel", Shape: []int{7, 7, 3, 64}},
