@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 )
 
 // StepKind is one operation of a kernel epilogue. It is avx512's type: the
@@ -82,149 +83,37 @@ type ConvSpec struct {
 	Prefetch int
 }
 
-// OH returns the output height.
-func (s *ConvSpec) OH() int { return (s.H+s.PadT+s.PadB-s.KH)/s.SH + 1 }
-
-// OW returns the output width.
-func (s *ConvSpec) OW() int { return (s.W+s.PadL+s.PadR-s.KW)/s.SW + 1 }
-
-// ICB returns the number of 8-channel input blocks (1 for FirstNHWC).
-func (s *ConvSpec) ICB() int {
-	if s.FirstNHWC {
-		return 1
-	}
-	return (s.IC + 7) / 8
+// conv returns s as the shared spec with 8-channel blocks.
+func (s *ConvSpec) conv() *conv.Spec {
+	return &conv.Spec{Block: 8, IC: s.IC, OC: s.OC, H: s.H, W: s.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.PadT, PadB: s.PadB, PadL: s.PadL, PadR: s.PadR, FirstNHWC: s.FirstNHWC, ResH: s.ResH, ResW: s.ResW,
+		Epilogue: s.Epilogue, NB: s.NB, URW: s.URW, ICC: s.ICC, Prefetch: s.Prefetch}
 }
 
+// OH returns the output height.
+func (s *ConvSpec) OH() int { return s.conv().OH() }
+
+// OW returns the output width.
+func (s *ConvSpec) OW() int { return s.conv().OW() }
+
+// ICB returns the number of 8-channel input blocks (1 for FirstNHWC).
+func (s *ConvSpec) ICB() int { return s.conv().ICB() }
+
 // OCB returns the number of 8-channel output blocks.
-func (s *ConvSpec) OCB() int { return (s.OC + 7) / 8 }
+func (s *ConvSpec) OCB() int { return s.conv().OCB() }
 
 // MACs returns the multiply-accumulate count of the layer (logical channels,
 // padding taps excluded).
-func (s *ConvSpec) MACs() int64 {
-	var n int64
-	oh, ow := s.OH(), s.OW()
-	for y := 0; y < oh; y++ {
-		for x := 0; x < ow; x++ {
-			for kh := 0; kh < s.KH; kh++ {
-				ih := y*s.SH - s.PadT + kh
-				if ih < 0 || ih >= s.H {
-					continue
-				}
-				for kw := 0; kw < s.KW; kw++ {
-					iw := x*s.SW - s.PadL + kw
-					if iw < 0 || iw >= s.W {
-						continue
-					}
-					n++
-				}
-			}
-		}
-	}
-	return n * int64(s.IC) * int64(s.OC)
-}
-
-// resDims returns the residual tensor's spatial size and stride.
-func (s *ConvSpec) resDims() (rh, rw, rs int) {
-	rs = 1
-	for _, st := range s.Epilogue {
-		if st.Kind == AddResidual && st.ResStride > 1 {
-			rs = st.ResStride
-		}
-	}
-	rh, rw = s.ResH, s.ResW
-	if rh == 0 {
-		rh = s.OH() * rs
-	}
-	if rw == 0 {
-		rw = s.OW() * rs
-	}
-	return
-}
-
-func (s *ConvSpec) has(k StepKind) bool {
-	for _, st := range s.Epilogue {
-		if st.Kind == k {
-			return true
-		}
-	}
-	return false
-}
+func (s *ConvSpec) MACs() int64 { return s.conv().MACs() }
 
 // Sizes returns the buffer sizes (in float32 elements) the kernel reads or
 // writes, including channel padding.
-func (s *ConvSpec) Sizes() Sizes {
-	var z Sizes
-	ocp := s.OCB() * 8
-	if s.FirstNHWC {
-		z.In = s.H * s.W * s.IC
-		z.Wt = ocp * s.KH * s.KW * s.IC
-	} else {
-		z.In = s.ICB() * 8 * s.H * s.W
-		z.Wt = ocp * s.ICB() * 8 * s.KH * s.KW
-	}
-	out := ocp * s.OH() * s.OW()
-	for _, st := range s.Epilogue {
-		switch st.Kind {
-		case Bias:
-			z.Bias = ocp
-		case AddResidual:
-			rh, rw, _ := s.resDims()
-			z.Res = ocp * rh * rw
-		case Affine:
-			z.Scale, z.Shift = ocp, ocp
-		case Store0:
-			z.Out0 = out
-		case Store1:
-			z.Out1 = out
-		}
-	}
-	return z
-}
+func (s *ConvSpec) Sizes() Sizes { return s.conv().Sizes() }
 
 // Validate checks that the spec is supported.
 func (s *ConvSpec) Validate() error {
-	switch {
-	case s.IC <= 0 || s.OC <= 0 || s.H <= 0 || s.W <= 0:
-		return errors.New("avx2: non-positive size")
-	case s.KH <= 0 || s.KW <= 0:
-		return errors.New("avx2: non-positive kernel size")
-	case s.SH < 1 || s.SH > 2 || s.SW < 1 || s.SW > 2:
-		return errors.New("avx2: strides must be 1 or 2")
-	case s.PadT < 0 || s.PadB < 0 || s.PadL < 0 || s.PadR < 0:
-		return errors.New("avx2: negative padding")
-	case s.PadT >= s.KH || s.PadB >= s.KH || s.PadL >= s.KW || s.PadR >= s.KW:
-		return errors.New("avx2: padding must be smaller than the kernel")
-	case s.OH() <= 0 || s.OW() <= 0:
-		return errors.New("avx2: empty output")
-	case s.FirstNHWC && s.IC > 8:
-		return errors.New("avx2: FirstNHWC needs IC ≤ 8")
-	}
-	nres, n0, n1 := 0, 0, 0
-	for _, st := range s.Epilogue {
-		switch st.Kind {
-		case AddResidual:
-			nres++
-			if st.ResStride != 0 && st.ResStride != 1 && st.ResStride != 2 {
-				return errors.New("avx2: residual stride must be 1 or 2")
-			}
-		case Store0:
-			n0++
-		case Store1:
-			n1++
-		case Bias, Relu, Affine:
-		default:
-			return fmt.Errorf("avx2: unknown epilogue step %v", st.Kind)
-		}
-	}
-	if n0 != 1 || n1 > 1 || nres > 1 {
-		return errors.New("avx2: epilogue needs exactly one Store0, at most one Store1 and one AddResidual")
-	}
-	if nres == 1 {
-		rh, rw, rs := s.resDims()
-		if (s.OH()-1)*rs >= rh || (s.OW()-1)*rs >= rw {
-			return errors.New("avx2: residual tensor too small")
-		}
+	if err := s.conv().Validate("avx2"); err != nil {
+		return err
 	}
 	if s.NB < 0 || s.NB > 4 || s.URW < 0 || s.ICC < 0 || s.WMem < 0 || s.WMem > 4 {
 		return errors.New("avx2: bad tiling override")

@@ -1,8 +1,6 @@
 package winograd
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"regexp"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 )
 
 var (
@@ -103,7 +102,7 @@ func TestBenchLayers(t *testing.T) {
 	}
 	dir := t.TempDir()
 	asm := writeModule(t, dir, ws, ds)
-	if out, err := goCmd(dir, "build", "-o", "wt.bin", ".").CombinedOutput(); err != nil {
+	if out, err := kerneltest.GoCmd(dir, "build", "-o", "wt.bin", ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	modes := strings.Split(*benchModes, ",")
@@ -113,20 +112,11 @@ func TestBenchLayers(t *testing.T) {
 		if m == "warm" {
 			arg = ""
 		}
-		out, err := goCmd(dir, "run", ".", "bench", strconv.Itoa(*benchReps), arg).CombinedOutput()
+		out, err := kerneltest.GoCmd(dir, "run", ".", "bench", strconv.Itoa(*benchReps), arg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("driver: %v\n%s", err, out)
 		}
-		ns[m] = map[string][2]float64{}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) == 4 && f[0] == "BENCH" {
-				v, _ := strconv.ParseFloat(f[2], 64)
-				mn, _ := strconv.ParseFloat(f[3], 64)
-				ns[m][f[1]] = [2]float64{v, mn}
-			}
-		}
+		ns[m] = kerneltest.ParseBench(out)
 	}
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "%-16s %2s %-9s", "layer", "n", "tiling")

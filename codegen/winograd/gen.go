@@ -10,6 +10,7 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/emit"
 )
 
 // Signature is the Go signature of every generated kernel.
@@ -23,18 +24,13 @@ import (
 // concurrently.
 const Signature = "func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)"
 
-var zmm = [32]reg.VecPhysical{
-	reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
-	reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
-	reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
-	reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31,
-}
+var zmm = emit.ZMM
 
 type gen struct {
-	c  *build.Context
-	s  *Spec
-	t  Tiling
-	nl int
+	c      *build.Context
+	s      *Spec
+	t      Tiling
+	labels emit.Labels
 
 	oh, ow, th, tw, icb, ocb, smax int
 	// byte strides
@@ -51,29 +47,10 @@ type gen struct {
 	lT, lN, lG, lRR, lT1 operand.Mem
 }
 
-func (g *gen) label(tag string) string {
-	g.nl++
-	return fmt.Sprintf("W%d_%s", g.nl, tag)
-}
+func (g *gen) label(tag string) string { return g.labels.New(tag) }
 
 // imm returns v as a signed 8- or 32-bit immediate.
-func imm(v int) operand.Op {
-	if v == int(int8(v)) {
-		return operand.I8(v)
-	}
-	if v != int(int32(v)) {
-		panic(fmt.Sprintf("winograd: immediate %d out of range", v))
-	}
-	return operand.I32(v)
-}
-
-func param(c *build.Context, name string) operand.Mem {
-	b, err := c.Param(name).Resolve()
-	if err != nil {
-		panic(err)
-	}
-	return b.Addr
-}
+func imm(v int) operand.Op { return emit.Imm("winograd", v) }
 
 func mem(base reg.Register, disp int) operand.Mem {
 	if disp != int(int32(disp)) {
@@ -95,7 +72,7 @@ func Generate(ctx *build.Context, name string, s *Spec) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	g := &gen{c: ctx, s: s, t: ChooseTiling(s)}
+	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}}
 	g.derive()
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
@@ -149,12 +126,12 @@ func (g *gen) body() {
 	g.lT, g.lN, g.lG, g.lRR, g.lT1 = locals.Offset(0), locals.Offset(8), locals.Offset(16), locals.Offset(24), locals.Offset(32)
 	done := g.label("done")
 	// Clamp the range to [0, TH].
-	c.MOVQ(param(c, "t1"), reg.RBX)
+	c.MOVQ(emit.Param(c, "t1"), reg.RBX)
 	c.MOVQ(operand.I32(g.th), reg.RCX)
 	c.CMPQ(reg.RBX, reg.RCX)
 	c.CMOVQGT(reg.RCX, reg.RBX)
 	c.MOVQ(reg.RBX, g.lT1)
-	c.MOVQ(param(c, "t0"), reg.RAX)
+	c.MOVQ(emit.Param(c, "t0"), reg.RAX)
 	c.XORQ(reg.RCX, reg.RCX)
 	c.TESTQ(reg.RAX, reg.RAX)
 	c.CMOVQLT(reg.RCX, reg.RAX)
@@ -266,13 +243,13 @@ func (g *gen) inputPhase() {
 	}
 	// R8 = in + (4r - PadT)*inRow - PadL*64
 	c.IMUL3Q(imm(4*g.inRow), reg.R11, reg.R8)
-	c.ADDQ(param(c, "in"), reg.R8)
+	c.ADDQ(emit.Param(c, "in"), reg.R8)
 	if off := s.PadT*g.inRow + s.PadL*64; off != 0 {
 		c.SUBQ(imm(off), reg.R8)
 	}
 	// R9 = ws + rr*TW*64
 	c.IMUL3Q(imm(g.tw*64), reg.R10, reg.R9)
-	c.ADDQ(param(c, "ws"), reg.R9)
+	c.ADDQ(emit.Param(c, "ws"), reg.R9)
 	c.MOVQ(operand.I32(g.icb), reg.RDI)
 	icbL := g.label("inicb")
 	c.Label(icbL)
@@ -442,8 +419,8 @@ func (g *gen) gemm(blocks []int) {
 	nb := g.t.NB
 	c.MOVQ(g.lG, reg.R8)
 	c.IMUL3Q(imm(nb*g.uOcb), reg.R8, reg.R8)
-	c.ADDQ(param(c, "u"), reg.R8)
-	c.MOVQ(param(c, "ws"), reg.R9)
+	c.ADDQ(emit.Param(c, "u"), reg.R8)
+	c.MOVQ(emit.Param(c, "ws"), reg.R9)
 	c.LEAQ(mem(reg.R9, g.mOff), reg.R10)
 	c.MOVQ(operand.I32(36), reg.R13)
 	xiL := g.label("xi")
@@ -593,7 +570,7 @@ func (g *gen) outputPhase() {
 	// R8 = ws + mOff + rr*TW*64
 	c.MOVQ(g.lRR, reg.R8)
 	c.IMUL3Q(imm(g.tw*64), reg.R8, reg.R8)
-	c.ADDQ(param(c, "ws"), reg.R8)
+	c.ADDQ(emit.Param(c, "ws"), reg.R8)
 	c.ADDQ(imm(g.mOff), reg.R8)
 	// R12 = lG*NB*64; out pointers
 	c.MOVQ(g.lG, reg.R12)
@@ -601,7 +578,7 @@ func (g *gen) outputPhase() {
 		c.IMUL3Q(imm(nb*ocbB), reg.R12, dst)
 		c.IMUL3Q(imm(rowB), reg.R13, reg.RAX)
 		c.ADDQ(reg.RAX, dst)
-		c.ADDQ(param(c, p), dst)
+		c.ADDQ(emit.Param(c, p), dst)
 	}
 	ptr("out0", g.outOcb, 4*g.outRow, reg.R9)
 	if s.has(avx512.Store1) {
@@ -615,7 +592,7 @@ func (g *gen) outputPhase() {
 	blkL := g.label("outblk")
 	c.Label(blkL)
 	vec := func(p string, z reg.VecPhysical) {
-		c.MOVQ(param(c, p), reg.RSI)
+		c.MOVQ(emit.Param(c, p), reg.RSI)
 		c.VMOVUPS(operand.Mem{Base: reg.RSI, Index: reg.R12, Scale: 1}, z)
 	}
 	if s.has(avx512.Bias) {

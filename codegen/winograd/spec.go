@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -54,30 +55,10 @@ func (s *Spec) Conv() avx512.ConvSpec {
 
 // resDims returns the residual tensor's spatial size and stride.
 func (s *Spec) resDims() (rh, rw, rs int) {
-	rs = 1
-	for _, st := range s.Epilogue {
-		if st.Kind == avx512.AddResidual && st.ResStride > 1 {
-			rs = st.ResStride
-		}
-	}
-	rh, rw = s.ResH, s.ResW
-	if rh == 0 {
-		rh = s.OH() * rs
-	}
-	if rw == 0 {
-		rw = s.OW() * rs
-	}
-	return
+	return conv.ResDims(s.Epilogue, s.ResH, s.ResW, s.OH(), s.OW())
 }
 
-func (s *Spec) has(k avx512.StepKind) bool {
-	for _, st := range s.Epilogue {
-		if st.Kind == k {
-			return true
-		}
-	}
-	return false
-}
+func (s *Spec) has(k avx512.StepKind) bool { return conv.Has(s.Epilogue, k) }
 
 // Sizes are the float32 element counts of the kernel's buffers for one
 // image (0 when unused), including channel padding, and WS the workspace

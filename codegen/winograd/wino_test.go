@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -101,44 +98,24 @@ func TestKernels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go module")
 	}
-	t0 := time.Now()
 	cases := sweepCases()
-	dir := t.TempDir()
-	asm := writeModule(t, dir, cases, nil)
-	tGen := time.Since(t0)
+	r := kerneltest.Start(t)
+	asm := writeModule(t, r.Dir, cases, nil)
+	r.Generated(t)
 	checkAsm(t, asm)
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewSource(7))
 	ins := make([]wargs, len(cases))
 	for i, c := range cases {
 		a := randInputs(&c.Spec, rng)
 		ins[i] = a
-		if err := writeF32(filepath.Join(data, c.Name+".in"), a.In, a.U, a.Bias, a.Res, a.Scale, a.Shift); err != nil {
-			t.Fatal(err)
-		}
+		r.Input(t, c.Name, a.In, a.U, a.Bias, a.Res, a.Scale, a.Shift)
 	}
-	t1 := time.Now()
-	if out, err := goCmd(dir, "build", "-o", "wt.bin", ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	tBuild := time.Since(t1)
-	t1 = time.Now()
-	cmd := exec.Command(filepath.Join(dir, "wt.bin"), "check", data)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("driver: %v\n%s", err, out)
-	}
-	tRun := time.Since(t1)
+	r.BuildAndCheck(t, "wt.bin")
 	tilings := map[string]int{}
 	worst, worstName := 0.0, ""
 	for i, c := range cases {
 		tilings[c.T.String()]++
-		got, err := readF32(filepath.Join(data, c.Name+".out"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := r.Output(t, c.Name)
 		cs := c.Spec.Conv()
 		z := cs.Sizes()
 		a := ins[i].Args
@@ -146,20 +123,7 @@ func TestKernels(t *testing.T) {
 		a.Out1 = make([]float32, z.Out1)
 		avx512.RefConv(&cs, a, 0, cs.OCB(), 0, cs.OH())
 		want := append(a.Out0, a.Out1...)
-		if len(got) != len(want) {
-			t.Fatalf("%s: got %d values, want %d", c.Name, len(got), len(want))
-		}
-		maxRef, maxDiff, at := 0.0, 0.0, -1
-		for j := range want {
-			maxRef = math.Max(maxRef, math.Abs(float64(want[j])))
-			d := math.Abs(float64(got[j]) - float64(want[j]))
-			if d > maxDiff || math.IsNaN(d) {
-				maxDiff, at = d, j
-				if math.IsNaN(d) {
-					maxDiff = math.Inf(1)
-				}
-			}
-		}
+		maxDiff, maxRef, at := kerneltest.Compare(t, c.Name, got, want)
 		rel := maxDiff / math.Max(1, maxRef)
 		if rel > worst {
 			worst, worstName = rel, fmt.Sprintf("%s (%dx%d %d->%d, max|ref| %.3g)", c.Name, c.Spec.H, c.Spec.W, c.Spec.IC, c.Spec.OC, maxRef)
@@ -169,8 +133,7 @@ func TestKernels(t *testing.T) {
 				c.Name, c.Spec, c.T, maxDiff, at, got[at], want[at], maxRef)
 		}
 	}
-	t.Logf("%d kernels, %d bytes of assembly; generate %v, build %v, run %v, total %v",
-		len(cases), len(asm), tGen.Round(time.Millisecond), tBuild.Round(time.Millisecond), tRun.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	r.Log(t, len(cases), asm)
 	t.Logf("worst max|diff|/max(1,max|ref|) = %.3g in %s", worst, worstName)
 	t.Logf("tilings: %v", tilings)
 }

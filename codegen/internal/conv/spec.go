@@ -1,0 +1,213 @@
+package conv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Spec describes one convolution layer for one image (batch is looped by
+// the caller) with channel blocks of Block lanes: the fields avx512.ConvSpec
+// (Block 16) and avx2.ConvSpec (Block 8) have in common.
+type Spec struct {
+	Block                  int // channels per block (16 or 8)
+	IC, OC                 int // logical channel counts (padded to Block in memory)
+	H, W                   int // input spatial size
+	KH, KW                 int // kernel size
+	SH, SW                 int // strides (1 or 2)
+	PadT, PadB, PadL, PadR int // explicit zero padding
+
+	// FirstNHWC: the input is NHWC with IC ≤ Block channels (not blocked)
+	// and the weights are Ohwi{Block}o. Otherwise input is NCHW{Block}c and
+	// weights OIhw{Block}i{Block}o.
+	FirstNHWC bool
+
+	// ResH, ResW: spatial size of the residual tensor, needed when the
+	// epilogue has AddResidual. 0 means OH*rs, OW*rs.
+	ResH, ResW int
+
+	// Epilogue is the ordered list of steps. It must contain Store0.
+	Epilogue []Step
+
+	// Tiling overrides (0 = automatic): output-channel blocks and output
+	// pixels per register tile, input-channel blocks per reduction chunk
+	// (≥ ICB = no chunking), software prefetch (1 on, -1 off).
+	NB, URW, ICC, Prefetch int
+}
+
+// OH returns the output height.
+func (s *Spec) OH() int { return (s.H+s.PadT+s.PadB-s.KH)/s.SH + 1 }
+
+// OW returns the output width.
+func (s *Spec) OW() int { return (s.W+s.PadL+s.PadR-s.KW)/s.SW + 1 }
+
+// ICB returns the number of input channel blocks (1 for FirstNHWC).
+func (s *Spec) ICB() int {
+	if s.FirstNHWC {
+		return 1
+	}
+	return (s.IC + s.Block - 1) / s.Block
+}
+
+// OCB returns the number of output channel blocks.
+func (s *Spec) OCB() int { return (s.OC + s.Block - 1) / s.Block }
+
+// MACs returns the multiply-accumulate count of the layer (logical channels,
+// padding taps excluded).
+func (s *Spec) MACs() int64 {
+	// A tap is inside the image iff its row and its column are: the count
+	// is (valid (oh, kh) pairs) × (valid (ow, kw) pairs).
+	rows := taps(s.OH(), s.SH, s.PadT, s.KH, s.H)
+	cols := taps(s.OW(), s.SW, s.PadL, s.KW, s.W)
+	return int64(rows) * int64(cols) * int64(s.IC) * int64(s.OC)
+}
+
+// taps counts the (output, kernel) index pairs of one dimension whose input
+// index o*stride - pad + k lies in [0, in).
+func taps(out, stride, pad, k, in int) int {
+	n := 0
+	for o := 0; o < out; o++ {
+		for j := 0; j < k; j++ {
+			if i := o*stride - pad + j; i >= 0 && i < in {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ResDims returns the residual tensor's spatial size and stride.
+func (s *Spec) ResDims() (rh, rw, rs int) { return ResDims(s.Epilogue, s.ResH, s.ResW, s.OH(), s.OW()) }
+
+// Has reports whether the epilogue has a step of kind k.
+func (s *Spec) Has(k StepKind) bool { return Has(s.Epilogue, k) }
+
+// Sizes are the float32 element counts of the kernel's buffers for one
+// image (0 when the buffer is unused by the epilogue).
+type Sizes struct {
+	In, Wt, Bias, Res, Scale, Shift, Out0, Out1 int
+}
+
+// Sizes returns the buffer sizes (in float32 elements) the kernel reads or
+// writes, including channel padding.
+func (s *Spec) Sizes() Sizes {
+	var z Sizes
+	ocp := s.OCB() * s.Block
+	if s.FirstNHWC {
+		z.In = s.H * s.W * s.IC
+		z.Wt = ocp * s.KH * s.KW * s.IC
+	} else {
+		z.In = s.ICB() * s.Block * s.H * s.W
+		z.Wt = ocp * s.ICB() * s.Block * s.KH * s.KW
+	}
+	out := ocp * s.OH() * s.OW()
+	for _, st := range s.Epilogue {
+		switch st.Kind {
+		case Bias:
+			z.Bias = ocp
+		case AddResidual:
+			rh, rw, _ := s.ResDims()
+			z.Res = ocp * rh * rw
+		case Affine:
+			z.Scale, z.Shift = ocp, ocp
+		case Store0:
+			z.Out0 = out
+		case Store1:
+			z.Out1 = out
+		}
+	}
+	return z
+}
+
+// Validate checks the geometry and the epilogue (not the tiling
+// overrides); errors start with pkg.
+func (s *Spec) Validate(pkg string) error {
+	e := func(msg string) error { return errors.New(pkg + ": " + msg) }
+	switch {
+	case s.IC <= 0 || s.OC <= 0 || s.H <= 0 || s.W <= 0:
+		return e("non-positive size")
+	case s.KH <= 0 || s.KW <= 0:
+		return e("non-positive kernel size")
+	case s.SH < 1 || s.SH > 2 || s.SW < 1 || s.SW > 2:
+		return e("strides must be 1 or 2")
+	case s.PadT < 0 || s.PadB < 0 || s.PadL < 0 || s.PadR < 0:
+		return e("negative padding")
+	case s.PadT >= s.KH || s.PadB >= s.KH || s.PadL >= s.KW || s.PadR >= s.KW:
+		return e("padding must be smaller than the kernel")
+	case s.OH() <= 0 || s.OW() <= 0:
+		return e("empty output")
+	case s.FirstNHWC && s.IC > s.Block:
+		return e(fmt.Sprintf("FirstNHWC needs IC ≤ %d", s.Block))
+	}
+	nres, n0, n1 := 0, 0, 0
+	for _, st := range s.Epilogue {
+		switch st.Kind {
+		case AddResidual:
+			nres++
+			if st.ResStride != 0 && st.ResStride != 1 && st.ResStride != 2 {
+				return e("residual stride must be 1 or 2")
+			}
+		case Store0:
+			n0++
+		case Store1:
+			n1++
+		case Bias, Relu, Affine:
+		default:
+			return e(fmt.Sprintf("unknown epilogue step %v", st.Kind))
+		}
+	}
+	if n0 != 1 || n1 > 1 || nres > 1 {
+		return e("epilogue needs exactly one Store0, at most one Store1 and one AddResidual")
+	}
+	if nres == 1 {
+		rh, rw, rs := s.ResDims()
+		if (s.OH()-1)*rs >= rh || (s.OW()-1)*rs >= rw {
+			return e("residual tensor too small")
+		}
+	}
+	return nil
+}
+
+// Cache budgets of the reduction-chunk rule.
+const (
+	groupWeightsL2 = 256 << 10 // weights of one oc-block group kept in L2 across rows
+	chunkWeights   = 40 << 10  // weights of one chunk (L1-sized)
+	partialBytes   = 64 << 10  // partial sums of one group (all rows) kept in L1/L2
+	streamWeights  = 1 << 20   // see Streaming
+	streamPerPixel = 10 << 10
+)
+
+// Streaming reports whether s is a weight-streaming layer: at batch 1 its
+// weights come from DRAM (in a network run) and are large (≥ 1 MiB) and
+// large per output pixel (≥ 10 KiB: each weight feeds ≤ ~100 FMAs), so the
+// weight stream, not the FMA pipes, can be the bound. Such layers use the
+// chunked order with one input block per chunk and software prefetch of
+// the next chunk. (ResNet50V2: the 7×7 layers, the 3×3 256 at 14×14 and
+// the 512→1024 shortcut.)
+func (s *Spec) Streaming() bool {
+	w := s.Sizes().Wt * 4
+	return w >= streamWeights && w >= streamPerPixel*s.OH()*s.OW()
+}
+
+// ChooseICC returns the reduction chunk (input-channel blocks per chunk)
+// for groups of nb output blocks: the ICC override if set; streaming
+// layers: 1. Others: no chunking (ICB) unless the group's weights exceed
+// groupWeightsL2 and its partial sums over all rows fit partialBytes; then
+// the largest chunk whose weights fit chunkWeights (at least one block).
+func (s *Spec) ChooseICC(nb int) int {
+	icb := s.ICB()
+	if s.ICC != 0 {
+		return min(s.ICC, icb)
+	}
+	perIcb := nb * s.KH * s.KW * s.Block * s.Block * 4
+	if s.Streaming() {
+		return 1
+	}
+	if icb == 1 || perIcb*icb <= groupWeightsL2 || s.OH()*s.OW()*nb*s.Block*4 > partialBytes {
+		return icb
+	}
+	return max(1, min(icb, chunkWeights/perIcb))
+}
+
+// PF reports whether the kernel prefetches weights: the Prefetch override,
+// else for streaming layers.
+func (s *Spec) PF() bool { return s.Prefetch > 0 || (s.Prefetch == 0 && s.Streaming()) }
