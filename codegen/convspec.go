@@ -11,20 +11,25 @@ import (
 )
 
 // convEpilogue translates a conv step's epilogue for the assembly kernels
-// (bias, relu, one residual add at stride 1 or 2, one affine, at most two
-// outputs); ok is false for epilogues they do not implement (sigmoid,
-// multiply, several adds): such a step runs the portable Go kernel. It also
-// reports the residual's size and whether the residual is overwritten in
-// place by an output.
+// (bias, relu, sigmoid, constant scaling, one residual add at stride 1 or
+// 2, one product with a tensor of the output's layout and size, one affine,
+// at most two outputs); ok is false for epilogues they do not implement
+// (several adds or products, a strided product): such a step runs the
+// portable Go kernel. It also reports the residual's size and whether an
+// operand is overwritten in place by an output.
 func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int, aliased, ok bool) {
 	if s.Bias >= 0 {
 		epi = append(epi, avx512.Step{Kind: avx512.Bias})
 	}
-	adds, affines, stores := 0, 0, 0
+	adds, muls, affines, stores := 0, 0, 0, 0
 	for _, e := range s.Epi {
 		switch e.Op {
 		case runtime.EpiRelu:
 			epi = append(epi, avx512.Step{Kind: avx512.Relu})
+		case runtime.EpiSigmoid:
+			epi = append(epi, avx512.Step{Kind: avx512.Sigmoid})
+		case runtime.EpiScale:
+			epi = append(epi, avx512.Step{Kind: avx512.Scale, A: e.Mul, B: e.Add})
 		case runtime.EpiAdd:
 			r := s.In[e.Arg]
 			if adds++; adds > 1 || (e.Sub != 1 && e.Sub != 2) || r.Block != block {
@@ -32,9 +37,14 @@ func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int
 			}
 			resH, resW = r.H, r.W
 			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: e.Sub})
-			for _, o := range s.Out {
-				aliased = aliased || o.Off == r.Off
+			aliased = aliased || overwrites(s, r)
+		case runtime.EpiMul:
+			r, o := s.In[e.Arg], s.Out[0]
+			if muls++; muls > 1 || e.Sub != 1 || r.Block != block || r.H != o.H || r.W != o.W || r.CPad() != o.CPad() {
+				return nil, 0, 0, false, false
 			}
+			epi = append(epi, avx512.Step{Kind: avx512.Mul})
+			aliased = aliased || overwrites(s, r)
 		case runtime.EpiAffine:
 			if affines++; affines > 1 {
 				return nil, 0, 0, false, false
@@ -55,6 +65,16 @@ func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int
 		epi = append(epi, avx512.Step{Kind: avx512.Store1})
 	}
 	return epi, resH, resW, aliased, true
+}
+
+// overwrites reports whether an output of s is the buffer r.
+func overwrites(s *runtime.Step, r runtime.Buf) bool {
+	for _, o := range s.Out {
+		if o.Off == r.Off {
+			return true
+		}
+	}
+	return false
 }
 
 // convKernel describes the assembly kernel for a conv step on target t:
@@ -118,9 +138,10 @@ func winogradKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctx
 		return "", nil, 0, false
 	}
 	if aliased {
-		// In place is safe when the residual, read at stride 1, is out0.
+		// In place is safe when the operand an output overwrites is read
+		// at stride 1: each element is read right before it is written.
 		for _, e := range s.Epi {
-			if e.Op == runtime.EpiAdd && (e.Sub != 1 || s.In[e.Arg].Off != out.Off) {
+			if (e.Op == runtime.EpiAdd || e.Op == runtime.EpiMul) && e.Sub != 1 && overwrites(s, s.In[e.Arg]) {
 				return "", nil, 0, false
 			}
 		}

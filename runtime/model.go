@@ -247,12 +247,12 @@ func (m *Model) runTask(s *Step, t, worker int) {
 			convGo(s, m.w, a, n, i, ocb0, ocb1, oh0, oh1)
 			return
 		}
-		res, scale, shift, out1 := m.epiPointers(s, i)
+		res, mul, scale, shift, out1 := m.epiPointers(s, i)
 		var bias *float32
 		if s.Bias >= 0 {
 			bias = &m.w[s.Bias][0]
 		}
-		s.Conv(ptr(a, s.In[0], n, i), &m.w[s.Kernel][0], bias, res, scale, shift, ptr(a, s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
+		s.Conv(ptr(a, s.In[0], n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, ptr(a, s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
 	case OpPool, OpEltwise:
 		i, r := t/s.RowTasks, t%s.RowTasks
 		oh0, oh1 := rows(s.OH(), s.RowTasks, r)
@@ -278,13 +278,15 @@ func (m *Model) runTask(s *Step, t, worker int) {
 	}
 }
 
-// epiPointers returns the residual operand and the affine parameters of a
-// compiled kernel's epilogue, and its second output.
-func (m *Model) epiPointers(s *Step, i int) (res, scale, shift, out1 *float32) {
+// epiPointers returns the residual and product operands and the affine
+// parameters of a compiled kernel's epilogue, and its second output.
+func (m *Model) epiPointers(s *Step, i int) (res, mul, scale, shift, out1 *float32) {
 	for _, e := range s.Epi {
 		switch e.Op {
 		case EpiAdd:
 			res = ptr(m.arena, s.In[e.Arg], m.n, i)
+		case EpiMul:
+			mul = ptr(m.arena, s.In[e.Arg], m.n, i)
 		case EpiAffine:
 			scale, shift = &m.w[e.Scale][0], &m.w[e.Shift][0]
 		}
@@ -292,13 +294,13 @@ func (m *Model) epiPointers(s *Step, i int) (res, scale, shift, out1 *float32) {
 	if len(s.Out) > 1 {
 		out1 = ptr(m.arena, s.Out[1], m.n, i)
 	}
-	return res, scale, shift, out1
+	return res, mul, scale, shift, out1
 }
 
 // runMap runs a compiled pooling or elementwise kernel on rows [oh0, oh1)
 // of image i.
 func (m *Model) runMap(s *Step, i, oh0, oh1 int) {
-	res, scale, shift, out1 := m.epiPointers(s, i)
+	res, _, scale, shift, out1 := m.epiPointers(s, i)
 	r0, r1 := oh0, oh1
 	if s.Kind == OpEltwise {
 		r0, r1 = oh0*s.Out[0].W, oh1*s.Out[0].W
@@ -362,12 +364,12 @@ func (m *Model) runWinograd(s *Step, t, worker int) {
 	x := s.In[0]
 	th, _ := WinogradTiles(x.H, x.W, s.Pad[0], s.Pad[1], s.Pad[2], s.Pad[3])
 	t0, t1 := rows(th, parts, r)
-	res, scale, shift, out1 := m.epiPointers(s, i)
+	res, mul, scale, shift, out1 := m.epiPointers(s, i)
 	var bias *float32
 	if s.Bias >= 0 {
 		bias = &m.w[s.Bias][0]
 	}
-	s.Wino(ptr(m.arena, x, m.n, i), &m.w[s.Kernel][0], bias, res, scale, shift, ptr(m.arena, s.Out[0], m.n, i), out1, &m.ws[worker][0], t0, t1)
+	s.Wino(ptr(m.arena, x, m.n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, ptr(m.arena, s.Out[0], m.n, i), out1, &m.ws[worker][0], t0, t1)
 }
 
 // winoTasks is the number of tile-row ranges a Winograd conv splits into

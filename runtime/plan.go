@@ -143,7 +143,7 @@ type Step struct {
 // WinoKernel is the signature of generated Winograd convolution kernels:
 // output tile rows [t0, t1) (4 output rows each) of all output channels of
 // one image, with ws as scratch.
-type WinoKernel func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)
+type WinoKernel func(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)
 
 // MapKernel is the signature of generated pooling (rows [r0, r1)) and
 // elementwise (pixels [r0, r1)) kernels over channel blocks [cb0, cb1) of
@@ -156,7 +156,7 @@ type HeadKernel func(in, wt, bias, v, y *float32)
 
 // ConvKernel is the signature of generated convolution kernels: output rows
 // [oh0, oh1) of output-channel blocks [ocb0, ocb1) of one image.
-type ConvKernel func(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
+type ConvKernel func(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
 
 // OH and OW are a conv or pooling step's output size.
 func (s *Step) OH() int { return s.Out[0].H }

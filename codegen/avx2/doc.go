@@ -25,7 +25,8 @@
 //
 // # Types shared with avx512
 //
-// Step, StepKind (Bias, Relu, AddResidual, Store0, Affine, Store1), Sizes
+// Step, StepKind (Bias, Relu, AddResidual, Store0, Affine, Store1,
+// Sigmoid, Mul, Scale), Sizes
 // and Args are aliases of avx512's types, and Signature is the same
 // string, so a compiler builds one epilogue list and one call site for
 // both targets. ConvSpec and Tiling are this package's own: their blocks
@@ -37,10 +38,14 @@
 // ConvSpec.Epilogue is an ordered list of steps applied to each fp32
 // accumulator before/between the stores: Bias (+bias[oc]), Relu,
 // AddResidual, Store0 (to out0), Affine (x*scale[oc]+shift[oc], as VMULPS
-// then VADDPS), Store1 (to out1). Any order is allowed (Store0 exactly
-// once, Store1 and AddResidual at most once), e.g. ResNetV2 block end:
-// Bias, AddResidual, Store0, Affine, Relu, Store1; ResNet v1: Bias,
-// AddResidual, Relu, Store0.
+// then VADDPS), Store1 (to out1), Sigmoid (codegen/internal/emit.Sigmoid;
+// its two scratch registers Y13, Y14 cap the tile at 13 accumulators),
+// Mul (×mul[oc, oh, ow]) and Scale (x*A + B; constants in the kernel's
+// read-only table). Any order is allowed (Store0 exactly once, Store1,
+// AddResidual and Mul at most once), e.g. ResNetV2 block end: Bias,
+// AddResidual, Store0, Affine, Relu, Store1; ResNet v1: Bias,
+// AddResidual, Relu, Store0; an exclusive gate: Bias, Sigmoid, Store0,
+// Scale(−1, 1), Mul, Store1.
 //
 // # Kernel API, granularity and calling convention
 //
@@ -50,9 +55,9 @@
 // Tiling. Print (or Compile + avo's printers) produces the .s file and the
 // Go stubs. Every kernel has the Go signature
 //
-//	func name(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
+//	func name(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
 //
-// (ABI0, NOSPLIT, 88-byte frame, no CALL, VZEROUPPER before RET) and
+// (ABI0, NOSPLIT, 96-byte frame, no CALL, VZEROUPPER before RET) and
 // computes output rows [oh0, oh1) of output-channel blocks [ocb0, ocb1)
 // (8 channels each) of one image; ocb0 and ocb1 must be multiples of
 // Tiling.NB (which divides OCB). Unused pointers may be nil. Calls on

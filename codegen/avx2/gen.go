@@ -61,6 +61,16 @@ const (
 	maxAcc = nYMM - 1 // accumulators + ≥ 1 broadcast register
 )
 
+// accLimit is the accumulator budget of s: maxAcc, or one less when the
+// epilogue has a Sigmoid (its two scratch registers sit next to the zero
+// register Y15).
+func accLimit(s *ConvSpec) int {
+	if s.conv().Has(Sigmoid) {
+		return maxAcc - 1
+	}
+	return maxAcc
+}
+
 // weightRegs is the number of weight registers of an nb×u tile: all nb if
 // they fit next to the accumulators and one broadcast register, else what
 // is left; wmem (ConvSpec.WMem) forces at least that many memory operands.
@@ -140,16 +150,16 @@ func ChooseTiling(s *ConvSpec) Tiling {
 	ow := s.OW()
 	var best Tiling
 	if s.NB != 0 && s.URW != 0 {
-		best = Tiling{NB: s.NB, URW: min(s.URW, maxAcc/s.NB)}
+		best = Tiling{NB: s.NB, URW: min(s.URW, accLimit(s)/s.NB)}
 	} else {
 		bestCost := 0.0
 		for nb := 4; nb >= 1; nb-- {
 			if ocb%nb != 0 || (s.NB != 0 && nb != s.NB) {
 				continue
 			}
-			hi := autoURW(nb)
+			hi := min(autoURW(nb), accLimit(s)/nb)
 			if s.URW != 0 {
-				hi = min(s.URW, maxAcc/nb)
+				hi = min(s.URW, accLimit(s)/nb)
 			}
 			for u := hi; u >= 1; u-- {
 				if s.URW != 0 && u != hi {
@@ -258,6 +268,10 @@ func (g *gen) Tile(u int, valid [][]bool) {
 	}
 	g.EndTile(u)
 }
+
+// Scratch returns Y13 and Y14 (accLimit keeps them free of accumulators
+// when the epilogue has a Sigmoid).
+func (g *gen) Scratch(u int) [2]reg.VecPhysical { return [2]reg.VecPhysical{ymm[nYMM-3], ymm[nYMM-2]} }
 
 // Epilogue applies the steps to the accumulators of a tile of width u.
 // Y15 (never an accumulator) holds zero for Relu; bias, residual, scale and

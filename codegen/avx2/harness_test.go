@@ -35,6 +35,9 @@ var allowedVec = map[string]bool{
 	"VBROADCASTSS": true, "VFMADD231PS": true, "VMOVUPS": true, "VMAXPS": true,
 	"VXORPS": true, "VADDPS": true, "VMULPS": true, "VZEROUPPER": true,
 	"PREFETCHT0": true, "PREFETCHT1": true,
+	// The sigmoid (codegen/internal/emit.Sigmoid).
+	"VMINPS": true, "VROUNDPS": true, "VFMADD213PS": true, "VCVTPS2DQ": true,
+	"VPSLLD": true, "VPADDD": true, "VDIVPS": true,
 }
 
 // checkAsm applies the instruction checks to every TEXT block: at least

@@ -29,10 +29,16 @@ const (
 	Affine = avx512.Affine
 	// Store1 stores x to out1 (NCHW8c, OH×OW).
 	Store1 = avx512.Store1
+	// Sigmoid replaces x by 1/(1+exp(−x)).
+	Sigmoid = avx512.Sigmoid
+	// Mul multiplies x by mul[oc, oh, ow] (NCHW8c, OH×OW).
+	Mul = avx512.Mul
+	// Scale replaces x by x*Step.A + Step.B.
+	Scale = avx512.Scale
 )
 
 // Step is one epilogue step (avx512's type). ResStride (1 or 2) is used by
-// AddResidual only; 0 means 1.
+// AddResidual only; 0 means 1; A and B are Scale's constants.
 type Step = avx512.Step
 
 // Steps is a convenience constructor: Steps(Bias, Relu, Store0).
@@ -121,8 +127,8 @@ func (s *ConvSpec) Validate() error {
 	if s.NB != 0 && s.OCB()%s.NB != 0 {
 		return fmt.Errorf("avx2: NB=%d does not divide OCB=%d", s.NB, s.OCB())
 	}
-	if s.NB != 0 && s.URW != 0 && s.NB*min(s.URW, s.OW()) > maxAcc {
-		return fmt.Errorf("avx2: NB×URW = %d×%d exceeds %d accumulators", s.NB, s.URW, maxAcc)
+	if s.NB != 0 && s.URW != 0 && s.NB*min(s.URW, s.OW()) > accLimit(s) {
+		return fmt.Errorf("avx2: NB×URW = %d×%d exceeds %d accumulators", s.NB, s.URW, accLimit(s))
 	}
 	return nil
 }

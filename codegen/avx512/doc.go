@@ -23,10 +23,15 @@
 // ConvSpec.Epilogue is an ordered list of steps applied to each fp32
 // accumulator before/between the stores: Bias (+bias[oc]), Relu,
 // AddResidual, Store0 (to out0), Affine (x*scale[oc]+shift[oc]), Store1 (to
-// out1). Any order is allowed (Store0 exactly once, Store1 and AddResidual
-// at most once), e.g. ResNetV2 block end: Bias, AddResidual, Store0, Affine,
+// out1), Sigmoid (codegen/internal/emit.Sigmoid, scratch Z28, Z29), Mul
+// (×mul[oc, oh, ow], same layout as out0) and Scale (x*A + B; A, B and the
+// sigmoid's constants live in the kernel's read-only table NAME_c<>). Any
+// order is allowed (Store0 exactly once, Store1, AddResidual and Mul at
+// most once), e.g. ResNetV2 block end: Bias, AddResidual, Store0, Affine,
 // Relu, Store1 (the next block's pre-activation BN+ReLU as a second
-// output); ResNet v1: Bias, AddResidual, Relu, Store0.
+// output); ResNet v1: Bias, AddResidual, Relu, Store0; exclusive gating:
+// Bias, Sigmoid, Store0, Scale(−1, 1), Mul, Store1 (g and x·(1−g)) and
+// Bias, Mul, AddResidual, Relu, Store0 (F·g + x·(1−g)).
 //
 // # Kernel API, granularity and calling convention
 //
@@ -35,16 +40,16 @@
 // and returns its Tiling. Print (or Compile + avo's printers) produces the
 // .s file and the Go stubs. Every kernel has the Go signature
 //
-//	func name(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
+//	func name(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
 //
-// (ABI0, NOSPLIT, 88-byte frame, no CALL) and computes output rows
+// (ABI0, NOSPLIT, 96-byte frame, no CALL) and computes output rows
 // [oh0, oh1) of output-channel blocks [ocb0, ocb1) of one image; ocb0 and
 // ocb1 must be multiples of Tiling.NB (which divides OCB). Unused pointers
 // may be nil. Calls on disjoint (block range × row range) rectangles write
 // disjoint memory, so a driver can split a layer over threads by oc-block
-// groups and/or row ranges. res may alias out0 (in-place residual) unless
-// the tiling is chunked (ICC < ICB): then out0 holds partial sums between
-// reduction chunks. A kernel call is not preemptible; keep calls to a few
+// groups and/or row ranges. res and mul may alias an output (in place)
+// unless the tiling is chunked (ICC < ICB): then out0 holds partial sums
+// between reduction chunks. A kernel call is not preemptible; keep calls to a few
 // ms (a whole ResNet layer is ≤ 1.5 ms).
 //
 // Loop nest inside a call (all sizes, strides and offsets are immediates):

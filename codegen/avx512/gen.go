@@ -219,6 +219,9 @@ func (g *gen) Tile(u int, valid [][]bool) {
 	g.EndTile(u)
 }
 
+// Scratch returns Z28 and Z29: a tile has at most 28 accumulators.
+func (g *gen) Scratch(u int) [2]reg.VecPhysical { return [2]reg.VecPhysical{zmm[28], zmm[29]} }
+
 // Epilogue applies the steps to the accumulators of a tile of width u: Z31
 // holds zero for Relu, Z30 the scale of the block for Affine (one FMA with
 // the shift as memory operand).

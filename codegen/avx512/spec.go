@@ -27,10 +27,17 @@ const (
 	Affine = conv.Affine
 	// Store1 stores x to out1 (NCHW16c, OH×OW).
 	Store1 = conv.Store1
+	// Sigmoid replaces x by 1/(1+exp(−x)) (see conv.Sigmoid for the
+	// accuracy).
+	Sigmoid = conv.Sigmoid
+	// Mul multiplies x by mul[oc, oh, ow] (NCHW16c, OH×OW).
+	Mul = conv.Mul
+	// Scale replaces x by x*Step.A + Step.B.
+	Scale = conv.Scale
 )
 
 // Step is one epilogue step. ResStride (1 or 2) is used by AddResidual only;
-// 0 means 1.
+// 0 means 1; A and B are Scale's constants.
 type Step = conv.Step
 
 // Steps is a convenience constructor: Steps(Bias, Relu, Store0).

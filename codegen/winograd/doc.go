@@ -44,7 +44,7 @@
 //
 // Generate(ctx, name, spec) emits one function with Signature
 //
-//	func name(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)
+//	func name(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)
 //
 // (ABI0, NOSPLIT, 40-byte frame, no CALL). It computes output tile rows
 // [t0, t1) — tile row r is output rows 4r … 4r+3, clipped at the bottom;

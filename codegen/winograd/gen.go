@@ -22,7 +22,7 @@ import (
 // Pointers the epilogue does not use may be nil. Calls on disjoint tile-row
 // ranges with different workspaces write disjoint memory and may run
 // concurrently.
-const Signature = "func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)"
+const Signature = "func(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)"
 
 var zmm = emit.ZMM
 
@@ -31,6 +31,7 @@ type gen struct {
 	s      *Spec
 	t      Tiling
 	labels emit.Labels
+	k      *emit.Consts // Sigmoid and Scale constants
 
 	oh, ow, th, tw, icb, ocb, smax int
 	// byte strides
@@ -72,7 +73,7 @@ func Generate(ctx *build.Context, name string, s *Spec) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}}
+	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}, k: emit.NewConsts(name, 64)}
 	g.derive()
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
@@ -80,6 +81,7 @@ func Generate(ctx *build.Context, name string, s *Spec) error {
 	ctx.Doc(fmt.Sprintf("%s: winograd F(4x4,3x3) conv %dx%dx%d -> %d, pad %d,%d,%d,%d epilogue %v tiling %v.",
 		name, s.H, s.W, s.IC, s.OC, s.PadT, s.PadB, s.PadL, s.PadR, s.Epilogue, g.t))
 	g.body()
+	g.k.Emit(ctx)
 	return nil
 }
 
@@ -542,7 +544,8 @@ var (
 // Registers: R13 tile row, R14 valid output rows of the tile row, R8 M row
 // pointer of the block, R9/R10/R11 out0/out1/res row pointers of the block,
 // R12 byte offset of the block in bias/scale/shift, DI block counter, SI
-// run counter, AX/BX/CX/DX tile pointers (M, out0, out1, res).
+// run counter, AX/BX/CX/DX tile pointers (M, out0, out1, res), R15 mul −
+// out0 (the Mul operand has out0's layout).
 func (g *gen) outputPhase() {
 	c := g.c
 	s := g.s
@@ -552,6 +555,10 @@ func (g *gen) outputPhase() {
 	g.constant(4, outC4)
 	g.constant(8, outC8)
 	c.VPXORD(outZero, outZero, outZero)
+	if s.has(avx512.Mul) {
+		c.MOVQ(emit.Param(c, "mul"), reg.R15)
+		c.SUBQ(emit.Param(c, "out0"), reg.R15)
+	}
 	c.MOVQ(operand.I32(0), g.lRR)
 	rowL := g.label("outrow")
 	c.Label(rowL)
@@ -704,7 +711,8 @@ func (g *gen) outT(m [6]reg.VecPhysical, rows []int, out [4]reg.VecPhysical, a, 
 // It works on two halves of output rows (0–1, 2–3): the first pass
 // (over the 6 columns of M, loaded into Z12–Z17) leaves the half's 2×6
 // intermediate values in Z0–Z11, the second pass (per output row) turns
-// them into 4 outputs (Z12–Z15). Scratch Z18–Z21.
+// them into 4 outputs (Z12–Z15). Scratch Z18–Z21 (the sigmoid's: Z18,
+// Z19).
 func (g *gen) outTile(cols int) {
 	c := g.c
 	s := g.s
@@ -762,6 +770,12 @@ func (g *gen) outTile(cols int) {
 						c.VFMADD213PS(outShift, outScale, v)
 					case avx512.Store1:
 						c.VMOVUPS(v, mem(reg.RCX, i*g.outRow+jj*64))
+					case avx512.Sigmoid:
+						emit.Sigmoid(c, g.k, v, a, b, true)
+					case avx512.Mul:
+						c.VMULPS(operand.Mem{Base: reg.RBX, Index: reg.R15, Scale: 1, Disp: i*g.outRow + jj*64}, v, v)
+					case avx512.Scale:
+						emit.Scale(c, g.k, v, st.A, st.B)
 					}
 				}
 			}

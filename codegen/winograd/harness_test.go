@@ -73,8 +73,8 @@ func writeModule(t testing.TB, dir string, ws []wcase, ds []dcase) []byte {
 	for _, c := range ws {
 		z := c.Spec.Sizes()
 		th, _ := c.Spec.Tiles()
-		fmt.Fprintf(&tab, "\t{%q, %s, [9]int{%d, %d, %d, %d, %d, %d, %d, %d, %d}, %d, %v},\n",
-			c.Name, c.Name, z.In, z.U, z.Bias, z.Res, z.Scale, z.Shift, z.Out0, z.Out1, z.WS, th, inPlaceOK(&c.Spec))
+		fmt.Fprintf(&tab, "\t{%q, %s, [10]int{%d, %d, %d, %d, %d, %d, %d, %d, %d, %d}, %d, %v},\n",
+			c.Name, c.Name, z.In, z.U, z.Bias, z.Res, z.Mul, z.Scale, z.Shift, z.Out0, z.Out1, z.WS, th, inPlaceOK(&c.Spec))
 	}
 	tab.WriteString("}\n\n" + kerneltest.DirectTable(dks))
 	kerneltest.WriteModule(t, dir, "wt", asm, stubs, tab.String(), driverSrc)
@@ -123,6 +123,9 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 		rh, rw, _ := s.resDims()
 		a.Res = kerneltest.Blocked(rng, 16, s.OC, rh, rw)
 	}
+	if z.Mul > 0 {
+		a.Mul = kerneltest.Blocked(rng, 16, s.OC, s.OH(), s.OW())
+	}
 	return a
 }
 
@@ -130,7 +133,7 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 // driver library: kerneltest.CommonSrc, kerneltest.DirectSrc).
 //
 //	wt check DIR   runs every Winograd kernel on DIR/NAME.in (in, u, bias,
-//	               res, scale, shift concatenated), split into several calls
+//	               res, mul, scale, shift concatenated), split into several calls
 //	               over tile-row ranges, with inputs against PROT_NONE guard
 //	               pages (after, then before them), the workspace against a
 //	               guard page and refilled with NaNs before every call, and
@@ -142,22 +145,22 @@ const driverSrc = `package main
 
 import "os"
 
-type wfn = func(in, u, bias, res, scale, shift, out0, out1, ws *float32, t0, t1 int)
+type wfn = func(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)
 
 type winfo struct {
 	name    string
 	fn      wfn
-	sz      [9]int // in u bias res scale shift out0 out1 ws
+	sz      [10]int // in u bias res mul scale shift out0 out1 ws
 	th      int
 	inplace bool
 }
 
 // run calls k over pieces of its tile-row range. inplace: out0 starts as a
 // copy of res and res points to out0.
-func run(k winfo, in [6][]float32, atEnd, inplace bool) (o0, o1 []float32) {
+func run(k winfo, in [7][]float32, atEnd, inplace bool) (o0, o1 []float32) {
 	g := guardedCopies(in, atEnd)
-	ws := guarded(k.sz[8], true)
-	outs, bufs := outputs(k.sz[6], k.sz[7])
+	ws := guarded(k.sz[9], true)
+	outs, bufs := outputs(k.sz[7], k.sz[8])
 	res := g[3]
 	if inplace {
 		copy(outs[0], in[3])
@@ -165,7 +168,7 @@ func run(k winfo, in [6][]float32, atEnd, inplace bool) (o0, o1 []float32) {
 	}
 	call := func(t0, t1 int) {
 		fillNaN(ws)
-		k.fn(ptr(g[0]), ptr(g[1]), ptr(g[2]), ptr(res), ptr(g[4]), ptr(g[5]), ptr(outs[0]), ptr(outs[1]), ptr(ws), t0, t1)
+		k.fn(ptr(g[0]), ptr(g[1]), ptr(g[2]), ptr(res), ptr(g[4]), ptr(g[5]), ptr(g[6]), ptr(outs[0]), ptr(outs[1]), ptr(ws), t0, t1)
 	}
 	call(1, 1) // empty
 	call(k.th, k.th)
@@ -187,7 +190,7 @@ func run(k winfo, in [6][]float32, atEnd, inplace bool) (o0, o1 []float32) {
 
 func check(dir string) {
 	for _, k := range wkernels {
-		in := readInputs(dir, k.name, k.sz[:6])
+		in := readInputs(dir, k.name, k.sz[:7])
 		a0, a1 := run(k, in, true, false)
 		b0, b1 := run(k, in, false, false)
 		same(k.name, "out0 between runs", a0, b0)
@@ -205,7 +208,7 @@ func check(dir string) {
 func bench(bn *bencher) {
 	for _, k := range wkernels {
 		bn.kernel(k.name, k.sz[:], func(b [][]float32, w []float32) {
-			k.fn(ptr(b[0]), ptr(w), ptr(b[2]), ptr(b[3]), ptr(b[4]), ptr(b[5]), ptr(b[6]), ptr(b[7]), ptr(b[8]), 0, k.th)
+			k.fn(ptr(b[0]), ptr(w), ptr(b[2]), ptr(b[3]), ptr(b[4]), ptr(b[5]), ptr(b[6]), ptr(b[7]), ptr(b[8]), ptr(b[9]), 0, k.th)
 		})
 	}
 }

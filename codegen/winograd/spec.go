@@ -64,7 +64,7 @@ func (s *Spec) has(k avx512.StepKind) bool { return conv.Has(s.Epilogue, k) }
 // image (0 when unused), including channel padding, and WS the workspace
 // per call.
 type Sizes struct {
-	In, U, Bias, Res, Scale, Shift, Out0, Out1, WS int
+	In, U, Bias, Res, Mul, Scale, Shift, Out0, Out1, WS int
 }
 
 // Sizes returns the buffer sizes (in float32 elements) the kernel reads or
@@ -73,7 +73,7 @@ func (s *Spec) Sizes() Sizes {
 	c := s.Conv()
 	z := c.Sizes()
 	return Sizes{In: z.In, U: runtime.NumElements(runtime.WinogradShape(s.IC, s.OC)),
-		Bias: z.Bias, Res: z.Res, Scale: z.Scale, Shift: z.Shift, Out0: z.Out0, Out1: z.Out1,
+		Bias: z.Bias, Res: z.Res, Mul: z.Mul, Scale: z.Scale, Shift: z.Shift, Out0: z.Out0, Out1: z.Out1,
 		WS: ChooseTiling(s).Workspace}
 }
 

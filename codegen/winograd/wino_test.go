@@ -11,7 +11,7 @@ import (
 	"github.com/rnc-dev/rnc/runtime"
 )
 
-// Epilogues used by ResNet v1/v2 (and reordered ones).
+// Epilogues used by ResNet v1/v2 (and reordered ones), and by gated units.
 var testEpilogues = [][]avx512.Step{
 	avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0), // ResNetV2 3×3
 	avx512.Steps(avx512.Store0),
@@ -22,6 +22,8 @@ var testEpilogues = [][]avx512.Step{
 	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 2}, {Kind: avx512.Store0}, {Kind: avx512.Affine}, {Kind: avx512.Relu}, {Kind: avx512.Store1}},
 	avx512.Steps(avx512.Store0, avx512.Affine, avx512.Relu, avx512.Store1),
 	avx512.Steps(avx512.Affine, avx512.Store1, avx512.Relu, avx512.Bias, avx512.Store0),
+	{{Kind: avx512.Bias}, {Kind: avx512.Mul}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Relu}, {Kind: avx512.Store0}},
+	{{Kind: avx512.Bias}, {Kind: avx512.Sigmoid}, {Kind: avx512.Store0}, {Kind: avx512.Scale, A: -1, B: 1}, {Kind: avx512.Mul}, {Kind: avx512.Store1}},
 }
 
 type pads struct{ t, b, l, r int }
@@ -108,7 +110,7 @@ func TestKernels(t *testing.T) {
 	for i, c := range cases {
 		a := randInputs(&c.Spec, rng)
 		ins[i] = a
-		r.Input(t, c.Name, a.In, a.U, a.Bias, a.Res, a.Scale, a.Shift)
+		r.Input(t, c.Name, a.In, a.U, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
 	}
 	r.BuildAndCheck(t, "wt.bin")
 	tilings := map[string]int{}

@@ -5,7 +5,7 @@ import "math"
 // Args holds the per-image buffers of one kernel call. Unused buffers may be
 // nil.
 type Args struct {
-	In, Wt, Bias, Res, Scale, Shift, Out0, Out1 []float32
+	In, Wt, Bias, Res, Mul, Scale, Shift, Out0, Out1 []float32
 }
 
 // maxBlock is the widest channel block RefConv handles.
@@ -77,6 +77,8 @@ func RefConv(s *Spec, a Args, ocb0, ocb1, oh0, oh1 int) {
 							v = v*float64(a.Scale[c]) + float64(a.Shift[c])
 						case Store1:
 							a.Out1[((ob*oh+y)*ow+x)*b+o] = float32(v)
+						default:
+							v = EpiStep(st, v, a.Mul, ((ob*oh+y)*ow+x)*b+o)
 						}
 					}
 				}
@@ -109,4 +111,18 @@ func PackOIHW(s *Spec, w []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// EpiStep applies a Sigmoid, Mul or Scale step to v in float64 (Mul reads
+// mul[i], i the output element's index); other steps leave v unchanged.
+func EpiStep(st Step, v float64, mul []float32, i int) float64 {
+	switch st.Kind {
+	case Sigmoid:
+		return 1 / (1 + math.Exp(-v))
+	case Mul:
+		return v * float64(mul[i])
+	case Scale:
+		return v*float64(st.A) + float64(st.B)
+	}
+	return v
 }

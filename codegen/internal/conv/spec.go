@@ -84,7 +84,7 @@ func (s *Spec) Has(k StepKind) bool { return Has(s.Epilogue, k) }
 // Sizes are the float32 element counts of the kernel's buffers for one
 // image (0 when the buffer is unused by the epilogue).
 type Sizes struct {
-	In, Wt, Bias, Res, Scale, Shift, Out0, Out1 int
+	In, Wt, Bias, Res, Mul, Scale, Shift, Out0, Out1 int
 }
 
 // Sizes returns the buffer sizes (in float32 elements) the kernel reads or
@@ -107,6 +107,8 @@ func (s *Spec) Sizes() Sizes {
 		case AddResidual:
 			rh, rw, _ := s.ResDims()
 			z.Res = ocp * rh * rw
+		case Mul:
+			z.Mul = out
 		case Affine:
 			z.Scale, z.Shift = ocp, ocp
 		case Store0:
@@ -138,7 +140,7 @@ func (s *Spec) Validate(pkg string) error {
 	case s.FirstNHWC && s.IC > s.Block:
 		return e(fmt.Sprintf("FirstNHWC needs IC ≤ %d", s.Block))
 	}
-	nres, n0, n1 := 0, 0, 0
+	nres, nmul, n0, n1 := 0, 0, 0, 0
 	for _, st := range s.Epilogue {
 		switch st.Kind {
 		case AddResidual:
@@ -150,13 +152,15 @@ func (s *Spec) Validate(pkg string) error {
 			n0++
 		case Store1:
 			n1++
-		case Bias, Relu, Affine:
+		case Mul:
+			nmul++
+		case Bias, Relu, Affine, Sigmoid, Scale:
 		default:
 			return e(fmt.Sprintf("unknown epilogue step %v", st.Kind))
 		}
 	}
-	if n0 != 1 || n1 > 1 || nres > 1 {
-		return e("epilogue needs exactly one Store0, at most one Store1 and one AddResidual")
+	if n0 != 1 || n1 > 1 || nres > 1 || nmul > 1 {
+		return e("epilogue needs exactly one Store0, at most one Store1, one AddResidual and one Mul")
 	}
 	if nres == 1 {
 		rh, rw, rs := s.ResDims()

@@ -23,6 +23,15 @@ const (
 	Affine
 	// Store1 stores x to out1 (blocked, OH×OW).
 	Store1
+	// Sigmoid replaces x by 1/(1+exp(−x)) (a degree-6 polynomial after
+	// range reduction: relative error < 3e-7 for |x| ≤ 87; beyond, x is
+	// clamped to ±87, which changes the result by less than 2e-38).
+	Sigmoid
+	// Mul multiplies x by mul[oc, oh, ow] (blocked like the output, same
+	// size: gating).
+	Mul
+	// Scale replaces x by x*Step.A + Step.B (constants of the kernel).
+	Scale
 )
 
 func (k StepKind) String() string {
@@ -39,20 +48,30 @@ func (k StepKind) String() string {
 		return "affine"
 	case Store1:
 		return "store1"
+	case Sigmoid:
+		return "sigmoid"
+	case Mul:
+		return "mul"
+	case Scale:
+		return "scale"
 	}
 	return fmt.Sprintf("StepKind(%d)", int(k))
 }
 
 // Step is one epilogue step. ResStride (1 or 2) is used by AddResidual only;
-// 0 means 1.
+// 0 means 1. A and B are Scale's constants.
 type Step struct {
 	Kind      StepKind
 	ResStride int
+	A, B      float32
 }
 
 func (s Step) String() string {
-	if s.Kind == AddResidual && s.ResStride > 1 {
+	switch {
+	case s.Kind == AddResidual && s.ResStride > 1:
 		return fmt.Sprintf("res/%d", s.ResStride)
+	case s.Kind == Scale:
+		return fmt.Sprintf("scale(%g,%g)", s.A, s.B)
 	}
 	return s.Kind.String()
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Signature is the Go signature of every direct-convolution kernel.
-const Signature = "func(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)"
+const Signature = "func(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)"
 
 // Registers. The hot loop uses only R8–R13 (R15 with prefetch) and the
 // vector file.
@@ -35,8 +35,9 @@ var (
 	RTmp   = reg.R15
 	RPf    = reg.R15 // prefetch offset (hot loop, PF): next group/chunk in the first row, else 0
 
-	// Epilogue: the group's bias, scale and shift pointers.
-	PBias, PScale, PShift = reg.R8, reg.R9, reg.R10
+	// Epilogue: the group's bias, scale and shift pointers, and mul − out0
+	// (the Mul operand has out0's layout: RTOut0 + PMul addresses it).
+	PBias, PScale, PShift, PMul = reg.R8, reg.R9, reg.R10, reg.R11
 )
 
 // ISA is the part of a kernel that differs between instruction sets: the
@@ -53,6 +54,10 @@ type ISA interface {
 	// Epilogue emits the epilogue steps on the accumulators of a tile of
 	// width u (with Nest.EmitEpilogue).
 	Epilogue(u int)
+	// Scratch returns two vector registers that are not accumulators of a
+	// tile of width u nor the epilogue's zero or affine registers (for
+	// Sigmoid).
+	Scratch(u int) [2]reg.VecPhysical
 }
 
 // Nest is one kernel being generated: for each group of NB output blocks,
@@ -76,6 +81,9 @@ type Nest struct {
 	// output block, OcbWB all weights of one output block.
 	VecB, Lanes, PixB, TapWB, OcbWB int
 
+	// Consts is the kernel's constant table (Sigmoid, Scale).
+	Consts *emit.Consts
+
 	labels                                                                        emit.Labels
 	inRowB, icbInB, khWB, icbWB                                                   int
 	oh, ow, icb, ocb                                                              int
@@ -83,6 +91,7 @@ type Nest struct {
 	rh, rw, rs, resRowB, resOcbB                                                  int
 	lOcb, lOh, lGrpW, lGrpOut0, lGrpOut1, lGrpRes, lGrpBias, lGrpScale, lGrpShift operand.Mem
 	lIcb0, lIcbN                                                                  operand.Mem // chunk start and size (chunked order)
+	lMulD                                                                         operand.Mem // mul − out0 in bytes
 	icbL, khL                                                                     string      // loop labels of the current tile
 }
 
@@ -102,6 +111,7 @@ func (n *Nest) Chunked() bool { return n.ICC < n.icb }
 func (n *Nest) Emit(name, tiling string) {
 	s := &n.S
 	n.labels = emit.Labels{Prefix: "L"}
+	n.Consts = emit.NewConsts(name, n.S.Block*4)
 	n.derive()
 	n.C.Function(name)
 	n.C.Attributes(attr.NOSPLIT)
@@ -109,6 +119,7 @@ func (n *Nest) Emit(name, tiling string) {
 	n.C.Doc(fmt.Sprintf("%s: conv %dx%dx%d -> %d, %dx%d/%dx%d pad %d,%d,%d,%d nhwc=%v epilogue %v tiling %s.",
 		name, s.H, s.W, s.IC, s.OC, s.KH, s.KW, s.SH, s.SW, s.PadT, s.PadB, s.PadL, s.PadR, s.FirstNHWC, s.Epilogue, tiling))
 	n.body()
+	n.Consts.Emit(n.C)
 }
 
 func (n *Nest) derive() {
@@ -138,11 +149,11 @@ func (n *Nest) derive() {
 func (n *Nest) body() {
 	c := n.C
 	s := &n.S
-	locals := c.AllocLocal(11 * 8)
+	locals := c.AllocLocal(12 * 8)
 	loc := func(i int) operand.Mem { return locals.Offset(8 * i) }
 	n.lOcb, n.lOh, n.lGrpW, n.lGrpOut0, n.lGrpOut1 = loc(0), loc(1), loc(2), loc(3), loc(4)
 	n.lGrpRes, n.lGrpBias, n.lGrpScale, n.lGrpShift = loc(5), loc(6), loc(7), loc(8)
-	n.lIcb0, n.lIcbN = loc(9), loc(10)
+	n.lIcb0, n.lIcbN, n.lMulD = loc(9), loc(10), loc(11)
 
 	done := n.label("done")
 	// Empty ranges.
@@ -153,6 +164,11 @@ func (n *Nest) body() {
 	c.CMPQ(reg.RAX, n.param("oh1"))
 	c.JGE(operand.LabelRef(done))
 	c.MOVQ(RTmp, n.lOcb)
+	if s.Has(conv.Mul) {
+		c.MOVQ(n.param("mul"), reg.RAX)
+		c.SUBQ(n.param("out0"), reg.RAX)
+		c.MOVQ(reg.RAX, n.lMulD)
+	}
 
 	grp := n.label("grp")
 	c.Label(grp)
@@ -483,6 +499,10 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affi
 		c.MOVQ(n.lGrpScale, PScale)
 		c.MOVQ(n.lGrpShift, PShift)
 	}
+	if s.Has(conv.Mul) {
+		c.MOVQ(n.lMulD, PMul)
+	}
+	tmp := n.ISA.Scratch(u)
 	for j := 0; j < n.NB; j++ {
 		if block != nil {
 			block(j)
@@ -503,6 +523,12 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affi
 					affine(j, a)
 				case conv.Store1:
 					c.VMOVUPS(a, operand.Mem{Base: RTOut1, Disp: j*n.outOcbB + p*n.VecB})
+				case conv.Sigmoid:
+					emit.Sigmoid(c, n.Consts, a, tmp[0], tmp[1], s.Block == 16)
+				case conv.Mul:
+					c.VMULPS(operand.Mem{Base: RTOut0, Index: PMul, Scale: 1, Disp: j*n.outOcbB + p*n.VecB}, a, a)
+				case conv.Scale:
+					emit.Scale(c, n.Consts, a, st.A, st.B)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-// Package emit holds the avo helpers every kernel generator uses: numbered labels, immediates, parameter addresses, vector registers.
+// Package emit holds the avo helpers every kernel generator uses: numbered labels, immediates, parameter addresses, vector registers, constant tables and vector math.
 package emit
 
 import (

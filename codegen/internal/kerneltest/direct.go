@@ -86,6 +86,9 @@ func (d Direct[S, T]) RandArgs(s *S, rng *rand.Rand) conv.Args {
 		rh, rw, _ := cs.ResDims()
 		a.Res = Blocked(rng, cs.Block, cs.OC, rh, rw)
 	}
+	if z.Mul > 0 {
+		a.Mul = Blocked(rng, cs.Block, cs.OC, cs.OH(), cs.OW())
+	}
 	return a
 }
 
@@ -106,7 +109,7 @@ func (d Direct[S, T]) TestKernels(t *testing.T, cases []Case[S, T], checkAsm fun
 	for i, c := range cases {
 		a := d.RandArgs(&c.Spec, rng)
 		ins[i] = a
-		r.Input(t, c.Name, a.In, a.Wt, a.Bias, a.Res, a.Scale, a.Shift)
+		r.Input(t, c.Name, a.In, a.Wt, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
 	}
 	r.BuildAndCheck(t, "kt.bin")
 	tilings := map[T]int{}
@@ -191,6 +194,8 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 							v = v*float64(a.Scale[oc]) + float64(a.Shift[oc])
 						case conv.Store1:
 							o1 = v
+						default:
+							v = conv.EpiStep(st, v, a.Mul, ((oc/b*oh+y)*ow+x)*b+oc%b)
 						}
 					}
 					i := ((oc/b*oh+y)*ow+x)*b + oc%b
@@ -209,7 +214,10 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 }
 
 // Epilogues are the test epilogues of the direct generators: those of
-// ResNet v1/v2 and one reordered list.
+// ResNet v1/v2, one reordered list, and those of gated units (exclusive
+// gating's gate conv g → (g, (1−g)·x), its residual conv F·g + x', and a
+// scaled sigmoid; codegen/internal/emit tests the sigmoid on its whole
+// range).
 var Epilogues = [][]conv.Step{
 	conv.Steps(conv.Store0),
 	conv.Steps(conv.Bias, conv.Store0),
@@ -221,6 +229,9 @@ var Epilogues = [][]conv.Step{
 	{{Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store0}},
 	conv.Steps(conv.Store0, conv.Affine, conv.Relu, conv.Store1),
 	conv.Steps(conv.Affine, conv.Store1, conv.Relu, conv.Bias, conv.Store0),
+	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store1}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}},
+	{{Kind: conv.Scale, A: 4, B: -0.5}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}},
 }
 
 // Geom is a kernel geometry: size, strides and padding.

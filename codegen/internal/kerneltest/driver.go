@@ -56,7 +56,7 @@ func guarded(n int, atEnd bool) []float32 {
 }
 
 // guardedCopies returns copies of in, each against a guard page.
-func guardedCopies(in [6][]float32, atEnd bool) (g [6][]float32) {
+func guardedCopies(in [7][]float32, atEnd bool) (g [7][]float32) {
 	for i := range g {
 		g[i] = guarded(len(in[i]), atEnd)
 		copy(g[i], in[i])
@@ -76,11 +76,11 @@ func readF32(path string) []float32 {
 	return v
 }
 
-// readInputs splits DIR/NAME.in into the six inputs of sizes sz.
-func readInputs(dir, name string, sz []int) (in [6][]float32) {
+// readInputs splits DIR/NAME.in into the seven inputs of sizes sz.
+func readInputs(dir, name string, sz []int) (in [7][]float32) {
 	data := readF32(filepath.Join(dir, name+".in"))
 	off := 0
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 7; i++ {
 		in[i] = data[off : off+sz[i]]
 		off += sz[i]
 	}
@@ -264,23 +264,23 @@ func (bn *bencher) kernel(name string, sz []int, call func(b [][]float32, w []fl
 // and benchmark.
 const DirectSrc = `package main
 
-type dfn = func(in, wt, bias, res, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
+type dfn = func(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
 
 type dinfo struct {
 	name        string
 	fn          dfn
-	sz          [8]int // in wt bias res scale shift out0 out1
+	sz          [9]int // in wt bias res mul scale shift out0 out1
 	ocb, nb, oh int
 }
 
 // runDirect calls k over several (block range × row range) pieces plus
 // empty ranges, with its inputs against guard pages (after them when
 // atEnd, else before) and sentinel guards around the outputs.
-func runDirect(k dinfo, in [6][]float32, atEnd bool) (o0, o1 []float32) {
+func runDirect(k dinfo, in [7][]float32, atEnd bool) (o0, o1 []float32) {
 	g := guardedCopies(in, atEnd)
-	outs, bufs := outputs(k.sz[6], k.sz[7])
+	outs, bufs := outputs(k.sz[7], k.sz[8])
 	call := func(ob0, ob1, h0, h1 int) {
-		k.fn(ptr(g[0]), ptr(g[1]), ptr(g[2]), ptr(g[3]), ptr(g[4]), ptr(g[5]), ptr(outs[0]), ptr(outs[1]), ob0, ob1, h0, h1)
+		k.fn(ptr(g[0]), ptr(g[1]), ptr(g[2]), ptr(g[3]), ptr(g[4]), ptr(g[5]), ptr(g[6]), ptr(outs[0]), ptr(outs[1]), ob0, ob1, h0, h1)
 	}
 	call(0, k.ocb, 1, 1) // empty
 	call(k.nb, k.nb, 0, k.oh) // empty
@@ -294,11 +294,11 @@ func runDirect(k dinfo, in [6][]float32, atEnd bool) (o0, o1 []float32) {
 }
 
 // checkDirect runs every direct kernel on DIR/NAME.in (in, wt, bias, res,
-// scale, shift concatenated), with the guard pages after and then before
+// mul, scale, shift concatenated), with the guard pages after and then before
 // the inputs, and writes DIR/NAME.out (out0, out1).
 func checkDirect(dir string) {
 	for _, k := range dkernels {
-		in := readInputs(dir, k.name, k.sz[:6])
+		in := readInputs(dir, k.name, k.sz[:7])
 		a0, a1 := runDirect(k, in, true)
 		b0, b1 := runDirect(k, in, false)
 		same(k.name, "out0 between runs", a0, b0)
@@ -311,7 +311,7 @@ func checkDirect(dir string) {
 func benchDirect(bn *bencher) {
 	for _, k := range dkernels {
 		bn.kernel(k.name, k.sz[:], func(b [][]float32, w []float32) {
-			k.fn(ptr(b[0]), ptr(w), ptr(b[2]), ptr(b[3]), ptr(b[4]), ptr(b[5]), ptr(b[6]), ptr(b[7]), 0, k.ocb, 0, k.oh)
+			k.fn(ptr(b[0]), ptr(w), ptr(b[2]), ptr(b[3]), ptr(b[4]), ptr(b[5]), ptr(b[6]), ptr(b[7]), ptr(b[8]), 0, k.ocb, 0, k.oh)
 		})
 	}
 }

@@ -95,8 +95,8 @@ func DirectTable(ks []DirectKernel) string {
 	b.WriteString("var dkernels = []dinfo{\n")
 	for _, k := range ks {
 		z := k.Sizes
-		fmt.Fprintf(&b, "\t{%q, %s, [8]int{%d, %d, %d, %d, %d, %d, %d, %d}, %d, %d, %d},\n",
-			k.Name, k.Name, z.In, z.Wt, z.Bias, z.Res, z.Scale, z.Shift, z.Out0, z.Out1, k.OCB, k.NB, k.OH)
+		fmt.Fprintf(&b, "\t{%q, %s, [9]int{%d, %d, %d, %d, %d, %d, %d, %d, %d}, %d, %d, %d},\n",
+			k.Name, k.Name, z.In, z.Wt, z.Bias, z.Res, z.Mul, z.Scale, z.Shift, z.Out0, z.Out1, k.OCB, k.NB, k.OH)
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -3,181 +3,181 @@
 package resnet50v2
 
 // conv_1e7c9e106867: conv 224x224x3 -> 64, 7x7/2x2 pad 3,3,3,3 nhwc=true epilogue [bias store0] tiling 4x6/1.
-func conv_1e7c9e106867(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_1e7c9e106867(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // pool_4651a59f6f35: 3x3/2x2 pool (max=true padzero=true) on 112x112x64, pads 1,1,1,1, epilogue [affine relu].
 func pool_4651a59f6f35(in *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, cb0 int, cb1 int, r0 int, r1 int)
 
 // conv_3cf144a4877f: conv 56x56x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x6/4.
-func conv_3cf144a4877f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_3cf144a4877f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_1e8f15001415: conv 56x56x64 -> 64, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/4.
-func conv_1e8f15001415(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_1e8f15001415(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // wino_e6ef647f9304: winograd F(4x4,3x3) conv 56x56x64 -> 64, pad 1,1,1,1 epilogue [bias relu store0] tiling 4x6p/r2.
-func wino_e6ef647f9304(in *float32, u *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
+func wino_e6ef647f9304(in *float32, u *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
 
 // conv_e717bf8e230e: conv 56x56x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x6/4.
-func conv_e717bf8e230e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_e717bf8e230e(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_ccbceb295b1d: conv 56x56x256 -> 64, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/16.
-func conv_ccbceb295b1d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_ccbceb295b1d(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5309941dfb6f: conv 56x56x64 -> 64, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x6/4.
-func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_320d8a4a919b: conv 28x28x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x6/4.
-func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_13ecc023a872: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x6/16.
-func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_91a76a0561e3: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/16.
-func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // wino_9d0aa10651a0: winograd F(4x4,3x3) conv 28x28x128 -> 128, pad 1,1,1,1 epilogue [bias relu store0] tiling 4x6p/r7.
-func wino_9d0aa10651a0(in *float32, u *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
+func wino_9d0aa10651a0(in *float32, u *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
 
 // conv_bfa7fd4f0e5b: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x6/8.
-func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_51aab4128498: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/32.
-func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_486838a4f2a1: conv 28x28x128 -> 128, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7/8.
-func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_c6ec16cd0418: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7/8.
-func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_97bb0dbe04ba: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/1.
-func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5ee1ef69e49f: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7/32.
-func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_a1b6189478a3: conv 14x14x256 -> 256, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
-func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_01664792712f: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7/16.
-func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_d823ebbdba52: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7/64.
-func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_e41844354413: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
-func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5dc320d17090: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7p/1.
-func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_9be09b697a44: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/1.
-func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_b08416afc258: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
-func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_32c16ca23e92: conv 7x7x512 -> 512, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
-func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_0f7dd31ff623: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7p/32.
-func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_6c116bcfe87d: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
-func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_80c76c2acc94: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res affine relu store0] tiling 2x7p/32.
-func conv_80c76c2acc94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_80c76c2acc94(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // head_31ed4d42601e: head pool=1 on 7x7x2048, dense 1000 units.
 func head_31ed4d42601e(in *float32, wt *float32, bias *float32, v *float32, y *float32)
 
 // conv_fd7948c59c94: conv 224x224x3 -> 64, 7x7/2x2 pad 3,3,3,3 nhwc=true epilogue [bias store0] tiling 4x3m1/1 (AVX2+FMA).
-func conv_fd7948c59c94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_fd7948c59c94(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // pool_ef116a0bdc46: 3x3/2x2 pool (max=true padzero=true) on 112x112x64, pads 1,1,1,1, epilogue [affine relu].
 func pool_ef116a0bdc46(in *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, cb0 int, cb1 int, r0 int, r1 int)
 
 // conv_a2ffeee5afb1: conv 56x56x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1/8 (AVX2+FMA).
-func conv_a2ffeee5afb1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_a2ffeee5afb1(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_3f7097e3f2d6: conv 56x56x64 -> 64, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/8 (AVX2+FMA).
-func conv_3f7097e3f2d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_3f7097e3f2d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_bff4b82c9de4: conv 56x56x64 -> 64, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/8 (AVX2+FMA).
-func conv_bff4b82c9de4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_bff4b82c9de4(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_8f7573f9568e: conv 56x56x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1/8 (AVX2+FMA).
-func conv_8f7573f9568e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_8f7573f9568e(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_9943bf8511df: conv 56x56x256 -> 64, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/32 (AVX2+FMA).
-func conv_9943bf8511df(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_9943bf8511df(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_82147ac54881: conv 56x56x64 -> 64, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/8 (AVX2+FMA).
-func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_d8821fbdda72: conv 28x28x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1/8 (AVX2+FMA).
-func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_8201320d6a4a: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1/32 (AVX2+FMA).
-func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5b2ee2723f90: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/32 (AVX2+FMA).
-func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_1d589bf52763: conv 28x28x128 -> 128, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/16 (AVX2+FMA).
-func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_1d3ddec3f780: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1/16 (AVX2+FMA).
-func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_41c61ce67688: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/64 (AVX2+FMA).
-func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_b32530f2e2bc: conv 28x28x128 -> 128, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/16 (AVX2+FMA).
-func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_a611182fba5c: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1/16 (AVX2+FMA).
-func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_d1ef5767d4d6: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_42b1cfdcb1e6: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/64 (AVX2+FMA).
-func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_90985546a8b3: conv 14x14x256 -> 256, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_4f3160da36bd: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1/32 (AVX2+FMA).
-func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_cc4f0d160cd4: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/128 (AVX2+FMA).
-func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_3abf0c2b9c2a: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_05a133ea7f53: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_899f393a5e87: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_75b359edeb2a: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_ff053ecf22c7: conv 7x7x512 -> 512, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_2c1d35449d12: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1p/64 (AVX2+FMA).
-func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_30098697428f: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
-func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5b648371a066: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res affine relu store0] tiling 4x3m1p/64 (AVX2+FMA).
-func conv_5b648371a066(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+func conv_5b648371a066(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // head_bca07798b87a: head pool=1 on 7x7x2048, dense 1000 units.
 func head_bca07798b87a(in *float32, wt *float32, bias *float32, v *float32, y *float32)

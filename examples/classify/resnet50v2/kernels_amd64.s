@@ -2,14 +2,14 @@
 
 #include "textflag.h"
 
-// func conv_1e7c9e106867(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1e7c9e106867(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_1e7c9e106867(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_1e7c9e106867(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -21,13 +21,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+802816, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -2141,12 +2141,12 @@ L11_kh:
 	VMOVUPS      Z15, 2408640(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
@@ -2263,14 +2263,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func conv_3cf144a4877f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_3cf144a4877f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_3cf144a4877f(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_3cf144a4877f(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -2282,13 +2282,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -3206,26 +3206,26 @@ L7_icb:
 	VMOVUPS      Z7, 602176(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_1e8f15001415(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1e8f15001415(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_1e8f15001415(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_1e8f15001415(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -3237,13 +3237,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -4195,27 +4195,27 @@ L7_icb:
 	VMOVUPS      Z7, 602176(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func wino_e6ef647f9304(in *float32, u *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
+// func wino_e6ef647f9304(in *float32, u *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·wino_e6ef647f9304(SB), NOSPLIT, $40-88
-	MOVQ    t1+80(FP), BX
+TEXT ·wino_e6ef647f9304(SB), NOSPLIT, $40-96
+	MOVQ    t1+88(FP), BX
 	MOVQ    $+14, CX
 	CMPQ    BX, CX
 	CMOVQGT CX, BX
 	MOVQ    BX, 32(SP)
-	MOVQ    t0+72(FP), AX
+	MOVQ    t0+80(FP), AX
 	XORQ    CX, CX
 	TESTQ   AX, AX
 	CMOVQLT CX, AX
@@ -4255,7 +4255,7 @@ W3_inrow:
 	ADDQ    in+0(FP), R8
 	SUBQ    $+3648, R8
 	IMUL3Q  $+896, R10, R9
-	ADDQ    ws+64(FP), R9
+	ADDQ    ws+72(FP), R9
 	MOVQ    $+4, DI
 
 W4_inicb:
@@ -5355,7 +5355,7 @@ W30_grp:
 	MOVQ   16(SP), R8
 	IMUL3Q $+589824, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   258048(R9), R10
 	MOVQ   $+36, R13
 
@@ -6544,7 +6544,7 @@ W32_gemm1:
 	MOVQ   16(SP), R8
 	IMUL3Q $+589824, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   258048(R9), R10
 	MOVQ   $+36, R13
 
@@ -7582,13 +7582,13 @@ W43_outrow:
 	ADDQ   24(SP), R13
 	MOVQ   24(SP), R8
 	IMUL3Q $+896, R8, R8
-	ADDQ   ws+64(FP), R8
+	ADDQ   ws+72(FP), R8
 	ADDQ   $+258048, R8
 	MOVQ   16(SP), R12
 	IMUL3Q $+802816, R12, R9
 	IMUL3Q $+14336, R13, AX
 	ADDQ   AX, R9
-	ADDQ   out0+48(FP), R9
+	ADDQ   out0+56(FP), R9
 	IMUL3Q $+256, R12, R12
 	MOVQ   $+4, DI
 
@@ -7895,14 +7895,14 @@ W1_done:
 	VZEROUPPER
 	RET
 
-// func conv_e717bf8e230e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_e717bf8e230e(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_e717bf8e230e(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_e717bf8e230e(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -7914,11 +7914,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
@@ -7930,13 +7930,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -9003,26 +9003,26 @@ L7_icb:
 	VMOVUPS      Z7, 602176(CX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_ccbceb295b1d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_ccbceb295b1d(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_ccbceb295b1d(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_ccbceb295b1d(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -9034,13 +9034,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -9992,26 +9992,26 @@ L7_icb:
 	VMOVUPS      Z7, 602176(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_5309941dfb6f(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_5309941dfb6f(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -10023,13 +10023,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -14725,26 +14725,26 @@ L11_kh:
 	VMOVUPS      Z15, 150720(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_320d8a4a919b(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_320d8a4a919b(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -14756,7 +14756,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+200704, AX, AX
@@ -14768,13 +14768,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -16014,26 +16014,26 @@ L7_icb:
 	VMOVUPS      Z15, 150720(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_13ecc023a872(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_13ecc023a872(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -16045,13 +16045,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -17153,26 +17153,26 @@ L7_icb:
 	VMOVUPS      Z15, 150720(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_91a76a0561e3(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_91a76a0561e3(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -17184,13 +17184,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -18334,27 +18334,27 @@ L7_icb:
 	VMOVUPS      Z15, 150720(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func wino_9d0aa10651a0(in *float32, u *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
+// func wino_9d0aa10651a0(in *float32, u *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·wino_9d0aa10651a0(SB), NOSPLIT, $40-88
-	MOVQ    t1+80(FP), BX
+TEXT ·wino_9d0aa10651a0(SB), NOSPLIT, $40-96
+	MOVQ    t1+88(FP), BX
 	MOVQ    $+7, CX
 	CMPQ    BX, CX
 	CMOVQGT CX, BX
 	MOVQ    BX, 32(SP)
-	MOVQ    t0+72(FP), AX
+	MOVQ    t0+80(FP), AX
 	XORQ    CX, CX
 	TESTQ   AX, AX
 	CMOVQLT CX, AX
@@ -18394,7 +18394,7 @@ W3_inrow:
 	ADDQ    in+0(FP), R8
 	SUBQ    $+1856, R8
 	IMUL3Q  $+448, R10, R9
-	ADDQ    ws+64(FP), R9
+	ADDQ    ws+72(FP), R9
 	MOVQ    $+8, DI
 
 W4_inicb:
@@ -19504,7 +19504,7 @@ W30_grp:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -20673,7 +20673,7 @@ W37_gemm6:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -21316,7 +21316,7 @@ W36_gemm5:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -22489,7 +22489,7 @@ W35_gemm4:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -23678,7 +23678,7 @@ W34_gemm3:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -24863,7 +24863,7 @@ W33_gemm2:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -25890,7 +25890,7 @@ W32_gemm1:
 	MOVQ   16(SP), R8
 	IMUL3Q $+1179648, R8, R8
 	ADDQ   u+8(FP), R8
-	MOVQ   ws+64(FP), R9
+	MOVQ   ws+72(FP), R9
 	LEAQ   903168(R9), R10
 	MOVQ   $+36, R13
 
@@ -26768,13 +26768,13 @@ W67_outrow:
 	ADDQ   24(SP), R13
 	MOVQ   24(SP), R8
 	IMUL3Q $+448, R8, R8
-	ADDQ   ws+64(FP), R8
+	ADDQ   ws+72(FP), R8
 	ADDQ   $+903168, R8
 	MOVQ   16(SP), R12
 	IMUL3Q $+200704, R12, R9
 	IMUL3Q $+7168, R13, AX
 	ADDQ   AX, R9
-	ADDQ   out0+48(FP), R9
+	ADDQ   out0+56(FP), R9
 	IMUL3Q $+256, R12, R12
 	MOVQ   $+4, DI
 
@@ -27081,14 +27081,14 @@ W1_done:
 	VZEROUPPER
 	RET
 
-// func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_bfa7fd4f0e5b(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_bfa7fd4f0e5b(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -27100,11 +27100,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
@@ -27116,13 +27116,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -28405,26 +28405,26 @@ L7_icb:
 	VMOVUPS      Z15, 150720(CX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_51aab4128498(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_51aab4128498(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -28436,13 +28436,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -29586,26 +29586,26 @@ L7_icb:
 	VMOVUPS      Z15, 150720(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_486838a4f2a1(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_486838a4f2a1(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -29617,13 +29617,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -31971,26 +31971,26 @@ L8_kh:
 	VMOVUPS      Z13, 12928(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_c6ec16cd0418(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_c6ec16cd0418(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -32002,7 +32002,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+50176, AX, AX
@@ -32014,13 +32014,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -32523,26 +32523,26 @@ L6_icb:
 	JNZ          L5_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_97bb0dbe04ba(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_97bb0dbe04ba(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -32554,7 +32554,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -32569,7 +32569,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -32598,7 +32598,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+1024, R8
 	CMOVQEQ R8, R15
 	MOVQ    $+2, SI
@@ -33107,7 +33107,7 @@ L10_end:
 	JNZ  L5_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -33117,21 +33117,21 @@ L10_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_5ee1ef69e49f(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_5ee1ef69e49f(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -33143,13 +33143,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -33616,26 +33616,26 @@ L6_icb:
 	JNZ          L5_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_a1b6189478a3(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_a1b6189478a3(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -33647,7 +33647,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -33662,7 +33662,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -33696,7 +33696,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+9216, R8
 	CMOVQEQ R8, R15
 
@@ -36251,7 +36251,7 @@ L15_epi:
 L16_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -36261,21 +36261,21 @@ L16_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_01664792712f(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_01664792712f(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -36287,11 +36287,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
@@ -36303,13 +36303,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -36829,26 +36829,26 @@ L6_icb:
 	JNZ          L5_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·conv_d823ebbdba52(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_d823ebbdba52(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -36860,13 +36860,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -37333,26 +37333,26 @@ L6_icb:
 	JNZ          L5_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_e41844354413(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_e41844354413(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -37364,7 +37364,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -37379,7 +37379,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -37414,7 +37414,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+9216, R8
 	CMOVQEQ R8, R15
 
@@ -38693,7 +38693,7 @@ L9_epi:
 L10_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -38703,21 +38703,21 @@ L10_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_5dc320d17090(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_5dc320d17090(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -38729,7 +38729,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+12544, AX, AX
@@ -38741,11 +38741,11 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
 	MOVQ   $+0, 72(SP)
 
@@ -38756,7 +38756,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -38788,7 +38788,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+1024, R8
 	CMOVQEQ R8, R15
 
@@ -39338,7 +39338,7 @@ L8_epi:
 L9_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -39348,21 +39348,21 @@ L9_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_9be09b697a44(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_9be09b697a44(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -39374,7 +39374,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -39389,7 +39389,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -39418,7 +39418,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+1024, R8
 	CMOVQEQ R8, R15
 
@@ -39921,7 +39921,7 @@ L8_epi:
 L9_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -39931,21 +39931,21 @@ L9_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_b08416afc258(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_b08416afc258(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -39957,7 +39957,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -39972,7 +39972,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -40001,7 +40001,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+1024, R8
 	CMOVQEQ R8, R15
 
@@ -40519,7 +40519,7 @@ L8_epi:
 L9_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -40529,21 +40529,21 @@ L9_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_32c16ca23e92(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_32c16ca23e92(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -40555,7 +40555,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -40570,7 +40570,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -40604,7 +40604,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+9216, R8
 	CMOVQEQ R8, R15
 
@@ -41835,7 +41835,7 @@ L9_epi:
 L10_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -41845,21 +41845,21 @@ L10_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_0f7dd31ff623(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_0f7dd31ff623(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -41871,11 +41871,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
@@ -41887,13 +41887,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -41922,7 +41922,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+65536, R8
 	CMOVQEQ R8, R15
 
@@ -42442,26 +42442,26 @@ L5_icb:
 	VMOVUPS      Z13, 3520(CX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_6c116bcfe87d(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_6c116bcfe87d(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -42473,7 +42473,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
@@ -42488,7 +42488,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -42517,7 +42517,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+1024, R8
 	CMOVQEQ R8, R15
 
@@ -43035,7 +43035,7 @@ L8_epi:
 L9_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -43045,21 +43045,21 @@ L9_end:
 	MOVQ (SP), R15
 	ADDQ $+2, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_80c76c2acc94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_80c76c2acc94(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, AVX512F, CMOV, MMX+
-TEXT ·conv_80c76c2acc94(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_80c76c2acc94(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -43071,7 +43071,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+3136, AX, AX
@@ -43083,13 +43083,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+64, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -43116,7 +43116,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+65536, R8
 	CMOVQEQ R8, R15
 
@@ -43622,12 +43622,12 @@ L5_icb:
 	VMOVUPS      Z13, 3520(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+2, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
@@ -43698,14 +43698,14 @@ c4:
 	VZEROUPPER
 	RET
 
-// func conv_fd7948c59c94(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_fd7948c59c94(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_fd7948c59c94(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_fd7948c59c94(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -43717,13 +43717,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+401408, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -45193,12 +45193,12 @@ L13_kh:
 	VMOVUPS      Y7, 1204256(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
@@ -45315,14 +45315,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func conv_a2ffeee5afb1(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_a2ffeee5afb1(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_a2ffeee5afb1(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_a2ffeee5afb1(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -45334,13 +45334,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -45710,26 +45710,26 @@ L7_icb:
 	VMOVUPS      Y7, 301088(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_3f7097e3f2d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_3f7097e3f2d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_3f7097e3f2d6(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_3f7097e3f2d6(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -45741,13 +45741,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -46139,26 +46139,26 @@ L7_icb:
 	VMOVUPS      Y7, 301088(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_bff4b82c9de4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_bff4b82c9de4(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_bff4b82c9de4(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_bff4b82c9de4(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -46170,13 +46170,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -47527,26 +47527,26 @@ L11_kh:
 	VMOVUPS      Y7, 301088(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_8f7573f9568e(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_8f7573f9568e(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_8f7573f9568e(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_8f7573f9568e(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -47558,11 +47558,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
@@ -47574,13 +47574,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -48063,26 +48063,26 @@ L7_icb:
 	VMOVUPS      Y7, 301088(CX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_9943bf8511df(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_9943bf8511df(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_9943bf8511df(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_9943bf8511df(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -48094,13 +48094,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -48492,26 +48492,26 @@ L7_icb:
 	VMOVUPS      Y7, 301088(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_82147ac54881(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_82147ac54881(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -48523,13 +48523,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -49927,26 +49927,26 @@ L12_kh:
 	JNZ          L10_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_d8821fbdda72(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_d8821fbdda72(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -49958,7 +49958,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+100352, AX, AX
@@ -49970,13 +49970,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -50443,26 +50443,26 @@ L8_icb:
 	JNZ          L7_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_8201320d6a4a(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_8201320d6a4a(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -50474,13 +50474,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -50856,26 +50856,26 @@ L8_icb:
 	JNZ          L7_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_5b2ee2723f90(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_5b2ee2723f90(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -50887,13 +50887,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -51291,26 +51291,26 @@ L8_icb:
 	JNZ          L7_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_1d589bf52763(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_1d589bf52763(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -51322,13 +51322,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -53071,26 +53071,26 @@ L13_kh:
 	VMOVUPS      Y7, 75296(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_1d3ddec3f780(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_1d3ddec3f780(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -53102,11 +53102,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
@@ -53118,13 +53118,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -53615,26 +53615,26 @@ L8_icb:
 	JNZ          L7_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_41c61ce67688(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_41c61ce67688(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -53646,13 +53646,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -54050,26 +54050,26 @@ L8_icb:
 	JNZ          L7_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_b32530f2e2bc(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_b32530f2e2bc(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -54081,13 +54081,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -55479,26 +55479,26 @@ L11_kh:
 	VMOVUPS      Y7, 18848(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_a611182fba5c(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_a611182fba5c(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -55510,7 +55510,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+25088, AX, AX
@@ -55522,13 +55522,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -55988,26 +55988,26 @@ L7_icb:
 	VMOVUPS      Y7, 18848(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_d1ef5767d4d6(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_d1ef5767d4d6(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -56019,7 +56019,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -56034,7 +56034,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -56063,7 +56063,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+256, R8
 	CMOVQEQ R8, R15
 	MOVQ    $+4, SI
@@ -56518,7 +56518,7 @@ L14_epi:
 L15_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -56528,21 +56528,21 @@ L15_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_42b1cfdcb1e6(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_42b1cfdcb1e6(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -56554,13 +56554,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -56952,26 +56952,26 @@ L7_icb:
 	VMOVUPS      Y7, 18848(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_90985546a8b3(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_90985546a8b3(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -56983,7 +56983,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -56998,7 +56998,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -57032,7 +57032,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+2304, R8
 	CMOVQEQ R8, R15
 
@@ -58615,7 +58615,7 @@ L22_epi:
 L23_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -58625,21 +58625,21 @@ L23_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_4f3160da36bd(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_4f3160da36bd(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -58651,11 +58651,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
@@ -58667,13 +58667,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -59156,26 +59156,26 @@ L7_icb:
 	VMOVUPS      Y7, 18848(CX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3
-TEXT ·conv_cc4f0d160cd4(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_cc4f0d160cd4(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -59187,13 +59187,13 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
 	ADDQ   bias+16(FP), AX
 	MOVQ   AX, 48(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -59585,26 +59585,26 @@ L7_icb:
 	VMOVUPS      Y7, 18848(BX)
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_3abf0c2b9c2a(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_3abf0c2b9c2a(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -59616,7 +59616,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -59631,7 +59631,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -59666,7 +59666,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+2304, R8
 	CMOVQEQ R8, R15
 
@@ -60699,7 +60699,7 @@ L17_end:
 	JNZ  L11_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -60709,21 +60709,21 @@ L17_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_05a133ea7f53(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_05a133ea7f53(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -60735,7 +60735,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+6272, AX, AX
@@ -60747,11 +60747,11 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
 	MOVQ   $+0, 72(SP)
 
@@ -60762,7 +60762,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -60794,7 +60794,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+256, R8
 	CMOVQEQ R8, R15
 
@@ -61339,7 +61339,7 @@ L15_end:
 	JNZ  L10_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -61349,21 +61349,21 @@ L15_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_899f393a5e87(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_899f393a5e87(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -61375,7 +61375,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -61390,7 +61390,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -61419,7 +61419,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+256, R8
 	CMOVQEQ R8, R15
 
@@ -61876,7 +61876,7 @@ L15_end:
 	JNZ  L10_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -61886,21 +61886,21 @@ L15_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_75b359edeb2a(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_75b359edeb2a(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -61912,7 +61912,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -61927,7 +61927,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -61956,7 +61956,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+256, R8
 	CMOVQEQ R8, R15
 
@@ -62435,7 +62435,7 @@ L15_end:
 	JNZ  L10_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -62445,21 +62445,21 @@ L15_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_ff053ecf22c7(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_ff053ecf22c7(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -62471,7 +62471,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -62486,7 +62486,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -62520,7 +62520,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+2304, R8
 	CMOVQEQ R8, R15
 
@@ -63979,7 +63979,7 @@ L21_epi:
 L22_end:
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -63989,21 +63989,21 @@ L22_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_2c1d35449d12(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_2c1d35449d12(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -64015,11 +64015,11 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out1+56(FP), AX
+	ADDQ   out1+64(FP), AX
 	MOVQ   AX, 32(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
@@ -64031,13 +64031,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -64066,7 +64066,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+65536, R8
 	CMOVQEQ R8, R15
 
@@ -64561,26 +64561,26 @@ L7_icb:
 	JNZ          L6_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_30098697428f(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_30098697428f(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -64592,7 +64592,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
@@ -64607,7 +64607,7 @@ L3_chunk:
 	CMPQ    AX, BX
 	CMOVQLT AX, BX
 	MOVQ    BX, 80(SP)
-	MOVQ    oh0+80(FP), AX
+	MOVQ    oh0+88(FP), AX
 	MOVQ    AX, 8(SP)
 
 L4_row:
@@ -64636,7 +64636,7 @@ L4_row:
 	ADDQ    R15, BX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+256, R8
 	CMOVQEQ R8, R15
 
@@ -65115,7 +65115,7 @@ L15_end:
 	JNZ  L10_tiles
 	INCQ 8(SP)
 	MOVQ 8(SP), AX
-	CMPQ AX, oh1+88(FP)
+	CMPQ AX, oh1+96(FP)
 	JLT  L4_row
 	MOVQ 72(SP), AX
 	ADDQ 80(SP), AX
@@ -65125,21 +65125,21 @@ L15_end:
 	MOVQ (SP), R15
 	ADDQ $+4, R15
 	MOVQ R15, (SP)
-	CMPQ R15, ocb1+72(FP)
+	CMPQ R15, ocb1+80(FP)
 	JLT  L2_grp
 
 L1_done:
 	VZEROUPPER
 	RET
 
-// func conv_5b648371a066(in *float32, wt *float32, bias *float32, res *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
+// func conv_5b648371a066(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 // Requires: AVX, CMOV, FMA3, MMX+
-TEXT ·conv_5b648371a066(SB), NOSPLIT, $88-96
-	MOVQ ocb0+64(FP), R15
-	CMPQ R15, ocb1+72(FP)
+TEXT ·conv_5b648371a066(SB), NOSPLIT, $96-104
+	MOVQ ocb0+72(FP), R15
+	CMPQ R15, ocb1+80(FP)
 	JGE  L1_done
-	MOVQ oh0+80(FP), AX
-	CMPQ AX, oh1+88(FP)
+	MOVQ oh0+88(FP), AX
+	CMPQ AX, oh1+96(FP)
 	JGE  L1_done
 	MOVQ R15, (SP)
 
@@ -65151,7 +65151,7 @@ L2_grp:
 	MOVQ   AX, 16(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
-	ADDQ   out0+48(FP), AX
+	ADDQ   out0+56(FP), AX
 	MOVQ   AX, 24(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+1568, AX, AX
@@ -65163,13 +65163,13 @@ L2_grp:
 	MOVQ   AX, 48(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   scale+32(FP), AX
+	ADDQ   scale+40(FP), AX
 	MOVQ   AX, 56(SP)
 	MOVQ   R15, AX
 	IMUL3Q $+32, AX, AX
-	ADDQ   shift+40(FP), AX
+	ADDQ   shift+48(FP), AX
 	MOVQ   AX, 64(SP)
-	MOVQ   oh0+80(FP), AX
+	MOVQ   oh0+88(FP), AX
 	MOVQ   AX, 8(SP)
 
 L4_row:
@@ -65196,7 +65196,7 @@ L4_row:
 	ADDQ    40(SP), DX
 	XORQ    R15, R15
 	MOVQ    8(SP), R9
-	CMPQ    R9, oh0+80(FP)
+	CMPQ    R9, oh0+88(FP)
 	MOVQ    $+65536, R8
 	CMOVQEQ R8, R15
 
@@ -65669,12 +65669,12 @@ L7_icb:
 	JNZ          L6_tiles
 	INCQ         8(SP)
 	MOVQ         8(SP), AX
-	CMPQ         AX, oh1+88(FP)
+	CMPQ         AX, oh1+96(FP)
 	JLT          L4_row
 	MOVQ         (SP), R15
 	ADDQ         $+4, R15
 	MOVQ         R15, (SP)
-	CMPQ         R15, ocb1+72(FP)
+	CMPQ         R15, ocb1+80(FP)
 	JLT          L2_grp
 
 L1_done:

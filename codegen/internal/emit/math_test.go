@@ -1,0 +1,153 @@
+package emit_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/emit"
+	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
+)
+
+// mathKernel emits name(x *float32, n int): x[i] = f(x[i]) for i < n (n a
+// multiple of the vector width), with f = sigmoid, or scale(a, b) then
+// sigmoid when scale.
+func mathKernel(c *build.Context, name string, avx512 bool, scale bool) {
+	vb, regs := 32, emit.YMM[:]
+	if avx512 {
+		vb, regs = 64, emit.ZMM[:]
+	}
+	k := emit.NewConsts(name, vb)
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(x *float32, n int)")
+	c.MOVQ(emit.Param(c, "x"), reg.RSI)
+	c.MOVQ(emit.Param(c, "n"), reg.RCX)
+	c.SHLQ(operand.U8(2), reg.RCX)
+	c.ADDQ(reg.RSI, reg.RCX)
+	c.Label(name + "_loop")
+	c.CMPQ(reg.RSI, reg.RCX)
+	c.JGE(operand.LabelRef(name + "_done"))
+	c.VMOVUPS(operand.Mem{Base: reg.RSI}, regs[0])
+	if scale {
+		emit.Scale(c, k, regs[0], -1.5, 0.25)
+	}
+	emit.Sigmoid(c, k, regs[0], regs[1], regs[2], avx512)
+	c.VMOVUPS(regs[0], operand.Mem{Base: reg.RSI})
+	c.ADDQ(operand.U32(vb), reg.RSI)
+	c.JMP(operand.LabelRef(name + "_loop"))
+	c.Label(name + "_done")
+	c.VZEROUPPER()
+	c.RET()
+	k.Emit(c)
+}
+
+const mathMain = `package main
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+)
+
+func main() {
+	b, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	x := make([]float32, len(b)/4)
+	for i := range x {
+		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	var out []float32
+	for _, f := range []func(*float32, int){sig16, sig8, scalesig16, scalesig8} {
+		y := append([]float32(nil), x...)
+		f(&y[0], len(y))
+		out = append(out, y...)
+	}
+	f, err := os.Create(os.Args[2])
+	if err != nil {
+		panic(err)
+	}
+	binary.Write(f, binary.LittleEndian, out)
+	f.Close()
+}
+`
+
+// TestSigmoid runs emit.Sigmoid (and Scale) on both instruction sets over
+// [−120, 120] densely, the clamping points and the special values, and
+// checks them against float64: relative error ≤ 4e-7 for |x| ≤ 87,
+// absolute ≤ 2e-38 beyond (where the input is clamped).
+func TestSigmoid(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go module")
+	}
+	c := build.NewContext()
+	mathKernel(c, "sig16", true, false)
+	mathKernel(c, "sig8", false, false)
+	mathKernel(c, "scalesig16", true, true)
+	mathKernel(c, "scalesig8", false, true)
+	asm, stubs, err := avx512.Print(c, "main", "emit test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for n, b := range map[string][]byte{"go.mod": []byte("module mt\n\ngo 1.26\n"), "k_amd64.s": asm, "stubs.go": stubs, "main.go": []byte(mathMain)} {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var x []float32
+	for v := -120.0; v <= 120; v += 1.0 / 1024 {
+		x = append(x, float32(v))
+	}
+	for _, v := range []float64{0, 1e-30, -1e-30, 86.99, 87, 87.01, 88, 88.8, 89, 1e10, math.MaxFloat32, math.Inf(1)} {
+		x = append(x, float32(v), float32(-v))
+	}
+	for len(x)%16 != 0 {
+		x = append(x, 0)
+	}
+	in, out := filepath.Join(dir, "x.f32"), filepath.Join(dir, "y.f32")
+	if err := kerneltest.WriteF32(in, x); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := kerneltest.GoCmd(dir, "run", ".", in, out).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	got, err := kerneltest.ReadF32(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4*len(x) {
+		t.Fatalf("got %d values, want %d", len(got), 4*len(x))
+	}
+	for fi, name := range []string{"sig16", "sig8", "scalesig16", "scalesig8"} {
+		worst := 0.0
+		for i, v := range x {
+			a := float64(v)
+			if fi >= 2 {
+				a = float64(float32(float32(a)*-1.5) + 0.25)
+			}
+			want := 1 / (1 + math.Exp(-a))
+			g := float64(got[fi*len(x)+i])
+			d := math.Abs(g - want)
+			if math.Abs(a) <= 87 {
+				d /= want
+				worst = math.Max(worst, d)
+				if d > 4e-7 || math.IsNaN(g) {
+					t.Errorf("%s(%g) = %g, want %g (relative error %.2g)", name, v, g, want, d)
+				}
+			} else if d > 2e-38 || math.IsNaN(g) {
+				t.Errorf("%s(%g) = %g, want %g", name, v, g, want)
+			}
+		}
+		t.Logf("%s: max relative error %.3g over %d inputs", name, worst, len(x))
+	}
+}
