@@ -21,7 +21,7 @@ import "github.com/rnc-dev/rnc/ir"
 // Groups never merge across a layout change, never absorb a strided read of
 // their own result, never absorb an op whose other operands depend on the
 // group itself, and never grow an epilogue the target's compiled kernels
-// cannot run (KernelEpilogue): a sigmoid or a product stays a separate
+// cannot run (KernelEpilogue): a second product, say, stays a separate
 // elementwise op rather than sending a whole conv to the portable Go code.
 func Fuse(g *ir.Graph, t Target) error {
 	f := &fuser{g: g, t: t, group: map[*ir.Value]*ir.Op{}, dead: map[*ir.Op]bool{}, pos: map[*ir.Op]int{}}
@@ -119,18 +119,21 @@ func (f *fuser) fits(uses map[*ir.Value][]*ir.Op, h, e *ir.Op, self int) bool {
 }
 
 // KernelEpilogue reports whether target t's compiled kernels run an op of
-// kind head with epilogue epi: the direct and Winograd conv kernels and the
-// pooling and elementwise kernels of AVX-512 and AVX2 take relu, one affine,
-// one residual add (at stride 1 or 2 for convs, 1 otherwise) and one early
-// store (two outputs); sigmoid, products and constant scaling run the
-// portable Go kernels, so fuse keeps them out of a conv. On the generic
+// kind head with epilogue epi. The direct and Winograd conv kernels of
+// AVX-512 and AVX2 take relu, sigmoid, constant scaling, one affine, one
+// residual add (at stride 1 or 2), one product with a tensor at stride 1
+// and one early store (two outputs); the pooling and elementwise kernels
+// take relu, one affine, one unstrided add and one early store. What they
+// do not take runs the portable Go kernels, so fuse keeps it out of a
+// compiled op rather than sending the whole op to Go. On the generic
 // target every kernel is portable Go: anything fuses.
 // (codegen/convspec.go and codegen/simdspec.go apply the same rules.)
 func KernelEpilogue(t Target, head ir.Kind, epi []ir.Step) bool {
 	if t == Generic {
 		return true
 	}
-	adds, affines, outs := 0, 0, 0
+	conv := head == ir.Conv2D
+	adds, muls, affines, outs := 0, 0, 0, 0
 	for _, st := range epi {
 		switch st.Kind {
 		case ir.StepRelu:
@@ -140,14 +143,23 @@ func KernelEpilogue(t Target, head ir.Kind, epi []ir.Step) bool {
 			outs++
 		case ir.StepAdd:
 			adds++
-			if st.Sub != 1 && (head != ir.Conv2D || st.Sub != 2) {
+			if st.Sub != 1 && (!conv || st.Sub != 2) {
+				return false
+			}
+		case ir.StepSigmoid, ir.StepScale:
+			if !conv {
+				return false
+			}
+		case ir.StepMul:
+			muls++
+			if !conv || st.Sub != 1 {
 				return false
 			}
 		default:
 			return false
 		}
 	}
-	return adds <= 1 && affines <= 1 && outs <= 1
+	return adds <= 1 && muls <= 1 && affines <= 1 && outs <= 1
 }
 
 // steps translates e (reading its input `self` from the group) into

@@ -112,7 +112,7 @@ func TestFuse(t *testing.T) {
 			  bn/shift : [8]
 			  c/kernel : [3,3,8,8]
 			`},
-		// exclusive gating, F·g + x·(1−g), on AVX-512: sigmoid and products stay out of the convs (their kernels cannot run them): one Eltwise takes them
+		// exclusive gating, F·g + x·(1−g), on AVX-512: the gate conv (the latest group F·g meets) takes the sigmoid and the first product; a kernel takes one product, so the second one and the rest form an Eltwise
 		{"fuse gating", `
 			model "t"
 			  %0 in = Input() : f32[N,6,6,8] nhwc
@@ -134,8 +134,7 @@ func TestFuse(t *testing.T) {
 			model "t"
 			  %0 in = Input() : f32[N,6,6,8] nhwc
 			  %1 f = Conv2D(%0) filters=8 k=3x3 s=1x1 pad=1,1,1,1 kernel=f/kernel bias=f/bias : f32[N,6,6,8] nhwc
-			  %2 g = Conv2D(%0) filters=8 k=1x1 s=1x1 pad=0,0,0,0 kernel=g/kernel bias=g/bias : f32[N,6,6,8] nhwc
-			  %3, %4 gs+fg = Eltwise(%2, %1) epi=[sigmoid,out,mul(%1)] : f32[N,6,6,8] nhwc, f32[N,6,6,8] nhwc
+			  %3, %4 g+gs+fg = Conv2D(%0, %1) filters=8 k=1x1 s=1x1 pad=0,0,0,0 epi=[sigmoid,out,mul(%1)] kernel=g/kernel bias=g/bias : f32[N,6,6,8] nhwc, f32[N,6,6,8] nhwc
 			  %8 one_minus_g+sg+out+r = Eltwise(%3, %0, %4) epi=[scale(-1,1),mul(%0),add(%4),relu] : f32[N,6,6,8] nhwc
 			  return %8
 			weights

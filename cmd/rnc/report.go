@@ -428,9 +428,9 @@ The paper leaves these open; ` + "`models/lib/variants.rn`" + ` says the same at
 - **plan steps**: the steps of the compiled avx512 plan, that is the ops of the avx512 graph after
   the whole pipeline (PIPELINE), less the Input.
 - **Go steps**: those of them that no assembly kernel runs (the portable Go kernel does): layout
-  reorders, and ops whose epilogue the kernels do not implement (sigmoid, products, Rescaling, a
-  second addition). A convolution there runs the portable Go kernel, many times slower than an
-  assembly one: it shows in the latency.
+  reorders, and ops whose epilogue the kernels do not implement (a second addition or product, a
+  strided product, a sigmoid or product after pooling). A convolution there runs the portable Go
+  kernel, many times slower than an assembly one: it shows in the latency.
 - **kernels**: the distinct assembly kernels emitted for all targets, as ` + "`rnc compile`" + ` reports.
 - **ms**: latency of one image on one thread, built and timed as ` + "`rnc bench`" + ` does (the runner's
   -runs mode: the median of the runs, after two warm-up runs).
