@@ -47,13 +47,12 @@ func MemPlan(g *ir.Graph) error {
 	for _, op := range g.Ops {
 		taken := map[*ir.Value]bool{}
 		for k, o := range op.Outputs {
-			for i, in := range op.Inputs {
+			for _, in := range op.Inputs {
 				r := find(in)
 				b := bufs[r]
 				if taken[r] || b.last != def[o] || g.IsOutput(in) || b.size != roundUp(o.Type.Bytes()) || !allInPlace(op, in, k) {
 					continue
 				}
-				_ = i
 				// o takes over in's buffer.
 				ob := bufs[o]
 				parent[o] = r
