@@ -63,6 +63,7 @@ func init() {
 		"float":                  {params: []bparam{{"value", required}}, fn: bFloat},
 		"min":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(-1)},
 		"max":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(1)},
+		"error":                  {params: []bparam{{"message", required}}, fn: bError},
 	}
 }
 
@@ -610,6 +611,17 @@ func bStr(e *expander, c *Call, a *args) (any, error) {
 		return strings.Trim(show(v), `"`), nil
 	}
 	return nil, a.wrongType("value", "an int, float, bool or string")
+}
+
+// bError stops the expansion with the message, at the call's position
+// and with the macro call chain, like every other error: a macro library's
+// way of rejecting an argument it does not support.
+func bError(e *expander, c *Call, a *args) (any, error) {
+	msg, ok := a.v["message"].(string)
+	if !ok {
+		return nil, a.wrongType("message", "a string")
+	}
+	return nil, e.errorf(c.Pos, "%s", msg)
 }
 
 func bLen(e *expander, c *Call, a *args) (any, error) {

@@ -22,6 +22,10 @@ const lib = `macro conv_bn(x, filters, stride = 1, name = none) {
 }
 macro loop_a(x) { return loop_b(x) }
 macro loop_b(x) { return loop_a(x) }
+macro pick(x, kind) {
+    if kind != "a" { error("kind must be a, got " + kind) }
+    return x
+}
 `
 
 func model(body string) string {
@@ -56,6 +60,12 @@ func TestErrors(t *testing.T) {
 			nil, `m.rn:4:23: conv_bn has no parameter "nme"`},
 		{"wrong type", model("    x = Conv2D(x, \"four\", 3)\n    return x"),
 			nil, `m.rn:4:19: Conv2D: filters must be an int, got string "four"`},
+		{"error builtin", model("    x = error(\"no such model: \" + str(3))\n    return x"),
+			nil, `m.rn:4:9: no such model: 3`},
+		{"error builtin in macro", model("    x = pick(x, \"b\")\n    return x"),
+			nil, "lib.rn:8:22: kind must be a, got b\n\tin pick called at m.rn:4:9"},
+		{"error builtin wrong type", model("    x = error(3)\n    return x"),
+			nil, `m.rn:4:15: error: message must be a string, got int 3`},
 		{"wrong type in macro", model("    x = conv_bn(x, 4.5, name = \"a\")\n    return x"),
 			nil, "lib.rn:2:19: Conv2D: filters must be an int, got float 4.5\n\tin conv_bn called at m.rn:4:9"},
 		{"string plus float", model("    x = Conv2D(x, 4, 3, name = \"c\" + 1.5)\n    return x"),

@@ -3,12 +3,14 @@ package ir_test
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 )
 
@@ -139,6 +141,36 @@ func TestVariantDepth(t *testing.T) {
 		}
 		if strings.HasPrefix(m, "resnet1001") && len(g.Ops) < 3000 {
 			t.Errorf("%s: %d layers", m, len(g.Ops))
+		}
+	}
+}
+
+// TestVariantBadArgument: the variants library rejects an ordering or a
+// shortcut it does not define with the error builtin, naming the value
+// and the call that passed it.
+func TestVariantBadArgument(t *testing.T) {
+	lib := filepath.Join("..", "models", "lib", "variants.rn")
+	bad := filepath.Join("..", "models", "bad.rn")
+	for _, tc := range []struct{ args, want string }{
+		{`order = "f", shortcut = "identity"`, "order must be one of a, b, c, d, e, got f"},
+		{`order = "a", shortcut = "gating"`, "shortcut must be one of identity, scale, scale_both, gate, gate_shortcut, conv, dropout, got gating"},
+	} {
+		src := "import \"lib/variants.rn\"\nmodel bad(input_shape = [32, 32, 3]) {\n    x = Input(shape = input_shape)\n" +
+			"    x = cifar_resnet(x, 1, bottleneck = false, " + tc.args + ", classes = 10, classifier_activation = \"softmax\")\n" +
+			"    return Model(x, x)\n}\n"
+		read := func(path string) ([]byte, error) {
+			if path == bad {
+				return []byte(src), nil
+			}
+			return os.ReadFile(path)
+		}
+		_, err := dsl.Load(bad, dsl.Options{ReadFile: read})
+		if err == nil {
+			t.Fatalf("%s: no error", tc.args)
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, lib+":") || !strings.Contains(msg, ": "+tc.want+"\n") || !strings.HasSuffix(msg, "called at "+bad+":4:9") {
+			t.Errorf("%s: error\n%s\nwant %s:LINE:COL: %s ... called at %s:4:9", tc.args, msg, lib, tc.want, bad)
 		}
 	}
 }
