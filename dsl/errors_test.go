@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +67,14 @@ func TestErrors(t *testing.T) {
 			nil, "lib.rn:8:22: kind must be a, got b\n\tin pick called at m.rn:4:9"},
 		{"error builtin wrong type", model("    x = error(3)\n    return x"),
 			nil, `m.rn:4:15: error: message must be a string, got int 3`},
+		{"nesting", model("    n = " + strings.Repeat("(", 1000) + "1" + strings.Repeat(")", 1000) + "\n    return x"),
+			nil, `m.rn:4:1008: syntax error: nesting deeper than 1000 levels of brackets, blocks and else-if chains`},
+		{"else-if chain", model("    if false {}" + strings.Repeat(" else if false {}", 1000) + "\n    return x"),
+			nil, `m.rn:4:16997: syntax error: nesting deeper than 1000 levels of brackets, blocks and else-if chains`},
+		{"nesting in --set", model("    return x"), map[string]string{"classes": strings.Repeat("[", 2000)},
+			`--set classes:1:1001: syntax error: nesting deeper than 1000 levels of brackets, blocks and else-if chains`},
+		{"deep but legal", model("    n = " + strings.Repeat("(", 990) + "1" + strings.Repeat(")", 990) + "\n    return n"),
+			nil, `m.rn:2:1: model m returns 1; want a tensor, a list of tensors or Model(inputs, outputs)`},
 		{"wrong type in macro", model("    x = conv_bn(x, 4.5, name = \"a\")\n    return x"),
 			nil, "lib.rn:2:19: Conv2D: filters must be an int, got float 4.5\n\tin conv_bn called at m.rn:4:9"},
 		{"string plus float", model("    x = Conv2D(x, 4, 3, name = \"c\" + 1.5)\n    return x"),

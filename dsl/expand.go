@@ -87,6 +87,9 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 
 // ParseFile parses one source file without expanding it.
 func ParseFile(filename string, src []byte) (*File, error) {
+	if err := checkNesting(filename, string(src)); err != nil {
+		return nil, err
+	}
 	f, err := parser.ParseBytes(filename, src)
 	if err != nil {
 		return nil, syntaxError(err)
@@ -304,6 +307,9 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 }
 
 func (e *expander) parseOverride(name, src string) (any, error) {
+	if err := checkNesting("--set "+name, src); err != nil {
+		return nil, err
+	}
 	x, err := exprParser.ParseString("--set "+name, src)
 	if err != nil || isBareName(x) {
 		return src, nil // a bare word is a string: --set pooling=avg
