@@ -73,6 +73,11 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
+		fs.Visit(func(f *flag.Flag) {
+			if o, ok := f.Value.(*orderedFlag); ok && o.pending {
+				o.pending, o.after = false, len(pos)
+			}
+		})
 		args = fs.Args()
 		if len(args) == 0 {
 			break
@@ -85,6 +90,23 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 	return pos, nil
+}
+
+// orderedFlag is a string flag that also records how many positional
+// arguments preceded it on the command line (parseInterleaved sets after),
+// for flags whose meaning depends on their place: `rnc ir --diff A B` and
+// `rnc ir A --diff B` both put A in the left column.
+type orderedFlag struct {
+	value   string
+	pending bool
+	after   int
+}
+
+func (f *orderedFlag) String() string { return f.value }
+
+func (f *orderedFlag) Set(s string) error {
+	f.value, f.pending = s, true
+	return nil
 }
 
 // loadModel expands a model file with --set overrides.

@@ -84,7 +84,7 @@ func blockFilter(block string) func(*ir.Op) bool {
 var irCmd = &command{
 	short: "print the IR after a pass, or two models' blocks side by side",
 	name:  "ir",
-	args:  "MODEL.rn [--after PASS|all|none] [--block NAME] [--format text|dot] [--diff OTHER.rn]",
+	args:  "MODEL.rn [--after PASS|all|none] [--block NAME] [--format text|dot] [--diff OTHER.rn] | --diff A.rn B.rn ...",
 	summary: `Print a model's IR after a pass of the pipeline (one line per op). --block keeps one
 residual block; --diff prints the same block of a second model beside it (e.g. resnet50.rn
 against resnet50v2.rn, to compare original and pre-activation blocks).`,
@@ -93,7 +93,8 @@ against resnet50v2.rn, to compare original and pre-activation blocks).`,
 		after := fs.String("after", "none", "print the graph after this pass ("+strings.Join(passes.Names(), ", ")+"), all, or none (as expanded)")
 		block := fs.String("block", "", "keep only the ops of this residual block (layer-name prefix), e.g. conv2_block1")
 		format := fs.String("format", "text", "text or dot (Graphviz)")
-		diff := fs.String("diff", "", "a second model to print beside the first (text format)")
+		diff := &orderedFlag{}
+		fs.Var(diff, "diff", "a second model to print beside the first (text format); the model named first is on the left")
 		width := fs.Int("width", 100, "column width for --diff")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
@@ -105,12 +106,15 @@ against resnet50v2.rn, to compare original and pre-activation blocks).`,
 				return err
 			}
 			filter := blockFilter(*block)
-			if *diff != "" {
-				h, err := pf.lower(*diff, *after)
+			if diff.value != "" {
+				h, err := pf.lower(diff.value, *after)
 				if err != nil {
 					return err
 				}
-				return sideBySide(stdout, path, g, *diff, h, filter, *width)
+				if diff.after == 0 { // rnc ir --diff A.rn B.rn
+					return sideBySide(stdout, diff.value, h, path, g, filter, *width)
+				}
+				return sideBySide(stdout, path, g, diff.value, h, filter, *width)
 			}
 			switch *format {
 			case "text":

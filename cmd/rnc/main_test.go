@@ -221,9 +221,35 @@ func TestWeightsImport(t *testing.T) {
 	if err != nil || !strings.Contains(got, "15402 parameters") {
 		t.Fatalf("ls: %v\n%s", err, got)
 	}
+	// ls reads the .h5 itself, with the same names and count.
+	gotH5, err := rnc(t, "weights", "ls", h5)
+	if err != nil || !strings.Contains(gotH5, "15402 parameters") || !strings.Contains(gotH5, "conv1_conv/kernel") {
+		t.Fatalf("ls .h5: %v\n%s", err, gotH5)
+	}
 	_, err = rnc(t, "weights", "import", h5, "--model", path("models/tinyv1.rn"), "-o", out)
 	if err == nil || !strings.Contains(err.Error(), `missing tensor "conv1_bn/gamma"`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestIRDiffOrder: `rnc ir A --diff B` and `rnc ir --diff A B` both put
+// A in the left column.
+func TestIRDiffOrder(t *testing.T) {
+	a, b := path("models/tinyv1.rn"), path("models/tinyv2.rn")
+	want := a + " | " + b
+	for _, args := range [][]string{
+		{"ir", a, "--diff", b, "--width", "40"},
+		{"ir", "--diff", a, b, "--width", "40"},
+		{"ir", "--width", "40", "--diff", a, "--after", "bnfold", b},
+	} {
+		out, err := rnc(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		head, _, _ := strings.Cut(out, "\n")
+		if got := strings.Join(strings.Fields(head), " "); got != want {
+			t.Errorf("%v: header %q, want %q", args, got, want)
+		}
 	}
 }
 
