@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,14 @@ func (p *Pool) worker(id int) {
 func (p *Pool) await(seen uint64) bool {
 	deadline := time.Now().Add(spin)
 	for i := 0; p.gen.Load() == seen; i++ {
-		if i%256 == 255 && time.Now().After(deadline) {
+		if i%256 != 255 {
+			continue
+		}
+		// Let a goroutine that waits for this processor run: with more
+		// threads than processors, a poll that never yields holds it
+		// until the scheduler preempts it (~10 ms).
+		goruntime.Gosched()
+		if time.Now().After(deadline) {
 			p.park.Lock()
 			for p.gen.Load() == seen && !p.closed {
 				p.wake.Wait()
@@ -117,7 +125,10 @@ func (p *Pool) For(n int, fn func(i, worker int)) {
 	p.wake.Broadcast()
 	p.park.Unlock()
 	p.drain(0)
-	for p.pending.Load() > 0 { // the others finish their last iteration
+	for i := 1; p.pending.Load() > 0; i++ { // the others finish their last iteration
+		if i%256 == 0 {
+			goruntime.Gosched() // one of them may be waiting for this processor
+		}
 	}
 	p.fn = nil
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -33,13 +34,26 @@ func TestPoolFor(t *testing.T) {
 }
 
 // BenchmarkPoolFor is the cost of one parallel loop of trivial iterations:
-// the per-layer synchronization overhead.
+// the per-layer synchronization overhead, with 2 threads on GOMAXPROCS
+// processors, and oversubscribed: 4 threads on one processor (the waits
+// must yield, or a spinning goroutine holds the processor until the
+// scheduler preempts it, ~10 ms).
 func BenchmarkPoolFor(b *testing.B) {
-	p := NewPool(2)
-	defer p.Close()
-	var sink atomic.Int64
-	fn := func(i, w int) { sink.Add(int64(i)) }
-	for i := 0; i < b.N; i++ {
-		p.For(16, fn)
+	for _, c := range []struct {
+		name           string
+		threads, procs int
+	}{{"threads=2", 2, 0}, {"threads=4,procs=1", 4, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.procs > 0 {
+				defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(c.procs))
+			}
+			p := NewPool(c.threads)
+			defer p.Close()
+			var sink atomic.Int64
+			fn := func(i, w int) { sink.Add(int64(i)) }
+			for i := 0; i < b.N; i++ {
+				p.For(16, fn)
+			}
+		})
 	}
 }
