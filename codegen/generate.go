@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"go/format"
+	"go/token"
 	"path"
 	"reflect"
 	"sort"
@@ -50,8 +51,8 @@ type Result struct {
 
 // Generate compiles a Keras-level graph into a Go package.
 func Generate(g *ir.Graph, opt Options) (*Result, error) {
-	if opt.Package == "" || !ir.ValidName.MatchString(opt.Package) || strings.ContainsAny(opt.Package, ".-") {
-		return nil, fmt.Errorf("invalid package name %q", opt.Package)
+	if !token.IsIdentifier(opt.Package) || opt.Package == "_" || opt.Package == "main" {
+		return nil, fmt.Errorf("invalid package name %q: want a Go identifier other than _ and main (rnc compile --pkg NAME)", opt.Package)
 	}
 	targets := append([]passes.Target(nil), opt.Targets...)
 	if len(targets) == 0 || targets[len(targets)-1] != passes.Generic {

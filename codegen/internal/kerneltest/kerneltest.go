@@ -187,8 +187,9 @@ func Compare(t *testing.T, name string, got, want []float32) (maxDiff, maxRef fl
 }
 
 // CheckAsm applies the instruction checks every kernel passes to each TEXT
-// block of asm: an FMA (a line matching the regexp fma) and no CALL. more,
-// if not nil, checks the block (of function name) further.
+// block of asm: an FMA (a line matching the regexp fma) inside a loop (between
+// a label and a later backward jump to it) and no CALL. more, if not nil,
+// checks the block (of function name) further.
 func CheckAsm(t *testing.T, asm []byte, fma string, more func(name, block string)) {
 	t.Helper()
 	blocks := strings.Split(string(asm), "\nTEXT ")
@@ -201,6 +202,8 @@ func CheckAsm(t *testing.T, asm []byte, fma string, more func(name, block string
 		name := strings.SplitN(b, "(", 2)[0]
 		if !fmaRe.MatchString(b) {
 			t.Errorf("%s: no VFMADD231PS", name)
+		} else if !fmaInLoop(b, fmaRe) {
+			t.Errorf("%s: no VFMADD231PS inside a loop", name)
 		}
 		if call.MatchString(b) {
 			t.Errorf("%s: contains CALL", name)
@@ -209,6 +212,37 @@ func CheckAsm(t *testing.T, asm []byte, fma string, more func(name, block string
 			more(name, b)
 		}
 	}
+}
+
+var (
+	labelRe = regexp.MustCompile(`^(\w+):`)
+	jumpRe  = regexp.MustCompile(`^\s+J[A-Z]+\s+(\w+)\s*$`)
+)
+
+// fmaInLoop reports whether some line of block matching fma lies between
+// a label and a backward jump to that label.
+func fmaInLoop(block string, fma *regexp.Regexp) bool {
+	lines := strings.Split(block, "\n")
+	labels := map[string]int{}
+	for i, l := range lines {
+		if m := labelRe.FindStringSubmatch(l); m != nil {
+			labels[m[1]] = i
+		}
+		m := jumpRe.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		start, ok := labels[m[1]]
+		if !ok {
+			continue // a forward jump
+		}
+		for _, body := range lines[start+1 : i] {
+			if fma.MatchString(body) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ParseBench returns the (median, minimum) times in ns of the driver's

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/rnc-dev/rnc/runtime"
@@ -50,10 +51,64 @@ func TestPredictErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	dst := make([]float32, 2*Classes)
-	for _, c := range []struct{ dst, src int }{{2 * Classes, 0}, {2 * Classes, imageSize + 1}, {2*Classes - 1, 2 * imageSize}, {0, imageSize}} {
+	// dst is filled with a NaN payload no model computes; a failed Predict
+	// must leave every element (and the capacity beyond len) untouched.
+	sentinel := math.Float32frombits(0x7fc0beef)
+	dst := make([]float32, 2*Classes+16)
+	for i := range dst {
+		dst[i] = sentinel
+	}
+	for _, c := range []struct{ dst, src int }{{2 * Classes, 0}, {2 * Classes, imageSize + 1}, {2*Classes - 1, 2 * imageSize}, {0, imageSize}, {2 * Classes, imageSize - 1}} {
 		if err := m.Predict(dst[:c.dst], make([]float32, c.src)); err == nil {
 			t.Errorf("Predict(dst %d, src %d): no error", c.dst, c.src)
+		}
+		for i, v := range dst {
+			if math.Float32bits(v) != math.Float32bits(sentinel) {
+				t.Fatalf("Predict(dst %d, src %d) failed but wrote dst[%d]", c.dst, c.src, i)
+			}
+		}
+	}
+	if err := m.Predict(nil, nil); err == nil {
+		t.Error("Predict(nil, nil): no error")
+	}
+}
+
+// TestConcurrentPredict: goroutines sharing one Model get the outputs one
+// caller gets, bit for bit.
+func TestConcurrentPredict(t *testing.T) {
+	m, err := New(synthetic(t), WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := input(1)
+	want := make([]float32, Classes)
+	if err := m.Predict(want, x); err != nil {
+		t.Fatal(err)
+	}
+	const callers = 4
+	got := make([][]float32, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for g := range got {
+		got[g] = make([]float32, Classes)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 3 && errs[g] == nil; r++ {
+				errs[g] = m.Predict(got[g], x)
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range got {
+		if errs[g] != nil {
+			t.Fatal(errs[g])
+		}
+		for i := range want {
+			if math.Float32bits(got[g][i]) != math.Float32bits(want[i]) {
+				t.Fatalf("caller %d: output %d = %v, alone %v", g, i, got[g][i], want[i])
+			}
 		}
 	}
 }
@@ -105,8 +160,8 @@ func TestDeterministic(t *testing.T) {
 }
 
 // TestReference compares every compiled target that this CPU runs with
-// reference outputs: set RNC_REFERENCE to a directory holding
-// weights.safetensors (or .h5), input.f32 (NHWC images) and expected.f32;
+// reference outputs: set RNC_REFERENCE to a directory holding weights.h5
+// (Keras) or weights.safetensors, input.f32 (NHWC images) and expected.f32;
 // RNC_TOLERANCE sets the largest difference allowed, |got - want| ≤
 // tol·max(1, max |want|) (default 1e-5: absolute on probabilities, relative
 // to the largest value on raw features).
@@ -135,8 +190,12 @@ func TestReference(t *testing.T) {
 	if len(ts) < len(program.Plans) {
 		t.Logf("checking %v; RNC_ALL_TARGETS=1 checks every compiled target", ts)
 	}
+	weights := filepath.Join(dir, "weights.h5")
+	if _, err := os.Stat(weights); err != nil {
+		weights = filepath.Join(dir, "weights.safetensors")
+	}
 	for _, target := range ts {
-		m, err := Load(filepath.Join(dir, "weights.safetensors"), WithTarget(target))
+		m, err := Load(weights, WithTarget(target))
 		if err != nil {
 			t.Fatal(err)
 		}
