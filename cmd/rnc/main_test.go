@@ -230,6 +230,19 @@ func TestWeightsImport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `missing tensor "conv1_bn/gamma"`) {
 		t.Errorf("error %v", err)
 	}
+	// A _notop file (no classifier) fits the model built without its top,
+	// and only that one.
+	notop := path("runtime/testdata/h5/keras2_tinyv2_notop.h5")
+	if _, err := rnc(t, "weights", "import", notop, "--model", path("models/tinyv2.rn"), "--set", "include_top=false", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rnc(t, "weights", "ls", out); err != nil || !strings.Contains(got, "14752 parameters") || strings.Contains(got, "predictions") {
+		t.Fatalf("ls notop: %v\n%s", err, got)
+	}
+	_, err = rnc(t, "weights", "import", notop, "--model", path("models/tinyv2.rn"), "-o", out)
+	if err == nil || !strings.Contains(err.Error(), `missing tensor "predictions/`) {
+		t.Errorf("notop file against the model with its top: error %v", err)
+	}
 }
 
 // TestIRDiffOrder: `rnc ir A --diff B` and `rnc ir --diff A B` both put

@@ -82,6 +82,10 @@ func TestStorageFixtures(t *testing.T) {
 			"contig_f32": "contiguous", "compact_f32": "compact", "chunked_f32": "chunked/btree1",
 			"ext_f32": "chunked/btree1", "bt2_f32": "chunked/btree1",
 		},
+		"storage_v2.h5": {
+			"contig_f32": "contiguous", "compact_f32": "compact", "chunked_f32": "chunked/btree1",
+			"ext_f32": "chunked/btree1", "bt2_f32": "chunked/btree1", "single_chunk_f32": "chunked/btree1",
+		},
 		"storage_latest.h5": {
 			"contig_f32": "contiguous", "compact_f32": "compact", "chunked_f32": "chunked/fixed-array",
 			"paged_f32": "chunked/fixed-array", "single_chunk_f32": "chunked/single",
@@ -91,7 +95,10 @@ func TestStorageFixtures(t *testing.T) {
 			"bt2_gzip_f64": "chunked/btree2",
 		},
 	}
-	wantSuper := map[string]int{"storage_v0.h5": 0, "storage_latest.h5": 3}
+	wantSuper := map[string]int{"storage_v0.h5": 0, "storage_v2.h5": 2, "storage_latest.h5": 3}
+	if len(manifest(t)) != len(wantSuper) {
+		t.Errorf("the manifest lists %d files, want %d", len(manifest(t)), len(wantSuper))
+	}
 	for file, spec := range manifest(t) {
 		t.Run(file, func(t *testing.T) {
 			f, err := Open(readFixture(t, file))

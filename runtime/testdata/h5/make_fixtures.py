@@ -13,9 +13,11 @@ Python: the Go tests read only the committed files.
 
 What it writes:
 
-* storage_v0.h5 / storage_latest.h5: the same content written with
-  libver default ("earliest": superblock 0, object header v1, old-style
-  symbol-table groups, data layout v3 with v1 B-tree chunk index) and with
+* storage_v0.h5 / storage_v2.h5 / storage_latest.h5: the same content
+  written with libver default ("earliest": superblock 0, object header v1,
+  old-style symbol-table groups, data layout v3 with v1 B-tree chunk index),
+  with libver="v108" (HDF5 1.8's format: superblock 2, object header v2,
+  new-style groups, data layout v3 with v1 B-tree chunk index) and with
   libver="latest" (superblock 3, object header v2, new-style compact and
   dense groups, data layout v4 with single-chunk, implicit, fixed array,
   extensible array and v2 B-tree chunk indexes). Every dataset holds
@@ -24,7 +26,9 @@ What it writes:
   every value bit for bit.
 * keras2_<model>*.h5: the golden safetensors models of testdata/golden
   re-saved in the Keras 2 / tf.keras HDF5 weights layout, exactly as
-  tf.keras's hdf5_format.save_weights_to_hdf5_group writes it.
+  tf.keras's hdf5_format.save_weights_to_hdf5_group writes it;
+  keras2_tinyv2_notop.h5 without the classifier (as the published
+  `..._notop.h5` files, for models built with include_top=False).
 * keras2_nested.h5: a small synthetic Keras 2 file with a nested model, a
   uniquified variable scope, unscoped weight names and a layer_names
   attribute split into layer_names0/layer_names1 (as Keras does when the
@@ -158,10 +162,10 @@ def build_storage(path, libver):
         for k in range(12):
             many.attrs["attr_%02d" % k] = np.array([b"v%d" % k, b"w%d" % k])
         # a big attribute: 4000 names of 25 bytes = 100000 bytes. It does not
-        # fit an object header message (64 KiB): with libver latest HDF5
-        # stores it densely, as a "huge" fractal-heap object. libver
+        # fit an object header message (64 KiB): with libver v108 or latest
+        # HDF5 stores it densely, as a "huge" fractal-heap object. libver
         # earliest cannot store it at all, so that file gets 2400 names.
-        count = 4000 if libver == "latest" else 2400
+        count = 2400 if libver == "earliest" else 4000
         names = np.array([("layer_name_%014d" % k).encode() for k in range(count)])
         f.create_group("big_attr").attrs["layer_names"] = names
         manifest["big_attr_count"] = count
@@ -201,12 +205,15 @@ def layers_of(tensors):
     return [(layer, by[layer]) for layer in order]
 
 
-def keras2_layers(layers):
-    """Keras 2 layer list with a few weightless layers, as Keras lists them."""
+def keras2_layers(layers, top=True):
+    """Keras 2 layer list with a few weightless layers, as Keras lists them;
+    without the classifier (avg_pool, predictions) unless top."""
     out = [("input_1", []), ("conv1_pad", [])]
     names = {l for l, _ in layers}
     for layer, params in layers:
         if layer == "predictions":
+            if not top:
+                continue
             out.append(("avg_pool", []))
         out.append((layer, params))
         if layer == "post_bn":
@@ -233,8 +240,8 @@ def save_keras2_group(group, layers, chunked):
                 d[:] = val
 
 
-def build_keras2(model, path, libver, full_model, chunked):
-    layers = keras2_layers(layers_of(read_safetensors(os.path.join(GOLDEN, model + ".safetensors"))))
+def build_keras2(model, path, libver, full_model, chunked, top=True):
+    layers = keras2_layers(layers_of(read_safetensors(os.path.join(GOLDEN, model + ".safetensors"))), top)
     with h5py.File(path, "w", libver=libver) as f:
         if full_model:
             # model.save('x.h5'): config attributes at the root, weights
@@ -369,14 +376,14 @@ def build_keras3(model, path, nested):
 
 def main():
     manifest = {}
-    for libver in ("earliest", "latest"):
-        name = "storage_v0.h5" if libver == "earliest" else "storage_latest.h5"
+    for libver, name in (("earliest", "storage_v0.h5"), ("v108", "storage_v2.h5"), ("latest", "storage_latest.h5")):
         manifest[name] = build_storage(os.path.join(HERE, name), libver)
     with open(os.path.join(HERE, "storage_manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1, sort_keys=True)
         fh.write("\n")
 
     build_keras2("tinyv2", os.path.join(HERE, "keras2_tinyv2.h5"), "earliest", False, False)
+    build_keras2("tinyv2", os.path.join(HERE, "keras2_tinyv2_notop.h5"), "earliest", False, False, top=False)
     build_keras2("tinyv1", os.path.join(HERE, "keras2_tinyv1_full_latest.h5"), "latest", True, True)
     build_keras2("stemv2", os.path.join(HERE, "keras2_stemv2_latest.h5"), "latest", False, True)
     expect = build_keras2_nested(os.path.join(HERE, "keras2_nested.h5"))
