@@ -85,7 +85,8 @@ type ConvSpec struct {
 	// ICC overrides the reduction chunk (input-channel blocks per chunk,
 	// see Tiling.ICC); 0 = automatic, ≥ ICB = no chunking.
 	ICC int
-	// Prefetch: 0 automatic (on for weight-streaming layers), 1 on, -1 off.
+	// Prefetch: 0 automatic (conv.Spec.PF), 1 on, -1 off. The AVX2
+	// kernels emit no prefetch instructions; the setting only reserves R15.
 	Prefetch int
 }
 

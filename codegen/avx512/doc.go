@@ -113,7 +113,9 @@
 //   - Weight-streaming layers (weights ≥ 1 MiB and ≥ 10 KiB per output
 //     pixel, i.e. ResNet's 7×7 layers, its 3×3 256 at 14×14 and the
 //     512→1024 shortcut): one input block per chunk and software prefetch
-//     (PREFETCHT1) of the next chunk during the first row of each chunk.
+//     (PREFETCHT1) of the next chunk spread evenly over the chunk's rows
+//     (see below); 1×1 convs of ≥ 128 KiB of weights on ≤ 28×28 maps
+//     prefetch the next oc group the same way.
 //   - 1×1 stride-1 convolutions use the same kernel (a GEMM whose N is the
 //     row of OW pixels). Flattening rows into one long pixel range was not
 //     needed: ResNet's widths (7 … 56) tile with little waste and the 1×1
@@ -135,62 +137,72 @@
 // different copy of the weights (≥ 96 MiB of copies), so weights come from
 // DRAM while activations stay cached, as in a real network run.
 //
-// Measured 2026-11-27 on an otherwise idle machine (51 runs per layer):
+// Measured 2026-11-27 on an otherwise idle machine (51 runs per layer; "p"
+// in the tiling: weight prefetch):
 //
 //	layer                        n tiling  warm µs GFLOP/s  %peak   eff% | coldw µs GFLOP/s  %peak
-//	stem 7x7/2 3->64             1 4x6/1     864.8   272.9 103.4% 101.8% |    883.8   267.1 101.2%
-//	c2 1x1 64->64                1 4x6/4      99.3   258.6  98.0%  98.0% |    103.9   247.3  93.7%
-//	c2 3x3 64                    2 4x6/4     878.2   263.3  99.7%  97.4% |    888.7   260.2  98.5%
-//	c2 1x1 64->256               2 4x6/4     458.4   224.2  84.9%  84.9% |    462.9   222.0  84.1%
-//	c2 1x1 256->64               2 4x6/16    393.0   261.5  99.1%  99.1% |    396.8   259.0  98.1%
-//	c2 sc 64->256                1 4x6/4     397.1   258.8  98.0%  98.0% |    417.4   246.2  93.3%
-//	c2 3x3/2 64 56->28           1 4x6/4     222.4   259.9  98.5%  96.1% |    234.3   246.7  93.5%
-//	c2 1x1 64->256 @28 +res/2    1 4x6/4     113.7   226.0  85.6%  85.6% |    116.5   220.5  83.5%
-//	c3 1x1 256->128              1 4x6/16    197.6   260.1  98.5%  98.5% |    205.0   250.7  94.9%
-//	c3 3x3 128                   3 4x6/8     860.2   268.8 101.8%  97.0% |    873.2   264.8 100.3%
-//	c3 1x1 128->512              3 4x6/8     419.0   245.2  92.9%  92.9% |    427.4   240.5  91.1%
-//	c3 1x1 512->128              3 4x6/32    386.5   265.9 100.7% 100.7% |    400.0   256.9  97.3%
-//	c3 sc 256->512               1 4x6/16    784.2   262.1  99.3%  99.3% |    811.7   253.2  95.9%
-//	c3 3x3/2 128 28->14          1 2x7/8     214.0   270.1 102.3%  97.5% |    255.2   226.5  85.8%
-//	c3 1x1 128->512 @14 +res/2   1 2x7/8     104.2   246.5  93.4%  93.4% |    115.6   222.2  84.2%
-//	c4 1x1 512->256              1 2x7/32    196.3   261.7  99.1%  99.1% |    211.0   243.6  92.3%
-//	c4 3x3 256                   5 2x7p/1    823.4   280.8 106.4%  96.5% |    886.7   260.8  98.8%
-//	c4 1x1 256->1024             5 2x7/16    398.3   258.0  97.7%  97.7% |    443.2   231.9  87.8%
-//	c4 1x1 1024->256             5 2x7/64    399.7   257.1  97.4%  97.4% |    423.1   242.9  92.0%
-//	c4 sc 512->1024              1 2x7p/1    811.0   253.4  96.0%  96.0% |    818.0   251.3  95.2%
-//	c4 3x3/2 256 14->7           1 2x7p/1    212.7   271.8 102.9%  93.4% |    300.2   192.5  72.9%
-//	c4 1x1 256->1024 @7 +res/2   1 2x7p/1    105.7   242.9  92.0%  92.0% |    133.6   192.3  72.9%
-//	c5 1x1 1024->512             1 2x7p/1    205.5   250.1  94.7%  94.7% |    221.2   232.3  88.0%
-//	c5 3x3 512                   3 2x7p/1    775.0   298.3 113.0%  92.5% |   1147.0   201.6  76.4%
-//	c5 1x1 512->2048             3 2x7p/1    412.8   248.9  94.3%  94.3% |    462.5   222.2  84.2%
-//	c5 1x1 2048->512             2 2x7p/1    419.0   245.2  92.9%  92.9% |    434.0   236.8  89.7%
-//	c5 sc 1024->2048             1 2x7p/1    831.8   247.1  93.6%  93.6% |    862.3   238.3  90.3%
+//	stem 7x7/2 3->64             1 4x6/1     867.8   272.0 103.0% 101.5% |    908.1   259.9  98.5%
+//	c2 1x1 64->64                1 4x6/4      99.3   258.7  98.0%  98.0% |    103.7   247.7  93.8%
+//	c2 3x3 64                    2 4x6/4     869.8   265.8 100.7%  98.3% |    921.2   251.0  95.1%
+//	c2 1x1 64->256               2 4x6/4     461.9   222.5  84.3%  84.3% |    473.4   217.1  82.2%
+//	c2 1x1 256->64               2 4x6/16    389.9   263.6  99.8%  99.8% |    390.9   262.9  99.6%
+//	c2 sc 64->256                1 4x6/4     399.6   257.1  97.4%  97.4% |    391.9   262.2  99.3%
+//	c2 3x3/2 64 56->28           1 4x6/4     220.2   262.5  99.4%  97.1% |    232.1   249.0  94.3%
+//	c2 1x1 64->256 @28 +res/2    1 4x6/4     111.1   231.2  87.6%  87.6% |    116.3   220.9  83.7%
+//	c3 1x1 256->128              1 4x6p/16    199.4   257.7  97.6%  97.6% |    211.5   243.0  92.0%
+//	c3 3x3 128                   3 4x6/8     842.8   274.3 103.9%  99.0% |    883.8   261.6  99.1%
+//	c3 1x1 128->512              3 4x6p/8    419.5   245.0  92.8%  92.8% |    431.3   238.2  90.2%
+//	c3 1x1 512->128              3 4x6p/32    412.3   249.2  94.4%  94.4% |    424.4   242.2  91.7%
+//	c3 sc 256->512               1 4x6p/16    800.4   256.8  97.3%  97.3% |    825.7   248.9  94.3%
+//	c3 3x3/2 128 28->14          1 2x7/8     219.2   263.7  99.9%  95.2% |    252.7   228.7  86.6%
+//	c3 1x1 128->512 @14 +res/2   1 2x7p/8    101.5   253.0  95.8%  95.8% |    101.9   252.2  95.5%
+//	c4 1x1 512->256              1 2x7p/32    192.7   266.6 101.0% 101.0% |    200.4   256.4  97.1%
+//	c4 3x3 256                   5 2x7p/1    815.9   283.4 107.3%  97.4% |    873.2   264.8 100.3%
+//	c4 1x1 256->1024             5 2x7p/16    397.0   258.8  98.0%  98.0% |    417.1   246.3  93.3%
+//	c4 1x1 1024->256             5 2x7p/64    387.9   264.9 100.3% 100.3% |    414.3   248.0  93.9%
+//	c4 sc 512->1024              1 2x7p/1    792.1   259.5  98.3%  98.3% |    803.1   255.9  96.9%
+//	c4 3x3/2 256 14->7           1 2x7p/1    223.8   258.3  97.8%  88.8% |    233.3   247.8  93.9%
+//	c4 1x1 256->1024 @7 +res/2   1 2x7p/1    103.9   247.3  93.7%  93.7% |    120.9   212.5  80.5%
+//	c5 1x1 1024->512             1 2x7p/1    205.0   250.7  95.0%  95.0% |    208.8   246.1  93.2%
+//	c5 3x3 512                   3 2x7p/1    800.9   288.7 109.4%  89.5% |    827.0   279.6 105.9%
+//	c5 1x1 512->2048             3 2x7p/1    416.3   246.8  93.5%  93.5% |    428.0   240.1  91.0%
+//	c5 1x1 2048->512             2 2x7p/1    408.1   251.8  95.4%  95.4% |    416.4   246.8  93.5%
+//	c5 sc 1024->2048             1 2x7p/1    824.1   249.4  94.5%  94.5% |    836.4   245.7  93.1%
 //
-//	warm:  26.33 ms/image (medians; 25.93 from minima), 264 GFLOP/s nominal (6.96 GFLOP),
-//	       253 GFLOP/s executed (6.67 GFLOP without padding taps), 96% of peak
-//	coldw: 28.75 ms/image (28.00 from minima), 242 GFLOP/s nominal, 232 executed, 88% of peak
+//	warm:  26.30 ms/image (medians; 25.94 from minima), 265 GFLOP/s nominal (6.96 GFLOP),
+//	       254 GFLOP/s executed (6.67 GFLOP without padding taps), 96% of peak
+//	coldw: 27.46 ms/image (26.66 from minima), 254 GFLOP/s nominal, 243 executed, 92% of peak
 //
 // "%peak" uses the nominal FLOPs; "eff%" only the taps inside the image
 // (some rows exceed 100%: the core clocks above the 4.1 GHz behind the
 // 264 GFLOP/s figure). ResNet50V2's 53 conv layers take ≈ 26.3 ms (warm)
-// to ≈ 28.8 ms (weights from DRAM) per image on one core, against ONNX
+// to ≈ 27.5 ms (weights from DRAM) per image on one core, against ONNX
 // Runtime's 31 ms for the whole model. Under load from other processes on
 // the 2-core machine the medians vary by ±10% (the minima much less).
 //
 // What limits the 7×7 layers: at batch 1 each weight is used by only 49
 // output pixels (24.5 FLOP per weight byte) and, in a network run, comes
 // from DRAM (1–9.4 MiB per layer; ResNet50V2 has 89 MiB of conv weights,
-// 3× the L3). With cached weights these layers run at 92–95% of peak
-// (executed FLOPs); with weights from DRAM at 73–90%: the weight stream
-// reaches only ≈ 8–9 GB/s on one core (c5 3×3: 9.4 MiB in 1.15 ms against
-// 0.78 ms of compute; memmove on this machine reads ≈ 22 GB/s), because
-// the demand is bursty — a chunk's weights are needed at FMA speed
-// (≈ 18 B/cycle) in its first row and not at all in the other six. The
-// chunked order with one input block per chunk plus PREFETCHT1 of the next
-// chunk during the first row is 10–14% faster than the plain order there.
-// Remaining fixes lie outside a single kernel: stream the next layer's
-// weights during the compute-bound 56×56/28×28 layers (they leave the
-// memory bus idle), spread the prefetch evenly over all rows, or batch > 1.
+// 3× the L3). With cached weights these layers run at 89–95% of peak
+// (executed FLOPs). The weights must stream at ≈ 12 GB/s (c5 3×3: 9.4 MiB
+// in 0.78 ms of compute; memmove on this machine reads ≈ 22 GB/s), but the
+// demand of the plain order is bursty — a chunk's weights are needed at
+// FMA speed (≈ 18 B/cycle) in its first row and not at all in the other
+// six — and reached only ≈ 8–9 GB/s (c5 3×3: 1.15 ms). The kernels process
+// one input block per chunk and prefetch (PREFETCHT1) evenly: every row
+// prefetches, at the address of each weight it loads, plus the distance to
+// the next chunk plus (row − first row) × distance/OH, so over a chunk's
+// rows the window's leading edge sweeps the next chunks at a constant rate.
+// With weights from DRAM that took c5 3×3 from 1.11–1.14 ms (prefetch of
+// the whole next chunk during the first row only) to 0.79–0.83 ms and the
+// strided 14→7 3×3 from 310–322 to 225–237 µs; whole ResNet50V2 (`rnc
+// bench`, same run, alternating) from 26.5–26.7 to 24.9–25.2 ms. The same
+// prefetch of the next oc group helps the 1×1 convs of ≥ 128 KiB of weights
+// on ≤ 28×28 maps (4–10% with weights from DRAM; ResNet50V2 a further
+// 0.1–0.3 ms) and hurts on larger maps, where the prefetched group competes
+// in L2 with the current one and the input (conv.Spec.PF). Left: streaming
+// the next layer's weights during the compute-bound 56×56/28×28 layers,
+// which leave the memory bus idle, or batch > 1.
 //
 // # Tests
 //

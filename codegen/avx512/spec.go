@@ -75,7 +75,8 @@ type ConvSpec struct {
 	// ICC overrides the reduction chunk (input-channel blocks per chunk,
 	// see Tiling.ICC); 0 = automatic, ≥ ICB = no chunking.
 	ICC int
-	// Prefetch: 0 automatic (on when the weights are ≥ 1 MiB), 1 on, -1 off.
+	// Prefetch: 0 automatic (conv.Spec.PF: weight-streaming layers and
+	// 1×1 convs of ≥ 128 KiB of weights on maps of ≤ 28×28), 1 on, -1 off.
 	Prefetch int
 }
 

@@ -213,5 +213,14 @@ func (s *Spec) ChooseICC(nb int) int {
 }
 
 // PF reports whether the kernel prefetches weights: the Prefetch override,
-// else for streaming layers.
-func (s *Spec) PF() bool { return s.Prefetch > 0 || (s.Prefetch == 0 && s.Streaming()) }
+// else for streaming layers and for 1×1 convs of ≥ 128 KiB of weights on
+// maps of ≤ 28×28 pixels (where the next group's weights, fetched from
+// DRAM at batch 1, would otherwise stall its first row; measured 4–10%
+// faster with weights from DRAM). Larger maps lose: the prefetched group
+// competes in L2 with the current group and the input.
+func (s *Spec) PF() bool {
+	if s.Prefetch != 0 {
+		return s.Prefetch > 0
+	}
+	return s.Streaming() || (s.KH*s.KW == 1 && s.Sizes().Wt*4 >= 128<<10 && s.OH()*s.OW() <= 28*28)
+}

@@ -33,7 +33,7 @@ var (
 	RNkh   = reg.RDI // number of valid kh taps of this row
 	RRowW  = reg.R14 // weight pointer of the row (group ocb, kh = khLo)
 	RTmp   = reg.R15
-	RPf    = reg.R15 // prefetch offset (hot loop, PF): next group/chunk in the first row, else 0
+	RPf    = reg.R15 // prefetch offset (hot loop, PF): next group/chunk + (oh-oh0)·pfStep
 
 	// Epilogue: the group's bias, scale and shift pointers, and mul − out0
 	// (the Mul operand has out0's layout: RTOut0 + PMul addresses it).
@@ -297,13 +297,21 @@ func (n *Nest) rowSetup() {
 		c.ADDQ(n.lGrpRes, RTRes)
 	}
 	if n.PF {
-		// RPf = oh == oh0 ? distance to the next group/chunk : 0
-		c.XORQ(RPf, RPf)
-		c.MOVQ(n.lOh, reg.R9)
-		c.CMPQ(reg.R9, n.param("oh0"))
-		c.MOVQ(operand.I32(n.pfDist()), reg.R8)
-		c.CMOVQEQ(reg.R8, RPf)
+		// RPf = distance to the next group/chunk + (oh-oh0)*pfStep: each
+		// row prefetches the same footprint one step further, so over the
+		// rows of a chunk the window's leading edge sweeps the next chunk
+		// evenly instead of fetching it all during the first row.
+		c.MOVQ(n.lOh, RPf)
+		c.SUBQ(n.param("oh0"), RPf)
+		c.IMUL3Q(n.Imm(n.pfStep()), RPf, RPf)
+		c.ADDQ(n.Imm(n.pfDist()), RPf)
 	}
+}
+
+// pfStep is how far the prefetch window advances per row: the prefetch
+// distance spread over the layer's rows, in whole cache lines.
+func (n *Nest) pfStep() int {
+	return n.pfDist() / n.oh &^ 63
 }
 
 // pfDist is the prefetch distance in bytes: the next chunk of the same

@@ -29,40 +29,40 @@ func conv_5309941dfb6f(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_320d8a4a919b: conv 28x28x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x6/4.
 func conv_320d8a4a919b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_13ecc023a872: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x6/16.
+// conv_13ecc023a872: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x6p/16.
 func conv_13ecc023a872(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_91a76a0561e3: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/16.
+// conv_91a76a0561e3: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6p/16.
 func conv_91a76a0561e3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // wino_9d0aa10651a0: winograd F(4x4,3x3) conv 28x28x128 -> 128, pad 1,1,1,1 epilogue [bias relu store0] tiling 4x6p/r7.
 func wino_9d0aa10651a0(in *float32, u *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ws *float32, t0 int, t1 int)
 
-// conv_bfa7fd4f0e5b: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x6/8.
+// conv_bfa7fd4f0e5b: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x6p/8.
 func conv_bfa7fd4f0e5b(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_51aab4128498: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6/32.
+// conv_51aab4128498: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x6p/32.
 func conv_51aab4128498(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_486838a4f2a1: conv 28x28x128 -> 128, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7/8.
 func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_c6ec16cd0418: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7/8.
+// conv_c6ec16cd0418: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7p/8.
 func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_97bb0dbe04ba: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/1.
 func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_5ee1ef69e49f: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7/32.
+// conv_5ee1ef69e49f: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/32.
 func conv_5ee1ef69e49f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_a1b6189478a3: conv 14x14x256 -> 256, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
 func conv_a1b6189478a3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_01664792712f: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7/16.
+// conv_01664792712f: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7p/16.
 func conv_01664792712f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_d823ebbdba52: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7/64.
+// conv_d823ebbdba52: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/64.
 func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_e41844354413: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
@@ -119,40 +119,40 @@ func conv_82147ac54881(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_d8821fbdda72: conv 28x28x64 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1/8 (AVX2+FMA).
 func conv_d8821fbdda72(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_8201320d6a4a: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1/32 (AVX2+FMA).
+// conv_8201320d6a4a: conv 28x28x256 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/32 (AVX2+FMA).
 func conv_8201320d6a4a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_5b2ee2723f90: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/32 (AVX2+FMA).
+// conv_5b2ee2723f90: conv 28x28x256 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/32 (AVX2+FMA).
 func conv_5b2ee2723f90(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_1d589bf52763: conv 28x28x128 -> 128, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/16 (AVX2+FMA).
 func conv_1d589bf52763(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_1d3ddec3f780: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1/16 (AVX2+FMA).
+// conv_1d3ddec3f780: conv 28x28x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1p/16 (AVX2+FMA).
 func conv_1d3ddec3f780(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_41c61ce67688: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/64 (AVX2+FMA).
+// conv_41c61ce67688: conv 28x28x512 -> 128, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/64 (AVX2+FMA).
 func conv_41c61ce67688(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_b32530f2e2bc: conv 28x28x128 -> 128, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1/16 (AVX2+FMA).
 func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_a611182fba5c: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1/16 (AVX2+FMA).
+// conv_a611182fba5c: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1p/16 (AVX2+FMA).
 func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_d1ef5767d4d6: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/1 (AVX2+FMA).
 func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_42b1cfdcb1e6: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/64 (AVX2+FMA).
+// conv_42b1cfdcb1e6: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/64 (AVX2+FMA).
 func conv_42b1cfdcb1e6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_90985546a8b3: conv 14x14x256 -> 256, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
 func conv_90985546a8b3(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_4f3160da36bd: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1/32 (AVX2+FMA).
+// conv_4f3160da36bd: conv 14x14x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1p/32 (AVX2+FMA).
 func conv_4f3160da36bd(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_cc4f0d160cd4: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1/128 (AVX2+FMA).
+// conv_cc4f0d160cd4: conv 14x14x1024 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/128 (AVX2+FMA).
 func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_3abf0c2b9c2a: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
