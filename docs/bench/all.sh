@@ -20,6 +20,14 @@ echo "== target 2: batch 8, 1 and 2 threads"
 "$here/compare.sh" models/resnet50v2.rn "$REF/r50v2.onnx" "$REF/x8_resnet50v2.f32" 8 2 3 5
 echo "== target 3: batch 1, 2 threads"
 "$here/compare.sh" models/resnet50v2.rn "$REF/r50v2.onnx" "$REF/x8_resnet50v2.f32" 1 2 3 21
+echo "== target 3: rnc alone, 1 and 2 threads back to back per round (the scaling, without ORT between)"
+for b in 1 8; do
+	for r in 1 2 3; do
+		one=$(/tmp/rnc-all bench models/resnet50v2.rn --batch $b --threads 1 --runs 21 | awk '/^total/ {print $2}')
+		two=$(/tmp/rnc-all bench models/resnet50v2.rn --batch $b --threads 2 --runs 21 | awk '/^total/ {print $2}')
+		echo "round $r: batch $b 1 thread $one ms 2 threads $two ms 2T/1T time $(echo "$two $one" | awk '{printf "%.3f", $1/$2}')"
+	done
+done
 echo "== target 4: peak resident memory, load + one image"
 go run ./docs/bench/rss -weights "$REF/r50v2.safetensors"
 /usr/bin/time -f "onnxruntime-node peak RSS %M KB" node "$here/ort_time.js" "$REF/r50v2.onnx" "$REF/x8_resnet50v2.f32" 224 1 1 1
