@@ -77,11 +77,7 @@ func differential(t testing.TB, dir string, seed uint64) string {
 	w := interp.RandomWeights(g, seed)
 	in := g.Inputs()[0].Type
 	x := interp.RandomInput(in.H(), in.W(), in.C(), batch, seed)
-	it, err := interp.New(g, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := it.Run(x, batch)
+	y, err := interp.Eval(g, w, x, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +230,7 @@ func TestEndToEnd(t *testing.T) {
 		w := interp.RandomWeights(g, 1)
 		in := g.Inputs()[0].Type
 		x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
-		it, err := interp.New(g, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := it.Run(x, 2)
+		y, err := interp.Eval(g, w, x, 2)
 		if err != nil {
 			t.Fatal(err)
 		}

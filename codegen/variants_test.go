@@ -64,11 +64,7 @@ func TestVariants(t *testing.T) {
 		w := interp.RandomWeights(g, 3)
 		in := g.Inputs()[0].Type
 		x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 4)
-		it, err := interp.New(g, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := it.Run(x, 2)
+		y, err := interp.Eval(g, w, x, 2)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -38,24 +38,7 @@ func variantFiles(t *testing.T) []string {
 // Print(g)); so does its clone.
 func TestVariantsRoundTrip(t *testing.T) {
 	for _, m := range variantFiles(t) {
-		g := loadModel(t, m)
-		if err := ir.Verify(g); err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
-		text := g.String()
-		h, err := ir.Parse(text)
-		if err != nil {
-			t.Fatalf("%s: parse: %v", m, err)
-		}
-		if err := ir.Verify(h); err != nil {
-			t.Fatalf("%s: parsed graph: %v", m, err)
-		}
-		if text != h.String() {
-			t.Errorf("%s: round trip differs:\n%s", m, cmp.Diff(text, h.String()))
-		}
-		if text != g.Clone().String() {
-			t.Errorf("%s: clone differs", m)
-		}
+		checkRoundTrip(t, m)
 	}
 }
 

@@ -83,11 +83,7 @@ func TestPipelineNumerics(t *testing.T) {
 				in := g.Inputs()[0].Type
 				x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
 				run := func(g *ir.Graph) []float32 {
-					it, err := interp.New(g, w)
-					if err != nil {
-						t.Fatal(err)
-					}
-					y, err := it.Run(x, 2)
+					y, err := interp.Eval(g, w, x, 2)
 					if err != nil {
 						t.Fatal(err)
 					}

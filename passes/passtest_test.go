@@ -52,11 +52,7 @@ func runPassTable(t *testing.T, pass func(*ir.Graph) error, cases []passCase) {
 			in := orig.Inputs()[0].Type
 			x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 4)
 			run := func(g *ir.Graph) []float32 {
-				it, err := interp.New(g, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				y, err := it.Run(x, 2)
+				y, err := interp.Eval(g, w, x, 2)
 				if err != nil {
 					t.Fatal(err)
 				}

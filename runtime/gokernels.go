@@ -126,7 +126,7 @@ func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float3
 		case EpiRelu:
 			v = max(v, 0)
 		case EpiSigmoid:
-			v = float32(1 / (1 + math.Exp(-float64(v))))
+			v = sigmoid(v)
 		case EpiAdd, EpiMul:
 			r := s.In[e.Arg]
 			u := img(a, r, n, i)[r.At(oh*e.Sub, ow*e.Sub, c)]
@@ -271,12 +271,14 @@ func activate(act uint8, v []float32) {
 		}
 	case ActSigmoid:
 		for i, x := range v {
-			v[i] = float32(1 / (1 + math.Exp(-float64(x))))
+			v[i] = sigmoid(x)
 		}
 	case ActSoftmax:
 		softmax(v)
 	}
 }
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
 
 func softmax(v []float32) {
 	m := float32(math.Inf(-1))
@@ -452,13 +454,9 @@ func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[
 		for _, e := range s.Epi {
 			switch e.Op {
 			case EpiRelu:
-				for j, x := range v {
-					v[j] = max(x, 0)
-				}
+				activate(ActRelu, v)
 			case EpiSigmoid:
-				for j, x := range v {
-					v[j] = float32(1 / (1 + math.Exp(-float64(x))))
-				}
+				activate(ActSigmoid, v)
 			case EpiAdd:
 				for j, x := range img(a, s.In[e.Arg], n, i)[lo:hi] {
 					v[j] += x

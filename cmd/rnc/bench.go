@@ -28,11 +28,7 @@ func benchTargets(s string) ([]passes.Target, []string, error) {
 
 // runCompiled is `rnc run` without --interp: compile, build, run.
 func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string, threads int) error {
-	g, err := loadModel(path, pf.set)
-	if err != nil {
-		return err
-	}
-	cfg, err := pf.config(path)
+	g, cfg, err := pf.load(path)
 	if err != nil {
 		return err
 	}
@@ -97,11 +93,7 @@ of the total. Synthetic weights are used unless --weights is given.`,
 			if err != nil {
 				return err
 			}
-			g, err := loadModel(path, pf.set)
-			if err != nil {
-				return err
-			}
-			cfg, err := pf.config(path)
+			g, cfg, err := pf.load(path)
 			if err != nil {
 				return err
 			}

@@ -43,11 +43,7 @@ target the CPU supports at load time. --target auto compiles avx512, avx2 and ge
 			if err != nil {
 				return err
 			}
-			g, err := loadModel(path, pf.set)
-			if err != nil {
-				return err
-			}
-			cfg, err := pf.config(path)
+			g, cfg, err := pf.load(path)
 			if err != nil {
 				return err
 			}

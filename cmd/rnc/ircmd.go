@@ -45,14 +45,24 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 	return cfg, nil
 }
 
+// load expands a model with the --set overrides and returns it with the
+// pipeline configuration of the flags.
+func (p *pipelineFlags) load(path string) (*ir.Graph, passes.Config, error) {
+	g, err := loadModel(path, p.set)
+	if err != nil {
+		return nil, passes.Config{}, err
+	}
+	cfg, err := p.config(path)
+	if err != nil {
+		return nil, passes.Config{}, err
+	}
+	return g, cfg, nil
+}
+
 // lower loads a model and runs the pipeline up to and including pass stop
 // ("all" for every pass, "none" for the graph as expanded).
 func (p *pipelineFlags) lower(path, stop string) (*ir.Graph, error) {
-	g, err := loadModel(path, p.set)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := p.config(path)
+	g, cfg, err := p.load(path)
 	if err != nil {
 		return nil, err
 	}

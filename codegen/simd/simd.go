@@ -9,6 +9,7 @@ package simd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
@@ -145,14 +146,6 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 		name, s.KH, s.KW, s.SH, s.SW, s.Max, s.PadZero, s.H, s.W, s.C, s.PadT, s.PadB, s.PadL, s.PadR, s.Epi))
 	acc, zero, sc, sh, t, cnt := w.vec(0), w.vec(1), w.vec(2), w.vec(3), w.vec(4), w.vec(5)
 	ninf := w.vec(6)
-	has := func(e Epi) bool {
-		for _, x := range s.Epi {
-			if x == e {
-				return true
-			}
-		}
-		return false
-	}
 	// Registers: R10 cb, R11 oh, R12 ow, R13 kh counter, R14 kw counter,
 	// RSI input block base, RDI row pointer, RAX/RBX/RCX scratch,
 	// RDX res block, R8 out0 block, R9 out1 block, R15 output offset.
@@ -164,26 +157,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.Label(cbLoop)
 	c.CMPQ(reg.R10, param(c, "cb1"))
 	c.JGE(operand.LabelRef(done))
-	blockPtr := func(p string, stride int, dst reg.Register) {
-		c.MOVQ(reg.R10, dst)
-		c.IMUL3Q(imm(stride), dst, dst)
-		c.ADDQ(param(c, p), dst)
-	}
-	oBlock := s.OH() * s.OW() * vb
-	blockPtr("in", s.H*s.W*vb, reg.RSI)
-	blockPtr("out0", oBlock, reg.R8)
-	if has(Out) {
-		blockPtr("out1", oBlock, reg.R9)
-	}
-	if has(Add) {
-		blockPtr("res", oBlock, reg.RDX)
-	}
-	if has(Affine) {
-		blockPtr("scale", vb, reg.RAX)
-		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sc)
-		blockPtr("shift", vb, reg.RAX)
-		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sh)
-	}
+	blockPointers(c, s.Epi, s.H*s.W*vb, s.OH()*s.OW()*vb, vb, sc, sh)
 	c.MOVQ(param(c, "r0"), reg.R11)
 	c.Label(ohLoop)
 	c.CMPQ(reg.R11, param(c, "r1"))
@@ -288,6 +262,32 @@ type EltSpec struct {
 	Epi     []Epi
 }
 
+// blockPointers points the operands of a map kernel at channel block R10:
+// RSI the input (inB bytes per block), R8 out0, R9 out1 (Out), RDX res
+// (Add) (outB bytes per block), and loads the block's scale and shift
+// vectors into sc and sh (Affine).
+func blockPointers(c *build.Context, epi []Epi, inB, outB, vb int, sc, sh reg.VecPhysical) {
+	ptr := func(p string, stride int, dst reg.Register) {
+		c.MOVQ(reg.R10, dst)
+		c.IMUL3Q(imm(stride), dst, dst)
+		c.ADDQ(param(c, p), dst)
+	}
+	ptr("in", inB, reg.RSI)
+	ptr("out0", outB, reg.R8)
+	if slices.Contains(epi, Out) {
+		ptr("out1", outB, reg.R9)
+	}
+	if slices.Contains(epi, Add) {
+		ptr("res", outB, reg.RDX)
+	}
+	if slices.Contains(epi, Affine) {
+		ptr("scale", vb, reg.RAX)
+		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sc)
+		ptr("shift", vb, reg.RAX)
+		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sh)
+	}
+}
+
 // Eltwise emits an elementwise kernel with MapSignature over pixels
 // [r0, r1) of channel blocks [cb0, cb1).
 func Eltwise(c *build.Context, w Width, name string, s *EltSpec) error {
@@ -300,39 +300,13 @@ func Eltwise(c *build.Context, w Width, name string, s *EltSpec) error {
 	c.SignatureExpr(MapSignature)
 	c.Doc(fmt.Sprintf("%s: elementwise %v on %dx%dx%d.", name, s.Epi, s.H, s.W, s.C))
 	x, zero, sc, sh, t := w.vec(0), w.vec(1), w.vec(2), w.vec(3), w.vec(4)
-	has := func(e Epi) bool {
-		for _, v := range s.Epi {
-			if v == e {
-				return true
-			}
-		}
-		return false
-	}
 	block := s.H * s.W * vb
 	c.VXORPS(zero, zero, zero)
 	c.MOVQ(param(c, "cb0"), reg.R10)
 	c.Label("cb")
 	c.CMPQ(reg.R10, param(c, "cb1"))
 	c.JGE(operand.LabelRef("done"))
-	ptr := func(p string, stride int, dst reg.Register) {
-		c.MOVQ(reg.R10, dst)
-		c.IMUL3Q(imm(stride), dst, dst)
-		c.ADDQ(param(c, p), dst)
-	}
-	ptr("in", block, reg.RSI)
-	ptr("out0", block, reg.R8)
-	if has(Out) {
-		ptr("out1", block, reg.R9)
-	}
-	if has(Add) {
-		ptr("res", block, reg.RDX)
-	}
-	if has(Affine) {
-		ptr("scale", vb, reg.RAX)
-		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sc)
-		ptr("shift", vb, reg.RAX)
-		c.VMOVUPS(operand.Mem{Base: reg.RAX}, sh)
-	}
+	blockPointers(c, s.Epi, block, block, vb, sc, sh)
 	c.MOVQ(param(c, "r0"), reg.R15)
 	c.IMUL3Q(imm(vb), reg.R15, reg.R15)
 	c.MOVQ(param(c, "r1"), reg.R14)

@@ -42,11 +42,7 @@ func TestGolden(t *testing.T) {
 			}
 			x := readF32(t, filepath.Join(dir, m+"_input_b2_seed2.f32"))
 			want := readF32(t, filepath.Join(dir, m+"_expected_b2.f32"))
-			it, err := interp.New(g, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs, err := it.Run(x, 2)
+			outs, err := interp.Eval(g, w, x, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,11 +67,7 @@ func TestGoldenH5(t *testing.T) {
 		dir := filepath.Join("..", "..", "testdata", "golden")
 		x := readF32(t, filepath.Join(dir, m+"_input_b2_seed2.f32"))
 		want := readF32(t, filepath.Join(dir, m+"_expected_b2.f32"))
-		it, err := interp.New(g, w)
-		if err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
-		outs, err := it.Run(x, 2)
+		outs, err := interp.Eval(g, w, x, 2)
 		if err != nil {
 			t.Fatal(err)
 		}

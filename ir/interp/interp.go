@@ -93,6 +93,15 @@ func (it *Interp) Run(input []float32, n int) ([][]float32, error) {
 	return outs, nil
 }
 
+// Eval prepares g with the weights and runs it once: New, then Run.
+func Eval(g *ir.Graph, file *runtime.Weights, input []float32, n int) ([][]float32, error) {
+	it, err := New(g, file)
+	if err != nil {
+		return nil, err
+	}
+	return it.Run(input, n)
+}
+
 // RunAll is Run, but returns every value (for per-layer comparisons).
 func (it *Interp) RunAll(input []float32, n int) (*Result, error) {
 	return it.run(input, n, true)

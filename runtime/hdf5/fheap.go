@@ -403,20 +403,30 @@ func (h *fractalHeap) indirect(addr, blockOff uint64, rows int) ([]uint64, error
 	return ib, nil
 }
 
+// blockHeader reads the signature, version, heap address and block offset
+// that start every indirect and direct block, and checks them against the
+// heap and the offset the caller expects.
+func (h *fractalHeap) blockHeader(c *cursor, sig, what string, blockOff uint64) error {
+	c.sig(sig)
+	ver := c.u8()
+	hdr := c.addr()
+	bo := c.uvar(h.offSize)
+	if c.err != nil {
+		return c.err
+	}
+	if ver != 0 || hdr != h.addr || bo != blockOff {
+		return corrupt(c.base, "%s header (version %d, heap %#x, offset %d)", what, ver, hdr, bo)
+	}
+	return nil
+}
+
 func (h *fractalHeap) parseIndirect(addr, blockOff uint64, rows int) ([]uint64, error) {
 	c, err := h.f.at(addr, -1, "fractal heap indirect block")
 	if err != nil {
 		return nil, err
 	}
-	c.sig("FHIB")
-	ver := c.u8()
-	hdr := c.addr()
-	bo := c.uvar(h.offSize)
-	if c.err != nil {
-		return nil, c.err
-	}
-	if ver != 0 || hdr != h.addr || bo != blockOff {
-		return nil, corrupt(c.base, "fractal heap indirect block header (version %d, heap %#x, offset %d)", ver, hdr, bo)
+	if err := h.blockHeader(c, "FHIB", "fractal heap indirect block", blockOff); err != nil {
+		return nil, err
 	}
 	n := rows * h.width
 	if n > c.left()/h.f.sizeOff {
@@ -438,15 +448,8 @@ func (h *fractalHeap) direct(addr, blockOff, size, off, n uint64) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	c.sig("FHDB")
-	ver := c.u8()
-	hdr := c.addr()
-	bo := c.uvar(h.offSize)
-	if c.err != nil {
-		return nil, c.err
-	}
-	if ver != 0 || hdr != h.addr || bo != blockOff {
-		return nil, corrupt(c.base, "fractal heap direct block header (version %d, heap %#x, offset %d)", ver, hdr, bo)
+	if err := h.blockHeader(c, "FHDB", "fractal heap direct block", blockOff); err != nil {
+		return nil, err
 	}
 	if h.flags&0x02 != 0 && !h.directs[addr] {
 		at := c.p
