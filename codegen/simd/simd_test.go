@@ -21,6 +21,7 @@ type kcase struct {
 	gen  func(c *build.Context, name string) error
 	step string // runtime.Step literal; In/Out offsets are placed by the harness
 	kind string // map or head
+	cpu  string // the target whose CPU features it needs
 }
 
 func epiSrc(epi []simd.Epi) (string, int) {
@@ -61,6 +62,7 @@ func TestKernels(t *testing.T) {
 		t.Skip("builds a package")
 	}
 	var cases []kcase
+	cpu := map[simd.Width]string{16: "avx512", 8: "avx2"}
 	epis := [][]simd.Epi{nil, {simd.Relu}, {simd.Affine, simd.Relu}, {simd.Add, simd.Out, simd.Affine, simd.Relu}, {simd.Add, simd.Relu}}
 	n := 0
 	for _, w := range []simd.Width{16, 8} {
@@ -90,6 +92,7 @@ func TestKernels(t *testing.T) {
 							spec.KH, spec.KW, spec.SH, spec.SW, spec.PadT, spec.PadB, spec.PadL, spec.PadR, spec.Max, spec.PadZero, epi, w,
 							spec.C, spec.H, spec.W, int(w), spec.OH(), spec.OW(), has(spec.Epi, simd.Add), spec.C, spec.OH(), spec.OW(), int(w), outs),
 						kind: "map",
+						cpu:  cpu[w],
 					})
 				}
 				e := simd.EltSpec{C: c, H: hw[0], W: hw[1], Epi: epis[(n+1)%len(epis)]}
@@ -105,6 +108,7 @@ func TestKernels(t *testing.T) {
 					step: fmt.Sprintf("runtime.Step{Kind: runtime.OpEltwise, Sub0: 1, Epi: %s, Kernel: -1, Bias: -1, In: bufs(%d, %d, %d, %d, %d, %d, %v), Out: outs(%d, %d, %d, %d, %d)}",
 						epi, spec.C, spec.H, spec.W, int(w2), spec.H, spec.W, has(spec.Epi, simd.Add), spec.C, spec.H, spec.W, int(w2), outs),
 					kind: "map",
+					cpu:  cpu[w2],
 				})
 			}
 			for _, hd := range []simd.HeadSpec{{H: 3, W: 5, Pool: 1, Units: 10, Bias: true}, {H: 2, W: 2, Pool: 2, Units: 17}, {H: 1, W: 1, Pool: 0, Units: 9, Bias: true}} {
@@ -120,6 +124,7 @@ func TestKernels(t *testing.T) {
 					step: fmt.Sprintf("runtime.Step{Kind: runtime.OpHead, Pool: %d, Kernel: 4, Bias: %d, WBlock: %d, In: %s, Out: vec(%d)}",
 						hd.Pool, map[bool]int{true: 5, false: -1}[hd.Bias], int(w3), in, hd.Units),
 					kind: "head",
+					cpu:  cpu[w3],
 				})
 			}
 		}
@@ -130,7 +135,7 @@ func TestKernels(t *testing.T) {
 		if err := c.gen(ctx, c.name); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		table = append(table, fmt.Sprintf("\t{%q, %q, %s, %s},", c.name, c.kind, c.name, c.step))
+		table = append(table, fmt.Sprintf("\t{%q, %q, %q, %s, %s},", c.name, c.kind, c.cpu, c.name, c.step))
 	}
 	asm, stubs, err := avx512.Print(ctx, "kt", "simd_test")
 	if err != nil {
@@ -154,11 +159,14 @@ func TestKernels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := exec.Command("go", "test", "./"+dir).CombinedOutput()
+	out, err := exec.Command("go", "test", "-count=1", "-v", "./"+dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	t.Logf("%d kernels: %s", len(cases), out)
+	if strings.Contains(string(out), "--- SKIP: TestKernels") {
+		t.Skip("this CPU runs none of the kernels")
+	}
 }
 
 // harness is the generated package's test: each kernel against its Go twin.
@@ -177,6 +185,7 @@ type headK = func(in, wt, bias, v, y *float32)
 
 var cases = []struct {
 	name, kind string
+	cpu        string // the target whose CPU features it needs
 	k          any
 	step       runtime.Step
 }{
@@ -205,7 +214,21 @@ const guard = 64 // NaN floats around every buffer
 
 func TestKernels(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
+	ran, skipped := 0, map[string]int{}
+	defer func() {
+		if len(skipped) > 0 {
+			t.Logf("ran %d kernels; not run, as this CPU cannot (runtime.Supported): %v", ran, skipped)
+		}
+		if ran == 0 {
+			t.Skip("this CPU runs none of the kernels")
+		}
+	}()
 	for _, c := range cases {
+		if !runtime.Supported(c.cpu) {
+			skipped[c.cpu]++
+			continue
+		}
+		ran++
 		s := c.step
 		off := guard
 		place := func(b []runtime.Buf) {

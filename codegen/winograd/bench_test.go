@@ -68,6 +68,7 @@ func TestBenchLayers(t *testing.T) {
 	if !*benchLayers {
 		t.Skip("needs -bench-layers")
 	}
+	kerneltest.RequireCPU(t, "avx512")
 	layers := resnet50v2Layers()
 	filter := regexp.MustCompile(*benchFilter)
 	var ws []wcase

@@ -442,6 +442,7 @@ func (d Direct[S, T]) BenchLayers(t *testing.T, f BenchFlags, peak float64, vari
 	if !*f.Layers {
 		t.Skip("needs -bench-layers")
 	}
+	RequireCPU(t, d.Pkg)
 	layers := d.Layers()
 	var cases []Case[S, T]
 	var owner []int

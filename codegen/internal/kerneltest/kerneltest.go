@@ -131,7 +131,9 @@ func (r *Run) Input(t *testing.T, name string, parts ...[]float32) {
 	}
 }
 
-// BuildAndCheck builds the module as bin and runs "bin check DATA".
+// BuildAndCheck builds the module as bin and runs "bin check DATA"; it
+// skips t after the build when this CPU cannot run the module's kernels
+// (NeedsCPU).
 func (r *Run) BuildAndCheck(t *testing.T, bin string) {
 	t.Helper()
 	t1 := time.Now()
@@ -139,6 +141,13 @@ func (r *Run) BuildAndCheck(t *testing.T, bin string) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	r.build = time.Since(t1)
+	asm, err := os.ReadFile(filepath.Join(r.Dir, "kernels_amd64.s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range NeedsCPU(asm) {
+		RequireCPU(t, target)
+	}
 	t1 = time.Now()
 	cmd := exec.Command(filepath.Join(r.Dir, bin), "check", r.Data)
 	if out, err := cmd.CombinedOutput(); err != nil {
