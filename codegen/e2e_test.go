@@ -144,8 +144,11 @@ func writePackage(t testing.TB, dir, name string, g *ir.Graph, w *runtime.Weight
 	return pkg
 }
 
-// goTest runs `go vet` and `go test` on generated packages, with their
-// reference data, every compiled target required to run.
+// goTest runs `go vet` and `go test -v` on generated packages, with their
+// reference data (TestReference), every compiled target this CPU runs
+// required to run and to pass; the others are built and vetted. The
+// generated tests see this process's environment, GODEBUG (CPU feature
+// masks) included.
 func goTest(t *testing.T, pkgs []string, extra ...string) {
 	t.Helper()
 	args := []string{"vet"}
@@ -156,87 +159,186 @@ func goTest(t *testing.T, pkgs []string, extra ...string) {
 		t.Fatalf("go vet: %v\n%s", err, out)
 	}
 	args[0] = "test"
+	args = append(args, "-v")
 	args = append(args, extra...)
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "RNC_REFERENCE=ref", "RNC_TARGET=")
-	if runtime.Supported("avx512") { // then this CPU runs every target; else the ones it can
-		cmd.Env = append(cmd.Env, "RNC_ALL_TARGETS=1")
-	} else {
-		t.Log("no AVX-512 on this CPU: the avx512 kernels are built and vetted, not run")
-	}
+	cmd.Env = append(os.Environ(), "RNC_REFERENCE=ref", "RNC_TARGET=", "RNC_ALL_TARGETS=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+	run, not := cpuTargets()
+	if len(not) > 0 {
+		t.Logf("this machine cannot run the %v kernels (runtime.Supported): not run", not)
+	}
+	checkTargets(t, string(out), pkgs, run, not)
 }
 
-// TestEndToEnd compiles the golden models (tinyv2's weights read from a
-// Keras .h5 file), ResNet50V2, ResNet50 and ResNet50V2 without its top (at
-// 64×64) and the 101- and 152-layer ResNets (at 32×32, random weights) into
-// packages, builds them, and checks every target path
-// (avx512, avx2, generic) against the golden outputs or the interpreter:
-// max abs diff ≤ 1e-5 and the same top-1; outputs bit-identical across runs
-// and thread counts; no allocation in Predict; errors for wrong sizes.
+// cpuTargets splits the targets every generated package has into those
+// this CPU runs and those it cannot (runtime.Supported, which honours
+// GODEBUG=cpu.avx512f=off and the like).
+func cpuTargets() (run, not []string) {
+	for _, tg := range append(allTargets, passes.Generic) {
+		target := string(tg)
+		if runtime.Supported(target) {
+			run = append(run, target)
+		} else {
+			not = append(not, target)
+		}
+	}
+	return run, not
+}
+
+// checkTargets checks in the output of `go test -v` on pkgs that each
+// package's TestReference compared every target of run with its reference
+// outputs and none of not.
+func checkTargets(t *testing.T, out string, pkgs []string, run, not []string) {
+	t.Helper()
+	// go test prints each package's output, then its "ok" line.
+	blocks := map[string]string{}
+	start := 0
+	for _, m := range regexp.MustCompile(`(?m)^ok  \t(\S+)\t.*$`).FindAllStringSubmatchIndex(out, -1) {
+		blocks[out[m[2]:m[3]]] = out[start:m[0]]
+		start = m[1]
+	}
+	for _, p := range pkgs {
+		var block string
+		found := false
+		for path, b := range blocks {
+			if strings.HasSuffix(path, "/"+filepath.ToSlash(p)) {
+				block, found = b, true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no \"ok\" line in the go test output", p)
+			continue
+		}
+		for _, target := range run {
+			if !strings.Contains(block, ": "+target+": max difference ") {
+				t.Errorf("%s: TestReference did not check target %s, which this CPU runs", p, target)
+			}
+		}
+		for _, target := range not {
+			if strings.Contains(block, ": "+target+": max difference ") {
+				t.Errorf("%s: TestReference ran target %s, which this CPU cannot run", p, target)
+			}
+		}
+	}
+}
+
+// TestEndToEnd compiles models into packages, builds them, and checks
+// every target path this CPU runs (avx512, avx2, generic) against golden
+// outputs or the interpreter: max abs diff ≤ 1e-5 and the same top-1;
+// outputs bit-identical across runs and thread counts; no allocation in
+// Predict; errors for wrong sizes. golden: the golden models (tinyv2's
+// weights read from a Keras .h5 file). keras: ResNet50V2, ResNet50 and
+// ResNet50V2 without its top at 64×64 and the 101-layer ResNets at 32×32
+// on random weights; the 152-layer ones at 32×32 have exactly the kernels
+// of the 101-layer ones (checked), so they are compiled, not run.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}
-	dir, err := tempDir("e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	var pkgs []string
-	for _, m := range []string{"tinyv2", "tinyv1", "stemv2"} {
-		g := loadModel(t, m, nil)
-		gold := filepath.Join("..", "testdata", "golden")
-		w, err := runtime.LoadWeightsFile(filepath.Join(gold, m+".safetensors"))
+	t.Run("golden", func(t *testing.T) {
+		dir, err := tempDir("e2e-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := readF32(t, filepath.Join(gold, m+"_input_b2_seed2.f32"))
-		want := readF32(t, filepath.Join(gold, m+"_expected_b2.f32"))
-		pkg := writePackage(t, dir, m, g, w, x, want)
-		if m == "tinyv2" {
-			// Load reads the Keras .h5 file of the same weights (written
-			// by h5py, runtime/testdata/h5) in place of safetensors.
-			h5, err := os.ReadFile(filepath.Join("..", "runtime", "testdata", "h5", "keras2_tinyv2.h5"))
+		defer os.RemoveAll(dir)
+		var pkgs []string
+		for _, m := range []string{"tinyv2", "tinyv1", "stemv2"} {
+			pkgs = append(pkgs, writeGolden(t, dir, m))
+		}
+		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
+	})
+	t.Run("keras", func(t *testing.T) {
+		dir, err := tempDir("e2e-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		var pkgs []string
+		for _, m := range []string{"resnet50v2", "resnet50", "resnet50v2_notop", "resnet101v2", "resnet101"} {
+			set := map[string]string{"input_shape": "[64,64,3]"}
+			if strings.HasPrefix(m, "resnet1") { // the deeper ResNets at 32×32
+				set["input_shape"] = "[32,32,3]"
+			}
+			if m == "resnet50v2_notop" { // a feature-map output, as with Keras's _notop weights
+				m, set["include_top"] = "resnet50v2", "false"
+			}
+			g := loadModel(t, m, set)
+			if set["include_top"] == "false" {
+				m += "_notop"
+			}
+			w := interp.RandomWeights(g, 1)
+			in := g.Inputs()[0].Type
+			x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
+			y, err := interp.Eval(g, w, x, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := filepath.Join(pkg, "ref")
-			if err := os.WriteFile(filepath.Join(ref, "weights.h5"), h5, 0o644); err != nil {
+			pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, y[0]))
+		}
+		for _, m := range []string{"resnet152v2", "resnet152"} {
+			deep := filepath.Join(dir, m)
+			if err := os.MkdirAll(deep, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Remove(filepath.Join(ref, "weights.safetensors")); err != nil {
+			res, err := Generate(loadModel(t, m, map[string]string{"input_shape": "[32,32,3]"}), Options{Package: m, Targets: allTargets, Pipeline: passes.Config{Check: true, Model: m}, Source: m + ".rn"})
+			if err != nil {
+				t.Fatalf("%s: %v", m, err)
+			}
+			asm101, err := os.ReadFile(filepath.Join(dir, strings.Replace(m, "152", "101", 1), "kernels_amd64.s"))
+			if err != nil {
 				t.Fatal(err)
+			}
+			if !bytes.Equal(res.Files["kernels_amd64.s"], asm101) {
+				t.Errorf("%s at 32×32 has kernels the 101-layer model does not: run it here", m)
+			}
+			for f, data := range res.Files {
+				if err := os.WriteFile(filepath.Join(deep, f), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		pkgs = append(pkgs, pkg)
+		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
+		// The 152-layer packages build.
+		if out, err := exec.Command("go", "vet", "./"+filepath.Join(dir, "resnet152v2"), "./"+filepath.Join(dir, "resnet152")).CombinedOutput(); err != nil {
+			t.Fatalf("go vet: %v\n%s", err, out)
+		}
+	})
+}
+
+// writeGolden writes the package of golden model m (testdata/golden) with
+// its golden weights, input and outputs; tinyv2 reads its weights from the
+// Keras .h5 file of the same weights (written by h5py, runtime/testdata/h5)
+// in place of safetensors.
+func writeGolden(t *testing.T, dir, m string) string {
+	t.Helper()
+	g := loadModel(t, m, nil)
+	gold := filepath.Join("..", "testdata", "golden")
+	w, err := runtime.LoadWeightsFile(filepath.Join(gold, m+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range []string{"resnet50v2", "resnet50", "resnet50v2_notop", "resnet101v2", "resnet101", "resnet152v2", "resnet152"} {
-		set := map[string]string{"input_shape": "[64,64,3]"}
-		if strings.HasPrefix(m, "resnet1") { // the deeper ResNets at 32×32
-			set["input_shape"] = "[32,32,3]"
-		}
-		if m == "resnet50v2_notop" { // a feature-map output, as with Keras's _notop weights
-			m, set["include_top"] = "resnet50v2", "false"
-		}
-		g := loadModel(t, m, set)
-		if set["include_top"] == "false" {
-			m += "_notop"
-		}
-		w := interp.RandomWeights(g, 1)
-		in := g.Inputs()[0].Type
-		x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
-		y, err := interp.Eval(g, w, x, 2)
+	x := readF32(t, filepath.Join(gold, m+"_input_b2_seed2.f32"))
+	want := readF32(t, filepath.Join(gold, m+"_expected_b2.f32"))
+	pkg := writePackage(t, dir, m, g, w, x, want)
+	if m == "tinyv2" {
+		h5, err := os.ReadFile(filepath.Join("..", "runtime", "testdata", "h5", "keras2_tinyv2.h5"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, y[0]))
+		ref := filepath.Join(pkg, "ref")
+		if err := os.WriteFile(filepath.Join(ref, "weights.h5"), h5, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(ref, "weights.safetensors")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	goTest(t, pkgs, "-v", "-run", "TestReference|TestDeterministic|TestNoAllocs|TestPredictErrors|TestConcurrentPredict")
+	return pkg
 }
 
 // TestDeterministicOutput: generating a package twice gives the same bytes;
