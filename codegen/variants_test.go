@@ -96,29 +96,16 @@ func compiles(g *ir.Graph, name string) (err error) {
 }
 
 // TestResNet1001 compiles the full ResNet-1001 (pre-activation, 32×32,
-// over 3000 layers) for every target within 10 s, and builds the package
-// (it is not run at this size here).
+// over 3000 layers) for every target and builds the package (it is not run
+// at this size here). It logs the time compiling took;
+// BenchmarkCompileResNet1001 measures it.
 func TestResNet1001(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a generated package")
 	}
 	t0 := time.Now()
-	g, err := dsl.Load(filepath.Join("..", "models", "resnet1001v2.rn"), dsl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(g.Ops) < 3000 {
-		t.Fatalf("ResNet-1001 has %d layers", len(g.Ops))
-	}
-	res, err := Generate(g, Options{Package: "resnet1001v2", Targets: allTargets, Source: "resnet1001v2.rn"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := time.Since(t0)
-	t.Logf("ResNet-1001: %d layers, %d plan steps (avx512), %d kernels, compiled in %v", len(g.Ops), len(res.Graphs[passes.AVX512].Ops)-1, res.Kernels, d.Round(time.Millisecond))
-	if d > 10*time.Second {
-		t.Errorf("compiling ResNet-1001 took %v, more than 10 s", d)
-	}
+	g, res := compileResNet1001(t)
+	t.Logf("ResNet-1001: %d layers, %d plan steps (avx512), %d kernels, compiled in %v", len(g.Ops), len(res.Graphs[passes.AVX512].Ops)-1, res.Kernels, time.Since(t0).Round(time.Millisecond))
 	dir, err := tempDir("r1001-")
 	if err != nil {
 		t.Fatal(err)
@@ -138,4 +125,28 @@ func TestResNet1001(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	t.Logf("go build: %v", time.Since(t0).Round(time.Millisecond))
+}
+
+// BenchmarkCompileResNet1001 times loading and compiling ResNet-1001 for
+// every target: go test ./codegen -run '^$' -bench CompileResNet1001.
+func BenchmarkCompileResNet1001(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		compileResNet1001(b)
+	}
+}
+
+func compileResNet1001(t testing.TB) (*ir.Graph, *Result) {
+	t.Helper()
+	g, err := dsl.Load(filepath.Join("..", "models", "resnet1001v2.rn"), dsl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Ops) < 3000 {
+		t.Fatalf("ResNet-1001 has %d layers", len(g.Ops))
+	}
+	res, err := Generate(g, Options{Package: "resnet1001v2", Targets: allTargets, Source: "resnet1001v2.rn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, res
 }
