@@ -231,16 +231,21 @@ func checkTargets(t *testing.T, out string, pkgs []string, run, not []string) {
 // every target path this CPU runs (avx512, avx2, generic) against golden
 // outputs or the interpreter: max abs diff ≤ 1e-5 and the same top-1;
 // outputs bit-identical across runs and thread counts; no allocation in
-// Predict; errors for wrong sizes. golden: the golden models (tinyv2's
-// weights read from a Keras .h5 file). keras: ResNet50V2, ResNet50 and
-// ResNet50V2 without its top at 64×64 and the 101-layer ResNets at 32×32
-// on random weights; the 152-layer ones at 32×32 have exactly the kernels
-// of the 101-layer ones (checked), so they are compiled, not run.
+// Predict; errors for wrong sizes.
+//
+// small: the golden models (tinyv2's weights read from a Keras .h5 file)
+// and tinyv2 without its top (a feature-map output, as with Keras's _notop
+// weights). keras: ResNet50V2 and ResNet50 at 64×64 and ResNet50 at 32×32
+// on random weights. The 101- and 152-layer ResNets at 32×32 have exactly
+// the kernels of ResNet50 (v1) and of the 2-block ResNet200V2 that
+// TestVariants runs (v2), which is checked; they differ only in how often
+// a block repeats, so they are compiled, not run (preparing their 45M–60M
+// weights is what running them would cost).
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}
-	t.Run("golden", func(t *testing.T) {
+	t.Run("small", func(t *testing.T) {
 		dir, err := tempDir("e2e-")
 		if err != nil {
 			t.Fatal(err)
@@ -250,6 +255,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, m := range []string{"tinyv2", "tinyv1", "stemv2"} {
 			pkgs = append(pkgs, writeGolden(t, dir, m))
 		}
+		pkgs = append(pkgs, writeRandom(t, dir, "tinyv2_notop", "tinyv2", map[string]string{"include_top": "false"}))
 		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
 	})
 	t.Run("keras", func(t *testing.T) {
@@ -258,56 +264,57 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		var pkgs []string
-		for _, m := range []string{"resnet50v2", "resnet50", "resnet50v2_notop", "resnet101v2", "resnet101"} {
-			set := map[string]string{"input_shape": "[64,64,3]"}
-			if strings.HasPrefix(m, "resnet1") { // the deeper ResNets at 32×32
-				set["input_shape"] = "[32,32,3]"
+		at := func(hw int, more ...string) map[string]string {
+			set := map[string]string{"input_shape": fmt.Sprintf("[%d,%d,3]", hw, hw)}
+			for i := 0; i < len(more); i += 2 {
+				set[more[i]] = more[i+1]
 			}
-			if m == "resnet50v2_notop" { // a feature-map output, as with Keras's _notop weights
-				m, set["include_top"] = "resnet50v2", "false"
-			}
-			g := loadModel(t, m, set)
-			if set["include_top"] == "false" {
-				m += "_notop"
-			}
-			w := interp.RandomWeights(g, 1)
-			in := g.Inputs()[0].Type
-			x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
-			y, err := interp.Eval(g, w, x, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pkgs = append(pkgs, writePackage(t, dir, m, g, w, x, y[0]))
+			return set
 		}
-		for _, m := range []string{"resnet152v2", "resnet152"} {
-			deep := filepath.Join(dir, m)
-			if err := os.MkdirAll(deep, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			res, err := Generate(loadModel(t, m, map[string]string{"input_shape": "[32,32,3]"}), Options{Package: m, Targets: allTargets, Pipeline: passes.Config{Check: true, Model: m}, Source: m + ".rn"})
+		pkgs := []string{
+			writeRandom(t, dir, "resnet50v2", "resnet50v2", at(64)),
+			writeRandom(t, dir, "resnet50", "resnet50", at(64)),
+			writeRandom(t, dir, "resnet50_32", "resnet50", at(32)),
+		}
+		kernels := func(m string, set map[string]string) []byte {
+			t.Helper()
+			res, err := Generate(loadModel(t, m, set), Options{Package: "p", Targets: allTargets, Pipeline: passes.Config{Check: true, Model: m}})
 			if err != nil {
 				t.Fatalf("%s: %v", m, err)
 			}
-			asm101, err := os.ReadFile(filepath.Join(dir, strings.Replace(m, "152", "101", 1), "kernels_amd64.s"))
-			if err != nil {
-				t.Fatal(err)
+			return res.Files["kernels_amd64.s"]
+		}
+		v1, err := os.ReadFile(filepath.Join(dir, "resnet50_32", "kernels_amd64.s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2 := kernels("resnet200v2", variantModels(t)["resnet200v2"])
+		for _, m := range []string{"resnet101", "resnet152", "resnet101v2", "resnet152v2"} {
+			want, ran := v1, "resnet50 at 32×32"
+			if strings.HasSuffix(m, "v2") {
+				want, ran = v2, "resnet200v2 (TestVariants)"
 			}
-			if !bytes.Equal(res.Files["kernels_amd64.s"], asm101) {
-				t.Errorf("%s at 32×32 has kernels the 101-layer model does not: run it here", m)
-			}
-			for f, data := range res.Files {
-				if err := os.WriteFile(filepath.Join(deep, f), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
+			if !bytes.Equal(kernels(m, at(32)), want) {
+				t.Errorf("%s at 32×32 has kernels that %s has not: run it here", m, ran)
 			}
 		}
 		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
-		// The 152-layer packages build.
-		if out, err := exec.Command("go", "vet", "./"+filepath.Join(dir, "resnet152v2"), "./"+filepath.Join(dir, "resnet152")).CombinedOutput(); err != nil {
-			t.Fatalf("go vet: %v\n%s", err, out)
-		}
 	})
+}
+
+// writeRandom writes package name of model m (with the overrides set) with
+// random weights and its outputs from the interpreter (batch 2).
+func writeRandom(t *testing.T, dir, name, m string, set map[string]string) string {
+	t.Helper()
+	g := loadModel(t, m, set)
+	w := interp.RandomWeights(g, 1)
+	in := g.Inputs()[0].Type
+	x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
+	y, err := interp.Eval(g, w, x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePackage(t, dir, name, g, w, x, y[0])
 }
 
 // writeGolden writes the package of golden model m (testdata/golden) with
