@@ -144,22 +144,17 @@ func writePackage(t testing.TB, dir, name string, g *ir.Graph, w *runtime.Weight
 	return pkg
 }
 
-// goTest runs `go vet` and `go test -v` on generated packages, with their
-// reference data (TestReference), every compiled target this CPU runs
-// required to run and to pass; the others are built and vetted. The
-// generated tests see this process's environment, GODEBUG (CPU feature
-// masks) included.
+// goTest runs `go test -vet=all -v` (every vet check, asmdecl included) on
+// generated packages, with their reference data (TestReference), every
+// compiled target this CPU runs required to run and to pass; the others
+// are built and vetted. The generated tests see this process's
+// environment, GODEBUG (CPU feature masks) included.
 func goTest(t *testing.T, pkgs []string, extra ...string) {
 	t.Helper()
-	args := []string{"vet"}
+	args := []string{"test", "-vet=all", "-v", "-ldflags=-w"}
 	for _, p := range pkgs {
 		args = append(args, "./"+p)
 	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go vet: %v\n%s", err, out)
-	}
-	args[0] = "test"
-	args = append(args, "-v")
 	args = append(args, extra...)
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), "RNC_REFERENCE=ref", "RNC_TARGET=", "RNC_ALL_TARGETS=1")
