@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -83,6 +84,10 @@ var heavy = make(chan struct{}, 1) // held by the heavy model that runs
 // random weights and inputs (batch 2), and the outputs agree to 1e-5;
 // Verify holds after every pass.
 func TestPipelineNumerics(t *testing.T) {
+	// A heavy model's weights, as loaded and as prepared, are 0.5–0.7 GB
+	// live: a soft limit keeps the garbage beside them from doubling that.
+	limit := debug.SetMemoryLimit(1 << 30)
+	t.Cleanup(func() { debug.SetMemoryLimit(limit) }) // after the parallel subtests
 	for _, target := range []Target{AVX512, AVX2} {
 		for _, m := range sortedModels() {
 			if testing.Short() && m != "tinyv2" {
