@@ -1,8 +1,8 @@
 package kerneltest
 
 import (
-	"regexp"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,29 +53,63 @@ func RequireCPU(t testing.TB, target string) {
 	}
 }
 
-var (
-	asmLine = regexp.MustCompile(`(?m)^[ \t]+[A-Z][A-Z0-9_.]*([ \t].*)?$`)
-	evexRe  = regexp.MustCompile(`\b([XYZ](1[6-9]|2[0-9]|3[01])|Z([0-9])|K[0-7])\b|\.(BCST|Z|SAE|RN_SAE|RZ_SAE|RD_SAE|RU_SAE)\b`)
-	vexRe   = regexp.MustCompile(`\b(Y([0-9]|1[0-5])|X([0-9]|1[0-5]))\b|^[ \t]+V[A-Z]`)
-)
-
 // NeedsCPU returns the targets whose CPU features the instructions of asm
-// (Go assembly) need: "avx512" if any uses an AVX-512 register or EVEX
-// syntax, "avx2" if any is a VEX instruction or uses an xmm/ymm register.
+// (Go assembly) need: "avx512" if any uses an AVX-512 register (Z0–Z31,
+// X16–X31, Y16–Y31, K0–K7) or EVEX syntax (.BCST, .Z, rounding), "avx2" if
+// any is a VEX instruction (V...) or uses an xmm or ymm register.
 func NeedsCPU(asm []byte) []string {
-	var need []string
-	lines := asmLine.FindAll(asm, -1)
-	for _, l := range lines {
-		if evexRe.Match(l) {
-			need = append(need, "avx512")
+	evex, vex := false, false
+	for _, line := range strings.Split(string(asm), "\n") {
+		if line == "" || (line[0] != ' ' && line[0] != '\t') {
+			continue // a label, a directive, a comment
+		}
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		words := strings.FieldsFunc(line, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == ',' || r == '(' || r == ')' || r == '$' || r == '*' || r == '+' || r == '-'
+		})
+		if len(words) == 0 {
+			continue
+		}
+		op, args := words[0], words[1:]
+		if op[0] == 'V' {
+			vex = true
+		}
+		if i := strings.IndexByte(op, '.'); i >= 0 {
+			switch op[i+1:] {
+			case "BCST", "Z", "SAE", "RN_SAE", "RZ_SAE", "RD_SAE", "RU_SAE":
+				evex = true
+			}
+		}
+		for _, a := range args {
+			if len(a) < 2 || len(a) > 3 {
+				continue
+			}
+			n, err := strconv.Atoi(a[1:])
+			if err != nil || n < 0 {
+				continue
+			}
+			switch a[0] {
+			case 'Z':
+				evex = evex || n < 32
+			case 'K':
+				evex = evex || n < 8
+			case 'X', 'Y':
+				evex = evex || (n >= 16 && n < 32)
+				vex = vex || n < 16
+			}
+		}
+		if evex && vex {
 			break
 		}
 	}
-	for _, l := range lines {
-		if vexRe.Match(l) {
-			need = append(need, "avx2")
-			break
-		}
+	var need []string
+	if evex {
+		need = append(need, "avx512")
+	}
+	if vex || evex {
+		need = append(need, "avx2")
 	}
 	return need
 }
