@@ -67,9 +67,14 @@ var (
 // registers n and p (constants from k; AVX-512 when avx512, else
 // AVX2+FMA). With s = x (clamped) and n = round(−s·log2 e):
 // exp(−s) = 2^n · exp(−(s + n·ln2)), the second factor a polynomial.
+// NaN gives NaN (the clamps keep it: MINPS and MAXPS return their second
+// source, x, when either is NaN; every later step propagates it); ±Inf
+// give 1 and 0 to within 2e-38.
 func Sigmoid(c *build.Context, k *Consts, x, n, p reg.VecPhysical, avx512 bool) {
-	c.VMAXPS(k.Get(-sigmoidClamp), x, x)
-	c.VMINPS(k.Get(sigmoidClamp), x, x)
+	c.VMOVUPS(k.Get(-sigmoidClamp), p)
+	c.VMAXPS(x, p, x)
+	c.VMOVUPS(k.Get(sigmoidClamp), p)
+	c.VMINPS(x, p, x)
 	c.VMULPS(k.Get(-math.Log2E), x, n)
 	if avx512 {
 		c.VRNDSCALEPS(operand.U8(0), n, n) // round to nearest even

@@ -106,13 +106,18 @@ func (d Direct[S, T]) TestKernels(t *testing.T, cases []Case[S, T], checkAsm fun
 	checkAsm(t, asm)
 	rng := rand.New(rand.NewSource(7))
 	ins := make([]conv.Args, len(cases))
+	specials := make([]conv.Args, len(cases))
 	for i, c := range cases {
 		a := d.RandArgs(&c.Spec, rng)
 		ins[i] = a
 		r.Input(t, c.Name, a.In, a.Wt, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
+		specials[i] = d.SpecialArgs(&c.Spec, a, rng)
+		a = specials[i]
+		r.Input(t, c.Name+".special", a.In, a.Wt, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
 	}
 	r.BuildAndCheck(t, "kt.bin")
 	tilings := map[T]int{}
+	nonFinite := 0
 	for i, c := range cases {
 		tilings[c.T]++
 		got := r.Output(t, c.Name)
@@ -128,10 +133,39 @@ func (d Direct[S, T]) TestKernels(t *testing.T, cases []Case[S, T], checkAsm fun
 			t.Errorf("%s %+v tiling %v: max abs diff %g at %d (got %g want %g), max |ref| %g",
 				c.Name, c.Spec, c.T, maxDiff, at, got[at], want[at], maxRef)
 		}
+		a = specials[i]
+		a.Out0 = make([]float32, z.Out0)
+		a.Out1 = make([]float32, z.Out1)
+		d.RefConv(&c.Spec, a, 0, cs.OCB(), 0, cs.OH())
+		nonFinite += CompareSpecial(t, fmt.Sprintf("%s %+v tiling %v", c.Name, c.Spec, c.T), r.Output(t, c.Name+".special"), append(a.Out0, a.Out1...), 1e-5, nil)
 	}
+	t.Logf("inputs with NaN, ±Inf and huge values: %d non-finite reference outputs matched", nonFinite)
 	r.Log(t, len(cases), asm)
 	t.Logf("tilings: %v", tilings)
 	return r.Dir
+}
+
+// SpecialArgs returns a copy of a with NaN, ±Inf and huge values in the
+// activations (input, residual, gating operand): about one input in
+// 3·KH·KW·IC, so that some outputs see one and others none; one residual
+// and gating element in 16 (NaN only in the gating operand: NaNOnly).
+// Weights, bias and scale stay finite.
+func (d Direct[S, T]) SpecialArgs(s *S, a conv.Args, rng *rand.Rand) conv.Args {
+	cs := d.Conv(s)
+	per := 3 * cs.KH * cs.KW * cs.IC
+	if cs.FirstNHWC {
+		a.In = Special(rng, a.In, per, SpecialValues, 0, 0, 0, 0)
+	} else {
+		a.In = Special(rng, a.In, per, SpecialValues, cs.Block, cs.IC, cs.H, cs.W)
+	}
+	if a.Res != nil {
+		rh, rw, _ := cs.ResDims()
+		a.Res = Special(rng, a.Res, 16, SpecialValues, cs.Block, cs.OC, rh, rw)
+	}
+	if a.Mul != nil {
+		a.Mul = Special(rng, a.Mul, 16, NaNOnly, cs.Block, cs.OC, cs.OH(), cs.OW())
+	}
+	return a
 }
 
 // TestRefPlain checks RefConv (and PackOIHW) against a direct convolution
