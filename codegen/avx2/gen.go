@@ -195,12 +195,17 @@ type gen struct {
 // ctx.Package call, many kernels (avx512 ones too) per ctx, printed with
 // Print; out0 and out1 overlap nothing else, res may be out0 unless the
 // tiling is chunked.
-func Generate(ctx *build.Context, name string, s *ConvSpec) (t Tiling, err error) {
+func Generate(ctx *build.Context, name string, s *ConvSpec) (Tiling, error) {
 	if err := s.Validate(); err != nil {
 		return Tiling{}, err
 	}
+	return generate(ctx, name, s, ChooseTiling(s))
+}
+
+// generate emits the kernel for s with tiling t.
+func generate(ctx *build.Context, name string, s *ConvSpec, t Tiling) (_ Tiling, err error) {
 	defer emit.Catch(&err)
-	g := &gen{s: s, t: ChooseTiling(s)}
+	g := &gen{s: s, t: t}
 	g.Nest = direct.Nest{C: ctx, S: *s.conv(), Pkg: "avx2", NB: g.t.NB, URW: g.t.URW, ICC: g.t.ICC, PF: g.t.PF, Split: rowTiles, ISA: g}
 	g.Emit(name, g.t.String()+" (AVX2+FMA)")
 	return g.t, nil

@@ -351,6 +351,68 @@ func (w *Sweep[S, T]) GeomsEpilogues() {
 	}
 }
 
+// HeavyEpilogues are epilogues that use every epilogue register a direct
+// kernel reserves: Relu's zero, Sigmoid's two scratch registers, Affine's
+// scale (AVX-512), plus a residual, a gating operand and two stores; and
+// the same without Sigmoid (whose scratch registers shrink the tile).
+var HeavyEpilogues = [][]conv.Step{
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Sigmoid}, {Kind: conv.Mul}, {Kind: conv.Store1}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
+}
+
+// TileSweep adds, for every register tile the generator's cost model can
+// choose, a kernel that emits it: tiles(s) lists the register tiles spec s
+// emits, as keys (shape, register assignment, epilogue registers).
+// Candidates are 1×1 and 3×3 convolutions on rows of 1–64 output pixels
+// (14 and 28 among them) with 1–8 output blocks of blk channels, with each
+// of HeavyEpilogues; the first candidate emitting a new key is added. It
+// returns the number of distinct tiles.
+func (w *Sweep[S, T]) TileSweep(blk int, tiles func(s *S) []string) int {
+	seen := map[string]bool{}
+	for _, ep := range HeavyEpilogues {
+		for ocb := 1; ocb <= 8; ocb++ {
+			for ow := 1; ow <= 64; ow++ {
+				for _, g := range []Geom{Geoms[0], Geoms[2]} {
+					oc := ocb*blk - ocb%3
+					cs := conv.Spec{IC: 5 + ocb, OC: oc, H: 2, W: ow, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+						PadT: g.PT, PadB: g.PB, PadL: g.PL, PadR: g.PR, Epilogue: ep}
+					s := w.d.New(cs)
+					if w.d.Validate(&s) != nil {
+						continue
+					}
+					fresh := false
+					for _, k := range tiles(&s) {
+						fresh = fresh || !seen[k]
+						seen[k] = true
+					}
+					if fresh {
+						w.Add(s)
+					}
+				}
+			}
+		}
+	}
+	return len(seen)
+}
+
+// Widths adds, for output rows 14 and 28 wide (the ResNet stages whose
+// rows split unevenly into tiles), every stride-1 geometry (with "same"
+// horizontal padding) with every epilogue, on maps a few rows high.
+func (w *Sweep[S, T]) Widths() {
+	for _, hw := range [][2]int{{3, 14}, {2, 28}} {
+		for _, g := range Geoms {
+			if g.SH != 1 || g.SW != 1 {
+				continue // stride 2 halves the width
+			}
+			g.PL, g.PR = (g.KW-1)/2, g.KW-1-(g.KW-1)/2
+			g.PT, g.PB = min(g.PT, g.KH-1), min(g.PB, g.KH-1)
+			for _, ep := range append(Epilogues, HeavyEpilogues...) {
+				w.Add(w.Spec(w.Chan(), w.Chan(), hw, g, ep))
+			}
+		}
+	}
+}
+
 // FirstLayer adds, for every geometry, NHWC-input kernels with the given
 // input channel counts.
 func (w *Sweep[S, T]) FirstLayer(ics ...int) {
