@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -329,27 +334,176 @@ func TestBench(t *testing.T) {
 }
 
 // TestCompileDumps: --dump-after all writes the graph after every pass of
-// every target, numbered in pipeline order, and each file parses.
+// every target, named by target and numbered in pipeline order, and each
+// file parses; avx2's and generic's dumps are distinct files.
 func TestCompileDumps(t *testing.T) {
 	dir := t.TempDir()
 	dumps := filepath.Join(dir, "dumps")
 	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--target", "avx512", "--dump-after", "all", "--dump-dir", dumps); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dumps, "*.ir"))
-	var names []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
+	var want []string
+	for i, p := range passes.Names() {
+		for _, target := range []string{"avx512", "generic"} {
+			want = append(want, fmt.Sprintf("%02d-%s-%s.ir", i+1, target, p))
+		}
 	}
-	want := "01-all-bnfold.ir 02-all-padfuse.ir 03-all-subsample.ir 04-avx512-layout.ir 04-block8-layout.ir 05-avx512-winograd.ir 05-block8-winograd.ir 06-avx512-fuse.ir 06-block8-fuse.ir 07-avx512-memplan.ir 07-block8-memplan.ir"
-	if got := strings.Join(names, " "); got != want {
+	sort.Strings(want)
+	if got := dirNames(t, dumps); !slices.Equal(got, want) {
 		t.Errorf("dumps %s\nwant %s", got, want)
 	}
 	b, _ := os.ReadFile(filepath.Join(dumps, "07-avx512-memplan.ir"))
+	if !strings.HasPrefix(string(b), dumpHeader+"\n") {
+		t.Errorf("dump does not start with %q", dumpHeader)
+	}
 	if _, err := ir.Parse(string(b)); err != nil || !strings.Contains(string(b), "@arena[") {
 		t.Errorf("memplan dump does not parse or has no arena: %v", err)
 	}
 	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--dump-after", "fusion"); err == nil {
 		t.Error("unknown --dump-after pass accepted")
+	}
+
+	// avx2 and generic share a layout (NCHW8c) but not a dump: the layout
+	// pass's dumps show each target's own graph.
+	dumps2 := filepath.Join(dir, "dumps2")
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg2"), "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dumps2); !slices.Equal(got, []string{"04-avx2-layout.ir", "04-generic-layout.ir"}) {
+		t.Errorf("avx2 dumps: %s", got)
+	}
+	for _, target := range []string{"avx2", "generic"} {
+		b, _ := os.ReadFile(filepath.Join(dumps2, "04-"+target+"-layout.ir"))
+		if !strings.Contains(string(b), "target "+target+", after pass 4 (layout)") {
+			t.Errorf("04-%s-layout.ir is not %s's:\n%.200s", target, target, b)
+		}
+	}
+	// A file of a dump's name that rnc did not write is not overwritten, and
+	// then nothing is written.
+	mine := filepath.Join(dumps2, "04-avx2-layout.ir")
+	os.WriteFile(mine, []byte("my notes\n"), 0o644)
+	pkg3 := filepath.Join(dir, "pkg3")
+	_, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", pkg3, "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2)
+	if err == nil || !strings.Contains(err.Error(), mine+" exists and was not written by rnc") {
+		t.Errorf("overwriting a user's file as a dump: %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my notes\n" {
+		t.Errorf("the user's file was overwritten")
+	}
+	if _, err := os.Stat(pkg3); err == nil {
+		t.Errorf("the package was written although a dump was refused")
+	}
+}
+
+// dirNames lists a directory's file names, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestCompileOwnFiles: compile replaces only files it generated. A user's
+// model.go (next to their main_test.go), a read-only file and a symbolic
+// link named like a generated file are refused with an error naming the
+// file, and then nothing is written; generated files an earlier compile
+// left and this one does not produce are removed, other files kept.
+func TestCompileOwnFiles(t *testing.T) {
+	model := path("models/tinyv1.rn")
+	dir := t.TempDir()
+	userModel := []byte("package pkg\n\n// Mine.\nfunc Mine() {}\n")
+	userTest := []byte("package pkg\n\nimport \"testing\"\n\nfunc TestMine(t *testing.T) { Mine() }\n")
+	os.WriteFile(filepath.Join(dir, "model.go"), userModel, 0o644)
+	os.WriteFile(filepath.Join(dir, "main_test.go"), userTest, 0o644)
+	_, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "model.go")+" exists and was not written by rnc") {
+		t.Fatalf("compile over a user's model.go: %v", err)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"main_test.go", "model.go"}) {
+		t.Errorf("files after a refused compile: %v", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "model.go")); !bytes.Equal(b, userModel) {
+		t.Errorf("the user's model.go was changed")
+	}
+
+	// Without the user's model.go: the package is written next to the
+	// user's test, which is kept; compiling again replaces rnc's own files.
+	os.Remove(filepath.Join(dir, "model.go"))
+	for range 2 {
+		if _, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := append([]string{"main_test.go"}, generatedNames...)
+	sort.Strings(want)
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v (generatedNames must list every file compile writes)", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "main_test.go")); !bytes.Equal(b, userTest) {
+		t.Errorf("the user's main_test.go was changed")
+	}
+
+	// A read-only generated file is refused, and nothing changes.
+	before := map[string][]byte{}
+	for _, n := range generatedNames {
+		before[n], _ = os.ReadFile(filepath.Join(dir, n))
+	}
+	ro := filepath.Join(dir, "program.go")
+	os.Chmod(ro, 0o444)
+	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--set", "classes=7")
+	if err == nil || !strings.Contains(err.Error(), ro+" is read-only") {
+		t.Errorf("compile over a read-only file: %v", err)
+	}
+	for _, n := range generatedNames {
+		if b, _ := os.ReadFile(filepath.Join(dir, n)); !bytes.Equal(b, before[n]) {
+			t.Errorf("%s changed although the compile was refused", n)
+		}
+	}
+	os.Chmod(ro, 0o644)
+
+	// A symbolic link named like a generated file, pointing outside the
+	// directory, is neither followed nor replaced — even to a file with
+	// rnc's header.
+	outside := filepath.Join(t.TempDir(), "precious.s")
+	precious := []byte(codegen.Header + "\n// not to be touched\n")
+	os.WriteFile(outside, precious, 0o644)
+	link := filepath.Join(dir, "kernels_amd64.s")
+	os.Remove(link)
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	if err == nil || !strings.Contains(err.Error(), link+" is a symbolic link") {
+		t.Errorf("compile over a symlink: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); !bytes.Equal(b, precious) {
+		t.Errorf("the symlink's target was written")
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced")
+	}
+	// --target generic has no assembly: the earlier compile's kernel files
+	// are removed, but not the link (not rnc's) nor a user's file of a
+	// generated name.
+	os.WriteFile(filepath.Join(dir, "bind_amd64.go"), []byte("package pkg\n"), 0o644)
+	out, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--target", "generic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "removed "+filepath.Join(dir, "kernels_amd64.go")+", left over from an earlier compile") {
+		t.Errorf("output:\n%s", out)
+	}
+	want = []string{"bind_amd64.go", "kernels_amd64.s", "main_test.go", "model.go", "model_test.go", "program.go"}
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files after a generic compile %v, want %v", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "bind_amd64.go")); string(b) != "package pkg\n" {
+		t.Errorf("a user's bind_amd64.go was removed or changed")
 	}
 }
