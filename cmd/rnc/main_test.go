@@ -507,3 +507,120 @@ func TestCompileOwnFiles(t *testing.T) {
 		t.Errorf("a user's bind_amd64.go was removed or changed")
 	}
 }
+
+// TestNumericFlags: every numeric flag out of range is a clear error naming
+// the flag and the range, before anything is compiled, built or run (bench
+// --batch -1 used to panic in the runner).
+func TestNumericFlags(t *testing.T) {
+	m := path("models/tinyv1.rn")
+	w, in := path("testdata/golden/tinyv1.safetensors"), path("testdata/golden/tinyv1_input_b2_seed2.f32")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", m, "--batch", "-1"}, "--batch -1: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--batch", "0"}, "--batch 0: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--batch", "1000000000"}, "--batch 1000000000: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--runs", "-3"}, "--runs -3: want an integer from 1 to 10000"},
+		{[]string{"bench", m, "--runs", "0"}, "--runs 0: want an integer from 1 to 10000"},
+		{[]string{"bench", m, "--threads", "0"}, "--threads 0: want an integer from 1 to 1024"},
+		{[]string{"bench", m, "--threads", "-2", "--runs", "-1"}, "--threads -2: want an integer from 1 to 1024\n--runs -1"},
+		{[]string{"bench", m, "--threads", "100000"}, "--threads 100000: want an integer from 1 to 1024"},
+		{[]string{"run", m, "--weights", w, "--input", in, "--threads", "-1"}, "--threads -1: want an integer from 0 to 1024"},
+		{[]string{"report", "variants", "--runs", "-1"}, "--runs -1: want an integer from 1 to 10000"},
+		{[]string{"report", "variants", "--runs", "1000000"}, "--runs 1000000: want an integer from 1 to 10000"},
+		{[]string{"ir", m, "--diff", m, "--width", "0"}, "--width 0: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "-5"}, "--width -5: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "1000000000000"}, "--width 1000000000000: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--winograd-limit", "-1"}, "--winograd-limit -1: want a number of MiB from 0 (no Winograd) to 1048576"},
+		{[]string{"ir", m, "--winograd-limit", "NaN"}, "--winograd-limit NaN: want a number of MiB"},
+		{[]string{"compile", m, "-o", t.TempDir(), "--winograd-limit", "1e300"}, "--winograd-limit 1e+300: want a number of MiB"},
+		{[]string{"bench", m, "--batch", "x"}, `invalid value "x" for flag -batch`},
+	} {
+		_, err := rnc(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+	// --winograd-limit 0 means no Winograd layer (passes would read a 0
+	// limit as its default).
+	for limit, want := range map[string]bool{"0": false, "64": true} {
+		out, err := rnc(t, "ir", path("models/stemv2.rn"), "--after", "winograd", "--winograd-limit", limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out, "wino"); got != want {
+			t.Errorf("--winograd-limit %s: Winograd layers %v, want %v", limit, got, want)
+		}
+	}
+}
+
+// TestResourceLimits: rnc refuses, before allocating, to make up the
+// weights of a model with 2 × 10^12 parameters, or to read /dev/zero as an
+// input; bench refuses a batch whose activations would not fit.
+func TestResourceLimits(t *testing.T) {
+	m := path("models/tinyv1.rn")
+	out := filepath.Join(t.TempDir(), "w.safetensors")
+	// ResNet50V2 with 10^9 classes: a 2048 × 10^9 classifier.
+	big := []string{path("models/resnet50v2.rn"), "--set", "classes=1000000000"}
+	_, err := rnc(t, append([]string{"weights", "init", "-o", out}, big...)...)
+	if err == nil || !strings.Contains(err.Error(), "the model has 2049023564800 parameters, more than the limit of 268435456") {
+		t.Errorf("weights init of a huge model: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("weights init wrote %s", out)
+	}
+	_, err = rnc(t, append([]string{"bench"}, big...)...)
+	if err == nil || !strings.Contains(err.Error(), "synthetic weights: the model has 2049023564800 parameters") {
+		t.Errorf("bench of a huge model: %v", err)
+	}
+	_, err = rnc(t, "bench", m, "--set", "input_shape=[1024,1024,3]", "--target", "generic", "--batch", "4096")
+	if err == nil || !strings.Contains(err.Error(), "--batch 4096: a batch of 4096 images needs") {
+		t.Errorf("bench with a huge batch: %v", err)
+	}
+	w := path("testdata/golden/tinyv1.safetensors")
+	for _, interp := range []bool{true, false} {
+		args := []string{"run", m, "--weights", w, "--input", "/dev/zero"}
+		if interp {
+			args = append(args, "--interp")
+		}
+		_, err := rnc(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "/dev/zero is a character device, not a regular file") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// TestBenchOutput: a malformed line from the runner is an error naming it,
+// not a zero silently printed as a time.
+func TestBenchOutput(t *testing.T) {
+	saved := stdout
+	defer func() { stdout = saved }()
+	var buf bytes.Buffer
+	stdout = &buf
+	good := "target\tavx512\nthreads\t1\nbatch\t1\ntotal\t2000000\npeak\tavx512\t100.0\nstep\t0\tconv1\t4000000\t1000000\n"
+	if err := printBench("m.rn", good, 3); err != nil || !strings.Contains(buf.String(), "conv1") {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	for _, c := range []struct{ out, want string }{
+		{strings.Replace(good, "total\t2000000", "total\t2ms", 1), `the runner printed "total\t2ms": strconv.ParseInt: parsing "2ms": invalid syntax`},
+		{strings.Replace(good, "\t1000000\n", "\tx\n", 1), `the runner printed "step\t0\tconv1\t4000000\tx"`},
+		{strings.Replace(good, "peak\tavx512\t100.0", "peak\t100.0", 1), `the runner printed "peak\t100.0": want 3 tab-separated fields`},
+		{strings.Replace(good, "threads\t1", "threads", 1), `the runner printed "threads": want 2 tab-separated fields`},
+	} {
+		if err := printBench("m.rn", c.out, 3); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestPeakOutsideTree: outside the rnc source tree (and without RNC_ROOT)
+// rnc peak says what it needs instead of looking for models in ".".
+func TestPeakOutsideTree(t *testing.T) {
+	t.Setenv("RNC_ROOT", "")
+	t.Chdir(t.TempDir())
+	_, err := rnc(t, "peak")
+	if err == nil || !strings.Contains(err.Error(), "needs the rnc source tree: run rnc inside it or set RNC_ROOT") {
+		t.Errorf("error %v", err)
+	}
+}

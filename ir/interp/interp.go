@@ -84,6 +84,28 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	return it, nil
 }
 
+// ImageBytes is about the memory Run holds per image of a batch: the arena once
+// memplan has placed the values, else every value (each is kept to the end
+// of the run), plus the largest op's inputs and outputs, which it reads
+// into and computes in logical order.
+func (it *Interp) ImageBytes() int64 {
+	var sum, op1 int64
+	for _, op := range it.g.Ops {
+		var io int64
+		for _, v := range append(append([]*ir.Value(nil), op.Inputs...), op.Outputs...) {
+			io += v.Type.Bytes()
+		}
+		for _, o := range op.Outputs {
+			sum += o.Type.Bytes()
+		}
+		op1 = max(op1, io)
+	}
+	if it.planned {
+		sum = it.arena
+	}
+	return sum + op1
+}
+
 // Run executes the graph on a batch of n images (NHWC float32, images
 // consecutive) and returns the graph's outputs in logical order.
 func (it *Interp) Run(input []float32, n int) (outs [][]float32, err error) {
