@@ -16,6 +16,7 @@ import (
 	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -622,5 +623,44 @@ func TestPeakOutsideTree(t *testing.T) {
 	_, err := rnc(t, "peak")
 	if err == nil || !strings.Contains(err.Error(), "needs the rnc source tree: run rnc inside it or set RNC_ROOT") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestRunBadVariance: rnc run refuses a negative batch-norm variance with
+// the same message whether the generated package or the interpreter (on
+// the graph as expanded, or lowered) runs the model.
+func TestRunBadVariance(t *testing.T) {
+	src, err := runtime.ReadSafetensorsFile(path("testdata/golden/tinyv2.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := runtime.NewWeights()
+	for _, name := range src.Order {
+		data, err := src.Data(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = slices.Clone(data)
+		if name == "post_bn/moving_variance" {
+			data[5] = -2
+		}
+		ws.Add(name, src.Tensors[name].Shape, data)
+	}
+	w := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := runtime.WriteSafetensorsFile(w, ws); err != nil {
+		t.Fatal(err)
+	}
+	const want = "variance -2 + eps 1.001e-05 is not positive at channel 5"
+	base := []string{"run", path("models/tinyv2.rn"), "--weights", w, "--input", path("testdata/golden/tinyv2_input_b2_seed2.npy")}
+	runs := [][]string{{"--interp"}, {"--interp", "--after", "all"}}
+	if !testing.Short() {
+		runs = append(runs, []string{"--target", "generic"}) // builds a package
+	}
+	for _, extra := range runs {
+		_, err := rnc(t, append(slices.Clone(base), extra...)...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run %v: error %v, want %q", extra, err, want)
+		}
+		t.Logf("run %v: %v", extra, err)
 	}
 }
