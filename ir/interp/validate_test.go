@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -66,6 +67,54 @@ func TestBadVariance(t *testing.T) {
 			if _, err := runtime.RunWeightProgram(steps, badVariance(t), nil); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("after %s: weight program error %v, want one containing %q", stop, err, want)
 			}
+		}
+	}
+}
+
+// TestImageBytes: the memory a run holds per image (for rnc run's batch
+// limit) is every value of the graph as expanded, or the arena once memplan
+// has run, plus the largest op's operands.
+func TestImageBytes(t *testing.T) {
+	w, err := runtime.ReadSafetensorsFile(filepath.Join("..", "..", "testdata", "golden", "tinyv2.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, planned := range []bool{false, true} {
+		g, err := dsl.Load(filepath.Join("..", "..", "models", "tinyv2.rn"), dsl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if planned {
+			if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var values, largest int64
+		for _, op := range g.Ops {
+			var operands int64
+			for _, v := range op.Inputs {
+				operands += v.Type.Bytes()
+			}
+			for _, v := range op.Outputs {
+				operands += v.Type.Bytes()
+				values += v.Type.Bytes()
+			}
+			largest = max(largest, operands)
+		}
+		want := values + largest
+		if planned {
+			arena, _, _ := ir.ArenaStats(g)
+			if arena >= values {
+				t.Fatalf("arena %d not below the sum of values %d", arena, values)
+			}
+			want = arena + largest
+		}
+		it, err := interp.New(g, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := it.ImageBytes(); got != want {
+			t.Errorf("planned %v: ImageBytes %d, want %d", planned, got, want)
 		}
 	}
 }
