@@ -34,6 +34,9 @@ type Options struct {
 	Targets []passes.Target
 	// Pipeline configures the passes (Target is set per plan).
 	Pipeline passes.Config
+	// After, when set, is called after each pass of each target's pipeline
+	// with the target (for dumps); it replaces Pipeline.After.
+	After func(t passes.Target, i int, pass string, g *ir.Graph) error
 	// Source names the model in comments (e.g. "models/resnet50v2.rn").
 	Source string
 }
@@ -71,6 +74,9 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		h := g.Clone()
 		cfg := opt.Pipeline
 		cfg.Target = t
+		if opt.After != nil {
+			cfg.After = func(i int, pass string, g *ir.Graph) error { return opt.After(t, i, pass, g) }
+		}
 		if err := passes.Run(h, cfg); err != nil {
 			return nil, err
 		}

@@ -55,6 +55,18 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	for w, i := range index {
 		it.weights[w] = vals[i]
 	}
+	// A batch norm the passes have folded is checked by the weight
+	// program's bnscale step; one still in the graph reads its variance
+	// directly, so apply the same rule here.
+	for _, op := range g.Ops {
+		if op.Kind != ir.BatchNorm {
+			continue
+		}
+		v := op.Param("moving_variance")
+		if err := runtime.CheckVariance(it.weights[v], op.Attrs.Eps); err != nil {
+			return nil, fmt.Errorf("%s %s: tensor %q: %w", op.Kind, op.Name(), v.Name, err)
+		}
+	}
 	for _, op := range g.Ops {
 		if op.Kind == ir.Conv2D && !isWinograd(op) {
 			a := &op.Attrs
@@ -72,42 +84,31 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	return it, nil
 }
 
-// Result holds every value's contents after a run, in logical order (NHWC
-// per image, images consecutive).
-type Result struct {
-	N      int
-	Values map[*ir.Value][]float32
+// ImageBytes is about the memory Run holds per image of a batch: the arena once
+// memplan has placed the values, else every value (each is kept to the end
+// of the run), plus the largest op's inputs and outputs, which it reads
+// into and computes in logical order.
+func (it *Interp) ImageBytes() int64 {
+	var sum, op1 int64
+	for _, op := range it.g.Ops {
+		var io int64
+		for _, v := range append(append([]*ir.Value(nil), op.Inputs...), op.Outputs...) {
+			io += v.Type.Bytes()
+		}
+		for _, o := range op.Outputs {
+			sum += o.Type.Bytes()
+		}
+		op1 = max(op1, io)
+	}
+	if it.planned {
+		sum = it.arena
+	}
+	return sum + op1
 }
 
 // Run executes the graph on a batch of n images (NHWC float32, images
 // consecutive) and returns the graph's outputs in logical order.
-func (it *Interp) Run(input []float32, n int) ([][]float32, error) {
-	r, err := it.run(input, n, false)
-	if err != nil {
-		return nil, err
-	}
-	outs := make([][]float32, len(it.g.Outputs))
-	for i, o := range it.g.Outputs {
-		outs[i] = r.Values[o]
-	}
-	return outs, nil
-}
-
-// Eval prepares g with the weights and runs it once: New, then Run.
-func Eval(g *ir.Graph, file *runtime.Weights, input []float32, n int) ([][]float32, error) {
-	it, err := New(g, file)
-	if err != nil {
-		return nil, err
-	}
-	return it.Run(input, n)
-}
-
-// RunAll is Run, but returns every value (for per-layer comparisons).
-func (it *Interp) RunAll(input []float32, n int) (*Result, error) {
-	return it.run(input, n, true)
-}
-
-func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error) {
+func (it *Interp) Run(input []float32, n int) (outs [][]float32, err error) {
 	ins := it.g.Inputs()
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("interp: graph has %d inputs, want 1", len(ins))
@@ -121,7 +122,7 @@ func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("interp: %v", r)
+			outs, err = nil, fmt.Errorf("interp: %v", r)
 		}
 	}()
 	st := &state{it: it, n: n, phys: map[*ir.Value][]float32{}}
@@ -131,29 +132,34 @@ func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error)
 			st.arena[i] = float32(math.NaN()) // uninitialized memory must never be read
 		}
 	}
-	res = &Result{N: n, Values: map[*ir.Value][]float32{}}
 	for _, op := range it.g.Ops {
-		var outs [][]float32 // logical
+		var vals [][]float32 // logical
 		if op.Kind == ir.Input {
-			outs = [][]float32{input}
+			vals = [][]float32{input}
 		} else {
 			inputs := make([][]float32, len(op.Inputs))
 			for i, v := range op.Inputs {
 				inputs[i] = st.load(v)
 			}
-			outs = it.exec(op, inputs, n)
+			vals = it.exec(op, inputs, n)
 		}
 		for i, o := range op.Outputs {
-			st.store(o, outs[i])
-			if all {
-				res.Values[o] = outs[i]
-			}
+			st.store(o, vals[i])
 		}
 	}
 	for _, o := range it.g.Outputs {
-		res.Values[o] = st.load(o)
+		outs = append(outs, st.load(o))
 	}
-	return res, nil
+	return outs, nil
+}
+
+// Eval prepares g with the weights and runs it once: New, then Run.
+func Eval(g *ir.Graph, file *runtime.Weights, input []float32, n int) ([][]float32, error) {
+	it, err := New(g, file)
+	if err != nil {
+		return nil, err
+	}
+	return it.Run(input, n)
 }
 
 // state holds the physical storage of values during a run.
