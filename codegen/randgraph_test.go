@@ -118,19 +118,32 @@ func randomPackage(t testing.TB, dir string, m randmodel.Model, seed uint64) (*R
 	w := interp.RandomWeights(g, seed)
 	in := g.Inputs()[0].Type
 	x := interp.RandomInput(in.H(), in.W(), in.C(), m.Batch, seed)
-	y, err := interp.Eval(g, w, x, m.Batch)
-	if err != nil {
-		t.Errorf("seed %d: interpreter: %v\n%s", seed, err, m.Source)
-		return nil, false
-	}
+	// Input sets: random; with NaN pixels; all NaN; with ±Inf and huge
+	// pixels.
+	sets := map[string][]float32{"": x}
 	xn := append([]float32(nil), x...)
 	for i := int(seed % 7); i < len(xn); i += 97 + int(seed%13) {
 		xn[i] = float32(math.NaN())
 	}
-	yn, err := interp.Eval(g, w, xn, m.Batch)
-	if err != nil {
-		t.Errorf("seed %d: interpreter: %v", seed, err)
-		return nil, false
+	sets["nan_"] = xn
+	xa := make([]float32, len(x))
+	for i := range xa {
+		xa[i] = float32(math.NaN())
+	}
+	sets["allnan_"] = xa
+	xs := append([]float32(nil), x...)
+	for i, k := int(seed%5), 0; i < len(xs); i, k = i+89+int(seed%11), k+1 {
+		xs[i] = []float32{float32(math.Inf(1)), float32(math.Inf(-1)), 1e15, -1e15}[k%4]
+	}
+	sets["special_"] = xs
+	want := map[string][]float32{}
+	for name, in := range sets {
+		y, err := interp.Eval(g, w, in, m.Batch)
+		if err != nil {
+			t.Errorf("seed %d: interpreter: %v\n%s", seed, err, m.Source)
+			return nil, false
+		}
+		want[name] = y[0]
 	}
 	res, err := generateChecked(g, m.Name)
 	if err != nil {
@@ -156,9 +169,11 @@ func randomPackage(t testing.TB, dir string, m randmodel.Model, seed uint64) (*R
 	if err := runtime.WriteSafetensorsFile(filepath.Join(ref, "weights.safetensors"), w); err != nil {
 		t.Fatal(err)
 	}
-	for f, v := range map[string][]float32{"input.f32": x, "expected.f32": y[0], "nan_input.f32": xn, "nan_expected.f32": yn[0]} {
-		if err := npy.Write(filepath.Join(ref, f), v, nil); err != nil {
-			t.Fatal(err)
+	for name := range sets {
+		for f, v := range map[string][]float32{name + "input.f32": sets[name], name + "expected.f32": want[name]} {
+			if err := npy.Write(filepath.Join(ref, f), v, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return res, true
