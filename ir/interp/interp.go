@@ -5,6 +5,27 @@
 // run, so the interpreter checks layouts and memory plans as well as
 // arithmetic. Each op reads its inputs into Keras's logical NHWC order,
 // computes in float64, and stores float32 results.
+//
+// # Numeric semantics
+//
+// The interpreter defines what every target computes, non-finite values
+// included (README.md, "Numeric semantics"):
+//   - NaN propagates: ReLU(NaN), sigmoid(NaN), a max pool or global max pool
+//     over a window holding a NaN (IEEE 754-2019 maximum, as PyTorch), a
+//     softmax over a vector holding a NaN (all NaN), batch norm, Add,
+//     Multiply and every sum are NaN;
+//   - ReLU(+Inf) = +Inf and ReLU(−Inf) = 0; sigmoid(±Inf) = 1 and 0; max
+//     pooling of infinities is exact; a softmax with a +Inf entry is all NaN
+//     (exp(Inf − Inf)); a sum of +Inf and −Inf terms, or Inf × 0, is NaN;
+//   - padded cells are 0 (ZeroPadding2D, "same" convolutions); a max pool
+//     skips its padded taps unless zero padding was fused into it (PadZero:
+//     they count as 0); an average pool counts only its taps inside the
+//     map; a pooling window wholly in the padding gives 0.
+//
+// Compiled code may make more outputs non-finite than the interpreter,
+// never fewer: a Winograd convolution mixes the 6×6 input window of each
+// 4×4 output tile, and an infinity turns a channel block's padding lanes
+// into NaN (Inf × 0), which the next convolution reads.
 package interp
 
 import (
