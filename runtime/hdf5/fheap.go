@@ -1,5 +1,7 @@
 package hdf5
 
+import "github.com/rnc-dev/rnc/runtime/internal/lookup3"
+
 // ---------------------------------------------------------------------------
 // version 2 B-trees
 
@@ -459,7 +461,7 @@ func (h *fractalHeap) direct(addr, blockOff, size, off, n uint64) ([]byte, error
 		}
 		img := append([]byte(nil), c.b...)
 		copy(img[at:at+4], []byte{0, 0, 0, 0})
-		if lookup3(img) != sum {
+		if lookup3.Sum(img) != sum {
 			return nil, corrupt(c.base, "fractal heap direct block checksum mismatch")
 		}
 		h.directs[addr] = true

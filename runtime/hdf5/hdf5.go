@@ -34,6 +34,8 @@
 package hdf5
 
 import (
+	"github.com/rnc-dev/rnc/runtime/internal/lookup3"
+
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -176,7 +178,7 @@ func Open(data []byte) (*File, error) {
 		if c.err == nil {
 			end := c.p
 			sum := c.u32()
-			if c.err == nil && lookup3(c.b[:end]) != sum {
+			if c.err == nil && lookup3.Sum(c.b[:end]) != sum {
 				return nil, corrupt(sb, "superblock checksum mismatch")
 			}
 		}
@@ -370,66 +372,9 @@ func (c *cursor) checksum(what string) {
 	end := c.p
 	at := c.off()
 	sum := c.u32()
-	if c.err == nil && lookup3(c.b[:end]) != sum {
+	if c.err == nil && lookup3.Sum(c.b[:end]) != sum {
 		c.err = corrupt(at, "%s checksum mismatch", what)
 	}
-}
-
-// lookup3 is Bob Jenkins' lookup3 hashlittle with initval 0, the checksum of
-// HDF5's version 2 metadata structures.
-func lookup3(k []byte) uint32 {
-	rot := func(x uint32, n uint) uint32 { return x<<n | x>>(32-n) }
-	length := len(k)
-	a := 0xdeadbeef + uint32(length)
-	b, c := a, a
-	for length > 12 {
-		a += binary.LittleEndian.Uint32(k[0:])
-		b += binary.LittleEndian.Uint32(k[4:])
-		c += binary.LittleEndian.Uint32(k[8:])
-		a -= c
-		a ^= rot(c, 4)
-		c += b
-		b -= a
-		b ^= rot(a, 6)
-		a += c
-		c -= b
-		c ^= rot(b, 8)
-		b += a
-		a -= c
-		a ^= rot(c, 16)
-		c += b
-		b -= a
-		b ^= rot(a, 19)
-		a += c
-		c -= b
-		c ^= rot(b, 4)
-		b += a
-		length -= 12
-		k = k[12:]
-	}
-	if length == 0 {
-		return c
-	}
-	var tail [12]byte
-	copy(tail[:], k[:length])
-	a += binary.LittleEndian.Uint32(tail[0:])
-	b += binary.LittleEndian.Uint32(tail[4:])
-	c += binary.LittleEndian.Uint32(tail[8:])
-	c ^= b
-	c -= rot(b, 14)
-	a ^= c
-	a -= rot(c, 11)
-	b ^= a
-	b -= rot(a, 25)
-	c ^= b
-	c -= rot(b, 16)
-	a ^= c
-	a -= rot(c, 4)
-	b ^= a
-	b -= rot(a, 14)
-	c ^= b
-	c -= rot(b, 24)
-	return c
 }
 
 // log2 of a power of two (or floor log2 otherwise).

@@ -433,16 +433,6 @@ func TestFlippedBytes(t *testing.T) {
 	}
 }
 
-func TestLookup3(t *testing.T) {
-	// Reference values of hashlittle(key, len, 0) from lookup3.c's driver.
-	if got := lookup3(nil); got != 0xdeadbeef {
-		t.Errorf("lookup3(\"\") = %#x", got)
-	}
-	if got := lookup3([]byte("Four score and seven years ago")); got != 0x17770551 {
-		t.Errorf("lookup3(four score) = %#x, want 0x17770551", got)
-	}
-}
-
 func FuzzReadAll(f *testing.F) {
 	for _, p := range fixtures(f) {
 		data, _ := os.ReadFile(p)
