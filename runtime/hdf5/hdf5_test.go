@@ -274,9 +274,17 @@ func checkAttrs(t *testing.T, root *Group, spec fileSpec) {
 	}
 }
 
+// smallLimits are the limits of the corruption tests and the fuzz target:
+// small enough that a crafted input cannot make a test slow.
+func smallLimits() Limits {
+	return Limits{MaxDataBytes: 1 << 20, MaxFillBytes: 64 << 10, BudgetPerByte: 64, BudgetBase: 4 << 20}
+}
+
 // readAll opens data and reads every object, attribute and dataset.
-func readAll(data []byte) (int, error) {
-	f, err := Open(data)
+func readAll(data []byte) (int, error) { return readAllLimits(data, DefaultLimits()) }
+
+func readAllLimits(data []byte, lim Limits) (int, error) {
+	f, err := OpenLimits(data, lim)
 	if err != nil {
 		return 0, err
 	}
@@ -402,9 +410,6 @@ func TestTruncatedFiles(t *testing.T) {
 }
 
 func TestFlippedBytes(t *testing.T) {
-	old := MaxDataBytes
-	MaxDataBytes = 16 << 20
-	defer func() { MaxDataBytes = old }()
 	rng := rand.New(rand.NewSource(1))
 	for _, p := range fixtures(t) {
 		orig, _ := os.ReadFile(p)
@@ -427,7 +432,7 @@ func TestFlippedBytes(t *testing.T) {
 						t.Fatalf("%s flip %d: panic %v", filepath.Base(p), k, r)
 					}
 				}()
-				readAll(data)
+				readAllLimits(data, smallLimits())
 			}()
 		}
 	}
@@ -446,10 +451,15 @@ func FuzzReadAll(f *testing.F) {
 		data, _ := os.ReadFile(p)
 		f.Add(data[:min(len(data), 8192)])
 	}
-	old := MaxDataBytes
-	MaxDataBytes = 1 << 20
-	f.Cleanup(func() { MaxDataBytes = old })
+	for _, h := range hostileFiles(f) {
+		f.Add(h.data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		readAll(data)
+		// With smallLimits the reader may spend 64 × the input + 4 MiB;
+		// what it allocates is within a small factor of that.
+		n := allocated(func() { readAllLimits(data, smallLimits()) })
+		if bound := 160*uint64(len(data)) + 12<<20; n > bound {
+			t.Fatalf("a %d-byte input allocated %d bytes (bound %d)", len(data), n, bound)
+		}
 	})
 }
