@@ -415,8 +415,9 @@ func TestFlippedBytes(t *testing.T) {
 		orig, _ := os.ReadFile(p)
 		// Concentrate on metadata: the first part of the file and random
 		// places everywhere.
+		data := append([]byte(nil), orig...)
 		for k := 0; k < 300; k++ {
-			data := append([]byte(nil), orig...)
+			copy(data, orig) // undo the previous flips
 			for j := 0; j < 1+rng.Intn(4); j++ {
 				var i int
 				if k%2 == 0 {
