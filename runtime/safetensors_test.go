@@ -543,6 +543,27 @@ func FuzzParseSafetensors(f *testing.F) {
 		// Parsing allocates the header's JSON a few times over and the
 		// data once: bounded by the input, never by what it declares.
 		checkBounded(t, "ParseSafetensors", data, 24, 64<<10, func() { ws, err = ParseSafetensors(data) })
+		// The file reader (header, then tensor by tensor) and the format
+		// sniffing, on the same bytes.
+		var lazy *Weights
+		var lerr error
+		checkBounded(t, "openSafetensors", data, 24, 64<<10, func() {
+			if lazy, lerr = openSafetensors(&countingReader{r: bytes.NewReader(data)}, int64(len(data))); lerr == nil {
+				if err := lazy.loadAll(); err != nil {
+					t.Fatalf("loading an opened file: %v", err)
+				}
+			}
+		})
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("ParseSafetensors: %v; openSafetensors: %v", err, lerr)
+		}
+		if err == nil {
+			lazy.src = nil
+			if d := sameWeights(ws, lazy); d != "" {
+				t.Fatalf("ParseSafetensors and openSafetensors differ: %s", d)
+			}
+		}
+		sniffWeights(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			if ws != nil {
 				t.Fatal("non-nil Weights with an error")
