@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -19,7 +20,16 @@ type options struct {
 	target  string
 }
 
-// WithThreads sets how many threads run each layer (default GOMAXPROCS).
+// MaxThreads bounds WithThreads. Each thread is a goroutine with its own
+// scratch buffers (a Winograd workspace among them), so memory grows with
+// the thread count; 1024 is above the hardware thread count of the largest
+// current machines (768 on a two-socket 192-core EPYC), beyond which more
+// threads cannot run faster. The bound does not depend on this machine's
+// CPU count, so that an option that works on one machine works on all.
+const MaxThreads = 1024
+
+// WithThreads sets how many threads run each layer, 1 to MaxThreads
+// (default GOMAXPROCS, at most MaxThreads).
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 
 // WithTarget forces a target (avx512, avx2 or generic) instead of the best
@@ -48,6 +58,9 @@ type Model struct {
 // Load reads a weight file (safetensors or Keras HDF5, by content) and
 // prepares prog to run.
 func Load(prog *Program, path string, opts ...Option) (*Model, error) {
+	if _, err := checkNew(prog, opts); err != nil {
+		return nil, err
+	}
 	ws, err := LoadWeightsFile(path)
 	if err != nil {
 		return nil, err
@@ -60,14 +73,36 @@ func Load(prog *Program, path string, opts ...Option) (*Model, error) {
 	return m, nil
 }
 
+// checkNew checks the program and the options, before any work.
+func checkNew(prog *Program, opts []Option) (options, error) {
+	o := options{threads: min(runtime.GOMAXPROCS(0), MaxThreads), target: os.Getenv("RNC_TARGET")}
+	if prog == nil {
+		return o, errors.New("runtime: nil *Program")
+	}
+	for i, p := range prog.Plans {
+		if p == nil {
+			return o, fmt.Errorf("%s: plan %d is nil", prog.Name, i)
+		}
+	}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if o.threads < 1 || o.threads > MaxThreads {
+		return o, fmt.Errorf("%s: WithThreads(%d): want 1 to %d threads (runtime.MaxThreads)", prog.Name, o.threads, MaxThreads)
+	}
+	return o, nil
+}
+
 // New prepares prog to run with the given weights.
 func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
-	o := options{threads: runtime.GOMAXPROCS(0), target: os.Getenv("RNC_TARGET")}
-	for _, f := range opts {
-		f(&o)
+	o, err := checkNew(prog, opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.threads < 1 {
-		return nil, fmt.Errorf("%s: WithThreads(%d): want at least 1", prog.Name, o.threads)
+	if ws == nil {
+		return nil, fmt.Errorf("%s: nil *Weights", prog.Name)
 	}
 	plan, err := selectPlan(prog, o.target)
 	if err != nil {

@@ -159,14 +159,14 @@ var weightsLsCmd = &command{
 	short:   "list the tensors of a weight file",
 	name:    "weights ls",
 	args:    "WEIGHTS",
-	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata.",
+	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata, from its headers (no tensor data is read).",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
 			path, err := oneArg(args, "weight file")
 			if err != nil {
 				return err
 			}
-			ws, err := runtime.LoadWeightsFile(path)
+			ws, err := runtime.ListWeightsFile(path) // headers only: no tensor data is read
 			if err != nil {
 				return err
 			}
