@@ -118,8 +118,10 @@ func randomPackage(t testing.TB, dir string, m randmodel.Model, seed uint64) (*R
 	w := interp.RandomWeights(g, seed)
 	in := g.Inputs()[0].Type
 	x := interp.RandomInput(in.H(), in.W(), in.C(), m.Batch, seed)
-	// Input sets: random; with NaN pixels; all NaN; with ±Inf and huge
-	// pixels.
+	// Input sets: random; with NaN pixels; all NaN; with ±Inf pixels. (Not
+	// huge finite values: a Winograd tile with one loses the precision of
+	// its other outputs, which a later sigmoid can turn into any value;
+	// the kernel tests check huge values family by family.)
 	sets := map[string][]float32{"": x}
 	xn := append([]float32(nil), x...)
 	for i := int(seed % 7); i < len(xn); i += 97 + int(seed%13) {
@@ -133,7 +135,7 @@ func randomPackage(t testing.TB, dir string, m randmodel.Model, seed uint64) (*R
 	sets["allnan_"] = xa
 	xs := append([]float32(nil), x...)
 	for i, k := int(seed%5), 0; i < len(xs); i, k = i+89+int(seed%11), k+1 {
-		xs[i] = []float32{float32(math.Inf(1)), float32(math.Inf(-1)), 1e15, -1e15}[k%4]
+		xs[i] = []float32{float32(math.Inf(1)), float32(math.Inf(-1))}[k%2]
 	}
 	sets["special_"] = xs
 	want := map[string][]float32{}
