@@ -179,7 +179,10 @@ func (m *Model) Close() error {
 }
 
 // Predict runs the model on n images: src holds n NHWC images
-// (InputH×InputW×InputC floats each), dst receives n outputs.
+// (InputH×InputW×InputC floats each), dst receives n outputs. A batch whose
+// activations would take more than 1 GiB runs in chunks that fit (the
+// outputs do not depend on the batch), so memory stays bounded whatever
+// the batch.
 func (m *Model) Predict(dst, src []float32) error {
 	return m.predict(dst, src, nil)
 }
@@ -193,6 +196,11 @@ func (m *Model) Profile(dst, src []float32, times []time.Duration) error {
 	return m.predict(dst, src, times)
 }
 
+// maxArenaBytes bounds the activation arena of one call: a batch that
+// would need more runs in chunks of as many images as fit (at least one),
+// so that memory does not grow with the batch (a variable for tests).
+var maxArenaBytes = 1 << 30
+
 func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 	p := m.plan
 	per := m.prog.InputH * m.prog.InputW * m.prog.InputC
@@ -201,19 +209,34 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 			m.prog.Name, len(src), m.prog.InputH, m.prog.InputW, m.prog.InputC, per)
 	}
 	n := len(src) / per
-	if len(dst) < n*p.Output.Size() {
-		return fmt.Errorf("%s: Predict: dst has %d floats, want %d (%d images × %d)", m.prog.Name, len(dst), n*p.Output.Size(), n, p.Output.Size())
+	outSize := p.Output.Size()
+	if len(dst) < n*outSize {
+		return fmt.Errorf("%s: Predict: dst has %d floats, want %d (%d images × %d)", m.prog.Name, len(dst), n*outSize, n, outSize)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return fmt.Errorf("%s: Predict after Close", m.prog.Name)
 	}
-	if need := n*p.ArenaFloats + 16; len(m.arena) < need {
+	for i := range times {
+		times[i] = 0
+	}
+	chunk := max(1, maxArenaBytes/(4*max(1, p.ArenaFloats)))
+	for i0 := 0; i0 < n; i0 += chunk {
+		k := min(chunk, n-i0)
+		m.run(dst[i0*outSize:(i0+k)*outSize], src[i0*per:(i0+k)*per], k, times)
+	}
+	return nil
+}
+
+// run computes the k images of src into dst (m.mu held).
+func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
+	p := m.plan
+	if need := k*p.ArenaFloats + 16; len(m.arena) < need {
 		m.arena = alignedFloats(need)
 	}
-	m.n = n
-	copy(m.arena[n*p.Input.Off:], src)
+	m.n = k
+	copy(m.arena[k*p.Input.Off:], src)
 	for i := range p.Steps {
 		var t0 time.Time
 		if times != nil {
@@ -221,14 +244,13 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 		}
 		m.pool.For(m.taskCount(&p.Steps[i]), m.tasks[i])
 		if times != nil {
-			times[i] = time.Since(t0)
+			times[i] += time.Since(t0)
 		}
 	}
 	out := p.Output
-	for i := 0; i < n; i++ {
-		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, n, i))
+	for i := 0; i < k; i++ {
+		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, k, i))
 	}
-	return nil
 }
 
 // alignedFloats returns a slice whose first element is 64-byte aligned.
