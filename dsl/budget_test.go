@@ -43,6 +43,12 @@ func TestBudgets(t *testing.T) {
 			"m.rn:4:33: work budget exceeded: expansion takes more than 10000000 steps; is a loop too long?"},
 		{"layers", "model m() {\n    x = Input(shape = [4])\n    for i in 1 .. 30000 { x = Dense(x, 1) }\n    return x\n}\n",
 			"m.rn:3:31: layer budget exceeded: the model has more than 20000 layers"},
+		{"shape: output", "model m() {\n    x = Input(shape = [64, 64, 3])\n    return Conv2D(x, 1000000, 3)\n}\n",
+			"m.rn:3:12: Conv2D conv2d: shape budget exceeded: the output (None, 62, 62, 1000000) holds more than 1073741824 elements"},
+		{"shape: weight", "model m() {\n    x = Input(shape = [1048576])\n    return Dense(x, 2048)\n}\n",
+			"m.rn:3:12: Dense dense: shape budget exceeded: the kernel [1048576 2048] holds more than 1073741824 elements"},
+		{"shape: input", "model m() {\n    return Input(shape = [1048576, 1048576, 3])\n}\n",
+			"m.rn:2:12: Input input_1: shape budget exceeded: the output (None, 1048576, 1048576, 3) holds more than 1073741824 elements"},
 		// A message shows at most about 200 bytes of a value.
 		{"show", "model m() {\n    s = [1]\n    for i in 1 .. 15 { s = [s, s] }\n    if s { }\n    return 1\n}\n",
 			"m.rn:4:8: if condition must be a bool, got list [[[[[[[[[[[[[[[[1], [1]], [[1], [1]]], [[[1], [1]], [[1], [1]]]], [[[[1], [1]], [[1], [1]]], [[[1], [1]], [[1], [1]]]]], [[[[[1], [1]], [[1], [1]]], [[[1], [1]], [[1], [1]]]], [[[[1], [1]], [[1], [1]]..."},

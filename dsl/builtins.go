@@ -309,8 +309,33 @@ func (e *expander) layer(a *args, kind ir.Kind, inputs []*ir.Value, attrs ir.Att
 	if err := e.g.AddLayer(op, withBias); err != nil {
 		return nil, e.errorf(a.call.pos, "%s %s: %v", a.name, name, err)
 	}
+	for _, v := range op.Outputs {
+		if !fits(v.Type.Dims) {
+			return nil, e.errorf(a.call.pos, "%s %s: shape budget exceeded: the output %s holds more than %d elements", a.name, name, v.Type.KerasShape(), maxElements)
+		}
+	}
+	for _, p := range op.Kind.Info().Params {
+		if w := op.Params[p.Role]; w != nil && !fits(w.Shape) {
+			return nil, e.errorf(a.call.pos, "%s %s: shape budget exceeded: the %s %v holds more than %d elements", a.name, name, p.Role, w.Shape, maxElements)
+		}
+	}
 	e.names[name] = a.call.pos
 	return op.Out(), nil
+}
+
+// fits reports whether a tensor of these dimensions holds at most
+// maxElements elements (per image), computed without overflow.
+func fits(dims []int) bool {
+	n := 1
+	for _, d := range dims {
+		if d < 0 || d > maxElements {
+			return false
+		}
+		if n *= d; n > maxElements {
+			return false
+		}
+	}
+	return true
 }
 
 func bInput(e *expander, c *callExpr, a *args) (any, error) {

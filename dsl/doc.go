@@ -12,7 +12,7 @@
 // No source, however hostile, makes loading hang, exhaust memory or
 // overflow the stack: the lexer and parser (lex.go, parse.go) work in
 // linear time and memory, and the source size, the nesting depth, the
-// evaluation work, the lists and strings built, the layers each have a
-// budget (expand.go, nesting.go) whose error names it
+// evaluation work, the lists and strings built, the layers and the tensor
+// sizes each have a budget (expand.go, nesting.go) whose error names it
 // and where it ran out.
 package dsl

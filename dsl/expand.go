@@ -45,6 +45,11 @@ const (
 	// maxLayers bounds the ops the model creates: resnet1001 has 3,676,
 	// and creating and checking 20,000 takes a fraction of a second.
 	maxLayers = 20_000
+	// maxElements bounds every tensor a layer outputs (per image) and
+	// every weight, so that no later size computation overflows: the
+	// largest in the real models hold a few million (resnet50's
+	// 112x112x64 activation, its 3x3x512x512 kernels).
+	maxElements = 1 << 30
 	// maxString and maxList bound one string or list.
 	maxString = 4096
 	maxList   = 100_000
