@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -333,7 +334,7 @@ func checkAgainstGrammar(t *testing.T, name, src string) {
 	if gerr != nil && strings.Contains(gerr.Error(), "invalid quoted string") {
 		// a String the rules match but whose escapes are wrong: both
 		// parsers reject it
-		if len(got) >= len(want) || !reflect.DeepEqual(got, want[:len(got)]) || !strings.HasPrefix(want[len(got)], "String ") {
+		if len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) || !strings.HasPrefix(want[len(got)], "String ") {
 			t.Fatalf("%s: lexer: got %q, %v\nthe rules give %q, %v", name, got, gerr, want, werr)
 		}
 		if _, perr := grammarParser.ParseString(name, src); perr == nil {
@@ -341,7 +342,7 @@ func checkAgainstGrammar(t *testing.T, name, src string) {
 		}
 		return
 	}
-	if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+	if (werr == nil) != (gerr == nil) || !slices.Equal(got, want) {
 		t.Fatalf("%s: lexer: got %q, %v\nthe rules give %q, %v", name, got, gerr, want, werr)
 	}
 	if werr != nil {
