@@ -129,9 +129,9 @@ func TestSourceBudget(t *testing.T) {
 		files map[string]string
 		want  string
 	}{
-		{"model", map[string]string{"m.rn": big}, "reading model: m.rn is 1048579 bytes, more than the limit of 1048576"},
+		{"model", map[string]string{"m.rn": big}, "reading model: source budget exceeded: m.rn is 1048579 bytes, more than 1048576"},
 		{"import", map[string]string{"m.rn": "import \"big.rn\"\n" + small, "big.rn": big},
-			`m.rn:1:1: cannot import "big.rn": big.rn is 1048579 bytes, more than the limit of 1048576`},
+			`m.rn:1:1: cannot import "big.rn": source budget exceeded: big.rn is 1048579 bytes, more than 1048576`},
 		{"all together", map[string]string{"m.rn": "import \"a.rn\"\nimport \"b.rn\"\n" + small, "a.rn": half, "b.rn": half},
 			`m.rn:2:1: cannot import "b.rn": source budget exceeded: the model and its imports are more than 1048576 bytes`},
 	}
@@ -177,7 +177,7 @@ func TestReadFile(t *testing.T) {
 		{"/dev/zero", `cannot import "/dev/zero": /dev/zero is a character device, not a regular file`},
 		{fifo, fmt.Sprintf("cannot import %q: %s is a named pipe, not a regular file", fifo, fifo)},
 		{dir, fmt.Sprintf("cannot import %q: %s is a directory, not a regular file", dir, dir)},
-		{big, fmt.Sprintf("cannot import %q: %s is 1048577 bytes, more than the limit of 1048576", big, big)},
+		{big, fmt.Sprintf("cannot import %q: source budget exceeded: %s is 1048577 bytes, more than 1048576", big, big)},
 	} {
 		m := write("m.rn", fmt.Sprintf("import %q\n%s", c.imp, model("    return x")))
 		_, err := Load(m, Options{})
@@ -188,7 +188,7 @@ func TestReadFile(t *testing.T) {
 	if _, err := Load("/dev/zero", Options{}); err == nil || err.Error() != "reading model: /dev/zero is a character device, not a regular file" {
 		t.Errorf("model /dev/zero: %v", err)
 	}
-	if _, err := Load(big, Options{}); err == nil || err.Error() != "reading model: "+big+" is 1048577 bytes, more than the limit of 1048576" {
+	if _, err := Load(big, Options{}); err == nil || err.Error() != "reading model: source budget exceeded: "+big+" is 1048577 bytes, more than 1048576" {
 		t.Errorf("model too big: %v", err)
 	}
 	write("lib.rn", lib)

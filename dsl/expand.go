@@ -71,7 +71,22 @@ type Options struct {
 	MaxSteps int
 }
 
-func readSource(path string) ([]byte, error) { return fileio.ReadFile(path, maxSource) }
+// readSource is the default ReadFile: fileio.ReadFile, which refuses
+// all but regular files before opening them and reads at most maxSource
+// bytes.
+func readSource(path string) ([]byte, error) {
+	b, err := fileio.ReadFile(path, maxSource)
+	if err != nil {
+		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() > maxSource {
+			return nil, sourceTooBig(path, st.Size())
+		}
+	}
+	return b, err
+}
+
+func sourceTooBig(path string, size int64) error {
+	return fmt.Errorf("source budget exceeded: %s is %d bytes, more than %d", path, size, maxSource)
+}
 
 // Error is a user mistake in a model source, with its position and, for
 // mistakes inside macros, the chain of calls that led there.
@@ -226,9 +241,8 @@ func (e *expander) load(path string, from srcPos, root bool, depth int) error {
 	if err != nil {
 		return fail(err)
 	}
-	if len(src) > maxSource {
-		// fileio.ReadFile's message, for a ReadFile that does not limit
-		return fail(fmt.Errorf("%s is %d bytes, more than the limit of %d", path, len(src), maxSource))
+	if len(src) > maxSource { // a ReadFile that does not limit
+		return fail(sourceTooBig(path, int64(len(src))))
 	}
 	e.source += len(src)
 	if e.source > maxSource {
