@@ -558,9 +558,6 @@ func bDense(e *expander, c *callExpr, a *args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(x.Type.Dims) != 1 {
-		return nil, a.errorf("x", "x must be a vector of features, got %s; flatten or pool it first", show(x))
-	}
 	units, err := a.int("units")
 	if err != nil {
 		return nil, err

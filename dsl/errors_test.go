@@ -91,8 +91,6 @@ func TestErrors(t *testing.T) {
 			nil, `m.rn:4:9: Conv2D big: kernel 9x9 does not fit the input_1 input 8x8 (padded 8x8)`},
 		{"pool does not fit", model("    for i in 1 .. 3 { x = MaxPooling2D(x, 3, strides = 2) }\n    return x"),
 			nil, `m.rn:4:27: MaxPooling2D max_pooling2d_2: pool size 3x3 does not fit the max_pooling2d_1 input 1x1 (padded 1x1)`},
-		{"dense on a feature map", model("    return Dense(x, 10)"),
-			nil, `m.rn:4:18: Dense: x must be a vector of features, got tensor input_1 (None, 8, 8, 3); flatten or pool it first`},
 		{"undefined name", model("    return y"),
 			nil, `m.rn:4:12: undefined name "y"`},
 		{"bad padding", model("    x = Conv2D(x, 4, 3, padding = \"full\")\n    return x"),
