@@ -58,30 +58,7 @@ func tileKeys(s *ConvSpec) []string {
 
 // TestTileCoverage: the sweep emits every register tile the cost model
 // chooses for 1–8 output blocks and rows of 1–64 pixels.
-func TestTileCoverage(t *testing.T) {
-	all := map[string]bool{}
-	for _, ep := range kerneltest.HeavyEpilogues {
-		for ocb := 1; ocb <= 8; ocb++ {
-			for ow := 1; ow <= 64; ow++ {
-				for _, k := range tileKeys(&ConvSpec{IC: 16, OC: 16 * ocb, H: 1, W: ow, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: ep}) {
-					all[k] = true
-				}
-			}
-		}
-	}
-	swept := map[string]bool{}
-	for _, c := range sweepCases() {
-		for _, k := range tileKeys(&c.Spec) {
-			swept[k] = true
-		}
-	}
-	for k := range all {
-		if !swept[k] {
-			t.Errorf("tile %s is not in the sweep", k)
-		}
-	}
-	t.Logf("%d register tiles chosen by the cost model, all in the sweep", len(all))
-}
+func TestTileCoverage(t *testing.T) { harness.TileCoverage(t, 16, tileKeys, sweepCases()) }
 
 func TestKernels(t *testing.T) {
 	if testing.Short() {

@@ -395,6 +395,36 @@ func (w *Sweep[S, T]) TileSweep(blk int, tiles func(s *S) []string) int {
 	return len(seen)
 }
 
+// TileCoverage checks that cases emit every register tile (tiles(s): the
+// keys of TileSweep) the cost model chooses for 1–8 output blocks of blk
+// channels and rows of 1–64 pixels, with each of HeavyEpilogues.
+func (d Direct[S, T]) TileCoverage(t *testing.T, blk int, tiles func(s *S) []string, cases []Case[S, T]) {
+	t.Helper()
+	all := map[string]bool{}
+	for _, ep := range HeavyEpilogues {
+		for ocb := 1; ocb <= 8; ocb++ {
+			for ow := 1; ow <= 64; ow++ {
+				s := d.New(conv.Spec{IC: blk, OC: blk * ocb, H: 1, W: ow, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: ep})
+				for _, k := range tiles(&s) {
+					all[k] = true
+				}
+			}
+		}
+	}
+	swept := map[string]bool{}
+	for _, c := range cases {
+		for _, k := range tiles(&c.Spec) {
+			swept[k] = true
+		}
+	}
+	for k := range all {
+		if !swept[k] {
+			t.Errorf("tile %s is not in the sweep", k)
+		}
+	}
+	t.Logf("%d register tiles chosen by the cost model, all in the sweep", len(all))
+}
+
 // Widths adds, for output rows 14 and 28 wide (the ResNet stages whose
 // rows split unevenly into tiles), every stride-1 geometry (with "same"
 // horizontal padding) with every epilogue, on maps a few rows high.
