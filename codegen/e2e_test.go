@@ -462,3 +462,21 @@ func tempDir(pattern string) (string, error) {
 	}
 	return os.MkdirTemp("testdata", pattern)
 }
+
+// TestAddressable: a model whose tensors the kernels cannot address (rnc
+// compile --set input_shape=[8192,8192,3] used to panic with "immediate
+// 4294967296 out of range"; the model language now refuses that one as
+// over its shape budget) is refused with an error naming the layer; the
+// largest inputs below the limit compile.
+func TestAddressable(t *testing.T) {
+	g := loadModel(t, "resnet50v2", map[string]string{"input_shape": "[6000,6000,3]"})
+	_, err := Generate(g, Options{Package: "p", Targets: allTargets})
+	want := "layer input_1: its output 6000×6000×3 takes 2.1 GiB per image in rnc's blocked layouts; the kernels address at most 2 GiB per tensor and image"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("6000×6000: error %v, want %q", err, want)
+	}
+	g = loadModel(t, "resnet50v2", map[string]string{"input_shape": "[4000,4000,3]"})
+	if _, err := Generate(g, Options{Package: "p", Targets: allTargets}); err != nil {
+		t.Errorf("4000×4000: %v", err)
+	}
+}

@@ -34,6 +34,9 @@ type Options struct {
 	Targets []passes.Target
 	// Pipeline configures the passes (Target is set per plan).
 	Pipeline passes.Config
+	// After, when set, is called after each pass of each target's pipeline
+	// with the target (for dumps); it replaces Pipeline.After.
+	After func(t passes.Target, i int, pass string, g *ir.Graph) error
 	// Source names the model in comments (e.g. "models/resnet50v2.rn").
 	Source string
 }
@@ -62,6 +65,9 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("codegen compiles models with one image input (H, W, C) and one output")
 	}
+	if err := addressable(g); err != nil {
+		return nil, err
+	}
 	res := &Result{Files: map[string][]byte{}, Graphs: map[passes.Target]*ir.Graph{}}
 	ctx := build.NewContext()
 	kernels := map[string]string{} // spec key → kernel name
@@ -71,6 +77,9 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		h := g.Clone()
 		cfg := opt.Pipeline
 		cfg.Target = t
+		if opt.After != nil {
+			cfg.After = func(i int, pass string, g *ir.Graph) error { return opt.After(t, i, pass, g) }
+		}
 		if err := passes.Run(h, cfg); err != nil {
 			return nil, err
 		}
@@ -305,4 +314,48 @@ func (r *Result) FileNames() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// MaxTensorBytes bounds one tensor of one image, and one layer's weights,
+// in the packed layouts of the widest channel block: the kernels address
+// them with 32-bit displacements and strides.
+const MaxTensorBytes = 1<<31 - 1
+
+// addressable refuses a graph with a value or weight the kernels cannot
+// address (a huge input_shape, or a huge layer), naming it.
+func addressable(g *ir.Graph) error {
+	// bytes is the size of dims with channels (and a conv kernel's input
+	// channels) padded to 16, as float64 (no overflow).
+	bytes := func(dims []int) float64 {
+		n := 4.0
+		for i, d := range dims {
+			if i == len(dims)-1 || (len(dims) == 4 && i == 2) {
+				d = (d + 15) / 16 * 16
+			}
+			n *= float64(d)
+		}
+		return n
+	}
+	gib := func(n float64) string { return fmt.Sprintf("%.1f GiB", n/(1<<30)) }
+	for _, op := range g.Ops {
+		for _, o := range op.Outputs {
+			if n := bytes(o.Type.Dims); n > MaxTensorBytes {
+				return fmt.Errorf("layer %s: its output %s takes %s per image in rnc's blocked layouts; the kernels address at most 2 GiB per tensor and image (use a smaller input_shape)", op.Name(), dimsText(o.Type.Dims), gib(n))
+			}
+		}
+	}
+	for _, w := range g.Weights.Files() {
+		if n := bytes(w.Shape); n > MaxTensorBytes {
+			return fmt.Errorf("weight %s (%s) takes %s packed; the kernels address at most 2 GiB per layer", w.Name, dimsText(w.Shape), gib(n))
+		}
+	}
+	return nil
+}
+
+func dimsText(d []int) string {
+	s := make([]string, len(d))
+	for i, v := range d {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, "×")
 }

@@ -3,6 +3,7 @@ package codegen
 import (
 	"fmt"
 
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/runtime"
@@ -65,7 +66,6 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			s.Out = append(s.Out, buf(o))
 		}
 		a := &op.Attrs
-		out := op.Out().Type
 		epi := func(steps []ir.Step) {
 			for _, st := range steps {
 				e := runtime.Epi{Arg: st.Arg, Sub: st.Sub, Scale: -1, Shift: -1}
@@ -103,7 +103,7 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			s.Winograd = fam == "wino"
 			s.KH, s.KW, s.SH, s.SW = a.Kernel[0], a.Kernel[1], a.Strides[0], a.Strides[1]
 			s.Pad = a.Pad
-			s.Flops = 2 * int64(out.H()*out.W()) * int64(a.Kernel[0]*a.Kernel[1]) * int64(op.Inputs[0].Type.C()) * int64(a.Filters)
+			s.Flops = 2 * convMACs(&s)
 			epi(a.Epi)
 			s.NB = 1
 		case ir.Eltwise:
@@ -179,6 +179,17 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 		l.ops = append(l.ops, op)
 	}
 	return l, nil
+}
+
+// convMACs is the multiply-adds a conv step's kernels execute for one
+// image: logical channels, padding taps skipped (conv.Spec.MACs, the count
+// the kernel generators use), so that a layer's GFLOP/s never credits work
+// that is not done. Winograd steps are credited the same direct count.
+func convMACs(s *runtime.Step) int64 {
+	x := s.In[0]
+	spec := conv.Spec{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3]}
+	return spec.MACs()
 }
 
 func sub(op *ir.Op, i int) int {

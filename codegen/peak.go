@@ -59,17 +59,19 @@ package %s
 import "time"
 
 // GFLOPS returns the single-thread FMA peak in GFLOP/s for a target
-// (avx512 or avx2): the best of several timed runs of 12 independent FMA
-// chains.
+// (avx512 or avx2): the best of 200 timed runs of 12 independent FMA
+// chains, each well under a millisecond (as short as the layers rnc bench
+// times), so that a run the scheduler interrupts on a busy machine does
+// not lower the peak.
 func GFLOPS(target string) float64 {
 	lanes, run := 16, fmaZMM
 	if target == "avx2" {
 		lanes, run = 8, fmaYMM
 	}
-	const n = 20_000_000
-	run(n / 10) // warm up the clock
+	const n = 100_000
+	run(200 * n) // warm up the clock
 	best := time.Duration(1 << 62)
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 200; i++ {
 		t0 := time.Now()
 		run(n)
 		best = min(best, time.Since(t0))

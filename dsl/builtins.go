@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alecthomas/participle/v2/lexer"
-
 	"github.com/rnc-dev/rnc/ir"
 )
 
@@ -30,7 +28,7 @@ type builtin struct {
 	// variadic collects all positional arguments into the first parameter
 	// (Add([a, b]) and Add(a, b) both work).
 	variadic bool
-	fn       func(e *expander, c *Call, a *args) (any, error)
+	fn       func(e *expander, c *callExpr, a *args) (any, error)
 }
 
 var builtins map[string]*builtin
@@ -80,36 +78,36 @@ func BuiltinNames() []string {
 // args are a builtin call's bound arguments.
 type args struct {
 	e    *expander
-	call *Call
+	call *callExpr
 	name string // the builtin
 	v    map[string]any
-	pos  map[string]lexer.Position
+	pos  map[string]srcPos
 }
 
-func (e *expander) callBuiltin(c *Call, b *builtin, env map[string]any) (any, error) {
-	a := &args{e: e, call: c, name: c.Name, v: map[string]any{}, pos: map[string]lexer.Position{}}
+func (e *expander) callBuiltin(c *callExpr, b *builtin, env map[string]any) (any, error) {
+	a := &args{e: e, call: c, name: c.name, v: map[string]any{}, pos: map[string]srcPos{}}
 	known := map[string]bool{}
 	for _, p := range b.params {
 		known[p.name] = true
 	}
 	var rest []any
 	npos := 0
-	for _, arg := range c.Args {
-		v, err := e.eval(arg.Value, env)
+	for _, arg := range c.args {
+		v, err := e.eval(arg.value, env)
 		if err != nil {
 			return nil, err
 		}
-		name := arg.Name
+		name := arg.name
 		if name == "" {
 			if b.variadic {
 				if len(a.v) > 0 {
-					return nil, e.errorf(arg.Pos, "%s: positional argument after a named one", c.Name)
+					return nil, e.errorf(arg.pos, "%s: positional argument after a named one", c.name)
 				}
 				rest = append(rest, v)
 				continue
 			}
 			if npos >= len(b.params) {
-				return nil, e.errorf(arg.Pos, "too many arguments to %s: it takes %d", c.Name, len(b.params))
+				return nil, e.errorf(arg.pos, "too many arguments to %s: it takes %d", c.name, len(b.params))
 			}
 			name = b.params[npos].name
 			npos++
@@ -118,33 +116,33 @@ func (e *expander) callBuiltin(c *Call, b *builtin, env map[string]any) (any, er
 			for _, p := range b.params {
 				names = append(names, p.name)
 			}
-			return nil, e.errorf(arg.Pos, "%s has no parameter %q (it has: %s)", c.Name, name, strings.Join(names, ", "))
+			return nil, e.errorf(arg.pos, "%s has no parameter %q (it has: %s)", c.name, name, strings.Join(names, ", "))
 		}
 		if _, dup := a.v[name]; dup {
-			return nil, e.errorf(arg.Pos, "argument %q of %s given twice", name, c.Name)
+			return nil, e.errorf(arg.pos, "argument %q of %s given twice", name, c.name)
 		}
-		a.v[name], a.pos[name] = v, arg.Pos
+		a.v[name], a.pos[name] = v, arg.pos
 	}
 	if b.variadic && len(rest) > 0 {
 		first := b.params[0].name
 		if _, dup := a.v[first]; dup {
-			return nil, e.errorf(c.Pos, "argument %q of %s given twice", first, c.Name)
+			return nil, e.errorf(c.pos, "argument %q of %s given twice", first, c.name)
 		}
 		if l, ok := rest[0].([]any); ok && len(rest) == 1 {
 			a.v[first] = l
 		} else {
 			a.v[first] = rest
 		}
-		a.pos[first] = c.Args[0].Pos
+		a.pos[first] = c.args[0].pos
 	}
 	for _, p := range b.params {
 		if _, ok := a.v[p.name]; ok {
 			continue
 		}
 		if p.def == required {
-			return nil, e.errorf(c.Pos, "missing argument %q in call of %s", p.name, c.Name)
+			return nil, e.errorf(c.pos, "missing argument %q in call of %s", p.name, c.name)
 		}
-		a.v[p.name], a.pos[p.name] = p.def, c.Pos
+		a.v[p.name], a.pos[p.name] = p.def, c.pos
 	}
 	return b.fn(e, c, a)
 }
@@ -299,23 +297,48 @@ func (e *expander) layer(a *args, kind ir.Kind, inputs []*ir.Value, attrs ir.Att
 		return nil, err
 	}
 	if prev, dup := e.names[name]; dup {
-		return nil, e.errorf(a.call.Pos, "%s: duplicate layer name %q (first used at %s)", a.name, name, posString(prev))
+		return nil, e.errorf(a.call.pos, "%s: duplicate layer name %q (first used at %s)", a.name, name, posString(prev))
 	}
 	if len(e.g.Ops) >= maxLayers {
-		return nil, e.errorf(a.call.Pos, "model has more than %d layers", maxLayers)
+		return nil, e.errorf(a.call.pos, "layer budget exceeded: the model has more than %d layers", maxLayers)
 	}
-	op := &ir.Op{Kind: kind, Names: []string{name}, Inputs: inputs, Attrs: attrs, Pos: posString(a.call.Pos)}
+	op := &ir.Op{Kind: kind, Names: []string{name}, Inputs: inputs, Attrs: attrs, Pos: posString(a.call.pos)}
 	if out != nil {
 		op.Outputs = []*ir.Value{{Type: *out}}
 	}
 	if err := e.g.AddLayer(op, withBias); err != nil {
-		return nil, e.errorf(a.call.Pos, "%s %s: %v", a.name, name, err)
+		return nil, e.errorf(a.call.pos, "%s %s: %v", a.name, name, err)
 	}
-	e.names[name] = a.call.Pos
+	for _, v := range op.Outputs {
+		if !fits(v.Type.Dims) {
+			return nil, e.errorf(a.call.pos, "%s %s: shape budget exceeded: the output %s holds more than %d elements", a.name, name, v.Type.KerasShape(), maxElements)
+		}
+	}
+	for _, p := range op.Kind.Info().Params {
+		if w := op.Params[p.Role]; w != nil && !fits(w.Shape) {
+			return nil, e.errorf(a.call.pos, "%s %s: shape budget exceeded: the %s %v holds more than %d elements", a.name, name, p.Role, w.Shape, maxElements)
+		}
+	}
+	e.names[name] = a.call.pos
 	return op.Out(), nil
 }
 
-func bInput(e *expander, c *Call, a *args) (any, error) {
+// fits reports whether a tensor of these dimensions holds at most
+// maxElements elements (per image), computed without overflow.
+func fits(dims []int) bool {
+	n := 1
+	for _, d := range dims {
+		if d < 0 || d > maxElements {
+			return false
+		}
+		if n *= d; n > maxElements {
+			return false
+		}
+	}
+	return true
+}
+
+func bInput(e *expander, c *callExpr, a *args) (any, error) {
 	l, ok := a.v["shape"].([]any)
 	if !ok || (len(l) != 3 && len(l) != 1) {
 		return nil, a.wrongType("shape", "a list [height, width, channels] (or [features])")
@@ -336,7 +359,7 @@ func bInput(e *expander, c *Call, a *args) (any, error) {
 	return e.layer(a, ir.Input, nil, ir.Attrs{}, false, &t)
 }
 
-func bConv2D(e *expander, c *Call, a *args) (any, error) {
+func bConv2D(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -368,7 +391,7 @@ func bConv2D(e *expander, c *Call, a *args) (any, error) {
 	return e.layer(a, ir.Conv2D, []*ir.Value{x}, attrs, bias, nil)
 }
 
-func bBatchNorm(e *expander, c *Call, a *args) (any, error) {
+func bBatchNorm(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -404,7 +427,7 @@ func activationName(a *args, param string) (string, error) {
 	return fn, nil
 }
 
-func bActivation(e *expander, c *Call, a *args) (any, error) {
+func bActivation(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -419,7 +442,7 @@ func bActivation(e *expander, c *Call, a *args) (any, error) {
 	return e.layer(a, ir.Activation, []*ir.Value{x}, ir.Attrs{Fn: fn}, false, nil)
 }
 
-func bZeroPad(e *expander, c *Call, a *args) (any, error) {
+func bZeroPad(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -468,8 +491,8 @@ func bZeroPad(e *expander, c *Call, a *args) (any, error) {
 	return e.layer(a, ir.ZeroPad, []*ir.Value{x}, ir.Attrs{Pad: pad}, false, nil)
 }
 
-func bPool(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
-	return func(e *expander, c *Call, a *args) (any, error) {
+func bPool(kind ir.Kind) func(e *expander, c *callExpr, a *args) (any, error) {
+	return func(e *expander, c *callExpr, a *args) (any, error) {
 		x, err := a.tensor("x")
 		if err != nil {
 			return nil, err
@@ -496,8 +519,8 @@ func bPool(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
 	}
 }
 
-func bSimple(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
-	return func(e *expander, c *Call, a *args) (any, error) {
+func bSimple(kind ir.Kind) func(e *expander, c *callExpr, a *args) (any, error) {
+	return func(e *expander, c *callExpr, a *args) (any, error) {
 		x, err := a.tensor("x")
 		if err != nil {
 			return nil, err
@@ -506,14 +529,17 @@ func bSimple(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
 	}
 }
 
-func bMerge(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
-	return func(e *expander, c *Call, a *args) (any, error) {
+func bMerge(kind ir.Kind) func(e *expander, c *callExpr, a *args) (any, error) {
+	return func(e *expander, c *callExpr, a *args) (any, error) {
 		l, ok := a.v["inputs"].([]any)
 		if !ok {
 			return nil, a.wrongType("inputs", "a list of tensors")
 		}
 		if len(l) < 2 {
 			return nil, a.errorf("inputs", "%s needs at least 2 inputs, got %d", a.name, len(l))
+		}
+		if err := e.work(c.pos, len(l)); err != nil {
+			return nil, err
 		}
 		var ins []*ir.Value
 		for _, v := range l {
@@ -527,7 +553,7 @@ func bMerge(kind ir.Kind) func(e *expander, c *Call, a *args) (any, error) {
 	}
 }
 
-func bDense(e *expander, c *Call, a *args) (any, error) {
+func bDense(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -550,7 +576,7 @@ func bDense(e *expander, c *Call, a *args) (any, error) {
 	return e.layer(a, ir.Dense, []*ir.Value{x}, ir.Attrs{Units: units, Act: act}, bias, nil)
 }
 
-func bDropout(e *expander, c *Call, a *args) (any, error) {
+func bDropout(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err
@@ -567,6 +593,9 @@ func tensors(a *args, param string) ([]*ir.Value, error) {
 	case *ir.Value:
 		return []*ir.Value{v}, nil
 	case []any:
+		if err := a.e.work(a.pos[param], len(v)); err != nil {
+			return nil, err
+		}
 		var ts []*ir.Value
 		for _, x := range v {
 			t, ok := x.(*ir.Value)
@@ -582,7 +611,7 @@ func tensors(a *args, param string) ([]*ir.Value, error) {
 	return nil, a.wrongType(param, "a tensor or a list of tensors")
 }
 
-func bModel(e *expander, c *Call, a *args) (any, error) {
+func bModel(e *expander, c *callExpr, a *args) (any, error) {
 	ins, err := tensors(a, "inputs")
 	if err != nil {
 		return nil, err
@@ -603,12 +632,13 @@ func bModel(e *expander, c *Call, a *args) (any, error) {
 	return &modelValue{inputs: ins, outputs: outs, name: name}, nil
 }
 
-func bStr(e *expander, c *Call, a *args) (any, error) {
+func bStr(e *expander, c *callExpr, a *args) (any, error) {
 	switch v := a.v["value"].(type) {
 	case string:
 		return v, nil
 	case int64, float64, bool:
-		return strings.Trim(show(v), `"`), nil
+		s := show(v)
+		return s, e.built(c.pos, s)
 	}
 	return nil, a.wrongType("value", "an int, float, bool or string")
 }
@@ -616,15 +646,15 @@ func bStr(e *expander, c *Call, a *args) (any, error) {
 // bError stops the expansion with the message, at the call's position
 // and with the macro call chain, like every other error: a macro library's
 // way of rejecting an argument it does not support.
-func bError(e *expander, c *Call, a *args) (any, error) {
+func bError(e *expander, c *callExpr, a *args) (any, error) {
 	msg, ok := a.v["message"].(string)
 	if !ok {
 		return nil, a.wrongType("message", "a string")
 	}
-	return nil, e.errorf(c.Pos, "%s", msg)
+	return nil, e.errorf(c.pos, "%s", msg)
 }
 
-func bLen(e *expander, c *Call, a *args) (any, error) {
+func bLen(e *expander, c *callExpr, a *args) (any, error) {
 	switch v := a.v["value"].(type) {
 	case string:
 		return int64(len(v)), nil
@@ -634,7 +664,7 @@ func bLen(e *expander, c *Call, a *args) (any, error) {
 	return nil, a.wrongType("value", "a list or a string")
 }
 
-func bInt(e *expander, c *Call, a *args) (any, error) {
+func bInt(e *expander, c *callExpr, a *args) (any, error) {
 	switch v := a.v["value"].(type) {
 	case int64:
 		return v, nil
@@ -652,7 +682,7 @@ func bInt(e *expander, c *Call, a *args) (any, error) {
 	return nil, a.wrongType("value", "a number or a bool")
 }
 
-func bFloat(e *expander, c *Call, a *args) (any, error) {
+func bFloat(e *expander, c *callExpr, a *args) (any, error) {
 	f, ok := number(a.v["value"])
 	if !ok {
 		return nil, a.wrongType("value", "a number")
@@ -660,11 +690,14 @@ func bFloat(e *expander, c *Call, a *args) (any, error) {
 	return f, nil
 }
 
-func bMinMax(sign int) func(e *expander, c *Call, a *args) (any, error) {
-	return func(e *expander, c *Call, a *args) (any, error) {
+func bMinMax(sign int) func(e *expander, c *callExpr, a *args) (any, error) {
+	return func(e *expander, c *callExpr, a *args) (any, error) {
 		l, ok := a.v["values"].([]any)
 		if !ok || len(l) == 0 {
 			return nil, a.wrongType("values", "numbers")
+		}
+		if err := e.work(c.pos, len(l)); err != nil {
+			return nil, err
 		}
 		best := l[0]
 		bf, ok := number(best)
@@ -684,7 +717,7 @@ func bMinMax(sign int) func(e *expander, c *Call, a *args) (any, error) {
 	}
 }
 
-func bRescaling(e *expander, c *Call, a *args) (any, error) {
+func bRescaling(e *expander, c *callExpr, a *args) (any, error) {
 	x, err := a.tensor("x")
 	if err != nil {
 		return nil, err

@@ -8,4 +8,11 @@
 // overridden from the command line. Layer builtins (Conv2D,
 // BatchNormalization, ...) are named and defaulted as Keras names them, and
 // unnamed layers get Keras's automatic names. `rnc grammar` prints the EBNF.
+//
+// No source, however hostile, makes loading hang, exhaust memory or
+// overflow the stack: the lexer and parser (lex.go, parse.go) work in
+// linear time and memory, and the source size, the nesting depth, the
+// evaluation work, the lists and strings built, the layers and the tensor
+// sizes each have a budget (expand.go, nesting.go) whose error names it
+// and where it ran out.
 package dsl

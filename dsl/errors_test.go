@@ -42,7 +42,7 @@ func TestErrors(t *testing.T) {
 		want      string
 	}{
 		{"syntax", "model m() {\n    x = Input(shape = [8, 8, 3]\n}\n",
-			nil, `m.rn:3:1: syntax error: unexpected token "}" (expected ")")`},
+			nil, `m.rn:3:1: syntax error: unexpected token "}" (expected "," or ")")`},
 		{"syntax bad token", "model m() { x = 3 $ 4 }\n",
 			nil, `m.rn:1:19: syntax error: lexer: invalid input text "$ 4 }\n"`},
 		{"unknown macro", model("    x = bottlenek(x, 4)\n    return x"),
@@ -112,7 +112,7 @@ func TestErrors(t *testing.T) {
 		{"division by zero", model("    n = 4 // 0\n    return x"),
 			nil, `m.rn:4:11: division by zero`},
 		{"loop too long", model("    for i in 0 .. 100000000 { }\n    return x"),
-			nil, `m.rn:4:5: expansion takes more than 20000000 steps; is a loop too long?`},
+			nil, `m.rn:4:5: work budget exceeded: expansion takes more than 10000000 steps; is a loop too long?`},
 		{"bad layer name", model("    return Conv2D(x, 4, 1, name = \"a b\")"),
 			nil, `m.rn:4:28: Conv2D: invalid layer name "a b": use letters, digits, '_', '.' and '-'`},
 		{"set unknown parameter", model("    return x"),

@@ -10,18 +10,50 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 
+	"github.com/rnc-dev/rnc/internal/fileio"
 	"github.com/rnc-dev/rnc/ir"
 )
 
-// Limits that keep any input from running away.
+// Budgets: limits that keep any source, however hostile, from running
+// away with time, memory or the stack. Each error names its budget and
+// where it ran out.
 const (
-	maxSteps     = 20_000_000 // statements, expressions and calls evaluated
-	maxLayers    = 200_000
-	maxString    = 4096
-	maxList      = 100_000
+	// maxSource bounds the source: any one file, and the model file with
+	// all its imports together. The real models are at most 10 KB
+	// (models/lib/variants.rn) and import one library, so 1 MiB leaves a
+	// hundred times that for a model written out flat or generated, and
+	// parsing the worst 1 MiB takes a few hundred milliseconds and under
+	// 50 bytes of syntax tree per source byte (TestParseMemory).
+	maxSource = 1 << 20
+	// maxFiles bounds the model file and its imports (an empty file
+	// costs no source, but opening it costs time). The real models have
+	// two; an import chain stops sooner, at maxNesting levels.
+	maxFiles = 10_000
+	// maxSteps bounds the evaluation work: every statement, expression
+	// node, call and loop iteration is a step, and so is every list
+	// element a builtin or == walks. The largest real model,
+	// resnet1001v2, takes 144,000; ten million take about a second.
+	maxSteps = 10_000_000
+	// maxValues bounds the elements of the lists and strings the
+	// evaluation builds, all together: a list counts its items and
+	// theirs, so [s, s] counts s twice and repeated doubling runs out
+	// however much the lists share. The real models build at most
+	// 171,000.
+	maxValues = 10_000_000
+	// maxLayers bounds the ops the model creates: resnet1001 has 3,676,
+	// and creating and checking 20,000 takes a fraction of a second.
+	maxLayers = 20_000
+	// maxElements bounds every tensor a layer outputs (per image) and
+	// every weight, so that no later size computation overflows: the
+	// largest in the real models hold a few million (resnet50's
+	// 112x112x64 activation, its 3x3x512x512 kernels).
+	maxElements = 1 << 30
+	// maxString and maxList bound one string or list.
+	maxString = 4096
+	maxList   = 100_000
+	// maxCallDepth bounds nested macro calls (recursion is an error).
 	maxCallDepth = 200
 )
 
@@ -30,11 +62,30 @@ type Options struct {
 	// Set overrides model parameters: name → a value in the language's
 	// syntax ("[64,64,3]", "10", "false", "'avg'"); a bare word is a string.
 	Set map[string]string
-	// ReadFile reads a source file; os.ReadFile when nil.
+	// ReadFile reads a source file. When nil, Load reads regular files
+	// only (not a FIFO or a device), of at most 1 MiB (fileio.ReadFile).
 	ReadFile func(path string) ([]byte, error)
-	// MaxSteps bounds the evaluation work (statements, expressions and
-	// calls); 0 means the default, 20 million.
+	// MaxSteps bounds the evaluation work (statements, expression nodes,
+	// calls, loop iterations, list elements walked); 0 means the default,
+	// 10 million.
 	MaxSteps int
+}
+
+// readSource is the default ReadFile: fileio.ReadFile, which refuses
+// all but regular files before opening them and reads at most maxSource
+// bytes.
+func readSource(path string) ([]byte, error) {
+	b, err := fileio.ReadFile(path, maxSource)
+	if err != nil {
+		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() > maxSource {
+			return nil, sourceTooBig(path, st.Size())
+		}
+	}
+	return b, err
+}
+
+func sourceTooBig(path string, size int64) error {
+	return fmt.Errorf("source budget exceeded: %s is %d bytes, more than %d", path, size, maxSource)
 }
 
 // Error is a user mistake in a model source, with its position and, for
@@ -57,8 +108,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func posString(p lexer.Position) string {
-	return fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+func posString(p srcPos) string {
+	l := p.position()
+	return fmt.Sprintf("%s:%d:%d", l.Filename, l.Line, l.Column)
 }
 
 // Load parses the model file at path and its imports, and expands the model
@@ -66,7 +118,7 @@ func posString(p lexer.Position) string {
 // "<layer>/<param>").
 func Load(path string, opt Options) (*ir.Graph, error) {
 	if opt.ReadFile == nil {
-		opt.ReadFile = os.ReadFile
+		opt.ReadFile = readSource
 	}
 	if opt.MaxSteps <= 0 {
 		opt.MaxSteps = maxSteps
@@ -74,9 +126,9 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 	e := &expander{
 		opt:      opt,
 		files:    map[string]bool{},
-		macros:   map[string]*Macro{},
+		macros:   map[string]*macro{},
 		counters: map[string]int{},
-		names:    map[string]lexer.Position{},
+		names:    map[string]srcPos{},
 	}
 	g, err := e.run(path)
 	if err != nil {
@@ -85,46 +137,28 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 	return g, nil
 }
 
-// ParseFile parses one source file without expanding it.
-func ParseFile(filename string, src []byte) (*File, error) {
-	if err := checkNesting(filename, string(src)); err != nil {
-		return nil, err
-	}
-	f, err := parser.ParseBytes(filename, src)
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	return f, nil
-}
-
-func syntaxError(err error) error {
-	var perr participle.Error
-	if errors.As(err, &perr) {
-		msg := perr.Message()
-		return &Error{Pos: perr.Position(), Msg: "syntax error: " + msg}
-	}
-	return &Error{Msg: "syntax error: " + err.Error()}
-}
-
 type frame struct {
 	macro string
-	call  lexer.Position
+	call  srcPos
 }
 
 type expander struct {
 	opt      Options
 	files    map[string]bool
-	macros   map[string]*Macro
-	model    *Macro
+	source   int // bytes of source read
+	macros   map[string]*macro
+	model    *macro
 	g        *ir.Graph
 	counters map[string]int
-	names    map[string]lexer.Position
+	names    map[string]srcPos
 	stack    []frame
-	steps    int
+	steps    int // the work budget spent
+	values   int // the value budget spent
+	depth    int // the nesting of the evaluation
 }
 
-func (e *expander) errorf(pos lexer.Position, format string, args ...any) error {
-	err := &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+func (e *expander) errorf(pos srcPos, format string, args ...any) error {
+	err := &Error{Pos: pos.position(), Msg: fmt.Sprintf(format, args...)}
 	for i := len(e.stack) - 1; i >= 0; i-- {
 		f := e.stack[i]
 		err.Trace = append(err.Trace, fmt.Sprintf("in %s called at %s", f.macro, posString(f.call)))
@@ -132,61 +166,122 @@ func (e *expander) errorf(pos lexer.Position, format string, args ...any) error 
 	return err
 }
 
-func (e *expander) step(pos lexer.Position) error {
-	e.steps++
+func (e *expander) step(pos srcPos) error { return e.work(pos, 1) }
+
+// work spends n steps of the work budget.
+func (e *expander) work(pos srcPos, n int) error {
+	e.steps += n
 	if e.steps > e.opt.MaxSteps {
-		return e.errorf(pos, "expansion takes more than %d steps; is a loop too long?", e.opt.MaxSteps)
+		return e.errorf(pos, "work budget exceeded: expansion takes more than %d steps; is a loop too long?", e.opt.MaxSteps)
 	}
 	return nil
 }
 
-func (e *expander) load(path string, from lexer.Position, root bool) error {
+// built spends the value budget on v, a list or string just built.
+func (e *expander) built(pos srcPos, v any) error {
+	e.values += measure(v, maxValues-e.values)
+	if e.values > maxValues {
+		return e.errorf(pos, "value budget exceeded: the lists and strings built hold more than %d elements in all", maxValues)
+	}
+	return nil
+}
+
+// measure counts the elements of v: a string's bytes, a list's items and
+// theirs. It stops counting past limit, so that it takes at most limit
+// steps however much a list shares.
+func measure(v any, limit int) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []any:
+		n := len(x)
+		for _, it := range x {
+			if n > limit {
+				break
+			}
+			n += measure(it, limit-n)
+		}
+		return n
+	}
+	return 0
+}
+
+// enter counts one level of nesting (a bracket, block, else-if link or
+// macro call) during the evaluation, across macro calls; leave uncounts
+// it.
+func (e *expander) enter(pos srcPos) error {
+	e.depth++
+	if e.depth > maxNesting {
+		return e.errorf(pos, "nesting deeper than %d levels of brackets, blocks, else-if chains and macro calls", maxNesting)
+	}
+	return nil
+}
+
+func (e *expander) leave() { e.depth-- }
+
+func (e *expander) load(path string, from srcPos, root bool, depth int) error {
 	clean := filepath.Clean(path)
 	if e.files[clean] {
 		return nil
 	}
-	e.files[clean] = true
-	src, err := e.opt.ReadFile(path)
-	if err != nil {
+	fail := func(err error) error {
 		if root {
 			return fmt.Errorf("reading model: %w", err)
 		}
 		return e.errorf(from, "cannot import %q: %v", path, unwrapPathError(err))
 	}
-	f, err := ParseFile(path, src)
+	if depth > maxNesting {
+		return e.errorf(from, "cannot import %q: imports nested deeper than %d levels", path, maxNesting)
+	}
+	if len(e.files) >= maxFiles {
+		return e.errorf(from, "cannot import %q: source budget exceeded: the model and its imports are more than %d files", path, maxFiles)
+	}
+	e.files[clean] = true
+	src, err := e.opt.ReadFile(path)
+	if err != nil {
+		return fail(err)
+	}
+	if len(src) > maxSource { // a ReadFile that does not limit
+		return fail(sourceTooBig(path, int64(len(src))))
+	}
+	e.source += len(src)
+	if e.source > maxSource {
+		return e.errorf(from, "cannot import %q: source budget exceeded: the model and its imports are more than %d bytes", path, maxSource)
+	}
+	f, err := parseFile(path, src)
 	if err != nil {
 		return err
 	}
-	for _, d := range f.Decls {
+	for _, d := range f.decls {
 		switch {
-		case d.Import != nil:
-			p := d.Import.Path
+		case d.imp != nil:
+			p := d.imp.path
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(filepath.Dir(path), p)
 			}
-			if err := e.load(p, d.Import.Pos, false); err != nil {
+			if err := e.load(p, d.imp.pos, false, depth+1); err != nil {
 				return err
 			}
-		case d.Macro != nil && d.Macro.Kind == "model":
+		case d.mac.kind == "model":
 			if !root {
-				return e.errorf(d.Macro.Pos, "model %s is declared in an imported file; only the main file declares the model", d.Macro.Name)
+				return e.errorf(d.mac.pos, "model %s is declared in an imported file; only the main file declares the model", d.mac.name)
 			}
 			if e.model != nil {
-				return e.errorf(d.Macro.Pos, "second model declaration %s (the first, %s, is at %s)", d.Macro.Name, e.model.Name, posString(e.model.Pos))
+				return e.errorf(d.mac.pos, "second model declaration %s (the first, %s, is at %s)", d.mac.name, e.model.name, posString(e.model.pos))
 			}
-			e.model = d.Macro
-		case d.Macro != nil:
-			m := d.Macro
-			if _, ok := builtins[m.Name]; ok {
-				return e.errorf(m.Pos, "macro %s has the name of a builtin", m.Name)
+			e.model = d.mac
+		default:
+			m := d.mac
+			if _, ok := builtins[m.name]; ok {
+				return e.errorf(m.pos, "macro %s has the name of a builtin", m.name)
 			}
-			if prev := e.macros[m.Name]; prev != nil {
-				return e.errorf(m.Pos, "macro %s is already defined at %s", m.Name, posString(prev.Pos))
+			if prev := e.macros[m.name]; prev != nil {
+				return e.errorf(m.pos, "macro %s is already defined at %s", m.name, posString(prev.pos))
 			}
 			if err := checkParams(m); err != nil {
 				return err
 			}
-			e.macros[m.Name] = m
+			e.macros[m.name] = m
 		}
 	}
 	return nil
@@ -200,19 +295,19 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-func checkParams(m *Macro) error {
+func checkParams(m *macro) error {
 	seen := map[string]bool{}
-	for _, p := range m.Params {
-		if seen[p.Name] {
-			return &Error{Pos: p.Pos, Msg: fmt.Sprintf("parameter %q of %s declared twice", p.Name, m.Name)}
+	for _, p := range m.params {
+		if seen[p.name] {
+			return &Error{Pos: p.pos.position(), Msg: fmt.Sprintf("parameter %q of %s declared twice", p.name, m.name)}
 		}
-		seen[p.Name] = true
+		seen[p.name] = true
 	}
 	return nil
 }
 
 func (e *expander) run(path string) (*ir.Graph, error) {
-	if err := e.load(path, lexer.Position{}, true); err != nil {
+	if err := e.load(path, srcPos{}, true, 0); err != nil {
 		return nil, err
 	}
 	if e.model == nil {
@@ -222,8 +317,8 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 	e.g = ir.NewGraph("model")
 	env := map[string]any{}
 	known := map[string]bool{}
-	for _, p := range m.Params {
-		known[p.Name] = true
+	for _, p := range m.params {
+		known[p.name] = true
 	}
 	var keys []string
 	for k := range e.opt.Set {
@@ -233,10 +328,10 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 	for _, k := range keys {
 		if !known[k] {
 			var names []string
-			for _, p := range m.Params {
-				names = append(names, p.Name)
+			for _, p := range m.params {
+				names = append(names, p.name)
 			}
-			return nil, fmt.Errorf("--set %s: model %s has no parameter %q (it has: %s)", k, m.Name, k, strings.Join(names, ", "))
+			return nil, fmt.Errorf("--set %s: model %s has no parameter %q (it has: %s)", k, m.name, k, strings.Join(names, ", "))
 		}
 		v, err := e.parseOverride(k, e.opt.Set[k])
 		if err != nil {
@@ -244,25 +339,25 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 		}
 		env[k] = v
 	}
-	for _, p := range m.Params {
-		if _, ok := env[p.Name]; ok {
+	for _, p := range m.params {
+		if _, ok := env[p.name]; ok {
 			continue
 		}
-		if p.Default == nil {
-			return nil, e.errorf(p.Pos, "model parameter %q has no default; give one or pass --set %s=VALUE", p.Name, p.Name)
+		if p.def == nil {
+			return nil, e.errorf(p.pos, "model parameter %q has no default; give one or pass --set %s=VALUE", p.name, p.name)
 		}
-		v, err := e.eval(p.Default, env)
+		v, err := e.eval(p.def, env)
 		if err != nil {
 			return nil, err
 		}
-		env[p.Name] = v
+		env[p.name] = v
 	}
-	ret, returned, err := e.block(m.Body, env)
+	ret, returned, err := e.block(m.body, env)
 	if err != nil {
 		return nil, err
 	}
 	if !returned {
-		return nil, e.errorf(m.Pos, "model %s does not return its output", m.Name)
+		return nil, e.errorf(m.pos, "model %s does not return its output", m.name)
 	}
 	var inputs []*ir.Value
 	switch r := ret.(type) {
@@ -274,20 +369,20 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 		for _, x := range r {
 			t, ok := x.(*ir.Value)
 			if !ok {
-				return nil, e.errorf(m.Pos, "model %s returns a list holding %s; want tensors", m.Name, typeName(x))
+				return nil, e.errorf(m.pos, "model %s returns a list holding %s; want tensors", m.name, typeName(x))
 			}
 			e.g.Outputs = append(e.g.Outputs, t)
 		}
 	default:
-		return nil, e.errorf(m.Pos, "model %s returns %s; want a tensor, a list of tensors or Model(inputs, outputs)", m.Name, show(ret))
+		return nil, e.errorf(m.pos, "model %s returns %s; want a tensor, a list of tensors or Model(inputs, outputs)", m.name, show(ret))
 	}
 	if len(e.g.Outputs) == 0 {
-		return nil, e.errorf(m.Pos, "model %s has no outputs", m.Name)
+		return nil, e.errorf(m.pos, "model %s has no outputs", m.name)
 	}
 	e.g.PruneUnreachable()
 	reached := e.g.Inputs()
 	if len(reached) == 0 {
-		return nil, e.errorf(m.Pos, "model %s: the outputs do not depend on an Input", m.Name)
+		return nil, e.errorf(m.pos, "model %s: the outputs do not depend on an Input", m.name)
 	}
 	if inputs != nil {
 		listed := map[*ir.Value]bool{}
@@ -296,7 +391,7 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 		}
 		for _, in := range reached {
 			if !listed[in] {
-				return nil, e.errorf(m.Pos, "model %s: graph disconnected: the outputs depend on input %s, which Model's inputs do not list", m.Name, in.Def.Name())
+				return nil, e.errorf(m.pos, "model %s: graph disconnected: the outputs depend on input %s, which Model's inputs do not list", m.name, in.Def.Name())
 			}
 		}
 	}
@@ -307,12 +402,15 @@ func (e *expander) run(path string) (*ir.Graph, error) {
 }
 
 func (e *expander) parseOverride(name, src string) (any, error) {
-	if err := checkNesting("--set "+name, src); err != nil {
+	x, tooDeep, err := parseExpr("--set "+name, src)
+	if tooDeep {
 		return nil, err
 	}
-	x, err := exprParser.ParseString("--set "+name, src)
-	if err != nil || isBareName(x) {
+	if err != nil {
 		return src, nil // a bare word is a string: --set pooling=avg
+	}
+	if _, bare := x.(*nameExpr); bare {
+		return src, nil
 	}
 	v, err := e.eval(x, map[string]any{})
 	if err != nil {
@@ -324,200 +422,269 @@ func (e *expander) parseOverride(name, src string) (any, error) {
 	return v, nil
 }
 
-func isBareName(x *Expr) bool {
-	if len(x.Ops) > 0 || len(x.Left.Ops) > 0 || x.Left.Left.Cmp == nil {
-		return false
-	}
-	c := x.Left.Left.Cmp
-	if c.Right != nil || len(c.Left.Ops) > 0 || len(c.Left.Left.Ops) > 0 || c.Left.Left.Left.Postfix == nil {
-		return false
-	}
-	p := c.Left.Left.Left.Postfix
-	return len(p.Index) == 0 && p.Primary.Name != nil
-}
-
 // block runs statements; it reports whether a return statement ran.
-func (e *expander) block(b *Block, env map[string]any) (any, bool, error) {
-	for _, s := range b.Stmts {
-		if err := e.step(s.Pos); err != nil {
+func (e *expander) block(b *block, env map[string]any) (any, bool, error) {
+	if err := e.enter(b.pos); err != nil {
+		return nil, false, err
+	}
+	defer e.leave()
+	for _, s := range b.stmts {
+		if err := e.step(s.start()); err != nil {
 			return nil, false, err
 		}
-		switch {
-		case s.Assign != nil:
-			v, err := e.eval(s.Assign.Value, env)
+		switch s := s.(type) {
+		case *assignStmt:
+			v, err := e.eval(s.value, env)
 			if err != nil {
 				return nil, false, err
 			}
-			if _, isMacro := e.macros[s.Assign.Name]; isMacro {
-				return nil, false, e.errorf(s.Assign.Pos, "cannot assign to %s: it names a macro", s.Assign.Name)
+			if _, isMacro := e.macros[s.name]; isMacro {
+				return nil, false, e.errorf(s.pos, "cannot assign to %s: it names a macro", s.name)
 			}
-			env[s.Assign.Name] = v
-		case s.Expr != nil:
-			if _, err := e.eval(s.Expr, env); err != nil {
-				return nil, false, err
-			}
-		case s.Return != nil:
-			v, err := e.eval(s.Return.Value, env)
+			env[s.name] = v
+		case *returnStmt:
+			v, err := e.eval(s.value, env)
 			return v, true, err
-		case s.If != nil:
-			v, ret, err := e.ifStmt(s.If, env)
+		case *ifStmt:
+			v, ret, err := e.ifStmt(s, env)
 			if err != nil || ret {
 				return v, ret, err
 			}
-		case s.For != nil:
-			v, ret, err := e.forStmt(s.For, env)
+		case *forStmt:
+			v, ret, err := e.forStmt(s, env)
 			if err != nil || ret {
 				return v, ret, err
+			}
+		case expr:
+			if _, err := e.eval(s, env); err != nil {
+				return nil, false, err
 			}
 		}
 	}
 	return nil, false, nil
 }
 
-func (e *expander) ifStmt(s *If, env map[string]any) (any, bool, error) {
-	c, err := e.eval(s.Cond, env)
+func (e *expander) ifStmt(s *ifStmt, env map[string]any) (any, bool, error) {
+	c, err := e.eval(s.cond, env)
 	if err != nil {
 		return nil, false, err
 	}
 	b, ok := truthy(c)
 	if !ok {
-		return nil, false, e.errorf(s.Cond.Pos, "if condition must be a bool, got %s %s", typeName(c), show(c))
+		return nil, false, e.errorf(s.cond.start(), "if condition must be a bool, got %s %s", typeName(c), show(c))
 	}
 	switch {
 	case b:
-		return e.block(s.Then, env)
-	case s.Else == nil:
-		return nil, false, nil
-	case s.Else.If != nil:
-		return e.ifStmt(s.Else.If, env)
+		return e.block(s.then, env)
+	case s.elseIf != nil:
+		if err := e.enter(s.elseIf.pos); err != nil {
+			return nil, false, err
+		}
+		defer e.leave()
+		return e.ifStmt(s.elseIf, env)
+	case s.elseBlock != nil:
+		return e.block(s.elseBlock, env)
 	}
-	return e.block(s.Else.Block, env)
+	return nil, false, nil
 }
 
-func (e *expander) forStmt(s *For, env map[string]any) (any, bool, error) {
-	from, err := e.evalInt(s.From, env, "loop start")
+func (e *expander) forStmt(s *forStmt, env map[string]any) (any, bool, error) {
+	from, err := e.evalInt(s.from, env, "loop start")
 	if err != nil {
 		return nil, false, err
 	}
-	to, err := e.evalInt(s.To, env, "loop end")
+	to, err := e.evalInt(s.to, env, "loop end")
 	if err != nil {
 		return nil, false, err
 	}
 	for i := from; i <= to; i++ {
-		if err := e.step(s.Pos); err != nil {
+		if err := e.step(s.pos); err != nil {
 			return nil, false, err
 		}
-		env[s.Var] = i
-		v, ret, err := e.block(s.Body, env)
+		env[s.name] = i
+		v, ret, err := e.block(s.body, env)
 		if err != nil || ret {
 			return v, ret, err
+		}
+		if i == math.MaxInt64 {
+			break
 		}
 	}
 	return nil, false, nil
 }
 
-func (e *expander) evalInt(x *Expr, env map[string]any, what string) (int64, error) {
+func (e *expander) evalInt(x expr, env map[string]any, what string) (int64, error) {
 	v, err := e.eval(x, env)
 	if err != nil {
 		return 0, err
 	}
 	n, ok := v.(int64)
 	if !ok {
-		return 0, e.errorf(x.Pos, "%s must be an int, got %s %s", what, typeName(v), show(v))
+		return 0, e.errorf(x.start(), "%s must be an int, got %s %s", what, typeName(v), show(v))
 	}
 	return n, nil
 }
 
 // Expressions.
 
-func (e *expander) eval(x *Expr, env map[string]any) (any, error) {
-	if err := e.step(x.Pos); err != nil {
+func (e *expander) eval(x expr, env map[string]any) (any, error) {
+	if err := e.step(x.start()); err != nil {
 		return nil, err
 	}
-	v, err := e.and(x.Left, env)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range x.Ops {
-		b, ok := truthy(v)
+	switch x := x.(type) {
+	case *litExpr:
+		switch v := x.val.(type) {
+		case badLiteral:
+			return nil, e.errorf(x.pos, "%s", v.msg)
+		case string:
+			if len(v) > maxString {
+				return nil, e.errorf(x.pos, "string longer than %d characters", maxString)
+			}
+		}
+		return x.val, nil
+	case *nameExpr:
+		v, ok := env[x.name]
 		if !ok {
-			return nil, e.errorf(x.Pos, "or needs bools, got %s %s", typeName(v), show(v))
+			if _, isMacro := e.macros[x.name]; isMacro {
+				return nil, e.errorf(x.pos, "%s is a macro; call it: %s(...)", x.name, x.name)
+			}
+			return nil, e.errorf(x.pos, "undefined name %q", x.name)
 		}
-		if b {
-			return true, nil
-		}
-		if v, err = e.and(t.Right, env); err != nil {
+		return v, nil
+	case *parenExpr:
+		if err := e.enter(x.pos); err != nil {
 			return nil, err
 		}
-		if _, ok := truthy(v); !ok {
-			return nil, e.errorf(t.Right.Pos, "or needs bools, got %s %s", typeName(v), show(v))
+		defer e.leave()
+		return e.eval(x.x, env)
+	case *listExpr:
+		return e.list(x, env)
+	case *callExpr:
+		return e.call(x, env)
+	case *indexExpr:
+		return e.index(x, env)
+	case *unaryExpr:
+		if x.op == "not" {
+			return e.not(x, env)
 		}
+		return e.negate(x, env)
+	case *cmpExpr:
+		return e.cmp(x, env)
+	case *chainExpr:
+		switch x.rest[0].op {
+		case "or", "and":
+			return e.logic(x, env)
+		}
+		return e.arithChain(x, env)
 	}
-	return v, nil
+	return nil, e.errorf(x.start(), "internal error: unknown expression %T", x)
 }
 
-func (e *expander) and(x *AndExpr, env map[string]any) (any, error) {
-	v, err := e.not(x.Left, env)
-	if err != nil {
+func (e *expander) list(x *listExpr, env map[string]any) (any, error) {
+	if len(x.items) > maxList {
+		return nil, e.errorf(x.pos, "list longer than %d items", maxList)
+	}
+	if err := e.enter(x.pos); err != nil {
 		return nil, err
 	}
-	for _, t := range x.Ops {
-		b, ok := truthy(v)
-		if !ok {
-			return nil, e.errorf(x.Pos, "and needs bools, got %s %s", typeName(v), show(v))
-		}
-		if !b {
-			return false, nil
-		}
-		if v, err = e.not(t.Right, env); err != nil {
-			return nil, err
-		}
-		if _, ok := truthy(v); !ok {
-			return nil, e.errorf(t.Right.Pos, "and needs bools, got %s %s", typeName(v), show(v))
-		}
-	}
-	return v, nil
-}
-
-func (e *expander) not(x *NotExpr, env map[string]any) (any, error) {
-	if x.Not != nil {
-		v, err := e.not(x.Not, env)
+	defer e.leave()
+	l := make([]any, 0, len(x.items))
+	for _, it := range x.items {
+		v, err := e.eval(it, env)
 		if err != nil {
 			return nil, err
 		}
-		b, ok := truthy(v)
-		if !ok {
-			return nil, e.errorf(x.Pos, "not needs a bool, got %s %s", typeName(v), show(v))
-		}
-		return !b, nil
+		l = append(l, v)
 	}
-	return e.cmp(x.Cmp, env)
+	return l, e.built(x.pos, l)
 }
 
-func (e *expander) cmp(x *CmpExpr, env map[string]any) (any, error) {
-	l, err := e.sum(x.Left, env)
-	if err != nil || x.Right == nil {
-		return l, err
-	}
-	r, err := e.sum(x.Right, env)
+// logic evaluates a chain of `or`s or of `and`s, stopping at the first
+// true (false) operand.
+func (e *expander) logic(x *chainExpr, env map[string]any) (any, error) {
+	op := x.rest[0].op
+	stop := op == "or" // the value that decides the chain
+	v, err := e.eval(x.first, env)
 	if err != nil {
 		return nil, err
 	}
-	switch x.Op {
-	case "==":
-		return equal(l, r), nil
-	case "!=":
-		return !equal(l, r), nil
+	for _, t := range x.rest {
+		b, ok := truthy(v)
+		if !ok {
+			return nil, e.errorf(x.start(), "%s needs bools, got %s %s", op, typeName(v), show(v))
+		}
+		if b == stop {
+			return stop, nil
+		}
+		if v, err = e.eval(t.x, env); err != nil {
+			return nil, err
+		}
+		if _, ok := truthy(v); !ok {
+			return nil, e.errorf(t.x.start(), "%s needs bools, got %s %s", op, typeName(v), show(v))
+		}
+	}
+	return v, nil
+}
+
+func (e *expander) not(x *unaryExpr, env map[string]any) (any, error) {
+	v, err := e.eval(x.x, env)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := truthy(v)
+	if !ok {
+		return nil, e.errorf(x.pos, "not needs a bool, got %s %s", typeName(v), show(v))
+	}
+	return b != (x.n%2 == 1), nil
+}
+
+func (e *expander) negate(x *unaryExpr, env map[string]any) (any, error) {
+	v, err := e.eval(x.x, env)
+	if err != nil {
+		return nil, err
+	}
+	odd := x.n%2 == 1
+	switch n := v.(type) {
+	case int64:
+		if n == math.MinInt64 {
+			return nil, e.errorf(x.pos, "integer overflow")
+		}
+		if odd {
+			return -n, nil
+		}
+		return n, nil
+	case float64:
+		if odd {
+			return -n, nil
+		}
+		return n, nil
+	}
+	return nil, e.errorf(x.pos, "cannot negate %s %s", typeName(v), show(v))
+}
+
+func (e *expander) cmp(x *cmpExpr, env map[string]any) (any, error) {
+	l, err := e.eval(x.l, env)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.eval(x.r, env)
+	if err != nil {
+		return nil, err
+	}
+	switch x.op {
+	case "==", "!=":
+		eq, err := e.equal(x.start(), l, r)
+		return eq == (x.op == "=="), err
 	}
 	if ls, ok := l.(string); ok {
 		if rs, ok := r.(string); ok {
-			return compare(x.Op, strings.Compare(ls, rs)), nil
+			return compare(x.op, strings.Compare(ls, rs)), nil
 		}
 	}
 	lf, lok := number(l)
 	rf, rok := number(r)
 	if !lok || !rok {
-		return nil, e.errorf(x.Pos, "cannot compare %s %s %s %s", typeName(l), show(l), x.Op, show(r))
+		return nil, e.errorf(x.start(), "cannot compare %s %s %s %s", typeName(l), show(l), x.op, show(r))
 	}
 	c := 0
 	if lf < rf {
@@ -525,7 +692,15 @@ func (e *expander) cmp(x *CmpExpr, env map[string]any) (any, error) {
 	} else if lf > rf {
 		c = 1
 	}
-	return compare(x.Op, c), nil
+	return compare(x.op, c), nil
+}
+
+// equal compares two values, spending a step of the work budget on every
+// element it compares.
+func (e *expander) equal(pos srcPos, a, b any) (bool, error) {
+	n := 0
+	eq := equal(a, b, &n, e.opt.MaxSteps-e.steps)
+	return eq, e.work(pos, n)
 }
 
 func compare(op string, c int) bool {
@@ -550,41 +725,24 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func (e *expander) sum(x *SumExpr, env map[string]any) (any, error) {
-	v, err := e.term(x.Left, env)
+func (e *expander) arithChain(x *chainExpr, env map[string]any) (any, error) {
+	v, err := e.eval(x.first, env)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range x.Ops {
-		r, err := e.term(t.Right, env)
+	for _, t := range x.rest {
+		r, err := e.eval(t.x, env)
 		if err != nil {
 			return nil, err
 		}
-		if v, err = e.arith(t.Pos, t.Op, v, r); err != nil {
+		if v, err = e.arith(t.pos, t.op, v, r); err != nil {
 			return nil, err
 		}
 	}
 	return v, nil
 }
 
-func (e *expander) term(x *TermExpr, env map[string]any) (any, error) {
-	v, err := e.unary(x.Left, env)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range x.Ops {
-		r, err := e.unary(t.Right, env)
-		if err != nil {
-			return nil, err
-		}
-		if v, err = e.arith(t.Pos, t.Op, v, r); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
-}
-
-func (e *expander) arith(pos lexer.Position, op string, l, r any) (any, error) {
+func (e *expander) arith(pos srcPos, op string, l, r any) (any, error) {
 	if op == "+" {
 		ls, lstr := l.(string)
 		rs, rstr := r.(string)
@@ -602,14 +760,16 @@ func (e *expander) arith(pos lexer.Position, op string, l, r any) (any, error) {
 			if len(ls)+len(rs) > maxString {
 				return nil, e.errorf(pos, "string longer than %d characters", maxString)
 			}
-			return ls + rs, nil
+			s := ls + rs
+			return s, e.built(pos, s)
 		}
 		if ll, ok := l.([]any); ok {
 			if rl, ok := r.([]any); ok {
 				if len(ll)+len(rl) > maxList {
 					return nil, e.errorf(pos, "list longer than %d items", maxList)
 				}
-				return append(append([]any{}, ll...), rl...), nil
+				l := append(append(make([]any, 0, len(ll)+len(rl)), ll...), rl...)
+				return l, e.built(pos, l)
 			}
 		}
 	}
@@ -689,178 +849,108 @@ func concatOperand(v any) (string, bool) {
 	return "", false
 }
 
-func (e *expander) unary(x *Unary, env map[string]any) (any, error) {
-	if x.Neg != nil {
-		v, err := e.unary(x.Neg, env)
-		if err != nil {
-			return nil, err
-		}
-		switch n := v.(type) {
-		case int64:
-			if n == math.MinInt64 {
-				return nil, e.errorf(x.Pos, "integer overflow")
-			}
-			return -n, nil
-		case float64:
-			return -n, nil
-		}
-		return nil, e.errorf(x.Pos, "cannot negate %s %s", typeName(v), show(v))
-	}
-	return e.postfix(x.Postfix, env)
-}
-
-func (e *expander) postfix(x *Postfix, env map[string]any) (any, error) {
-	v, err := e.primary(x.Primary, env)
+func (e *expander) index(x *indexExpr, env map[string]any) (any, error) {
+	v, err := e.eval(x.x, env)
 	if err != nil {
 		return nil, err
 	}
-	for _, ix := range x.Index {
+	for _, ix := range x.indexes {
+		if err := e.enter(ix.start()); err != nil {
+			return nil, err
+		}
 		i, err := e.evalInt(ix, env, "index")
+		e.leave()
 		if err != nil {
 			return nil, err
 		}
 		l, ok := v.([]any)
 		if !ok {
-			return nil, e.errorf(ix.Pos, "cannot index %s %s", typeName(v), show(v))
+			return nil, e.errorf(ix.start(), "cannot index %s %s", typeName(v), show(v))
 		}
 		j := i
 		if j < 0 {
 			j += int64(len(l))
 		}
 		if j < 0 || j >= int64(len(l)) {
-			return nil, e.errorf(ix.Pos, "index %d out of range for a list of %d", i, len(l))
+			return nil, e.errorf(ix.start(), "index %d out of range for a list of %d", i, len(l))
 		}
 		v = l[j]
 	}
 	return v, nil
 }
 
-func (e *expander) primary(x *Primary, env map[string]any) (any, error) {
-	switch {
-	case x.Float != nil:
-		f, err := strconv.ParseFloat(*x.Float, 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, e.errorf(x.Pos, "bad float literal %s", *x.Float)
-		}
-		return f, nil
-	case x.Int != nil:
-		n, err := strconv.ParseInt(*x.Int, 10, 64)
-		if err != nil {
-			return nil, e.errorf(x.Pos, "integer literal %s is too large", *x.Int)
-		}
-		return n, nil
-	case x.String != nil:
-		if len(*x.String) > maxString {
-			return nil, e.errorf(x.Pos, "string longer than %d characters", maxString)
-		}
-		return *x.String, nil
-	case x.True:
-		return true, nil
-	case x.False:
-		return false, nil
-	case x.None:
-		return none{}, nil
-	case x.List != nil:
-		if len(x.List.Items) > maxList {
-			return nil, e.errorf(x.Pos, "list longer than %d items", maxList)
-		}
-		l := make([]any, 0, len(x.List.Items))
-		for _, it := range x.List.Items {
-			v, err := e.eval(it, env)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, v)
-		}
-		return l, nil
-	case x.Call != nil:
-		return e.call(x.Call, env)
-	case x.Name != nil:
-		v, ok := env[*x.Name]
-		if !ok {
-			if _, isMacro := e.macros[*x.Name]; isMacro {
-				return nil, e.errorf(x.Pos, "%s is a macro; call it: %s(...)", *x.Name, *x.Name)
-			}
-			return nil, e.errorf(x.Pos, "undefined name %q", *x.Name)
-		}
-		return v, nil
-	case x.Paren != nil:
-		return e.eval(x.Paren, env)
-	}
-	return nil, e.errorf(x.Pos, "empty expression")
-}
-
 // Calls.
 
-func (e *expander) call(c *Call, env map[string]any) (any, error) {
-	if err := e.step(c.Pos); err != nil {
+func (e *expander) call(c *callExpr, env map[string]any) (any, error) {
+	if err := e.enter(c.pos); err != nil {
 		return nil, err
 	}
-	if b, ok := builtins[c.Name]; ok {
+	defer e.leave()
+	if b, ok := builtins[c.name]; ok {
 		return e.callBuiltin(c, b, env)
 	}
-	m, ok := e.macros[c.Name]
+	m, ok := e.macros[c.name]
 	if !ok {
-		return nil, e.errorf(c.Pos, "unknown macro or builtin %q", c.Name)
+		return nil, e.errorf(c.pos, "unknown macro or builtin %q", c.name)
 	}
 	for _, f := range e.stack {
-		if f.macro == c.Name {
+		if f.macro == c.name {
 			var chain []string
 			for _, g := range e.stack {
 				chain = append(chain, g.macro)
 			}
-			return nil, e.errorf(c.Pos, "recursive call of macro %s (%s → %s)", c.Name, strings.Join(chain, " → "), c.Name)
+			return nil, e.errorf(c.pos, "recursive call of macro %s (%s → %s)", c.name, strings.Join(chain, " → "), c.name)
 		}
 	}
 	if len(e.stack) >= maxCallDepth {
-		return nil, e.errorf(c.Pos, "macro calls nested deeper than %d", maxCallDepth)
+		return nil, e.errorf(c.pos, "macro calls nested deeper than %d", maxCallDepth)
 	}
 	local := map[string]any{}
 	given := map[string]bool{}
-	params := map[string]*Param{}
-	for _, p := range m.Params {
-		params[p.Name] = p
+	params := map[string]*param{}
+	for _, p := range m.params {
+		params[p.name] = p
 	}
 	npos := 0
-	for _, a := range c.Args {
-		v, err := e.eval(a.Value, env)
+	for _, a := range c.args {
+		v, err := e.eval(a.value, env)
 		if err != nil {
 			return nil, err
 		}
-		name := a.Name
+		name := a.name
 		if name == "" {
-			if npos >= len(m.Params) {
-				return nil, e.errorf(a.Pos, "too many arguments to %s: it takes %d", m.Name, len(m.Params))
+			if npos >= len(m.params) {
+				return nil, e.errorf(a.pos, "too many arguments to %s: it takes %d", m.name, len(m.params))
 			}
-			name = m.Params[npos].Name
+			name = m.params[npos].name
 			npos++
 		} else if params[name] == nil {
-			return nil, e.errorf(a.Pos, "%s has no parameter %q", m.Name, name)
+			return nil, e.errorf(a.pos, "%s has no parameter %q", m.name, name)
 		}
 		if given[name] {
-			return nil, e.errorf(a.Pos, "argument %q of %s given twice", name, m.Name)
+			return nil, e.errorf(a.pos, "argument %q of %s given twice", name, m.name)
 		}
 		given[name] = true
 		local[name] = v
 	}
-	for _, p := range m.Params {
-		if !given[p.Name] && p.Default == nil {
-			return nil, e.errorf(c.Pos, "missing argument %q in call of %s", p.Name, m.Name)
+	for _, p := range m.params {
+		if !given[p.name] && p.def == nil {
+			return nil, e.errorf(c.pos, "missing argument %q in call of %s", p.name, m.name)
 		}
 	}
-	e.stack = append(e.stack, frame{macro: m.Name, call: c.Pos})
+	e.stack = append(e.stack, frame{macro: m.name, call: c.pos})
 	defer func() { e.stack = e.stack[:len(e.stack)-1] }()
-	for _, p := range m.Params {
-		if given[p.Name] {
+	for _, p := range m.params {
+		if given[p.name] {
 			continue
 		}
-		v, err := e.eval(p.Default, local)
+		v, err := e.eval(p.def, local)
 		if err != nil {
 			return nil, err
 		}
-		local[p.Name] = v
+		local[p.name] = v
 	}
-	v, returned, err := e.block(m.Body, local)
+	v, returned, err := e.block(m.body, local)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -141,26 +142,72 @@ func TestModels(t *testing.T) {
 	}
 }
 
-// FuzzLoad: no source text makes the parser or expander panic.
+// hostile are sources that once hung, overflowed the stack or exhausted
+// memory, and others of their kind.
+var hostile = []string{
+	"model m() {\n    s = [1]\n" + strings.Repeat("    s = [s, s]\n", 28) + "    return s == s\n}\n",
+	"model m() {\n    x = " + strings.Repeat("-", 1000000) + "1\n    return x\n}\n",
+	"model m() {\n    x = " + strings.Repeat("not ", 200000) + "true\n    return x\n}\n",
+	"model m() {\n    x = \"" + strings.Repeat("a", maxSource-40) + "\"\n}\n",
+	"model m() {\n    x = [" + strings.Repeat("1,", maxSource/2-20) + "]\n}\n",
+	"model m() {\n    x = " + strings.Repeat("(", 1001) + "1" + strings.Repeat(")", 1001) + "\n}\n",
+	"model m() {\n    x = " + strings.Repeat("[", 999) + strings.Repeat("]", 999) + "\n    return x\n}\n",
+	"model m() {\n    if true {}" + strings.Repeat(" else if true {}", 1000) + "\n}\n",
+	"model m() {\n    x = 1" + strings.Repeat(" + 1", 200000) + "\n    return x\n}\n",
+	"import \"/dev/zero\"\nmodel m() { return 1 }\n",
+	"import \"m.rn\"\nmodel m() { return 1 }\n",
+	"model m() {\n    for i in 0 .. 9223372036854775807 { }\n}\n",
+	"model m() {\n    l = [0]\n    for i in 1 .. 15 { l = l + l }\n    for i in 1 .. 1000000 { k = max(l) + len(l + l) }\n}\n",
+	"model m() {\n    s = 'ab'\n    for i in 1 .. 10 { s = s + s }\n    for i in 1 .. 1000000 { k = s + s }\n}\n",
+	"model m() {\n    x = Input(shape = [4])\n    for i in 1 .. 100000 { x = Dense(x, 1) }\n    return x\n}\n",
+	"model m() {\n    x = Input(shape = [1048576, 1048576, 1048576])\n    return Conv2D(x, 2147483647, 1048576, padding = 'same')\n}\n",
+	"model m() {\n    x = Input(shape = [1024, 1024, 3])\n    return Conv2D(x, 2147483647, 1048576, padding = 'same')\n}\n",
+	"model m() {\n    x = Input(shape = [1048576])\n    return Dense(x, 2147483647)\n}\n",
+}
+
+// FuzzLoad: no source text makes the parser or expander panic, and every
+// source stops at a budget: its allocations stay bounded. The seed corpus
+// (the real models and libraries, and the hostile sources) runs in plain
+// `go test`.
 func FuzzLoad(f *testing.F) {
-	libSrc, err := os.ReadFile(filepath.Join("..", "models", "lib", "resnet.rn"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join("..", "models", "*.rn"))
-	for _, p := range files {
-		src, _ := os.ReadFile(p)
-		f.Add(string(src))
+	for _, src := range corpus(f) {
+		f.Add(src)
 	}
 	f.Add(model("    return Conv2D(x, 4, 3)"))
 	f.Add(model("    x = loop_a(x)\n    return x"))
+	for _, src := range hostile {
+		f.Add(src)
+	}
+	libs := map[string]string{"lib.rn": lib}
+	for _, name := range []string{"resnet.rn", "variants.rn"} {
+		src, err := os.ReadFile(filepath.Join("..", "models", "lib", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		libs["lib/"+name], libs["../lib/"+name] = string(src), string(src)
+	}
 	f.Fuzz(func(t *testing.T, src string) {
-		fs := memFS(map[string]string{"m.rn": src, "lib.rn": lib, "lib/resnet.rn": string(libSrc)})
-		g, err := Load("m.rn", Options{ReadFile: fs, MaxSteps: 200_000})
+		files := map[string]string{"m.rn": src}
+		for k, v := range libs {
+			files[k] = v
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		g, err := Load("m.rn", Options{ReadFile: memFS(files), MaxSteps: 200_000})
+		runtime.ReadMemStats(&m1)
+		total := m1.TotalAlloc - m0.TotalAlloc
 		if err == nil {
 			if err := ir.Verify(g); err != nil {
 				t.Fatalf("expanded graph does not verify: %v", err)
 			}
+		} else if strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("a source gives an internal error: %v", err)
+		}
+		// parsing: at most 200 bytes per source byte (TestParseMemory);
+		// evaluating: the value budget (16 bytes an element), 20,000
+		// layers, and the rest
+		if limit := 200*uint64(len(src)) + 512<<20; total > limit {
+			t.Fatalf("loading %d bytes allocated %d MB", len(src), total>>20)
 		}
 	})
 }

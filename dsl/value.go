@@ -40,38 +40,57 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// show prints a value for messages, as the source would write it.
+// maxShow bounds the text show prints, so that a message about a large
+// list stays short and costs little.
+const maxShow = 200
+
+// show prints a value for messages, as the source would write it,
+// shortened to about maxShow bytes.
 func show(v any) string {
+	var b strings.Builder
+	writeValue(&b, v)
+	return clip(b.String(), maxShow)
+}
+
+func writeValue(b *strings.Builder, v any) {
 	switch x := v.(type) {
 	case int64:
-		return strconv.FormatInt(x, 10)
+		b.WriteString(strconv.FormatInt(x, 10))
 	case float64:
 		s := strconv.FormatFloat(x, 'g', -1, 64)
 		if !strings.ContainsAny(s, ".eEn") {
 			s += ".0"
 		}
-		return s
+		b.WriteString(s)
 	case bool:
-		return strconv.FormatBool(x)
+		b.WriteString(strconv.FormatBool(x))
 	case string:
-		return strconv.Quote(x)
+		b.WriteString(strconv.Quote(clip(x, maxShow)))
 	case []any:
-		parts := make([]string, len(x))
+		b.WriteByte('[')
 		for i, e := range x {
-			parts[i] = show(e)
+			if b.Len() > maxShow {
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeValue(b, e)
 		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		b.WriteByte(']')
 	case *ir.Value:
 		if x.Def != nil {
-			return "tensor " + x.Def.Name() + " " + x.Type.KerasShape()
+			b.WriteString("tensor " + x.Def.Name() + " " + x.Type.KerasShape())
+		} else {
+			b.WriteString("tensor")
 		}
-		return "tensor"
 	case none:
-		return "none"
+		b.WriteString("none")
 	case *modelValue:
-		return "model " + strconv.Quote(x.name)
+		b.WriteString("model " + strconv.Quote(x.name))
+	default:
+		fmt.Fprint(b, v)
 	}
-	return fmt.Sprint(v)
 }
 
 func truthy(v any) (bool, bool) {
@@ -79,7 +98,13 @@ func truthy(v any) (bool, bool) {
 	return b, ok
 }
 
-func equal(a, b any) bool {
+// equal compares two values; *n counts the elements compared, and it
+// stops (false) once *n passes limit.
+func equal(a, b any, n *int, limit int) bool {
+	*n++
+	if *n > limit {
+		return false
+	}
 	switch x := a.(type) {
 	case int64:
 		switch y := b.(type) {
@@ -110,7 +135,7 @@ func equal(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !equal(x[i], y[i], n, limit) {
 				return false
 			}
 		}

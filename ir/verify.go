@@ -241,8 +241,12 @@ func (v *verifier) layouts(op *Op) {
 			v.errorf(op, "kernel packed as %s does not fit %s → %s", k.Layout, in(0), out)
 		}
 	case Dense, Head:
-		if out != NC {
-			v.errorf(op, "output must be nc, got %s", out)
+		want := NC
+		if op.Kind == Dense && in(0) == NHWC {
+			want = NHWC // a Dense on a feature map works per pixel
+		}
+		if out != want {
+			v.errorf(op, "output must be %s, got %s", want, out)
 		}
 		if op.Kind == Dense && in(0) != NC && in(0) != NHWC {
 			v.errorf(op, "Dense input must be nc or nhwc, got %s", in(0))

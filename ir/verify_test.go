@@ -163,3 +163,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyDensePerPixel: a Dense on a feature map works per pixel and
+// keeps the map's nhwc layout (Keras's Dense on the last axis); on a vector
+// its output is nc. (Found by the random-graph differential test: the
+// verifier refused every Dense on a map as an internal error.)
+func TestVerifyDensePerPixel(t *testing.T) {
+	src := `model "t"
+  %0 input_1 = Input() : f32[N,4,5,3] nhwc
+  %1 d = Dense(%0) units=6 act=relu kernel=d/kernel bias=d/bias : f32[N,4,5,6] nhwc
+  return %1
+weights
+  d/kernel : [3,6]
+  d/bias : [6]
+`
+	for _, c := range []struct{ old, new, want string }{
+		{"", "", ""},
+		{"f32[N,4,5,6] nhwc", "f32[N,4,5,6] nc", "output must be nhwc, got nc"},
+	} {
+		g, err := ir.Parse(strings.Replace(src, c.old, c.new, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ir.Verify(g)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%q: error %v, want %q", c.new, err, c.want)
+		}
+	}
+}

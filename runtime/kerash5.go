@@ -36,6 +36,8 @@
 //
 // Tensors are returned in layer_names order, each layer's in weight_names
 // order (BatchNormalization: gamma, beta, moving_mean, moving_variance).
+// Keras writes each layer once, in its own group: a layer listed twice in
+// layer_names, or two layers sharing one group, is an error.
 //
 // # Keras 3 (model.save_weights("x.weights.h5"), model.weights.h5 in .keras)
 //
@@ -79,7 +81,15 @@
 // (Weights.Check). Layers are returned in the order their groups were
 // written, which is model.layers order, as far as the file tells it: layers
 // are sorted by the address of their first variable's data (h5py allocates
-// raw data sequentially); layers without variables add no tensors.
+// raw data sequentially); layers without variables add no tensors. The
+// groups form a tree: a group reached twice (a link back up) is an error.
+//
+// # Limits
+//
+// The HDF5 reader bounds what a file can make it allocate (hdf5.Limits):
+// a dataset declaring more than its storage holds, or one never written
+// beyond a small size, is an error naming the layer and the dataset.
+// With headersOnly (ListWeightsFile), no dataset value is read at all.
 
 package runtime
 
@@ -98,15 +108,61 @@ import (
 func IsHDF5(data []byte) bool { return hdf5.FindSignature(data) >= 0 }
 
 // ParseKerasH5 reads a Keras weights file (Keras 2 / tf.keras HDF5 weights,
-// a full-model .h5, or a Keras 3 .weights.h5) into rnc's weight names.
+// a full-model .h5, or a Keras 3 .weights.h5) into rnc's weight names,
+// within hdf5.DefaultLimits.
 func ParseKerasH5(data []byte) (*Weights, error) {
-	f, err := hdf5.Open(data)
-	if err != nil {
-		return nil, fmt.Errorf("keras h5: %w", err)
+	return parseKerasH5(data, hdf5.DefaultLimits(), false)
+}
+
+// kerasReader collects the tensors of a Keras file.
+type kerasReader struct {
+	w           *Weights
+	headersOnly bool // names and shapes only: no dataset is read
+}
+
+// add adds the dataset ds as tensor name; where names the dataset in
+// messages.
+func (k *kerasReader) add(name string, shape []int, ds *hdf5.Dataset, where string) error {
+	if _, dup := k.w.Tensors[name]; dup {
+		return fmt.Errorf("keras h5: %s: duplicate tensor %q", where, name)
 	}
+	if k.headersOnly {
+		k.w.Tensors[name] = &Tensor{Name: name, Shape: shape}
+		k.w.Order = append(k.w.Order, name)
+		return nil
+	}
+	data, err := ds.Float32()
+	if err != nil {
+		return fmt.Errorf("keras h5: %s: %w", where, err)
+	}
+	if err := k.w.Add(name, shape, data); err != nil {
+		return fmt.Errorf("keras h5: %s: %w", where, err)
+	}
+	return nil
+}
+
+// parseKerasH5 is ParseKerasH5 with the given limits; with headersOnly, no
+// dataset is read (the tensors have shapes but no Data).
+func parseKerasH5(data []byte, lim hdf5.Limits, headersOnly bool) (*Weights, error) {
+	ws, _, err := readKerasH5(data, lim, headersOnly)
+	return ws, err
+}
+
+// readKerasH5 is parseKerasH5 that also returns the HDF5 file (for its
+// Spent budget).
+func readKerasH5(data []byte, lim hdf5.Limits, headersOnly bool) (*Weights, *hdf5.File, error) {
+	f, err := hdf5.OpenLimits(data, lim)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keras h5: %w", err)
+	}
+	ws, err := (&kerasReader{w: NewWeights(), headersOnly: headersOnly}).read(f)
+	return ws, f, err
+}
+
+func (k *kerasReader) read(f *hdf5.File) (*Weights, error) {
 	root := f.Root()
 	if hasAttr(root, "layer_names") {
-		return parseKeras2(root)
+		return k.keras2(root)
 	}
 	if root.Has("model_weights") {
 		g, err := root.Group("model_weights")
@@ -114,11 +170,11 @@ func ParseKerasH5(data []byte) (*Weights, error) {
 			return nil, fmt.Errorf("keras h5: %w", err)
 		}
 		if hasAttr(g, "layer_names") {
-			return parseKeras2(g)
+			return k.keras2(g)
 		}
 	}
 	if root.Has("layers") || root.Has("_layer_checkpoint_dependencies") || root.Has("vars") {
-		return parseKeras3(root)
+		return k.keras3(root)
 	}
 	return nil, errors.New("keras h5: not a Keras weights file: no layer_names attribute, no /model_weights group and no Keras 3 /layers group")
 }
@@ -190,8 +246,8 @@ func kerasStrings(o *hdf5.Object, name string) ([]string, bool, error) {
 	return out, found, nil
 }
 
-func parseKeras2(g *hdf5.Group) (*Weights, error) {
-	w := NewWeights()
+func (k *kerasReader) keras2(g *hdf5.Group) (*Weights, error) {
+	w := k.w
 	w.Metadata["format"] = "keras2-h5"
 	for _, key := range []string{"keras_version", "backend"} {
 		if s, ok, err := kerasStrings(g.Object, key); err == nil && ok && len(s) == 1 {
@@ -205,11 +261,24 @@ func parseKeras2(g *hdf5.Group) (*Weights, error) {
 	if g.Has("top_level_model_weights") && !contains(layers, "top_level_model_weights") {
 		layers = append(layers, "top_level_model_weights")
 	}
+	// Keras writes each layer once, in its own group: a layer listed twice
+	// or two layers sharing a group is a corrupt or crafted file (and
+	// would make the reader repeat work the file does not pay for).
+	listed := map[string]bool{}
+	groups := map[uint64]string{}
 	for _, layer := range layers {
+		if listed[layer] {
+			return nil, fmt.Errorf("keras h5: layer %q is listed twice in layer_names", layer)
+		}
+		listed[layer] = true
 		lg, err := g.Group(layer)
 		if err != nil {
 			return nil, fmt.Errorf("keras h5: layer %q (listed in layer_names): %w", layer, err)
 		}
+		if other, ok := groups[lg.Address()]; ok {
+			return nil, fmt.Errorf("keras h5: layers %q and %q are the same group", other, layer)
+		}
+		groups[lg.Address()] = layer
 		names, ok, err := kerasStrings(lg.Object, "weight_names")
 		if err != nil {
 			return nil, fmt.Errorf("keras h5: layer %q: weight_names: %w", layer, err)
@@ -217,21 +286,19 @@ func parseKeras2(g *hdf5.Group) (*Weights, error) {
 		if !ok {
 			return nil, fmt.Errorf("keras h5: layer %q: no weight_names attribute", layer)
 		}
+		common, uniform := commonScope(names)
 		for _, wn := range names {
+			where := fmt.Sprintf("layer %q dataset %q", layer, wn)
 			ds, err := lg.Dataset(wn)
 			if err != nil {
-				return nil, fmt.Errorf("keras h5: layer %q dataset %q: %w", layer, wn, err)
+				return nil, fmt.Errorf("keras h5: %s: %w", where, err)
 			}
-			data, err := ds.Float32()
-			if err != nil {
-				return nil, fmt.Errorf("keras h5: layer %q dataset %q: %w", layer, wn, err)
-			}
-			name := keras2Name(layer, wn, names)
+			name := keras2NameIn(layer, wn, common, uniform)
 			if layer == "top_level_model_weights" {
 				name = stripIndex(wn)
 			}
-			if err := w.Add(name, ds.Shape(), data); err != nil {
-				return nil, fmt.Errorf("keras h5: layer %q dataset %q: %w", layer, wn, err)
+			if err := k.add(name, ds.Shape(), ds, where); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -263,8 +330,29 @@ func scope(name string) string {
 }
 
 // keras2Name maps a Keras 2 weight name to "<layer>/<param>" (rules in the
-// file comment).
+// file comment); all are the layer's weight names.
 func keras2Name(layer, weight string, all []string) string {
+	common, uniform := commonScope(all)
+	return keras2NameIn(layer, weight, common, uniform)
+}
+
+// commonScope returns the scope every name has (after stripIndex), if they
+// share one.
+func commonScope(all []string) (string, bool) {
+	if len(all) == 0 {
+		return "", false
+	}
+	s := scope(stripIndex(all[0]))
+	for _, other := range all[1:] {
+		if scope(stripIndex(other)) != s {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// keras2NameIn is keras2Name given the layer's common scope.
+func keras2NameIn(layer, weight, common string, uniform bool) string {
 	w := stripIndex(weight)
 	if !strings.Contains(w, "/") {
 		return layer + "/" + w
@@ -272,28 +360,20 @@ func keras2Name(layer, weight string, all []string) string {
 	if strings.HasPrefix(w, layer+"/") {
 		return w
 	}
-	s := scope(w)
-	same := true
-	for _, other := range all {
-		if scope(stripIndex(other)) != s {
-			same = false
-			break
-		}
-	}
-	if same {
+	if s := scope(w); uniform && s == common {
 		return layer + "/" + w[len(s)+1:]
 	}
 	return w
 }
 
-func parseKeras3(root *hdf5.Group) (*Weights, error) {
-	w := NewWeights()
-	w.Metadata["format"] = "keras3-weights-h5"
+func (k *kerasReader) keras3(root *hdf5.Group) (*Weights, error) {
+	k.w.Metadata["format"] = "keras3-weights-h5"
 	if root.Has("vars") {
-		if err := keras3Layer(w, root, "vars", ""); err != nil {
+		if err := k.keras3Layer(root, "vars", ""); err != nil {
 			return nil, err
 		}
 	}
+	seen := map[uint64]string{root.Address(): root.Path()}
 	for _, top := range []string{"layers", "_layer_checkpoint_dependencies"} {
 		if !root.Has(top) {
 			continue
@@ -302,20 +382,26 @@ func parseKeras3(root *hdf5.Group) (*Weights, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keras h5: %w", err)
 		}
-		if err := keras3Walk(w, g, 0); err != nil {
+		if err := k.keras3Walk(g, 0, seen); err != nil {
 			return nil, err
 		}
 	}
-	return w, nil
+	return k.w, nil
 }
 
 // keras3Walk visits the groups below a container in creation order: a
 // group with a "vars" child is a saveable (layer), and any other child group
-// is a nested container or sublayer.
-func keras3Walk(w *Weights, g *hdf5.Group, depth int) error {
+// is a nested container or sublayer. Keras writes a tree: a group reached
+// twice (a hard link back up, or two links to one group) is an error, so
+// that a crafted file cannot make the walk exponential.
+func (k *kerasReader) keras3Walk(g *hdf5.Group, depth int, seen map[uint64]string) error {
 	if depth > 64 {
 		return fmt.Errorf("keras h5: %s: layers nested too deeply", g.Path())
 	}
+	if other, ok := seen[g.Address()]; ok {
+		return fmt.Errorf("keras h5: %s is the group %s again: not a Keras layer tree", g.Path(), other)
+	}
+	seen[g.Address()] = g.Path()
 	names, err := g.Names()
 	if err != nil {
 		return fmt.Errorf("keras h5: %w", err)
@@ -337,13 +423,13 @@ func keras3Walk(w *Weights, g *hdf5.Group, depth int) error {
 		kids = append(kids, child{n, cg})
 	}
 	sort.SliceStable(kids, func(i, j int) bool { return creationKey(kids[i].g) < creationKey(kids[j].g) })
-	for _, k := range kids {
-		if k.g.Has("vars") {
-			if err := keras3Layer(w, k.g, "vars", k.name); err != nil {
+	for _, c := range kids {
+		if c.g.Has("vars") {
+			if err := k.keras3Layer(c.g, "vars", c.name); err != nil {
 				return err
 			}
 		}
-		if err := keras3Walk(w, k.g, depth+1); err != nil {
+		if err := k.keras3Walk(c.g, depth+1, seen); err != nil {
 			return err
 		}
 	}
@@ -362,7 +448,7 @@ func creationKey(g *hdf5.Group) uint64 {
 	return g.Address()
 }
 
-func keras3Layer(w *Weights, parent *hdf5.Group, varsName, key string) error {
+func (k *kerasReader) keras3Layer(parent *hdf5.Group, varsName, key string) error {
 	vg, err := parent.Group(varsName)
 	if err != nil {
 		return fmt.Errorf("keras h5: %s: %w", parent.Path(), err)
@@ -380,7 +466,7 @@ func keras3Layer(w *Weights, parent *hdf5.Group, varsName, key string) error {
 	}
 	type variable struct {
 		shape []int
-		data  []float32
+		ds    *hdf5.Dataset
 		path  string
 	}
 	vars := make([]variable, len(names))
@@ -395,19 +481,15 @@ func keras3Layer(w *Weights, parent *hdf5.Group, varsName, key string) error {
 		if err != nil {
 			return fmt.Errorf("keras h5: layer %q dataset %s/%s: %w", layer, vg.Path(), n, err)
 		}
-		data, err := ds.Float32()
-		if err != nil {
-			return fmt.Errorf("keras h5: layer %q dataset %s/%s: %w", layer, vg.Path(), n, err)
-		}
-		vars[i] = variable{ds.Shape(), data, vg.Path() + "/" + n}
+		vars[i] = variable{ds.Shape(), ds, vg.Path() + "/" + n}
 	}
 	params, err := keras3Params(vars[0].shape, len(vars), func(i int) []int { return vars[i].shape })
 	if err != nil {
 		return fmt.Errorf("keras h5: layer %q (%s): %w", layer, vg.Path(), err)
 	}
 	for i, v := range vars {
-		if err := w.Add(layer+"/"+params[i], v.shape, v.data); err != nil {
-			return fmt.Errorf("keras h5: layer %q dataset %s: %w", layer, v.path, err)
+		if err := k.add(layer+"/"+params[i], v.shape, v.ds, fmt.Sprintf("layer %q dataset %s", layer, v.path)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -272,16 +272,19 @@ func TestParseKerasH5Errors(t *testing.T) {
 	}
 }
 
+// smallLimits are the HDF5 limits of the corruption tests and the fuzz
+// target: small enough that a crafted input cannot make a test slow.
+func smallLimits() hdf5.Limits {
+	return hdf5.Limits{MaxDataBytes: 1 << 20, MaxFillBytes: 64 << 10, BudgetPerByte: 64, BudgetBase: 4 << 20}
+}
+
 func TestParseKerasH5Corrupt(t *testing.T) {
-	old := hdf5.MaxDataBytes
-	hdf5.MaxDataBytes = 16 << 20
-	defer func() { hdf5.MaxDataBytes = old }()
 	files, _ := filepath.Glob(filepath.Join(h5Dir, "keras*.h5"))
 	for _, p := range files {
 		orig, _ := os.ReadFile(p)
 		for k := 0; k < 64; k++ {
 			n := len(orig) * k / 64
-			if _, err := ParseKerasH5(orig[:n:n]); err == nil {
+			if _, err := parseKerasH5(orig[:n:n], smallLimits(), false); err == nil {
 				t.Errorf("%s truncated to %d bytes: no error", filepath.Base(p), n)
 			}
 		}
@@ -294,7 +297,7 @@ func TestParseKerasH5Corrupt(t *testing.T) {
 				i = int(seed>>4) % len(data)
 			}
 			data[i] ^= byte(seed>>24) | 1
-			w, err := ParseKerasH5(data)
+			w, err := parseKerasH5(data, smallLimits(), false)
 			if err == nil && w == nil {
 				t.Fatal("nil weights without error")
 			}
@@ -314,13 +317,19 @@ func FuzzParseKerasH5(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	old := hdf5.MaxDataBytes
-	hdf5.MaxDataBytes = 1 << 20
-	f.Cleanup(func() { hdf5.MaxDataBytes = old })
+	for _, s := range hostileH5Seeds(f) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := ParseKerasH5(data)
-		if err == nil && w == nil {
-			t.Fatal("nil weights without error")
+		// With smallLimits the reader may spend 64 × the input + 4 MiB;
+		// what it allocates is within a small factor of that.
+		for _, headersOnly := range []bool{true, false} {
+			var w *Weights
+			var err error
+			checkBounded(t, "parseKerasH5", data, 160, 12<<20, func() { w, err = parseKerasH5(data, smallLimits(), headersOnly) })
+			if err == nil && w == nil {
+				t.Fatal("nil weights without error")
+			}
 		}
 		IsHDF5(data)
 	})

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -19,7 +20,16 @@ type options struct {
 	target  string
 }
 
-// WithThreads sets how many threads run each layer (default GOMAXPROCS).
+// MaxThreads bounds WithThreads. Each thread is a goroutine with its own
+// scratch buffers (a Winograd workspace among them), so memory grows with
+// the thread count; 1024 is above the hardware thread count of the largest
+// current machines (768 on a two-socket 192-core EPYC), beyond which more
+// threads cannot run faster. The bound does not depend on this machine's
+// CPU count, so that an option that works on one machine works on all.
+const MaxThreads = 1024
+
+// WithThreads sets how many threads run each layer, 1 to MaxThreads
+// (default GOMAXPROCS, at most MaxThreads).
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 
 // WithTarget forces a target (avx512, avx2 or generic) instead of the best
@@ -48,6 +58,9 @@ type Model struct {
 // Load reads a weight file (safetensors or Keras HDF5, by content) and
 // prepares prog to run.
 func Load(prog *Program, path string, opts ...Option) (*Model, error) {
+	if _, err := checkNew(prog, opts); err != nil {
+		return nil, err
+	}
 	ws, err := LoadWeightsFile(path)
 	if err != nil {
 		return nil, err
@@ -60,14 +73,36 @@ func Load(prog *Program, path string, opts ...Option) (*Model, error) {
 	return m, nil
 }
 
+// checkNew checks the program and the options, before any work.
+func checkNew(prog *Program, opts []Option) (options, error) {
+	o := options{threads: min(runtime.GOMAXPROCS(0), MaxThreads), target: os.Getenv("RNC_TARGET")}
+	if prog == nil {
+		return o, errors.New("runtime: nil *Program")
+	}
+	for i, p := range prog.Plans {
+		if p == nil {
+			return o, fmt.Errorf("%s: plan %d is nil", prog.Name, i)
+		}
+	}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if o.threads < 1 || o.threads > MaxThreads {
+		return o, fmt.Errorf("%s: WithThreads(%d): want 1 to %d threads (runtime.MaxThreads)", prog.Name, o.threads, MaxThreads)
+	}
+	return o, nil
+}
+
 // New prepares prog to run with the given weights.
 func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
-	o := options{threads: runtime.GOMAXPROCS(0), target: os.Getenv("RNC_TARGET")}
-	for _, f := range opts {
-		f(&o)
+	o, err := checkNew(prog, opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.threads < 1 {
-		return nil, fmt.Errorf("%s: WithThreads(%d): want at least 1", prog.Name, o.threads)
+	if ws == nil {
+		return nil, fmt.Errorf("%s: nil *Weights", prog.Name)
 	}
 	plan, err := selectPlan(prog, o.target)
 	if err != nil {
@@ -144,7 +179,10 @@ func (m *Model) Close() error {
 }
 
 // Predict runs the model on n images: src holds n NHWC images
-// (InputH×InputW×InputC floats each), dst receives n outputs.
+// (InputH×InputW×InputC floats each), dst receives n outputs. A batch whose
+// activations would take more than 1 GiB runs in chunks that fit (the
+// outputs do not depend on the batch), so memory stays bounded whatever
+// the batch.
 func (m *Model) Predict(dst, src []float32) error {
 	return m.predict(dst, src, nil)
 }
@@ -158,6 +196,11 @@ func (m *Model) Profile(dst, src []float32, times []time.Duration) error {
 	return m.predict(dst, src, times)
 }
 
+// maxArenaBytes bounds the activation arena of one call: a batch that
+// would need more runs in chunks of as many images as fit (at least one),
+// so that memory does not grow with the batch (a variable for tests).
+var maxArenaBytes = 1 << 30
+
 func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 	p := m.plan
 	per := m.prog.InputH * m.prog.InputW * m.prog.InputC
@@ -166,19 +209,34 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 			m.prog.Name, len(src), m.prog.InputH, m.prog.InputW, m.prog.InputC, per)
 	}
 	n := len(src) / per
-	if len(dst) < n*p.Output.Size() {
-		return fmt.Errorf("%s: Predict: dst has %d floats, want %d (%d images × %d)", m.prog.Name, len(dst), n*p.Output.Size(), n, p.Output.Size())
+	outSize := p.Output.Size()
+	if len(dst) < n*outSize {
+		return fmt.Errorf("%s: Predict: dst has %d floats, want %d (%d images × %d)", m.prog.Name, len(dst), n*outSize, n, outSize)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return fmt.Errorf("%s: Predict after Close", m.prog.Name)
 	}
-	if need := n*p.ArenaFloats + 16; len(m.arena) < need {
+	for i := range times {
+		times[i] = 0
+	}
+	chunk := max(1, maxArenaBytes/(4*max(1, p.ArenaFloats)))
+	for i0 := 0; i0 < n; i0 += chunk {
+		k := min(chunk, n-i0)
+		m.run(dst[i0*outSize:(i0+k)*outSize], src[i0*per:(i0+k)*per], k, times)
+	}
+	return nil
+}
+
+// run computes the k images of src into dst (m.mu held).
+func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
+	p := m.plan
+	if need := k*p.ArenaFloats + 16; len(m.arena) < need {
 		m.arena = alignedFloats(need)
 	}
-	m.n = n
-	copy(m.arena[n*p.Input.Off:], src)
+	m.n = k
+	copy(m.arena[k*p.Input.Off:], src)
 	for i := range p.Steps {
 		var t0 time.Time
 		if times != nil {
@@ -186,14 +244,13 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 		}
 		m.pool.For(m.taskCount(&p.Steps[i]), m.tasks[i])
 		if times != nil {
-			times[i] = time.Since(t0)
+			times[i] += time.Since(t0)
 		}
 	}
 	out := p.Output
-	for i := 0; i < n; i++ {
-		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, n, i))
+	for i := 0; i < k; i++ {
+		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, k, i))
 	}
-	return nil
 }
 
 // alignedFloats returns a slice whose first element is 64-byte aligned.

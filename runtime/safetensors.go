@@ -10,10 +10,13 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/rnc-dev/rnc/internal/fileio"
 )
 
 // maxSafetensorsHeader bounds the JSON header length read from a file; a
@@ -41,16 +44,18 @@ func ParseSafetensors(data []byte) (*Weights, error) {
 	return ws, nil
 }
 
-// ReadSafetensorsFile reads and parses the safetensors file at path.
+// ReadSafetensorsFile reads the safetensors file at path (a regular file)
+// with all its tensors' data.
 func ReadSafetensorsFile(path string) (*Weights, error) {
-	data, err := os.ReadFile(path)
+	ws, err := OpenSafetensors(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading weights: %w", err)
+		return nil, err
 	}
-	ws, err := ParseSafetensors(data)
-	if err != nil {
-		return nil, fmt.Errorf("reading weights %s: %w", path, err)
+	defer ws.Close()
+	if err := ws.loadAll(); err != nil {
+		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
 	}
+	ws.src = nil
 	return ws, nil
 }
 
@@ -156,13 +161,14 @@ func parseHeader(header []byte, sectionLen int) (*Weights, []stEntry, error) {
 
 // OpenSafetensors reads a safetensors file's header and returns its tensors
 // without their data, which is read from the file when asked for
-// (Weights.Data). Close the result to close the file.
+// (Weights.Data). Only regular files are read. Close the result to close the
+// file.
 func OpenSafetensors(path string) (*Weights, error) {
-	f, err := os.Open(path)
+	f, st, err := fileio.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights: %w", err)
 	}
-	ws, err := openSafetensors(f)
+	ws, err := openSafetensors(f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
@@ -170,12 +176,9 @@ func OpenSafetensors(path string) (*Weights, error) {
 	return ws, nil
 }
 
-func openSafetensors(f *os.File) (*Weights, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
+// openSafetensors reads the header of the safetensors file f of size bytes:
+// the 8-byte length and the header, nothing more.
+func openSafetensors(f readerAtCloser, size int64) (*Weights, error) {
 	if size < 8 {
 		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", size)
 	}
@@ -189,7 +192,7 @@ func openSafetensors(f *os.File) (*Weights, error) {
 	}
 	header := make([]byte, hlen)
 	if _, err := f.ReadAt(header, 8); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the %d-byte header: %w", hlen, err)
 	}
 	ws, entries, err := parseHeader(header, int(size-8-int64(hlen)))
 	if err != nil {
@@ -203,9 +206,15 @@ func openSafetensors(f *os.File) (*Weights, error) {
 	return ws, nil
 }
 
+// readerAtCloser is what a safetensors file is read through (an *os.File).
+type readerAtCloser interface {
+	io.ReaderAt
+	io.Closer
+}
+
 // fileSource reads tensor data from an open safetensors file.
 type fileSource struct {
-	f     *os.File
+	f     readerAtCloser
 	start int64
 	at    map[string]stEntry
 }
@@ -221,7 +230,10 @@ func (s *fileSource) read(name string) ([]float32, error) {
 	}
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*e.n)
 	if _, err := s.f.ReadAt(raw, s.start+int64(e.begin)); err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", name, err)
+		if err == io.EOF {
+			err = errors.New("the file ends before them (was it truncated after it was opened?)")
+		}
+		return nil, fmt.Errorf("tensor %q: reading data bytes [%d, %d): %w", name, e.begin, e.end, err)
 	}
 	if !littleEndian {
 		for i := range vals {
@@ -239,23 +251,25 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
+// maxRank bounds the rank of a tensor (HDF5's own limit; Keras weights have
+// rank 1 to 4).
+const maxRank = 32
+
 // parseEntry validates one tensor's header entry against a data section of
-// sectionLen bytes.
+// sectionLen bytes. Values are decoded by what they should be (a string, a
+// short array of integers), so that a huge value of the wrong kind costs no
+// more than its bytes.
 func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, error) {
 	e := stEntry{name: name}
 	fields, err := jsonObject(raw, "key")
 	if err != nil {
 		return e, fmt.Errorf("entry is not a valid JSON object: %w", err)
 	}
-	vals := map[string]any{}
+	vals := map[string]json.RawMessage{}
 	for _, f := range fields {
 		switch f.key {
 		case "dtype", "shape", "data_offsets":
-			v, err := jsonValue(f.val)
-			if err != nil {
-				return e, fmt.Errorf("%s: %w", f.key, err)
-			}
-			vals[f.key] = v
+			vals[f.key] = f.val
 		}
 		// Other keys are ignored, as other readers do.
 	}
@@ -265,17 +279,26 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 		}
 	}
 
-	dtype, ok := vals["dtype"].(string)
+	dtype, ok, err := jsonString(vals["dtype"])
+	if err != nil {
+		return e, fmt.Errorf("dtype: %w", err)
+	}
 	if !ok {
-		return e, fmt.Errorf("dtype is %s, want the string \"F32\"", jsonKind(vals["dtype"]))
+		return e, fmt.Errorf("dtype is %s, want the string \"F32\"", rawKind(vals["dtype"]))
 	}
 	if dtype != "F32" {
 		return e, fmt.Errorf("dtype %s is not supported, want F32", dtype)
 	}
 
-	dims, ok := vals["shape"].([]any)
-	if !ok {
-		return e, fmt.Errorf("shape is %s, want an array of non-negative integers", jsonKind(vals["shape"]))
+	dims, n, err := jsonArray(vals["shape"], maxRank)
+	if err != nil {
+		return e, fmt.Errorf("shape: %w", err)
+	}
+	if dims == nil {
+		return e, fmt.Errorf("shape is %s, want an array of non-negative integers", rawKind(vals["shape"]))
+	}
+	if n > maxRank {
+		return e, fmt.Errorf("shape has more than %d dimensions", maxRank)
 	}
 	e.shape = make([]int, len(dims))
 	e.n = 1
@@ -286,7 +309,7 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 		}
 		e.shape[i] = v
 		if v != 0 && e.n > math.MaxInt/v {
-			return e, fmt.Errorf("shape %v: element count overflows", dims)
+			return e, fmt.Errorf("shape %v: element count overflows", rawStrings(dims))
 		}
 		e.n *= v
 	}
@@ -294,9 +317,19 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 		return e, fmt.Errorf("shape %v: byte size overflows", e.shape)
 	}
 
-	offs, ok := vals["data_offsets"].([]any)
-	if !ok || len(offs) != 2 {
-		return e, fmt.Errorf("data_offsets is %s, want an array [begin, end] of two non-negative integers", jsonDesc(vals["data_offsets"]))
+	offs, n, err := jsonArray(vals["data_offsets"], 2)
+	if err != nil {
+		return e, fmt.Errorf("data_offsets: %w", err)
+	}
+	if offs == nil || n != 2 {
+		desc := rawKind(vals["data_offsets"])
+		if offs != nil {
+			desc = fmt.Sprintf("an array of %d elements", n)
+			if n > 2 {
+				desc = "an array of more than 2 elements"
+			}
+		}
+		return e, fmt.Errorf("data_offsets is %s, want an array [begin, end] of two non-negative integers", desc)
 	}
 	if e.begin, err = jsonInt(offs[0]); err != nil {
 		return e, fmt.Errorf("data_offsets begin: %w", err)
@@ -317,6 +350,74 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 	return e, nil
 }
 
+// rawStrings returns raw values as strings, for messages.
+func rawStrings(raw []json.RawMessage) []string {
+	out := make([]string, len(raw))
+	for i, r := range raw {
+		out[i] = string(bytes.TrimSpace(r))
+	}
+	return out
+}
+
+// rawKind names the JSON type of a raw value by its first byte.
+func rawKind(raw json.RawMessage) string {
+	b := bytes.TrimLeft(raw, " \t\r\n")
+	if len(b) == 0 {
+		return "empty"
+	}
+	switch b[0] {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '[':
+		return "an array"
+	case '{':
+		return "an object"
+	}
+	return "a number"
+}
+
+// jsonString decodes a raw value that should be a string; ok is false if it
+// is of another kind.
+func jsonString(raw json.RawMessage) (s string, ok bool, err error) {
+	if rawKind(raw) != "a string" {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false, jsonErr(err)
+	}
+	return s, true, nil
+}
+
+// jsonArray decodes a raw value that should be an array of at most max
+// elements, returning them and the array's length, counted up to max+1 (a
+// longer array is not decoded further). It returns nil if the value is not
+// an array.
+func jsonArray(raw json.RawMessage, max int) ([]json.RawMessage, int, error) {
+	if rawKind(raw) != "an array" {
+		return nil, 0, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '['
+		return nil, 0, jsonErr(err)
+	}
+	vals := []json.RawMessage{}
+	for dec.More() {
+		if len(vals) == max {
+			return vals, max + 1, nil
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, 0, jsonErr(err)
+		}
+		vals = append(vals, v)
+	}
+	return vals, len(vals), nil
+}
+
 // parseMetadata decodes the "__metadata__" value: an object of strings, or
 // null (no metadata).
 func parseMetadata(raw json.RawMessage) (map[string]string, error) {
@@ -329,13 +430,12 @@ func parseMetadata(raw json.RawMessage) (map[string]string, error) {
 		return nil, fmt.Errorf("%s is not a valid JSON object of strings: %w", metadataKey, err)
 	}
 	for _, m := range members {
-		v, err := jsonValue(m.val)
+		s, ok, err := jsonString(m.val)
 		if err != nil {
 			return nil, fmt.Errorf("metadata %q: %w", m.key, err)
 		}
-		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("metadata %q is %s, want a string", m.key, jsonKind(v))
+			return nil, fmt.Errorf("metadata %q is %s, want a string", m.key, rawKind(m.val))
 		}
 		md[m.key] = s
 	}
@@ -425,13 +525,13 @@ func jsonValue(raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// jsonInt converts a decoded JSON value to a non-negative int.
-func jsonInt(v any) (int, error) {
-	num, ok := v.(json.Number)
-	if !ok {
-		return 0, fmt.Errorf("got %s, want a non-negative integer", jsonKind(v))
+// jsonInt converts a raw JSON value to a non-negative int.
+func jsonInt(raw json.RawMessage) (int, error) {
+	if k := rawKind(raw); k != "a number" {
+		return 0, fmt.Errorf("got %s, want a non-negative integer", k)
 	}
-	i, err := strconv.ParseInt(string(num), 10, 0)
+	num := string(bytes.TrimSpace(raw))
+	i, err := strconv.ParseInt(num, 10, 0)
 	if err != nil || i < 0 {
 		return 0, fmt.Errorf("got %s, want a non-negative integer", num)
 	}
@@ -508,26 +608,46 @@ func writeSafetensors(w io.Writer, ws *Weights, header []byte) error {
 }
 
 // WriteSafetensorsFile writes ws to path (see WriteSafetensors). An
-// inconsistent ws is reported before path is touched; if writing fails
-// later, the partly written file is removed.
+// inconsistent ws is reported before path is touched. The file is written
+// next to path under a temporary name and renamed over it when complete, so
+// a failed write leaves an existing file as it was; path must be a regular
+// file or not exist (a device or a named pipe is refused, never removed).
 func WriteSafetensorsFile(path string, ws *Weights) (err error) {
 	header, err := safetensorsHeader(ws)
 	if err != nil {
 		return fmt.Errorf("writing weights %s: safetensors: %w", path, err)
 	}
-	f, err := os.Create(path)
+	target := path
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		target = resolved // write through a symbolic link, not over it
+	}
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(target); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("writing weights: %s exists and is not a regular file", path)
+		}
+		mode = st.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("writing weights: %w", err)
 	}
 	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("writing weights %s: %w", path, cerr)
-		}
 		if err != nil {
-			os.Remove(path)
+			f.Close()
+			os.Remove(f.Name())
 		}
 	}()
 	if err := writeSafetensors(f, ws, header); err != nil {
+		return fmt.Errorf("writing weights %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("writing weights %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing weights %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), target); err != nil {
 		return fmt.Errorf("writing weights %s: %w", path, err)
 	}
 	return nil

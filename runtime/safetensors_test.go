@@ -242,7 +242,7 @@ func TestParseSafetensorsErrors(t *testing.T) {
 		{"byte size overflow", hdr(`"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,8]}`), `tensor "w": shape [4611686018427387904]: byte size overflows`},
 		{"offsets not array", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":"0,8"}`), `tensor "w": data_offsets is a string, want an array [begin, end]`},
 		{"one offset", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[8]}`), `data_offsets is an array of 1 elements, want an array [begin, end]`},
-		{"three offsets", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,8]}`), `data_offsets is an array of 3 elements`},
+		{"three offsets", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,8]}`), `data_offsets is an array of more than 2 elements`},
 		{"negative offset", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}`), `tensor "w": data_offsets begin: got -8, want a non-negative integer`},
 		{"float offset", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8.0]}`), `tensor "w": data_offsets end: got 8.0, want`},
 		{"begin after end", hdr(`"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}`), `tensor "w": data_offsets [8, 0]: begin is after end`},
@@ -524,8 +524,46 @@ func FuzzParseSafetensors(f *testing.F) {
 	f.Add(stFile(`{"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}`, f32LE(1)))
 	f.Add(stFile(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, f32LE(1)))
 	f.Add([]byte{})
+	// Hostile headers: absurd lengths, huge values of the wrong kind,
+	// offsets outside the file, overlapping and out-of-order data.
+	long := "[" + strings.Repeat("1,", 4096) + "1]"
+	f.Add(binary.LittleEndian.AppendUint64(nil, math.MaxUint64))
+	f.Add(append(binary.LittleEndian.AppendUint64(nil, 1<<40), "{}"...))
+	f.Add(stFile(`{"t":{"dtype":"F32","shape":`+long+`,"data_offsets":[0,4]}}`, f32LE(1)))
+	f.Add(stFile(`{"t":{"dtype":`+long+`,"shape":[1],"data_offsets":[0,4]}}`, f32LE(1)))
+	f.Add(stFile(`{"t":{"dtype":"F32","shape":[1],"data_offsets":`+long+`}}`, f32LE(1)))
+	f.Add(stFile(`{"t":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}}`, f32LE(1)))
+	f.Add(stFile(`{"t":{"dtype":"F32","shape":[3037000500,3037000500],"data_offsets":[0,4]}}`, f32LE(1)))
+	f.Add(stFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, f32LE(1, 2)))
+	f.Add(stFile(`{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, f32LE(1, 2)))
+	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ws, err := ParseSafetensors(data)
+		var ws *Weights
+		var err error
+		// Parsing allocates the header's JSON a few times over and the
+		// data once: bounded by the input, never by what it declares.
+		checkBounded(t, "ParseSafetensors", data, 24, 64<<10, func() { ws, err = ParseSafetensors(data) })
+		// The file reader (header, then tensor by tensor) and the format
+		// sniffing, on the same bytes.
+		var lazy *Weights
+		var lerr error
+		checkBounded(t, "openSafetensors", data, 24, 64<<10, func() {
+			if lazy, lerr = openSafetensors(&countingReader{r: bytes.NewReader(data)}, int64(len(data))); lerr == nil {
+				if err := lazy.loadAll(); err != nil {
+					t.Fatalf("loading an opened file: %v", err)
+				}
+			}
+		})
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("ParseSafetensors: %v; openSafetensors: %v", err, lerr)
+		}
+		if err == nil {
+			lazy.src = nil
+			if d := sameWeights(ws, lazy); d != "" {
+				t.Fatalf("ParseSafetensors and openSafetensors differ: %s", d)
+			}
+		}
+		sniffWeights(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			if ws != nil {
 				t.Fatal("non-nil Weights with an error")

@@ -5,8 +5,13 @@ import "strings"
 // SyntheticWeights makes deterministic pseudo-random weights for the
 // tensors a program loads (values in ±0.1, batch-norm variances in
 // [0.5, 1.5)): enough to run and benchmark a model without a weight file.
+// A nil program, or one without plans, gets no weights (New reports what
+// is wrong with it).
 func SyntheticWeights(prog *Program, seed uint64) *Weights {
 	ws := NewWeights()
+	if prog == nil || len(prog.Plans) == 0 || prog.Plans[0] == nil {
+		return ws
+	}
 	state := seed*0x9e3779b97f4a7c15 + 1
 	next := func() float32 { // xorshift64*, in [0, 1)
 		state ^= state >> 12

@@ -1,11 +1,16 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/rnc-dev/rnc/internal/fileio"
+	"github.com/rnc-dev/rnc/runtime/hdf5"
 )
 
 // Tensor is one named float32 tensor, row-major (C order).
@@ -171,43 +176,158 @@ func equalShape(a, b []int) bool {
 	return true
 }
 
+// maxHDF5FileBytes bounds the size of a Keras HDF5 weight file, which is
+// read into memory whole (the largest Keras application, ConvNeXtXLarge,
+// has 1.4 GB of weights).
+const maxHDF5FileBytes = 16 << 30
+
+// weightFormat is the format of a weight file, told by its content.
+type weightFormat int
+
+const (
+	formatSafetensors weightFormat = iota
+	formatHDF5
+)
+
+// sniffWeights tells a weight file's format from its first bytes: an HDF5
+// signature at offset 0, 512, 1024, ... (hdf5.FindSignature), or a
+// safetensors header, whose JSON "MUST begin with a {" (the safetensors
+// format description; JSON white space before it is tolerated, as
+// ParseSafetensors does). Anything else is neither, and the error says so
+// rather than reading its first 8 bytes as a header length.
+func sniffWeights(r io.ReaderAt, size int64) (weightFormat, error) {
+	var head [72]byte
+	n, err := r.ReadAt(head[:min(int64(len(head)), size)], 0)
+	if err != nil && err != io.EOF {
+		return 0, err
+	}
+	if IsHDF5(head[:n]) {
+		return formatHDF5, nil
+	}
+	if n > 8 {
+		for _, c := range head[8:n] {
+			if c == '{' {
+				return formatSafetensors, nil
+			}
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				break
+			}
+		}
+	}
+	for off := int64(512); off+8 <= size; off *= 2 { // an HDF5 user block
+		var sig [8]byte
+		if _, err := r.ReadAt(sig[:], off); err != nil {
+			return 0, err
+		}
+		if IsHDF5(sig[:]) {
+			return formatHDF5, nil
+		}
+	}
+	return 0, fmt.Errorf("neither safetensors nor HDF5 (a %d-byte file starting with % x)", size, head[:min(n, 8)])
+}
+
+// openWeights opens a weight file (a regular file only: a device, a named
+// pipe or a directory is refused before it is opened) and tells its format.
+func openWeights(path string) (*os.File, int64, weightFormat, error) {
+	f, st, err := fileio.Open(path)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("reading weights: %w", err)
+	}
+	format, err := sniffWeights(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, 0, 0, fmt.Errorf("reading weights %s: %w", path, err)
+	}
+	return f, st.Size(), format, nil
+}
+
+// readHDF5 reads an open HDF5 file whole and closes it.
+func readHDF5(f *os.File, path string, size int64) ([]byte, error) {
+	defer f.Close()
+	if size > maxHDF5FileBytes {
+		return nil, fmt.Errorf("reading weights %s: HDF5 file of %d bytes is over the %d GiB limit", path, size, maxHDF5FileBytes>>30)
+	}
+	// The file may change size while it is read: read at most the limit.
+	data, err := io.ReadAll(io.LimitReader(f, maxHDF5FileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading weights %s: %w", path, err)
+	}
+	if len(data) > maxHDF5FileBytes {
+		return nil, fmt.Errorf("reading weights %s: HDF5 file over the %d GiB limit", path, maxHDF5FileBytes>>30)
+	}
+	return data, nil
+}
+
 // LoadWeightsFile reads a weight file: safetensors, or a Keras HDF5 weight
 // file (Keras 2 .h5 or Keras 3 .weights.h5), chosen by content, not by the
-// file's extension. A safetensors file is opened lazily: its tensors are
-// read when used (Weights.Data), so loading a model holds at most a few of
-// them at once; Close the result when done.
+// file's extension; anything else is an error. Only regular files are read.
+// A safetensors file is opened lazily: its tensors are read when used
+// (Weights.Data), so loading a model holds at most a few of them at once;
+// Close the result when done. An HDF5 file is read whole and its tensors
+// converted, within the limits of hdf5.DefaultLimits.
 func LoadWeightsFile(path string) (*Weights, error) {
-	f, err := os.Open(path)
+	return loadWeightsFile(path, false)
+}
+
+// ListWeightsFile reads what a weight file says about its tensors — names,
+// shapes and metadata — without reading or checking any tensor data: the
+// result's tensors have no Data, and Weights.Data reports an error. A
+// safetensors file is read up to the end of its header; a Keras HDF5 file
+// is read into memory but only its metadata (groups, attributes, dataset
+// headers) is parsed.
+func ListWeightsFile(path string) (*Weights, error) {
+	return loadWeightsFile(path, true)
+}
+
+func loadWeightsFile(path string, headersOnly bool) (*Weights, error) {
+	f, size, format, err := openWeights(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading weights: %w", err)
+		return nil, err
 	}
-	var head [8]byte
-	n, _ := f.ReadAt(head[:], 0)
-	if IsHDF5(head[:n]) || n < 8 {
-		f.Close()
-		data, err := os.ReadFile(path)
+	if format == formatHDF5 {
+		data, err := readHDF5(f, path, size)
 		if err != nil {
-			return nil, fmt.Errorf("reading weights: %w", err)
+			return nil, err
 		}
-		return ParseWeights(path, data)
+		ws, err := parseKerasH5(data, hdf5.DefaultLimits(), headersOnly)
+		if err != nil {
+			return nil, fmt.Errorf("reading weights %s: %w", path, err)
+		}
+		if headersOnly {
+			ws.src = listedSource{}
+		}
+		return ws, nil
 	}
-	ws, err := openSafetensors(f)
+	ws, err := openSafetensors(f, size)
 	if err != nil {
 		f.Close()
-		if data, rerr := os.ReadFile(path); rerr == nil && IsHDF5(data) { // an HDF5 signature past offset 0
-			return ParseWeights(path, data)
-		}
 		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
+	}
+	if headersOnly {
+		ws.src.close()
+		ws.src = listedSource{}
 	}
 	return ws, nil
 }
 
+// listedSource is the source of listed weights: they have no data.
+type listedSource struct{}
+
+func (listedSource) read(name string) ([]float32, error) {
+	return nil, fmt.Errorf("tensor %q: the weights were listed (ListWeightsFile), not loaded", name)
+}
+
+func (listedSource) close() error { return nil }
+
 // ParseWeights parses a weight file held in memory, safetensors or Keras
-// HDF5 by content; name is used in messages.
+// HDF5 by content (anything else is an error); name is used in messages.
 func ParseWeights(name string, data []byte) (*Weights, error) {
+	format, err := sniffWeights(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("reading weights %s: %w", name, err)
+	}
 	var ws *Weights
-	var err error
-	if IsHDF5(data) {
+	if format == formatHDF5 {
 		ws, err = ParseKerasH5(data)
 	} else {
 		ws, err = ParseSafetensors(data)

@@ -100,6 +100,19 @@ func RunWeightProgram(prog []WStep, file *Weights, keep []bool) ([][]float32, er
 	return out, nil
 }
 
+// CheckVariance reports the first channel of a batch normalization whose
+// variance plus epsilon is not positive: the rule the weight program's
+// bnscale step applies at load, shared with the reference interpreter
+// (ir/interp) so that both refuse the same weights with the same message.
+func CheckVariance(variance []float32, eps float64) error {
+	for i, v := range variance {
+		if d := float64(v) + eps; !(d > 0) {
+			return fmt.Errorf("variance %v + eps %v is not positive at channel %d", v, eps, i)
+		}
+	}
+	return nil
+}
+
 // runStep computes one step; with inPlace it may write its result over its
 // first argument.
 func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, error) {
@@ -128,13 +141,12 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 		if len(g) != len(v) {
 			return nil, fmt.Errorf("gamma and variance lengths %d and %d differ", len(g), len(v))
 		}
+		if err := CheckVariance(v, s.Eps); err != nil {
+			return nil, err
+		}
 		r := make([]float32, len(g))
 		for i := range r {
-			d := float64(v[i]) + s.Eps
-			if !(d > 0) {
-				return nil, fmt.Errorf("variance %v + eps %v is not positive at channel %d", v[i], s.Eps, i)
-			}
-			r[i] = float32(float64(g[i]) / math.Sqrt(d))
+			r[i] = float32(float64(g[i]) / math.Sqrt(float64(v[i])+s.Eps))
 		}
 		return r, nil
 	case "bnshift", "affine":

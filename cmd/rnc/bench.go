@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -9,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
-// buildFlags are the flags of the commands that build generated code.
+// benchTargets returns the targets to compile for --target s, and the
+// environment that makes the runner use s (none for auto: the best the CPU
+// supports).
 func benchTargets(s string) ([]passes.Target, []string, error) {
 	ts, err := compileTargets(s)
 	if err != nil {
@@ -36,7 +40,7 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	x, shape, err := npy.Read(input)
+	x, shape, err := readInput(input)
 	if err != nil {
 		return err
 	}
@@ -44,20 +48,23 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	r, err := buildRunner(g, ts, cfg, path)
+	absWeights, err := filepath.Abs(weights)
+	if err != nil {
+		return err
+	}
+	absInput, err := filepath.Abs(input)
+	if err != nil {
+		return err
+	}
+	r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
+		return checkBatch(n, compiledImageBytes(g, res))
+	})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	tmp := filepath.Join(r.dir, "out.f32")
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return p
-		}
-		return a
-	}
-	out, err := r.run(env, "-weights", abs(weights), "-input", abs(input), "-out", tmp, "-threads", strconv.Itoa(threads))
+	out, err := r.run(env, "-weights", absWeights, "-input", absInput, "-out", tmp, "-threads", strconv.Itoa(threads))
 	if err != nil {
 		return err
 	}
@@ -93,6 +100,9 @@ of the total. Synthetic weights are used unless --weights is given.`,
 			if err != nil {
 				return err
 			}
+			if err := errors.Join(checkInt("threads", *threads, 1, maxThreads), checkInt("batch", *batch, 1, maxBatch), checkInt("runs", *runs, 1, maxRuns)); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
 			g, cfg, err := pf.load(path)
 			if err != nil {
 				return err
@@ -101,16 +111,26 @@ of the total. Synthetic weights are used unless --weights is given.`,
 			if err != nil {
 				return err
 			}
-			r, err := buildRunner(g, ts, cfg, path)
+			a := []string{"-threads", strconv.Itoa(*threads), "-batch", strconv.Itoa(*batch), "-runs", strconv.Itoa(*runs)}
+			if *weights != "" {
+				w, err := filepath.Abs(*weights)
+				if err != nil {
+					return err
+				}
+				a = append(a, "-weights", w)
+			} else if err := checkParams(g); err != nil {
+				return fmt.Errorf("bench: synthetic weights: %w", err)
+			}
+			r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
+				if err := checkBatch(*batch, compiledImageBytes(g, res)); err != nil {
+					return fmt.Errorf("bench: --batch %d: %w", *batch, err)
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			a := []string{"-threads", strconv.Itoa(*threads), "-batch", strconv.Itoa(*batch), "-runs", strconv.Itoa(*runs)}
-			if *weights != "" {
-				w, _ := filepath.Abs(*weights)
-				a = append(a, "-weights", w)
-			}
 			out, err := r.run(env, a...)
 			if err != nil {
 				return err
@@ -127,6 +147,11 @@ type benchStep struct {
 	ns    int64
 }
 
+// benchFields is how many tab-separated fields each kind of line of the
+// runner's profile has.
+var benchFields = map[string]int{"target": 2, "threads": 2, "batch": 2, "total": 2, "peak": 3, "step": 5}
+
+// printBench prints the runner's profile (its -runs output) as a table.
 func printBench(model, out string, runs int) error {
 	var target string
 	var threads, batch int
@@ -135,26 +160,44 @@ func printBench(model, out string, runs int) error {
 	var steps []benchStep
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
+		line := sc.Text()
+		f := strings.Split(line, "\t")
+		want, ok := benchFields[f[0]]
+		if !ok {
+			continue
+		}
+		if len(f) != want {
+			return fmt.Errorf("bench: the runner printed %q: want %d tab-separated fields", line, want)
+		}
+		var errs []error
+		num := func(s string) int64 {
+			v, err := strconv.ParseInt(s, 10, 64)
+			errs = append(errs, err)
+			return v
+		}
 		switch f[0] {
 		case "target":
 			target = f[1]
 		case "threads":
-			threads, _ = strconv.Atoi(f[1])
+			threads = int(num(f[1]))
 		case "batch":
-			batch, _ = strconv.Atoi(f[1])
+			batch = int(num(f[1]))
 		case "total":
-			total, _ = strconv.ParseInt(f[1], 10, 64)
+			total = num(f[1])
 		case "peak":
-			peak, _ = strconv.ParseFloat(f[2], 64)
+			var err error
+			peak, err = strconv.ParseFloat(f[2], 64)
+			errs = append(errs, err)
 		case "step":
-			var s benchStep
-			s.kind, _ = strconv.Atoi(f[1])
-			s.name = f[2]
-			s.flops, _ = strconv.ParseInt(f[3], 10, 64)
-			s.ns, _ = strconv.ParseInt(f[4], 10, 64)
+			s := benchStep{kind: int(num(f[1])), name: f[2], flops: num(f[3]), ns: num(f[4])}
 			steps = append(steps, s)
 		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("bench: the runner printed %q: %w", line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("bench: reading the runner's output: %w", err)
 	}
 	if total == 0 {
 		return fmt.Errorf("bench: no timings in the runner's output:\n%s", out)
@@ -198,11 +241,15 @@ var peakCmd = &command{
 	summary: "Measure the single-thread FMA peak (GFLOP/s) of every vector target this CPU runs, with an avo kernel of 12 independent FMA chains.",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
-			g, err := loadModel(filepath.Join(mustRoot(), "models", "tinyv1.rn"), nil)
+			root, err := rncRoot()
 			if err != nil {
 				return err
 			}
-			r, err := buildRunner(g, []passes.Target{passes.AVX512}, passes.Config{}, "peak")
+			g, err := loadModel(filepath.Join(root, "models", "tinyv1.rn"), nil)
+			if err != nil {
+				return err
+			}
+			r, err := buildRunner(g, []passes.Target{passes.AVX512}, passes.Config{}, "peak", nil)
 			if err != nil {
 				return err
 			}
@@ -220,12 +267,4 @@ var peakCmd = &command{
 			return nil
 		}
 	},
-}
-
-func mustRoot() string {
-	r, err := rncRoot()
-	if err != nil {
-		return "."
-	}
-	return r
 }

@@ -83,6 +83,9 @@ down, batch-norm statistics near identity), named as Keras names them.`,
 			if err != nil {
 				return err
 			}
+			if err := checkParams(g); err != nil {
+				return fmt.Errorf("weights init %s: %w", path, err)
+			}
 			ws := interp.RandomWeights(g, *seed)
 			ws.Metadata["model"] = filepath.Base(path)
 			ws.Metadata["seed"] = fmt.Sprint(*seed)
@@ -156,14 +159,14 @@ var weightsLsCmd = &command{
 	short:   "list the tensors of a weight file",
 	name:    "weights ls",
 	args:    "WEIGHTS",
-	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata.",
+	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata, from its headers (no tensor data is read).",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
 			path, err := oneArg(args, "weight file")
 			if err != nil {
 				return err
 			}
-			ws, err := runtime.LoadWeightsFile(path)
+			ws, err := runtime.ListWeightsFile(path) // headers only: no tensor data is read
 			if err != nil {
 				return err
 			}
@@ -212,6 +215,9 @@ passes up to that one.`,
 			if *weights == "" || *input == "" {
 				return fmt.Errorf("run: --weights and --input are required")
 			}
+			if err := checkInt("threads", *threads, 0, maxThreads); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
 			if !*useInterp {
 				if *after != "none" {
 					return fmt.Errorf("run: --after needs --interp (compiled code always runs the whole pipeline)")
@@ -222,7 +228,7 @@ passes up to that one.`,
 			if err != nil {
 				return err
 			}
-			x, shape, err := npy.Read(*input)
+			x, shape, err := readInput(*input)
 			if err != nil {
 				return err
 			}
@@ -237,6 +243,9 @@ passes up to that one.`,
 			it, err := interp.New(g, ws)
 			if err != nil {
 				return fmt.Errorf("weights %s: %w", *weights, err)
+			}
+			if err := checkBatch(n, it.ImageBytes()); err != nil {
+				return fmt.Errorf("run --interp: %w", err)
 			}
 			outs, err := it.Run(x, n)
 			if err != nil {

@@ -10,6 +10,13 @@ import (
 	"github.com/rnc-dev/rnc/passes"
 )
 
+// Bounds of --width (a narrower column could not hold the continuation
+// indent and a word) and of --winograd-limit.
+const (
+	minWidth, maxWidth = 20, 1000
+	maxWinogradMiB     = 1 << 20
+)
+
 // pipelineFlags are the flags shared by the commands that run passes.
 type pipelineFlags struct {
 	set      setFlag
@@ -26,7 +33,7 @@ func addPipelineFlags(fs *flag.FlagSet) *pipelineFlags {
 	p.disable = fs.String("disable", "", "comma-separated passes to skip, to bisect a problem ("+strings.Join(passes.Names(), ", ")+")")
 	p.check = fs.Bool("check", false, "run ir.Verify after every pass")
 	p.winograd = fs.Float64("winograd-limit", float64(passes.DefaultWinogradLimit)/(1<<20),
-		"largest Winograd weights of one layer, MiB (Winograd weights are 4x the kernel; 64 lets ResNet50V2's 14x14 layers use it too: faster, 42 MB more)")
+		"largest Winograd weights of one layer, MiB (Winograd weights are 4x the kernel; 64 lets ResNet50V2's 14x14 layers use it too: faster, 42 MB more; 0: no Winograd)")
 	return p
 }
 
@@ -38,9 +45,16 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 			return passes.Config{}, err
 		}
 	}
-	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: int(*p.winograd * (1 << 20))}
+	w := *p.winograd
+	if !(w >= 0 && w <= maxWinogradMiB) { // NaN fails too
+		return passes.Config{}, fmt.Errorf("--winograd-limit %v: want a number of MiB from 0 (no Winograd) to %d", w, maxWinogradMiB)
+	}
+	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: int(w * (1 << 20))}
 	if *p.disable != "" {
 		cfg.Disable = strings.Split(*p.disable, ",")
+	}
+	if cfg.WinogradLimit == 0 { // passes reads 0 as its default limit
+		cfg.Disable = append(cfg.Disable, "winograd")
 	}
 	return cfg, nil
 }
@@ -110,6 +124,9 @@ against resnet50v2.rn, to compare original and pre-activation blocks).`,
 			path, err := oneArg(args, "model file")
 			if err != nil {
 				return err
+			}
+			if err := checkInt("width", *width, minWidth, maxWidth); err != nil {
+				return fmt.Errorf("ir: %w", err)
 			}
 			g, err := pf.lower(path, *after)
 			if err != nil {

@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -329,27 +335,332 @@ func TestBench(t *testing.T) {
 }
 
 // TestCompileDumps: --dump-after all writes the graph after every pass of
-// every target, numbered in pipeline order, and each file parses.
+// every target, named by target and numbered in pipeline order, and each
+// file parses; avx2's and generic's dumps are distinct files.
 func TestCompileDumps(t *testing.T) {
 	dir := t.TempDir()
 	dumps := filepath.Join(dir, "dumps")
 	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--target", "avx512", "--dump-after", "all", "--dump-dir", dumps); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dumps, "*.ir"))
-	var names []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
+	var want []string
+	for i, p := range passes.Names() {
+		for _, target := range []string{"avx512", "generic"} {
+			want = append(want, fmt.Sprintf("%02d-%s-%s.ir", i+1, target, p))
+		}
 	}
-	want := "01-all-bnfold.ir 02-all-padfuse.ir 03-all-subsample.ir 04-avx512-layout.ir 04-block8-layout.ir 05-avx512-winograd.ir 05-block8-winograd.ir 06-avx512-fuse.ir 06-block8-fuse.ir 07-avx512-memplan.ir 07-block8-memplan.ir"
-	if got := strings.Join(names, " "); got != want {
+	sort.Strings(want)
+	if got := dirNames(t, dumps); !slices.Equal(got, want) {
 		t.Errorf("dumps %s\nwant %s", got, want)
 	}
 	b, _ := os.ReadFile(filepath.Join(dumps, "07-avx512-memplan.ir"))
+	if !strings.HasPrefix(string(b), dumpHeader+"\n") {
+		t.Errorf("dump does not start with %q", dumpHeader)
+	}
 	if _, err := ir.Parse(string(b)); err != nil || !strings.Contains(string(b), "@arena[") {
 		t.Errorf("memplan dump does not parse or has no arena: %v", err)
 	}
 	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--dump-after", "fusion"); err == nil {
 		t.Error("unknown --dump-after pass accepted")
+	}
+
+	// avx2 and generic share a layout (NCHW8c) but not a dump: the layout
+	// pass's dumps show each target's own graph.
+	dumps2 := filepath.Join(dir, "dumps2")
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg2"), "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dumps2); !slices.Equal(got, []string{"04-avx2-layout.ir", "04-generic-layout.ir"}) {
+		t.Errorf("avx2 dumps: %s", got)
+	}
+	for _, target := range []string{"avx2", "generic"} {
+		b, _ := os.ReadFile(filepath.Join(dumps2, "04-"+target+"-layout.ir"))
+		if !strings.Contains(string(b), "target "+target+", after pass 4 (layout)") {
+			t.Errorf("04-%s-layout.ir is not %s's:\n%.200s", target, target, b)
+		}
+	}
+	// A file of a dump's name that rnc did not write is not overwritten, and
+	// then nothing is written.
+	mine := filepath.Join(dumps2, "04-avx2-layout.ir")
+	os.WriteFile(mine, []byte("my notes\n"), 0o644)
+	pkg3 := filepath.Join(dir, "pkg3")
+	_, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", pkg3, "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2)
+	if err == nil || !strings.Contains(err.Error(), mine+" exists and was not written by rnc") {
+		t.Errorf("overwriting a user's file as a dump: %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my notes\n" {
+		t.Errorf("the user's file was overwritten")
+	}
+	if _, err := os.Stat(pkg3); err == nil {
+		t.Errorf("the package was written although a dump was refused")
+	}
+}
+
+// dirNames lists a directory's file names, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestCompileOwnFiles: compile replaces only files it generated. A user's
+// model.go (next to their main_test.go), a read-only file and a symbolic
+// link named like a generated file are refused with an error naming the
+// file, and then nothing is written; generated files an earlier compile
+// left and this one does not produce are removed, other files kept.
+func TestCompileOwnFiles(t *testing.T) {
+	model := path("models/tinyv1.rn")
+	dir := t.TempDir()
+	userModel := []byte("package pkg\n\n// Mine.\nfunc Mine() {}\n")
+	userTest := []byte("package pkg\n\nimport \"testing\"\n\nfunc TestMine(t *testing.T) { Mine() }\n")
+	os.WriteFile(filepath.Join(dir, "model.go"), userModel, 0o644)
+	os.WriteFile(filepath.Join(dir, "main_test.go"), userTest, 0o644)
+	_, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "model.go")+" exists and was not written by rnc") {
+		t.Fatalf("compile over a user's model.go: %v", err)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"main_test.go", "model.go"}) {
+		t.Errorf("files after a refused compile: %v", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "model.go")); !bytes.Equal(b, userModel) {
+		t.Errorf("the user's model.go was changed")
+	}
+
+	// Without the user's model.go: the package is written next to the
+	// user's test, which is kept; compiling again replaces rnc's own files.
+	os.Remove(filepath.Join(dir, "model.go"))
+	for range 2 {
+		if _, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := append([]string{"main_test.go"}, generatedNames...)
+	sort.Strings(want)
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v (generatedNames must list every file compile writes)", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "main_test.go")); !bytes.Equal(b, userTest) {
+		t.Errorf("the user's main_test.go was changed")
+	}
+
+	// A read-only generated file is refused, and nothing changes.
+	before := map[string][]byte{}
+	for _, n := range generatedNames {
+		before[n], _ = os.ReadFile(filepath.Join(dir, n))
+	}
+	ro := filepath.Join(dir, "program.go")
+	os.Chmod(ro, 0o444)
+	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--set", "classes=7")
+	if err == nil || !strings.Contains(err.Error(), ro+" is read-only") {
+		t.Errorf("compile over a read-only file: %v", err)
+	}
+	for _, n := range generatedNames {
+		if b, _ := os.ReadFile(filepath.Join(dir, n)); !bytes.Equal(b, before[n]) {
+			t.Errorf("%s changed although the compile was refused", n)
+		}
+	}
+	os.Chmod(ro, 0o644)
+
+	// A symbolic link named like a generated file, pointing outside the
+	// directory, is neither followed nor replaced — even to a file with
+	// rnc's header.
+	outside := filepath.Join(t.TempDir(), "precious.s")
+	precious := []byte(codegen.Header + "\n// not to be touched\n")
+	os.WriteFile(outside, precious, 0o644)
+	link := filepath.Join(dir, "kernels_amd64.s")
+	os.Remove(link)
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	if err == nil || !strings.Contains(err.Error(), link+" is a symbolic link") {
+		t.Errorf("compile over a symlink: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); !bytes.Equal(b, precious) {
+		t.Errorf("the symlink's target was written")
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced")
+	}
+	// --target generic has no assembly: the earlier compile's kernel files
+	// are removed, but not the link (not rnc's) nor a user's file of a
+	// generated name.
+	os.WriteFile(filepath.Join(dir, "bind_amd64.go"), []byte("package pkg\n"), 0o644)
+	out, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--target", "generic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "removed "+filepath.Join(dir, "kernels_amd64.go")+", left over from an earlier compile") {
+		t.Errorf("output:\n%s", out)
+	}
+	want = []string{"bind_amd64.go", "kernels_amd64.s", "main_test.go", "model.go", "model_test.go", "program.go"}
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files after a generic compile %v, want %v", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "bind_amd64.go")); string(b) != "package pkg\n" {
+		t.Errorf("a user's bind_amd64.go was removed or changed")
+	}
+}
+
+// TestNumericFlags: every numeric flag out of range is a clear error naming
+// the flag and the range, before anything is compiled, built or run (bench
+// --batch -1 used to panic in the runner).
+func TestNumericFlags(t *testing.T) {
+	m := path("models/tinyv1.rn")
+	w, in := path("testdata/golden/tinyv1.safetensors"), path("testdata/golden/tinyv1_input_b2_seed2.f32")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", m, "--batch", "-1"}, "--batch -1: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--batch", "0"}, "--batch 0: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--batch", "1000000000"}, "--batch 1000000000: want an integer from 1 to 65536"},
+		{[]string{"bench", m, "--runs", "-3"}, "--runs -3: want an integer from 1 to 10000"},
+		{[]string{"bench", m, "--runs", "0"}, "--runs 0: want an integer from 1 to 10000"},
+		{[]string{"bench", m, "--threads", "0"}, "--threads 0: want an integer from 1 to 1024"},
+		{[]string{"bench", m, "--threads", "-2", "--runs", "-1"}, "--threads -2: want an integer from 1 to 1024\n--runs -1"},
+		{[]string{"bench", m, "--threads", "100000"}, "--threads 100000: want an integer from 1 to 1024"},
+		{[]string{"run", m, "--weights", w, "--input", in, "--threads", "-1"}, "--threads -1: want an integer from 0 to 1024"},
+		{[]string{"report", "variants", "--runs", "-1"}, "--runs -1: want an integer from 1 to 10000"},
+		{[]string{"report", "variants", "--runs", "1000000"}, "--runs 1000000: want an integer from 1 to 10000"},
+		{[]string{"ir", m, "--diff", m, "--width", "0"}, "--width 0: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "-5"}, "--width -5: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "1000000000000"}, "--width 1000000000000: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--winograd-limit", "-1"}, "--winograd-limit -1: want a number of MiB from 0 (no Winograd) to 1048576"},
+		{[]string{"ir", m, "--winograd-limit", "NaN"}, "--winograd-limit NaN: want a number of MiB"},
+		{[]string{"compile", m, "-o", t.TempDir(), "--winograd-limit", "1e300"}, "--winograd-limit 1e+300: want a number of MiB"},
+		{[]string{"bench", m, "--batch", "x"}, `invalid value "x" for flag -batch`},
+	} {
+		_, err := rnc(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+	// --winograd-limit 0 means no Winograd layer (passes would read a 0
+	// limit as its default).
+	for limit, want := range map[string]bool{"0": false, "64": true} {
+		out, err := rnc(t, "ir", path("models/stemv2.rn"), "--after", "winograd", "--winograd-limit", limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out, "wino"); got != want {
+			t.Errorf("--winograd-limit %s: Winograd layers %v, want %v", limit, got, want)
+		}
+	}
+}
+
+// TestResourceLimits: rnc refuses, before allocating, to make up the
+// weights of a model with 2 × 10^12 parameters, or to read /dev/zero as an
+// input; bench refuses a batch whose activations would not fit.
+func TestResourceLimits(t *testing.T) {
+	m := path("models/tinyv1.rn")
+	out := filepath.Join(t.TempDir(), "w.safetensors")
+	// ResNet50V2 with 10^9 classes: a 2048 × 10^9 classifier.
+	big := []string{path("models/resnet50v2.rn"), "--set", "classes=1000000000"}
+	_, err := rnc(t, append([]string{"weights", "init", "-o", out}, big...)...)
+	if err == nil || !strings.Contains(err.Error(), "the model has 2049023564800 parameters, more than the limit of 268435456") {
+		t.Errorf("weights init of a huge model: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("weights init wrote %s", out)
+	}
+	_, err = rnc(t, append([]string{"bench"}, big...)...)
+	if err == nil || !strings.Contains(err.Error(), "synthetic weights: the model has 2049023564800 parameters") {
+		t.Errorf("bench of a huge model: %v", err)
+	}
+	_, err = rnc(t, "bench", m, "--set", "input_shape=[1024,1024,3]", "--target", "generic", "--batch", "4096")
+	if err == nil || !strings.Contains(err.Error(), "--batch 4096: a batch of 4096 images needs") {
+		t.Errorf("bench with a huge batch: %v", err)
+	}
+	w := path("testdata/golden/tinyv1.safetensors")
+	for _, interp := range []bool{true, false} {
+		args := []string{"run", m, "--weights", w, "--input", "/dev/zero"}
+		if interp {
+			args = append(args, "--interp")
+		}
+		_, err := rnc(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "/dev/zero is a character device, not a regular file") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// TestBenchOutput: a malformed line from the runner is an error naming it,
+// not a zero silently printed as a time.
+func TestBenchOutput(t *testing.T) {
+	saved := stdout
+	defer func() { stdout = saved }()
+	var buf bytes.Buffer
+	stdout = &buf
+	good := "target\tavx512\nthreads\t1\nbatch\t1\ntotal\t2000000\npeak\tavx512\t100.0\nstep\t0\tconv1\t4000000\t1000000\n"
+	if err := printBench("m.rn", good, 3); err != nil || !strings.Contains(buf.String(), "conv1") {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	for _, c := range []struct{ out, want string }{
+		{strings.Replace(good, "total\t2000000", "total\t2ms", 1), `the runner printed "total\t2ms": strconv.ParseInt: parsing "2ms": invalid syntax`},
+		{strings.Replace(good, "\t1000000\n", "\tx\n", 1), `the runner printed "step\t0\tconv1\t4000000\tx"`},
+		{strings.Replace(good, "peak\tavx512\t100.0", "peak\t100.0", 1), `the runner printed "peak\t100.0": want 3 tab-separated fields`},
+		{strings.Replace(good, "threads\t1", "threads", 1), `the runner printed "threads": want 2 tab-separated fields`},
+	} {
+		if err := printBench("m.rn", c.out, 3); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestPeakOutsideTree: outside the rnc source tree (and without RNC_ROOT)
+// rnc peak says what it needs instead of looking for models in ".".
+func TestPeakOutsideTree(t *testing.T) {
+	t.Setenv("RNC_ROOT", "")
+	t.Chdir(t.TempDir())
+	_, err := rnc(t, "peak")
+	if err == nil || !strings.Contains(err.Error(), "needs the rnc source tree: run rnc inside it or set RNC_ROOT") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestRunBadVariance: rnc run refuses a negative batch-norm variance with
+// the same message whether the generated package or the interpreter (on
+// the graph as expanded, or lowered) runs the model.
+func TestRunBadVariance(t *testing.T) {
+	src, err := runtime.ReadSafetensorsFile(path("testdata/golden/tinyv2.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := runtime.NewWeights()
+	for _, name := range src.Order {
+		data, err := src.Data(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = slices.Clone(data)
+		if name == "post_bn/moving_variance" {
+			data[5] = -2
+		}
+		ws.Add(name, src.Tensors[name].Shape, data)
+	}
+	w := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := runtime.WriteSafetensorsFile(w, ws); err != nil {
+		t.Fatal(err)
+	}
+	const want = "variance -2 + eps 1.001e-05 is not positive at channel 5"
+	base := []string{"run", path("models/tinyv2.rn"), "--weights", w, "--input", path("testdata/golden/tinyv2_input_b2_seed2.npy")}
+	runs := [][]string{{"--interp"}, {"--interp", "--after", "all"}}
+	if !testing.Short() {
+		runs = append(runs, []string{"--target", "generic"}) // builds a package
+	}
+	for _, extra := range runs {
+		_, err := rnc(t, append(slices.Clone(base), extra...)...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("run %v: error %v, want %q", extra, err, want)
+		}
+		t.Logf("run %v: %v", extra, err)
 	}
 }

@@ -42,8 +42,8 @@ docs/variants.md (run from the rnc source tree).`,
 			if name != "variants" {
 				return fmt.Errorf("unknown report %q (reports: variants)", name)
 			}
-			if *runs < 1 {
-				return fmt.Errorf("--runs must be positive")
+			if err := checkInt("runs", *runs, 1, maxRuns); err != nil {
+				return fmt.Errorf("report: %w", err)
 			}
 			root, err := rncRoot()
 			if err != nil {
@@ -280,7 +280,7 @@ func modelStats(root, model string, targets []passes.Target, opt reportOptions) 
 	if !opt.latency {
 		return s, nil
 	}
-	r, err := buildRunner(g, targets, cfg, model)
+	r, err := buildRunner(g, targets, cfg, model, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", model, err)
 	}

@@ -167,8 +167,9 @@ type runner struct {
 func (r *runner) Close() { os.RemoveAll(r.dir) }
 
 // buildRunner compiles g for targets into a temporary module with the
-// runner program, and builds it.
-func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source string) (*runner, error) {
+// runner program, and builds it. check, when not nil, vets the generated
+// package before anything is written or built.
+func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source string, check func(*codegen.Result) error) (*runner, error) {
 	root, err := rncRoot()
 	if err != nil {
 		return nil, err
@@ -176,6 +177,11 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 	res, err := codegen.Generate(g, codegen.Options{Package: "model", Targets: targets, Pipeline: cfg, Source: source})
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(res); err != nil {
+			return nil, err
+		}
 	}
 	dir, err := os.MkdirTemp("", "rnc-run-")
 	if err != nil {

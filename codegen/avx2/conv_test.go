@@ -1,7 +1,11 @@
 package avx2
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/mmcloughlin/avo/build"
 
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 )
@@ -42,6 +46,8 @@ func sweepCases() []kcase {
 		}
 	}
 	w.ResNetLike()
+	w.Widths()
+	w.TileSweep(8, tileKeys)
 	epi := kerneltest.Epilogues
 	w.Add(ConvSpec{IC: 24, OC: 40, H: 56, W: 56, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: epi[4]})
 	// Automatic reduction chunking (group weights > 256 KiB, small output)
@@ -52,6 +58,21 @@ func sweepCases() []kcase {
 	return w.Cases
 }
 
+// tileKeys lists the register tiles the kernel of s emits: width, weight
+// registers and whether the sigmoid's scratch registers are reserved.
+func tileKeys(s *ConvSpec) []string {
+	t := ChooseTiling(s)
+	var keys []string
+	for _, u := range rowTiles(s.OW(), t.URW) {
+		keys = append(keys, fmt.Sprintf("%dx%d wr%d sigmoid=%v", t.NB, u, weightRegs(t.NB, u, s.WMem), s.conv().Has(Sigmoid)))
+	}
+	return keys
+}
+
+// TestTileCoverage: the sweep emits every register tile the cost model
+// chooses for 1–8 output blocks and rows of 1–64 pixels.
+func TestTileCoverage(t *testing.T) { harness.TileCoverage(t, 8, tileKeys, sweepCases()) }
+
 func TestKernels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go module")
@@ -59,4 +80,24 @@ func TestKernels(t *testing.T) {
 	dir := harness.TestKernels(t, sweepCases(), checkAsm)
 	nVec := checkEncodings(t, dir)
 	t.Logf("%d vector instructions checked: all VEX-encoded", nVec)
+}
+
+// TestRegisterRoles: the tiling that miscompiled before accLimit reserved
+// the sigmoid's scratch registers (a 1×14 tile: accumulators Y0–Y13,
+// scratch Y13 and Y14) is a generation error, and ChooseTiling no longer
+// picks it.
+func TestRegisterRoles(t *testing.T) {
+	s := ConvSpec{IC: 16, OC: 8, H: 14, W: 14, KH: 1, KW: 1, SH: 1, SW: 1,
+		Epilogue: Steps(Bias, Sigmoid, Store0)}
+	bad := Tiling{NB: 1, URW: 14, WR: weightRegs(1, 14, 0), ICC: 2}
+	_, err := generate(build.NewContext(), "k", &s, bad)
+	if err == nil || !strings.Contains(err.Error(), "register Y13 is both accumulator 0,13 and sigmoid scratch") {
+		t.Errorf("1x14 tile with a sigmoid: error %v", err)
+	}
+	if tl := ChooseTiling(&s); tl.NB*tl.URW > maxAcc-2 {
+		t.Errorf("ChooseTiling picks %v for a sigmoid epilogue", tl)
+	}
+	if _, err := Generate(build.NewContext(), "k", &s); err != nil {
+		t.Error(err)
+	}
 }

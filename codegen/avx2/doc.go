@@ -121,7 +121,10 @@
 //     broadcast register ≤ 16, with WR = min(NB, 15 − NB×URW) (the rest of
 //     the weights are FMA memory operands). Candidates: NB ∈ {4, 3, 2, 1}
 //     dividing OCB, URW ≤ 3/4/7/14 for NB = 4/3/2/1 (≤ 14 accumulators,
-//     at most one weight vector from memory).
+//     at most one weight vector from memory); ≤ 13 accumulators when the
+//     epilogue has a Sigmoid, whose scratch registers are Y13 and Y14 (Y15
+//     is Relu's zero). Every tile claims its registers by role
+//     (internal/emit.Phase): an overlap is a generation error.
 //   - Each candidate's cost for one output row over all oc blocks is
 //     modelled as (OCB/NB) × (Σ_tiles (max(NB*w/2, 5, loads/1.5) + 1) + 2
 //     per narrower tile width), w the tile width and loads = WR + w +

@@ -61,12 +61,12 @@ const (
 	maxAcc = nYMM - 1 // accumulators + ≥ 1 broadcast register
 )
 
-// accLimit is the accumulator budget of s: maxAcc, or one less when the
-// epilogue has a Sigmoid (its two scratch registers sit next to the zero
-// register Y15).
+// accLimit is the accumulator budget of s: maxAcc, or two less when the
+// epilogue has a Sigmoid (its two scratch registers Y13 and Y14 sit next to
+// the zero register Y15, which is not an accumulator either).
 func accLimit(s *ConvSpec) int {
 	if s.conv().Has(Sigmoid) {
-		return maxAcc - 1
+		return maxAcc - 2
 	}
 	return maxAcc
 }
@@ -199,7 +199,13 @@ func Generate(ctx *build.Context, name string, s *ConvSpec) (Tiling, error) {
 	if err := s.Validate(); err != nil {
 		return Tiling{}, err
 	}
-	g := &gen{s: s, t: ChooseTiling(s)}
+	return generate(ctx, name, s, ChooseTiling(s))
+}
+
+// generate emits the kernel for s with tiling t.
+func generate(ctx *build.Context, name string, s *ConvSpec, t Tiling) (_ Tiling, err error) {
+	defer emit.Catch(&err)
+	g := &gen{s: s, t: t}
 	g.Nest = direct.Nest{C: ctx, S: *s.conv(), Pkg: "avx2", NB: g.t.NB, URW: g.t.URW, ICC: g.t.ICC, PF: g.t.PF, Split: rowTiles, ISA: g}
 	g.Emit(name, g.t.String()+" (AVX2+FMA)")
 	return g.t, nil
@@ -229,6 +235,13 @@ func (g *gen) Tile(u int, valid [][]bool) {
 	breg := func(k int) reg.VecPhysical { return ymm[nYMM-1-wr-k%nbc] }
 	c.Commentf("tile %dx%d, %d weight registers", nb, u, wr)
 	in, w := g.BeginTile(u)
+	ph := g.Phase()
+	for j := 0; j < wr; j++ {
+		ph.Claim(fmt.Sprintf("weight %d", j), wreg(j))
+	}
+	for k := 0; k < nbc; k++ {
+		ph.Claim("broadcast", breg(k))
+	}
 	nbk := 0
 	for kw := 0; kw < s.KW; kw++ {
 		if !direct.Used(valid, kw) {
@@ -277,7 +290,7 @@ func (g *gen) Scratch(u int) [2]reg.VecPhysical { return [2]reg.VecPhysical{ymm[
 // Y15 (never an accumulator) holds zero for Relu; bias, residual, scale and
 // shift are FMA-free memory operands (Affine is VMULPS + VADDPS).
 func (g *gen) Epilogue(u int) {
-	g.EmitEpilogue(u, ymm[nYMM-1], nil, func(j int, a reg.VecPhysical) {
+	g.EmitEpilogue(u, ymm[nYMM-1], nil, nil, func(j int, a reg.VecPhysical) {
 		g.C.VMULPS(operand.Mem{Base: direct.PScale, Disp: j * vecB}, a, a)
 		g.C.VADDPS(operand.Mem{Base: direct.PShift, Disp: j * vecB}, a, a)
 	})

@@ -37,7 +37,7 @@ var allowedVec = map[string]bool{
 	"PREFETCHT0": true, "PREFETCHT1": true,
 	// The sigmoid (codegen/internal/emit.Sigmoid).
 	"VMINPS": true, "VROUNDPS": true, "VFMADD213PS": true, "VCVTPS2DQ": true,
-	"VPSLLD": true, "VPADDD": true, "VDIVPS": true,
+	"VPSLLD": true, "VPADDD": true, "VDIVPS": true, "VCMPPS": true, "VANDPS": true,
 }
 
 // checkAsm applies the instruction checks to every TEXT block: at least

@@ -85,8 +85,9 @@ type ConvSpec struct {
 	// ICC overrides the reduction chunk (input-channel blocks per chunk,
 	// see Tiling.ICC); 0 = automatic, ≥ ICB = no chunking.
 	ICC int
-	// Prefetch: 0 automatic (conv.Spec.PF), 1 on, -1 off. The AVX2
-	// kernels emit no prefetch instructions; the setting only reserves R15.
+	// Prefetch: 0 automatic (conv.Spec.PF), 1 on, -1 off: software
+	// prefetch (PREFETCHT1, one per 64-byte line) of the next group's or
+	// chunk's weights, walked by R15.
 	Prefetch int
 }
 

@@ -1,6 +1,7 @@
 package avx512
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
@@ -35,12 +36,29 @@ func sweepCases() []kcase {
 		}
 	}
 	w.ResNetLike()
+	w.Widths()
+	w.TileSweep(16, tileKeys)
 	// Automatic reduction chunking (group weights > 256 KiB, small output).
 	epi := kerneltest.Epilogues
 	w.Add(ConvSpec{IC: 256, OC: 64, H: 5, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PadT: 1, PadB: 1, PadL: 1, PadR: 1, Epilogue: epi[4]})
 	w.Add(ConvSpec{IC: 1100, OC: 64, H: 3, W: 3, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: epi[3]})
 	return w.Cases
 }
+
+// tileKeys lists the register tiles the kernel of s emits: shape and
+// broadcast mode.
+func tileKeys(s *ConvSpec) []string {
+	t := ChooseTiling(s)
+	var keys []string
+	for _, u := range rowTiles(s.OW(), t.URW) {
+		keys = append(keys, fmt.Sprintf("%dx%d embed=%v sigmoid=%v", t.NB, u, t.Embed, s.conv().Has(Sigmoid)))
+	}
+	return keys
+}
+
+// TestTileCoverage: the sweep emits every register tile the cost model
+// chooses for 1–8 output blocks and rows of 1–64 pixels.
+func TestTileCoverage(t *testing.T) { harness.TileCoverage(t, 16, tileKeys, sweepCases()) }
 
 func TestKernels(t *testing.T) {
 	if testing.Short() {

@@ -153,10 +153,11 @@ type gen struct {
 // Aliasing: out0 and out1 must not overlap the input, the weights or each
 // other. res may be the same buffer as out0 (in-place residual add) unless
 // the tiling is chunked (ICC < ICB), which keeps partial sums in out0.
-func Generate(ctx *build.Context, name string, s *ConvSpec) (Tiling, error) {
+func Generate(ctx *build.Context, name string, s *ConvSpec) (t Tiling, err error) {
 	if err := s.Validate(); err != nil {
 		return Tiling{}, err
 	}
+	defer emit.Catch(&err)
 	g := &gen{t: ChooseTiling(s)}
 	g.Nest = direct.Nest{C: ctx, S: *s.conv(), Pkg: "avx512", NB: g.t.NB, URW: g.t.URW, ICC: g.t.ICC, PF: g.t.PF, Split: rowTiles, ISA: g}
 	g.Emit(name, g.t.String())
@@ -184,6 +185,15 @@ func (g *gen) Tile(u int, valid [][]bool) {
 	breg := func(k int) reg.VecPhysical { return zmm[31-nb-k%nbc] }
 	c.Commentf("tile %dx%d", nb, u)
 	in, w := g.BeginTile(u)
+	ph := g.Phase()
+	for j := 0; j < nb; j++ {
+		ph.Claim(fmt.Sprintf("weight %d", j), wreg(j))
+	}
+	if !g.t.Embed {
+		for k := 0; k < nbc; k++ {
+			ph.Claim("broadcast", breg(k))
+		}
+	}
 	nbk := 0
 	for kw := 0; kw < s.KW; kw++ {
 		if !direct.Used(valid, kw) {
@@ -227,7 +237,7 @@ func (g *gen) Scratch(u int) [2]reg.VecPhysical { return [2]reg.VecPhysical{zmm[
 // the shift as memory operand).
 func (g *gen) Epilogue(u int) {
 	scl := reg.Z30
-	g.EmitEpilogue(u, reg.Z31, func(j int) {
+	g.EmitEpilogue(u, reg.Z31, []reg.VecPhysical{scl}, func(j int) {
 		if g.S.Has(Affine) {
 			g.C.VMOVUPS(operand.Mem{Base: direct.PScale, Disp: j * 64}, scl)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/rnc-dev/rnc/codegen/internal/emit"
 )
 
 // Width is the vector width in floats: 16 (AVX-512) or 8 (AVX2).
@@ -51,22 +53,43 @@ const (
 
 func (e Epi) String() string { return [...]string{"relu", "add", "affine", "out"}[e] }
 
-func param(c *build.Context, name string) operand.Mem {
-	b, err := c.Param(name).Resolve()
-	if err != nil {
-		panic(err)
+func param(c *build.Context, name string) operand.Mem { return emit.Param(c, name) }
+
+func imm(v int) operand.Op { return emit.Imm("simd", v) }
+
+// nanMax emits acc = max(acc, m) keeping NaN: a NaN in either makes acc
+// NaN for the rest of the reduction. MAXPS alone returns its second source
+// when either is NaN, so a NaN in acc would be lost at the next tap (and
+// AVX-512's VRANGEPS returns its first source when the second is NaN): the
+// lanes where acc or m is unordered are ORed into a mask — K2 on AVX-512,
+// the vector mask (via t) on AVX2 — and nanMaxEnd makes them NaN.
+func nanMax(c *build.Context, w Width, m operand.Op, acc, mask, t reg.VecPhysical) {
+	if w == 16 {
+		c.VCMPPS(operand.U8(3), m, acc, reg.K1) // unordered
+		c.KORW(reg.K1, reg.K2, reg.K2)
+	} else {
+		c.VCMPPS(operand.U8(3), m, acc, t)
+		c.VORPS(t, mask, mask)
 	}
-	return b.Addr
+	c.VMAXPS(m, acc, acc)
 }
 
-func imm(v int) operand.Op {
-	if v == int(int8(v)) {
-		return operand.I8(v)
+// nanMaxStart clears the NaN mask of a reduction (nanMax).
+func nanMaxStart(c *build.Context, w Width, mask reg.VecPhysical) {
+	if w == 16 {
+		c.KXORW(reg.K2, reg.K2, reg.K2)
+	} else {
+		c.VXORPS(mask, mask, mask)
 	}
-	if v != int(int32(v)) {
-		panic(fmt.Sprintf("simd: immediate %d out of range", v))
+}
+
+// nanMaxEnd sets the lanes of acc that saw a NaN to NaN (all-ones bits).
+func nanMaxEnd(c *build.Context, w Width, acc, mask reg.VecPhysical) {
+	if w == 16 {
+		c.VPTERNLOGD(operand.U8(0xff), acc, acc, reg.K2, acc)
+	} else {
+		c.VORPS(mask, acc, acc)
 	}
-	return operand.I32(v)
 }
 
 // broadcastConst sets vector register v to the float32 constant f in every
@@ -92,12 +115,12 @@ func checkEpi(epi []Epi) error {
 // off of the current channel block: res, out0 and out1 point at the block's
 // start (in RDX, R8, R9 for the caller), scale and shift are in registers
 // sc and sh, zero holds 0.
-func epilogue(c *build.Context, w Width, epi []Epi, x, zero, sc, sh, tmp reg.VecPhysical, off reg.Register) {
+func epilogue(c *build.Context, epi []Epi, x, zero, sc, sh reg.VecPhysical, off reg.Register) {
 	store := reg.R8
 	for _, e := range epi {
 		switch e {
 		case Relu:
-			c.VMAXPS(zero, x, x)
+			c.VMAXPS(x, zero, x) // x = max(0, x), NaN kept
 		case Add:
 			c.VADDPS(operand.Mem{Base: reg.RDX, Index: off, Scale: 1}, x, x)
 		case Affine:
@@ -108,7 +131,14 @@ func epilogue(c *build.Context, w Width, epi []Epi, x, zero, sc, sh, tmp reg.Vec
 		}
 	}
 	c.VMOVUPS(x, operand.Mem{Base: store, Index: off, Scale: 1})
-	_ = tmp
+}
+
+// mapRoles claims the registers of a map kernel's epilogue.
+func mapRoles(ph *emit.Phase, x, zero, sc, sh reg.VecPhysical) {
+	ph.Claim("value", x)
+	ph.ClaimConst("zero", zero)
+	ph.ClaimConst("scale", sc)
+	ph.ClaimConst("shift", sh)
 }
 
 // PoolSpec is a pooling layer (one image, NCHW{B}c in and out).
@@ -129,14 +159,18 @@ func (s *PoolSpec) OW() int { return (s.W+s.PadL+s.PadR-s.KW)/s.SW + 1 }
 // Per channel block and output row it clips the kernel rows to the input
 // (top/bottom), per output pixel the kernel columns (left/right); padded
 // taps are skipped (max: ignored, or taken as 0 with PadZero; average:
-// excluded from the count, as Keras's 'same').
-func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
+// excluded from the count, as Keras's 'same'). A window with no tap inside
+// the input (padding wider than the pool) gives 0, as in ir/interp. Max
+// pooling keeps NaN (nanMax).
+func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	if err := checkEpi(s.Epi); err != nil {
 		return err
 	}
-	if s.OH() < 1 || s.OW() < 1 || s.KH < 1 || s.KW < 1 || s.SH < 1 || s.SW < 1 {
+	if s.OH() < 1 || s.OW() < 1 || s.KH < 1 || s.KW < 1 || s.SH < 1 || s.SW < 1 || s.C < 1 ||
+		min(s.PadT, s.PadB, s.PadL, s.PadR) < 0 {
 		return fmt.Errorf("simd: bad pooling %+v", *s)
 	}
+	defer emit.Catch(&err)
 	B := int(w)
 	vb := 4 * B // bytes per vector
 	c.Function(name)
@@ -145,7 +179,13 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.Doc(fmt.Sprintf("%s: %dx%d/%dx%d pool (max=%v padzero=%v) on %dx%dx%d, pads %d,%d,%d,%d, epilogue %v.",
 		name, s.KH, s.KW, s.SH, s.SW, s.Max, s.PadZero, s.H, s.W, s.C, s.PadT, s.PadB, s.PadL, s.PadR, s.Epi))
 	acc, zero, sc, sh, t, cnt := w.vec(0), w.vec(1), w.vec(2), w.vec(3), w.vec(4), w.vec(5)
-	ninf := w.vec(6)
+	ninf, mask := w.vec(6), w.vec(7)
+	ph := emit.Begin(emit.Current(c), "simd", name)
+	mapRoles(ph, acc, zero, sc, sh)
+	ph.Claim("temporary", t)
+	ph.Claim("count", cnt)
+	ph.ClaimConst("-inf", ninf)
+	ph.Claim("NaN mask", mask)
 	// Registers: R10 cb, R11 oh, R12 ow, R13 kh counter, R14 kw counter,
 	// RSI input block base, RDI row pointer, RAX/RBX/RCX scratch,
 	// RDX res block, R8 out0 block, R9 out1 block, R15 output offset.
@@ -153,7 +193,13 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.VXORPS(zero, zero, zero)
 	broadcastConst(c, float32(math.Inf(-1)), reg.RAX, xmm[6], ninf)
 	c.MOVQ(param(c, "cb0"), reg.R10)
-	done, cbLoop, ohLoop, owLoop, khLoop, kwLoop, nextRow, nextCb, noClip := "done", "cb", "oh", "ow", "kh", "kw", "nextrow", "nextcb", "noclip"
+	done, cbLoop, ohLoop, owLoop, khLoop, kwLoop, nextRow, nextCb, noClip, empty, epi := "done", "cb", "oh", "ow", "kh", "kw", "nextrow", "nextcb", "noclip", "empty", "epi"
+	// clampZero sets r = max(r, 0) (clobbers RCX).
+	clampZero := func(r reg.Register) {
+		c.XORQ(reg.RCX, reg.RCX)
+		c.CMPQ(r, reg.RCX)
+		c.CMOVQLT(reg.RCX, r)
+	}
 	c.Label(cbLoop)
 	c.CMPQ(reg.R10, param(c, "cb1"))
 	c.JGE(operand.LabelRef(done))
@@ -162,7 +208,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.Label(ohLoop)
 	c.CMPQ(reg.R11, param(c, "r1"))
 	c.JGE(operand.LabelRef(nextCb))
-	// RAX = ih0 = oh*SH - PadT; RBX = khLo; RCX = khHi - khLo (rows to visit)
+	// RAX = ih0 = oh*SH - PadT; RBX = khLo; R13 = max(0, khHi - khLo) (rows to visit)
 	c.MOVQ(reg.R11, reg.RAX)
 	c.IMUL3Q(imm(s.SH), reg.RAX, reg.RAX)
 	c.SUBQ(imm(s.PadT), reg.RAX)
@@ -176,6 +222,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.CMPQ(reg.RCX, reg.R13)
 	c.CMOVQLT(reg.RCX, reg.R13) // khHi = min(KH, H - ih0)
 	c.SUBQ(reg.RBX, reg.R13)    // rows = khHi - khLo
+	clampZero(reg.R13)          // < 0 when the window lies in the padding
 	c.MOVQ(reg.R13, rows)
 	c.ADDQ(reg.RBX, reg.RAX) // first input row
 	c.IMUL3Q(imm(s.W*vb), reg.RAX, reg.RAX)
@@ -186,7 +233,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.IMUL3Q(imm(s.OW()*vb), reg.R15, reg.R15)
 	c.XORQ(reg.R12, reg.R12)
 	c.Label(owLoop)
-	// RAX = iw0 = ow*SW - PadL; RBX = kwLo; R14 = kwHi - kwLo
+	// RAX = iw0 = ow*SW - PadL; RBX = kwLo; R14 = max(0, kwHi - kwLo)
 	c.MOVQ(reg.R12, reg.RAX)
 	c.IMUL3Q(imm(s.SW), reg.RAX, reg.RAX)
 	c.SUBQ(imm(s.PadL), reg.RAX)
@@ -200,21 +247,28 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.CMPQ(reg.RCX, reg.R14)
 	c.CMOVQLT(reg.RCX, reg.R14)
 	c.SUBQ(reg.RBX, reg.R14) // cols = kwHi - kwLo
+	clampZero(reg.R14)
 	c.ADDQ(reg.RBX, reg.RAX) // first input column
 	c.IMUL3Q(imm(vb), reg.RAX, reg.RAX)
 	c.ADDQ(reg.RDI, reg.RAX) // RAX = pointer to (first row, first column)
+	// No tap inside the input: the result is 0 (and nothing is read).
+	c.MOVQ(rows, reg.R13)
+	c.TESTQ(reg.R13, reg.R13)
+	c.JEQ(operand.LabelRef(empty))
+	c.TESTQ(reg.R14, reg.R14)
+	c.JEQ(operand.LabelRef(empty))
 	if s.Max {
 		c.VMOVUPS(ninf, acc)
+		nanMaxStart(c, w, mask)
 	} else {
 		c.VXORPS(acc, acc, acc)
 	}
-	c.MOVQ(rows, reg.R13)
 	c.Label(khLoop)
 	c.MOVQ(reg.RAX, reg.RCX)
 	c.MOVQ(reg.R14, reg.RBX)
 	c.Label(kwLoop)
 	if s.Max {
-		c.VMAXPS(operand.Mem{Base: reg.RCX}, acc, acc)
+		nanMax(c, w, operand.Mem{Base: reg.RCX}, acc, mask, t)
 	} else {
 		c.VADDPS(operand.Mem{Base: reg.RCX}, acc, acc)
 	}
@@ -224,13 +278,16 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.ADDQ(imm(s.W*vb), reg.RAX)
 	c.DECQ(reg.R13)
 	c.JNZ(operand.LabelRef(khLoop))
+	if s.Max {
+		nanMaxEnd(c, w, acc, mask)
+	}
 	// taps = rows*cols
 	c.MOVQ(rows, reg.RAX)
 	c.IMULQ(reg.R14, reg.RAX)
 	if s.Max && s.PadZero {
 		c.CMPQ(reg.RAX, imm(s.KH*s.KW))
 		c.JGE(operand.LabelRef(noClip))
-		c.VMAXPS(zero, acc, acc)
+		c.VMAXPS(acc, zero, acc) // padded taps count as 0; NaN kept
 		c.Label(noClip)
 	}
 	if !s.Max {
@@ -238,7 +295,11 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 		c.VBROADCASTSS(xmm[5], cnt)
 		c.VDIVPS(cnt, acc, acc)
 	}
-	epilogue(c, w, s.Epi, acc, zero, sc, sh, t, reg.R15)
+	c.JMP(operand.LabelRef(epi))
+	c.Label(empty)
+	c.VXORPS(acc, acc, acc)
+	c.Label(epi)
+	epilogue(c, s.Epi, acc, zero, sc, sh, reg.R15)
 	c.ADDQ(imm(vb), reg.R15)
 	c.INCQ(reg.R12)
 	c.CMPQ(reg.R12, imm(s.OW()))
@@ -252,6 +313,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) error {
 	c.Label(done)
 	c.VZEROUPPER()
 	c.RET()
+	ph.End()
 	return nil
 }
 
@@ -290,16 +352,22 @@ func blockPointers(c *build.Context, epi []Epi, inB, outB, vb int, sc, sh reg.Ve
 
 // Eltwise emits an elementwise kernel with MapSignature over pixels
 // [r0, r1) of channel blocks [cb0, cb1).
-func Eltwise(c *build.Context, w Width, name string, s *EltSpec) error {
+func Eltwise(c *build.Context, w Width, name string, s *EltSpec) (err error) {
 	if err := checkEpi(s.Epi); err != nil {
 		return err
 	}
+	if s.C < 1 || s.H < 1 || s.W < 1 {
+		return fmt.Errorf("simd: bad elementwise %+v", *s)
+	}
+	defer emit.Catch(&err)
 	vb := 4 * int(w)
 	c.Function(name)
 	c.Attributes(attr.NOSPLIT)
 	c.SignatureExpr(MapSignature)
 	c.Doc(fmt.Sprintf("%s: elementwise %v on %dx%dx%d.", name, s.Epi, s.H, s.W, s.C))
-	x, zero, sc, sh, t := w.vec(0), w.vec(1), w.vec(2), w.vec(3), w.vec(4)
+	x, zero, sc, sh := w.vec(0), w.vec(1), w.vec(2), w.vec(3)
+	ph := emit.Begin(emit.Current(c), "simd", name)
+	mapRoles(ph, x, zero, sc, sh)
 	block := s.H * s.W * vb
 	c.VXORPS(zero, zero, zero)
 	c.MOVQ(param(c, "cb0"), reg.R10)
@@ -315,7 +383,7 @@ func Eltwise(c *build.Context, w Width, name string, s *EltSpec) error {
 	c.CMPQ(reg.R15, reg.R14)
 	c.JGE(operand.LabelRef("nextcb"))
 	c.VMOVUPS(operand.Mem{Base: reg.RSI, Index: reg.R15, Scale: 1}, x)
-	epilogue(c, w, s.Epi, x, zero, sc, sh, t, reg.R15)
+	epilogue(c, s.Epi, x, zero, sc, sh, reg.R15)
 	c.ADDQ(imm(vb), reg.R15)
 	c.JMP(operand.LabelRef("px"))
 	c.Label("nextcb")
@@ -324,6 +392,7 @@ func Eltwise(c *build.Context, w Width, name string, s *EltSpec) error {
 	c.Label("done")
 	c.VZEROUPPER()
 	c.RET()
+	ph.End()
 	return nil
 }
 
@@ -339,18 +408,29 @@ type HeadSpec struct {
 
 // Head emits a head kernel with HeadSignature: v receives the pooled
 // vector, y the Dense outputs (rounded up to the block).
-func Head(c *build.Context, w Width, name string, s *HeadSpec) error {
+func Head(c *build.Context, w Width, name string, s *HeadSpec) (err error) {
 	B := int(w)
 	vb := 4 * B
-	if s.C < 1 || s.Units < 1 {
+	if s.C < 1 || s.Units < 1 || s.Pool < 0 || s.Pool > 2 || (s.Pool != 0 && (s.H < 1 || s.W < 1)) {
 		return fmt.Errorf("simd: bad head %+v", *s)
 	}
+	defer emit.Catch(&err)
 	c.Function(name)
 	c.Attributes(attr.NOSPLIT)
 	c.SignatureExpr(HeadSignature)
 	c.Doc(fmt.Sprintf("%s: head pool=%d on %dx%dx%d, dense %d units.", name, s.Pool, s.H, s.W, s.C, s.Units))
 	acc := []reg.VecPhysical{w.vec(0), w.vec(1), w.vec(2), w.vec(3)}
 	b0, b1, b2, b3 := w.vec(4), w.vec(5), w.vec(6), w.vec(7)
+	mask, t := w.vec(8), w.vec(9) // the max pool's NaN mask (AVX2)
+	ph := emit.Begin(emit.Current(c), "simd", name)
+	for i, a := range acc {
+		ph.Claim(fmt.Sprintf("accumulator %d", i), a)
+	}
+	for i, b := range []reg.VecPhysical{b0, b1, b2, b3} {
+		ph.Claim(fmt.Sprintf("broadcast %d", i), b)
+	}
+	ph.Claim("NaN mask", mask)
+	ph.Claim("temporary", t)
 	c.MOVQ(param(c, "v"), reg.RDI)
 	if s.Pool == 0 {
 		c.MOVQ(param(c, "in"), reg.RDI) // the input is the vector
@@ -362,19 +442,23 @@ func Head(c *build.Context, w Width, name string, s *HeadSpec) error {
 		c.Label("pcb")
 		if s.Pool == 2 {
 			broadcastConst(c, float32(math.Inf(-1)), reg.RAX, xmm[0], acc[0])
+			nanMaxStart(c, w, mask)
 		} else {
 			c.VXORPS(acc[0], acc[0], acc[0])
 		}
 		c.MOVQ(operand.I32(hw), reg.RCX)
 		c.Label("pp")
 		if s.Pool == 2 {
-			c.VMAXPS(operand.Mem{Base: reg.RSI}, acc[0], acc[0])
+			nanMax(c, w, operand.Mem{Base: reg.RSI}, acc[0], mask, t)
 		} else {
 			c.VADDPS(operand.Mem{Base: reg.RSI}, acc[0], acc[0])
 		}
 		c.ADDQ(imm(vb), reg.RSI)
 		c.DECQ(reg.RCX)
 		c.JNZ(operand.LabelRef("pp"))
+		if s.Pool == 2 {
+			nanMaxEnd(c, w, acc[0], mask)
+		}
 		if s.Pool == 1 {
 			broadcastConst(c, float32(1/float64(hw)), reg.RAX, xmm[4], b0)
 			c.VMULPS(b0, acc[0], acc[0])
@@ -432,5 +516,6 @@ func Head(c *build.Context, w Width, name string, s *HeadSpec) error {
 	c.JLT(operand.LabelRef("ob"))
 	c.VZEROUPPER()
 	c.RET()
+	ph.End()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
+	avoir "github.com/mmcloughlin/avo/ir"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
@@ -28,6 +29,8 @@ var zmm = emit.ZMM
 
 type gen struct {
 	c      *build.Context
+	fn     *avoir.Function
+	name   string
 	s      *Spec
 	t      Tiling
 	labels emit.Labels
@@ -55,9 +58,19 @@ func imm(v int) operand.Op { return emit.Imm("winograd", v) }
 
 func mem(base reg.Register, disp int) operand.Mem {
 	if disp != int(int32(disp)) {
-		panic(fmt.Sprintf("winograd: displacement %d out of range", disp))
+		emit.Bugf("winograd: displacement %d out of range", disp)
 	}
 	return operand.Mem{Base: base, Disp: disp}
+}
+
+// phase starts a register-role phase of the kernel (emit.Phase).
+func (g *gen) phase(what string) *emit.Phase { return emit.Begin(g.fn, "winograd", g.name+": "+what) }
+
+// claimRange claims zmm[lo..hi] for role, each register as "role i".
+func claimRange(ph *emit.Phase, role string, lo, hi int) {
+	for i := lo; i <= hi; i++ {
+		ph.Claim(fmt.Sprintf("%s %d", role, i-lo), zmm[i])
+	}
 }
 
 // Generate emits the kernel for s as the function name (with Signature)
@@ -69,13 +82,15 @@ func mem(base reg.Register, disp int) operand.Mem {
 // AddResidual comes before Store0 in the epilogue: each residual element is
 // read right before the same element of out0 is written, and no call reads
 // out0 otherwise.
-func Generate(ctx *build.Context, name string, s *Spec) error {
+func Generate(ctx *build.Context, name string, s *Spec) (err error) {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}, k: emit.NewConsts(name, 64)}
+	defer emit.Catch(&err)
+	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}, k: emit.NewConsts(name, 64), name: name}
 	g.derive()
 	ctx.Function(name)
+	g.fn = emit.Current(ctx)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr(Signature)
 	ctx.Doc(fmt.Sprintf("%s: winograd F(4x4,3x3) conv %dx%dx%d -> %d, pad %d,%d,%d,%d epilogue %v tiling %v.",
@@ -219,6 +234,15 @@ func (g *gen) inputPhase() {
 	c := g.c
 	s := g.s
 	c.Comment("input transform")
+	ph := g.phase("input transform")
+	defer ph.End()
+	ph.ClaimConst("constant 4", inC4)
+	ph.ClaimConst("constant 5", inC5)
+	ph.ClaimConst("constant 2", inC2)
+	ph.ClaimConst("zero", inZero)
+	claimRange(ph, "transformed element", 0, 17)
+	claimRange(ph, "row", 18, 23)
+	claimRange(ph, "temporary", 24, 27)
 	g.constant(4, inC4)
 	g.constant(5, inC5)
 	g.constant(2, inC2)
@@ -481,6 +505,17 @@ func (g *gen) micro(w, k int) {
 	nbc := 32 - nb - nb*w
 	breg := func(k int) reg.VecPhysical { return zmm[31-nb-k%nbc] }
 	c.Commentf("block %dx%d", nb, w)
+	ph := g.phase(fmt.Sprintf("GEMM block %dx%d", nb, w))
+	defer ph.End()
+	for j := 0; j < nb; j++ {
+		ph.Claim(fmt.Sprintf("weight %d", j), wreg(j))
+		for p := 0; p < w; p++ {
+			ph.Claim(fmt.Sprintf("accumulator %d,%d", j, p), acc(j, p))
+		}
+	}
+	for k := 0; k < nbc; k++ {
+		ph.Claim("broadcast", breg(k))
+	}
 	for j := 0; j < nb; j++ {
 		for p := 0; p < w; p++ {
 			a := acc(j, p)
@@ -551,6 +586,16 @@ func (g *gen) outputPhase() {
 	s := g.s
 	nb := g.t.NB
 	c.Comment("output transform")
+	ph := g.phase("output transform")
+	defer ph.End()
+	for _, r := range []struct {
+		role string
+		z    reg.VecPhysical
+	}{{"constant 2", outC2}, {"constant 4", outC4}, {"constant 8", outC8}, {"zero", outZero}, {"bias", outBias}, {"scale", outScale}, {"shift", outShift}} {
+		ph.ClaimConst(r.role, r.z)
+	}
+	claimRange(ph, "transform", 0, 17)
+	claimRange(ph, "scratch", 18, 21) // the sigmoid's too (a, b), after the transform of a row
 	g.constant(2, outC2)
 	g.constant(4, outC4)
 	g.constant(8, outC8)
@@ -761,7 +806,7 @@ func (g *gen) outTile(cols int) {
 					case avx512.Bias:
 						c.VADDPS(outBias, v, v)
 					case avx512.Relu:
-						c.VMAXPS(outZero, v, v)
+						c.VMAXPS(v, outZero, v) // NaN kept
 					case avx512.AddResidual:
 						c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), v, v)
 					case avx512.Store0:

@@ -133,7 +133,8 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 // driver library: kerneltest.CommonSrc, kerneltest.DirectSrc).
 //
 //	wt check DIR   runs every Winograd kernel on DIR/NAME.in (in, u, bias,
-//	               res, mul, scale, shift concatenated), split into several calls
+//	               res, mul, scale, shift concatenated) and on
+//	               DIR/NAME.special.in if present, split into several calls
 //	               over tile-row ranges, with inputs against PROT_NONE guard
 //	               pages (after, then before them), the workspace against a
 //	               guard page and refilled with NaNs before every call, and
@@ -190,17 +191,19 @@ func run(k winfo, in [7][]float32, atEnd, inplace bool) (o0, o1 []float32) {
 
 func check(dir string) {
 	for _, k := range wkernels {
-		in := readInputs(dir, k.name, k.sz[:7])
-		a0, a1 := run(k, in, true, false)
-		b0, b1 := run(k, in, false, false)
-		same(k.name, "out0 between runs", a0, b0)
-		same(k.name, "out1 between runs", a1, b1)
-		if k.inplace {
-			c0, c1 := run(k, in, true, true)
-			same(k.name, "out0 in place", a0, c0)
-			same(k.name, "out1 in place", a1, c1)
+		for _, set := range inputSets(dir, k.name) {
+			in := readInputs(dir, set, k.sz[:7])
+			a0, a1 := run(k, in, true, false)
+			b0, b1 := run(k, in, false, false)
+			same(set, "out0 between runs", a0, b0)
+			same(set, "out1 between runs", a1, b1)
+			if k.inplace {
+				c0, c1 := run(k, in, true, true)
+				same(set, "out0 in place", a0, c0)
+				same(set, "out1 in place", a1, c1)
+			}
+			writeOutputs(dir, set, a0, a1)
 		}
-		writeOutputs(dir, k.name, a0, a1)
 	}
 }
 

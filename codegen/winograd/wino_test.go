@@ -107,14 +107,27 @@ func TestKernels(t *testing.T) {
 	checkAsm(t, asm)
 	rng := rand.New(rand.NewSource(7))
 	ins := make([]wargs, len(cases))
+	specials := make([]wargs, len(cases))
 	for i, c := range cases {
 		a := randInputs(&c.Spec, rng)
 		ins[i] = a
 		r.Input(t, c.Name, a.In, a.U, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
+		s := &c.Spec
+		a.In = kerneltest.Special(rng, a.In, 3*9*s.IC, kerneltest.SpecialValues, 16, s.IC, s.H, s.W)
+		if a.Res != nil {
+			rh, rw, _ := s.resDims()
+			a.Res = kerneltest.Special(rng, a.Res, 16, kerneltest.SpecialValues, 16, s.OC, rh, rw)
+		}
+		if a.Mul != nil {
+			a.Mul = kerneltest.Special(rng, a.Mul, 16, kerneltest.NaNOnly, 16, s.OC, s.OH(), s.OW())
+		}
+		specials[i] = a
+		r.Input(t, c.Name+".special", a.In, a.U, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
 	}
 	r.BuildAndCheck(t, "wt.bin")
 	tilings := map[string]int{}
 	worst, worstName := 0.0, ""
+	nonFinite := 0
 	for i, c := range cases {
 		tilings[c.T.String()]++
 		got := r.Output(t, c.Name)
@@ -134,10 +147,50 @@ func TestKernels(t *testing.T) {
 			t.Errorf("%s %+v tiling %v: max abs diff %g at %d (got %g want %g), max |ref| %g",
 				c.Name, c.Spec, c.T, maxDiff, at, got[at], want[at], maxRef)
 		}
+		a = specials[i].Args
+		a.Out0 = make([]float32, z.Out0)
+		a.Out1 = make([]float32, z.Out1)
+		avx512.RefConv(&cs, a, 0, cs.OCB(), 0, cs.OH())
+		nonFinite += kerneltest.CompareSpecial(t, fmt.Sprintf("%s %+v tiling %v", c.Name, c.Spec, c.T),
+			r.Output(t, c.Name+".special"), append(a.Out0, a.Out1...), 2e-4, tileSpread(&c.Spec, a.In))
 	}
+	t.Logf("inputs with NaN, ±Inf and huge values: %d non-finite reference outputs matched", nonFinite)
 	r.Log(t, len(cases), asm)
 	t.Logf("worst max|diff|/max(1,max|ref|) = %.3g in %s", worst, worstName)
 	t.Logf("tilings: %v", tilings)
+}
+
+// tileSpread reports, for an output element j of out0 or out1, whether a
+// NaN, ±Inf or huge value of in lies in the 6×6 input window of its 4×4
+// output tile: the Winograd transforms mix every input of the window into
+// every output of the tile, so such an output may be non-finite where the
+// direct reference is not (rnc's numeric semantics allow it), and loses the
+// precision of its own small value next to a huge one.
+func tileSpread(s *Spec, in []float32) func(j int) bool {
+	oh, ow := s.OH(), s.OW()
+	th, tw := s.Tiles()
+	bad := make([]bool, th*tw)
+	for ty := 0; ty < th; ty++ {
+		for tx := 0; tx < tw; tx++ {
+			for k := 0; k < 36 && !bad[ty*tw+tx]; k++ {
+				ih, iw := 4*ty-s.PadT+k/6, 4*tx-s.PadL+k%6
+				if ih < 0 || ih >= s.H || iw < 0 || iw >= s.W {
+					continue
+				}
+				for cb := 0; cb < (s.IC+15)/16; cb++ {
+					for _, v := range in[((cb*s.H+ih)*s.W+iw)*16:][:16] {
+						if a := math.Abs(float64(v)); math.IsNaN(a) || a >= kerneltest.Huge/2 {
+							bad[ty*tw+tx] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return func(j int) bool {
+		p := j / 16 % (oh * ow) // out0 and out1 have the same layout
+		return bad[p/ow/4*tw+p%ow/4]
+	}
 }
 
 // TestWorkspace checks that the generator's workspace (automatic tiling)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/rnc-dev/rnc/dsl"
@@ -105,4 +107,42 @@ func checkClose(t *testing.T, got, want []float32, classes int, tol float64) {
 		}
 	}
 	t.Logf("max abs diff %.3g", maxd)
+}
+
+// TestGoldenReadme: every file or directory testdata/golden/README.md
+// names (`M...` for each of its models M; models/... from the repository
+// root, the rest from testdata/golden) exists, and every golden file is
+// described there.
+func TestGoldenReadme(t *testing.T) {
+	root := filepath.Join("..", "..")
+	dir := filepath.Join(root, "testdata", "golden")
+	b, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := []string{"tinyv2", "tinyv1", "stemv2"}
+	described := map[string]bool{}
+	ref := regexp.MustCompile(`(?:\.\./|\b)[\w./-]*\w\.(?:safetensors|f32|npy|onnx|md|rn|h5|py|txt)\b|\.\./[\w./-]+/`)
+	for _, name := range ref.FindAllString(string(b), -1) {
+		for _, model := range models {
+			rel := strings.Replace(name, "M", model, 1)
+			if !strings.HasPrefix(name, "M") {
+				rel = strings.Replace(name, "/M.", "/"+model+".", 1)
+			}
+			p := filepath.Join(dir, rel)
+			if strings.HasPrefix(name, "models/") {
+				p = filepath.Join(root, rel)
+			}
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("README.md names %s: %v", name, err)
+			}
+			described[filepath.Base(p)] = true
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		if base := filepath.Base(f); base != "README.md" && !described[base] {
+			t.Errorf("README.md does not describe %s", base)
+		}
+	}
 }

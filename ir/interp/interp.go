@@ -5,6 +5,27 @@
 // run, so the interpreter checks layouts and memory plans as well as
 // arithmetic. Each op reads its inputs into Keras's logical NHWC order,
 // computes in float64, and stores float32 results.
+//
+// # Numeric semantics
+//
+// The interpreter defines what every target computes, non-finite values
+// included (README.md, "Numeric semantics"):
+//   - NaN propagates: ReLU(NaN), sigmoid(NaN), a max pool or global max pool
+//     over a window holding a NaN (IEEE 754-2019 maximum, as PyTorch), a
+//     softmax over a vector holding a NaN (all NaN), batch norm, Add,
+//     Multiply and every sum are NaN;
+//   - ReLU(+Inf) = +Inf and ReLU(−Inf) = 0; sigmoid(±Inf) = 1 and 0; max
+//     pooling of infinities is exact; a softmax with a +Inf entry is all NaN
+//     (exp(Inf − Inf)); a sum of +Inf and −Inf terms, or Inf × 0, is NaN;
+//   - padded cells are 0 (ZeroPadding2D, "same" convolutions); a max pool
+//     skips its padded taps unless zero padding was fused into it (PadZero:
+//     they count as 0); an average pool counts only its taps inside the
+//     map; a pooling window wholly in the padding gives 0.
+//
+// Compiled code may make more outputs non-finite than the interpreter,
+// never fewer: a Winograd convolution mixes the 6×6 input window of each
+// 4×4 output tile, and an infinity turns a channel block's padding lanes
+// into NaN (Inf × 0), which the next convolution reads.
 package interp
 
 import (
@@ -55,6 +76,18 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	for w, i := range index {
 		it.weights[w] = vals[i]
 	}
+	// A batch norm the passes have folded is checked by the weight
+	// program's bnscale step; one still in the graph reads its variance
+	// directly, so apply the same rule here.
+	for _, op := range g.Ops {
+		if op.Kind != ir.BatchNorm {
+			continue
+		}
+		v := op.Param("moving_variance")
+		if err := runtime.CheckVariance(it.weights[v], op.Attrs.Eps); err != nil {
+			return nil, fmt.Errorf("%s %s: tensor %q: %w", op.Kind, op.Name(), v.Name, err)
+		}
+	}
 	for _, op := range g.Ops {
 		if op.Kind == ir.Conv2D && !isWinograd(op) {
 			a := &op.Attrs
@@ -72,42 +105,31 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 	return it, nil
 }
 
-// Result holds every value's contents after a run, in logical order (NHWC
-// per image, images consecutive).
-type Result struct {
-	N      int
-	Values map[*ir.Value][]float32
+// ImageBytes is about the memory Run holds per image of a batch: the arena once
+// memplan has placed the values, else every value (each is kept to the end
+// of the run), plus the largest op's inputs and outputs, which it reads
+// into and computes in logical order.
+func (it *Interp) ImageBytes() int64 {
+	var sum, op1 int64
+	for _, op := range it.g.Ops {
+		var io int64
+		for _, v := range append(append([]*ir.Value(nil), op.Inputs...), op.Outputs...) {
+			io += v.Type.Bytes()
+		}
+		for _, o := range op.Outputs {
+			sum += o.Type.Bytes()
+		}
+		op1 = max(op1, io)
+	}
+	if it.planned {
+		sum = it.arena
+	}
+	return sum + op1
 }
 
 // Run executes the graph on a batch of n images (NHWC float32, images
 // consecutive) and returns the graph's outputs in logical order.
-func (it *Interp) Run(input []float32, n int) ([][]float32, error) {
-	r, err := it.run(input, n, false)
-	if err != nil {
-		return nil, err
-	}
-	outs := make([][]float32, len(it.g.Outputs))
-	for i, o := range it.g.Outputs {
-		outs[i] = r.Values[o]
-	}
-	return outs, nil
-}
-
-// Eval prepares g with the weights and runs it once: New, then Run.
-func Eval(g *ir.Graph, file *runtime.Weights, input []float32, n int) ([][]float32, error) {
-	it, err := New(g, file)
-	if err != nil {
-		return nil, err
-	}
-	return it.Run(input, n)
-}
-
-// RunAll is Run, but returns every value (for per-layer comparisons).
-func (it *Interp) RunAll(input []float32, n int) (*Result, error) {
-	return it.run(input, n, true)
-}
-
-func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error) {
+func (it *Interp) Run(input []float32, n int) (outs [][]float32, err error) {
 	ins := it.g.Inputs()
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("interp: graph has %d inputs, want 1", len(ins))
@@ -121,7 +143,7 @@ func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("interp: %v", r)
+			outs, err = nil, fmt.Errorf("interp: %v", r)
 		}
 	}()
 	st := &state{it: it, n: n, phys: map[*ir.Value][]float32{}}
@@ -131,29 +153,34 @@ func (it *Interp) run(input []float32, n int, all bool) (res *Result, err error)
 			st.arena[i] = float32(math.NaN()) // uninitialized memory must never be read
 		}
 	}
-	res = &Result{N: n, Values: map[*ir.Value][]float32{}}
 	for _, op := range it.g.Ops {
-		var outs [][]float32 // logical
+		var vals [][]float32 // logical
 		if op.Kind == ir.Input {
-			outs = [][]float32{input}
+			vals = [][]float32{input}
 		} else {
 			inputs := make([][]float32, len(op.Inputs))
 			for i, v := range op.Inputs {
 				inputs[i] = st.load(v)
 			}
-			outs = it.exec(op, inputs, n)
+			vals = it.exec(op, inputs, n)
 		}
 		for i, o := range op.Outputs {
-			st.store(o, outs[i])
-			if all {
-				res.Values[o] = outs[i]
-			}
+			st.store(o, vals[i])
 		}
 	}
 	for _, o := range it.g.Outputs {
-		res.Values[o] = st.load(o)
+		outs = append(outs, st.load(o))
 	}
-	return res, nil
+	return outs, nil
+}
+
+// Eval prepares g with the weights and runs it once: New, then Run.
+func Eval(g *ir.Graph, file *runtime.Weights, input []float32, n int) ([][]float32, error) {
+	it, err := New(g, file)
+	if err != nil {
+		return nil, err
+	}
+	return it.Run(input, n)
 }
 
 // state holds the physical storage of values during a run.

@@ -12,11 +12,19 @@ import (
 // Dataset is a dataset object.
 type Dataset struct {
 	*Object
+	*datasetInfo
+}
+
+// datasetInfo is what a dataset's header says, parsed and checked once per
+// object.
+type datasetInfo struct {
 	dt      *dtype
 	space   *dataspace
 	layout  layout
 	filters []filter
 	fill    []byte // one element, or nil for zeros
+	n       uint64 // elements
+	total   uint64 // bytes as stored (n × element size)
 }
 
 type layout struct {
@@ -54,8 +62,19 @@ const (
 )
 
 func (f *File) dataset(o *Object) (*Dataset, error) {
-	d := &Dataset{Object: o}
-	h := o.hdr
+	if info, ok := f.datasets[o.addr]; ok {
+		return &Dataset{o, info}, nil
+	}
+	info, err := f.parseDataset(o.hdr)
+	if err != nil {
+		return nil, err
+	}
+	f.datasets[o.addr] = info
+	return &Dataset{o, info}, nil
+}
+
+func (f *File) parseDataset(h *objectHeader) (*datasetInfo, error) {
+	d := &datasetInfo{}
 	for _, want := range []uint16{msgDatatype, msgDataspace, msgLayout} {
 		if h.find(want) == nil {
 			return nil, corrupt(h.off, "dataset without message type %d", want)
@@ -107,7 +126,57 @@ func (f *File) dataset(o *Object) (*Dataset, error) {
 	if d.layout.class == 2 && len(d.layout.chunkDims) != len(d.space.dims) {
 		return nil, corrupt(d.layout.off, "chunk rank %d differs from dataspace rank %d", len(d.layout.chunkDims), len(d.space.dims))
 	}
+	if err := f.checkStorage(h, d); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// checkStorage checks what the header alone tells about a dataset's size
+// against the file: the element count, contiguous data lying in the file,
+// compact data holding the dataset, and storage never written (read as the
+// fill value) within MaxFillBytes. Chunk indexes are checked when read.
+func (f *File) checkStorage(h *objectHeader, d *datasetInfo) error {
+	n, ok := d.space.count()
+	ok = ok && d.space.intDims()
+	es := uint64(d.dt.size)
+	if !ok || (n != 0 && es > math.MaxUint64/n) {
+		return corrupt(h.off, "dataset dimensions %v overflow", d.space.dims)
+	}
+	d.n, d.total = n, n*es
+	l := &d.layout
+	switch l.class {
+	case 0:
+		if uint64(len(l.compact)) < d.total {
+			return corrupt(l.off, "compact data of %d bytes for %d expected", len(l.compact), d.total)
+		}
+	case 1:
+		if l.addr == undefAddr {
+			return f.checkFill(d.total, d.total, l.off)
+		}
+		if l.size != undefAddr && l.size < d.total {
+			return corrupt(l.off, "contiguous storage of %d bytes for a dataset of %d bytes", l.size, d.total)
+		}
+		o := f.base + l.addr
+		if o < l.addr || o > uint64(len(f.data)) || d.total > uint64(len(f.data))-o {
+			return corrupt(l.off, "%d bytes of data at address %#x run past the end of the %d-byte file", d.total, l.addr, len(f.data))
+		}
+	}
+	return nil
+}
+
+// checkFill checks the fill bytes of a dataset of total bytes against
+// MaxFillBytes.
+func (f *File) checkFill(fill, total uint64, at int64) error {
+	if fill <= uint64(f.lim.MaxFillBytes) {
+		return nil
+	}
+	what := fmt.Sprintf("no storage written for the dataset: its %d bytes", total)
+	if fill != total {
+		what = fmt.Sprintf("no storage written for %d of the dataset's %d bytes: they", fill, total)
+	}
+	return &Error{Kind: ErrLimit, Offset: at, What: what + fmt.Sprintf(
+		" would read as the fill value, more than MaxFillBytes (%d); Keras writes every weight, so the file is corrupt or crafted", f.lim.MaxFillBytes)}
 }
 
 func parseLayout(c *cursor) (layout, error) {
@@ -306,11 +375,11 @@ func (d *Dataset) Layout() string {
 // Float32 reads the whole dataset as float32 (float64 and float16 values are
 // converted, as are integers).
 func (d *Dataset) Float32() ([]float32, error) {
-	raw, err := d.raw()
+	raw, err := d.raw(4)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, len(raw)/d.dt.size)
+	out := make([]float32, d.n)
 	if d.dt.class == classFloat && d.dt.size == 4 && !d.dt.bigEndian {
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
@@ -325,67 +394,82 @@ func (d *Dataset) Float32() ([]float32, error) {
 
 // Float64 reads the whole dataset as float64.
 func (d *Dataset) Float64() ([]float64, error) {
-	raw, err := d.raw()
+	raw, err := d.raw(8)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float64, len(raw)/d.dt.size)
+	out := make([]float64, d.n)
 	if err := convert(d.dt, raw, func(i int, v float64) { out[i] = v }); err != nil {
 		return nil, fmt.Errorf("hdf5: dataset %s: %w", d.path, err)
 	}
 	return out, nil
 }
 
-// raw returns the dataset's bytes in C order.
-func (d *Dataset) raw() ([]byte, error) {
-	b, err := d.readRaw()
+// raw returns the dataset's bytes in C order, after checking the result of
+// outSize bytes per element against the limits and charging it. The bytes
+// may be the file's own: they must not be modified.
+func (d *Dataset) raw(outSize uint64) ([]byte, error) {
+	b, err := d.readRaw(outSize)
 	if err != nil {
 		return nil, fmt.Errorf("hdf5: dataset %s: %w", d.path, err)
 	}
 	return b, nil
 }
 
-func (d *Dataset) readRaw() ([]byte, error) {
+func (d *Dataset) readRaw(outSize uint64) ([]byte, error) {
 	if d.dt.class == classVlen {
 		return nil, unsupported(d.dt.off, "variable-length dataset")
 	}
-	n, ok := d.space.count()
-	es := uint64(d.dt.size)
-	if !ok || (n != 0 && es > math.MaxUint64/n) {
-		return nil, corrupt(d.hdr.off, "dataset size overflows")
+	if d.dt.class != classFloat && d.dt.class != classFixed {
+		return nil, fmt.Errorf("%s is not a numeric type", d.dt)
 	}
-	total := n * es
-	if int64(total) < 0 || int64(total) > MaxDataBytes {
-		return nil, fmt.Errorf("%w: dataset of %d bytes exceeds hdf5.MaxDataBytes (%d)", ErrUnsupported, total, MaxDataBytes)
+	limit := uint64(d.f.lim.MaxDataBytes)
+	if d.n > limit/outSize || d.total > limit {
+		return nil, &Error{Kind: ErrLimit, Offset: d.hdr.off, What: fmt.Sprintf(
+			"dataset of %d elements (%d bytes stored, %d bytes as read) exceeds MaxDataBytes (%d)", d.n, d.total, satMul(d.n, outSize), limit)}
 	}
+	raw, err := d.stored()
+	if err != nil {
+		return nil, err
+	}
+	// The raw bytes are the file's or paid for: now the values.
+	if err := d.f.spend(d.n*outSize, d.hdr.off, "dataset values"); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// stored returns the dataset's bytes as stored, in C order.
+func (d *Dataset) stored() ([]byte, error) {
 	l := &d.layout
 	switch l.class {
 	case 0:
-		if uint64(len(l.compact)) < total {
-			return nil, corrupt(l.off, "compact data of %d bytes for %d expected", len(l.compact), total)
-		}
-		return append([]byte(nil), l.compact[:total]...), nil
+		return l.compact[:d.total], nil
 	case 1:
 		if l.addr == undefAddr {
-			return d.filled(total), nil
+			return d.filled()
 		}
-		c, err := d.f.at(l.addr, int64(total), "contiguous data")
+		c, err := d.f.at(l.addr, int64(d.total), "contiguous data")
 		if err != nil {
 			return nil, err
 		}
-		return append([]byte(nil), c.b...), nil
+		return c.b, nil
 	}
-	return d.chunked(total)
+	return d.chunked()
 }
 
-func (d *Dataset) filled(total uint64) []byte {
-	out := make([]byte, total)
+// filled returns the dataset's bytes, all set to the fill value.
+func (d *Dataset) filled() ([]byte, error) {
+	if err := d.f.spend(d.total, d.hdr.off, "dataset fill"); err != nil {
+		return nil, err
+	}
+	out := make([]byte, d.total)
 	if d.fill != nil && !allZero(d.fill) {
 		for i := 0; i+len(d.fill) <= len(out); i += len(d.fill) {
 			copy(out[i:], d.fill)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func allZero(b []byte) bool {
@@ -441,13 +525,13 @@ func (d *Dataset) geometry() (*chunkGeom, error) {
 		}
 		g.maxDims = append(g.maxDims, md)
 		mg := n
-		if md != undefAddr && md >= g.dims[i] {
-			mg = (md + cd - 1) / cd
+		if md != undefAddr && md >= g.dims[i] && md > 0 {
+			mg = (md-1)/cd + 1
 		}
 		g.maxGrid = append(g.maxGrid, mg)
 	}
-	if int64(g.chunkBytes) < 0 || int64(g.chunkBytes) > MaxDataBytes {
-		return nil, fmt.Errorf("%w: chunk of %d bytes exceeds hdf5.MaxDataBytes", ErrUnsupported, g.chunkBytes)
+	if g.chunkBytes > uint64(d.f.lim.MaxDataBytes) {
+		return nil, &Error{Kind: ErrLimit, Offset: l.off, What: fmt.Sprintf("chunk of %d bytes exceeds MaxDataBytes (%d)", g.chunkBytes, d.f.lim.MaxDataBytes)}
 	}
 	return g, nil
 }
@@ -465,43 +549,62 @@ func unflatten(idx uint64, grid []uint64) []uint64 {
 	return out
 }
 
-func (d *Dataset) chunked(total uint64) ([]byte, error) {
+func (d *Dataset) chunked() ([]byte, error) {
 	g, err := d.geometry()
 	if err != nil {
 		return nil, err
 	}
-	out := d.filled(total)
-	if total == 0 || d.layout.addr == undefAddr {
-		return out, nil
+	if d.total == 0 {
+		return nil, nil
 	}
-	// Every chunk of the grid is read at most once, so the work is bounded
-	// by the grid; chunks larger than the dataset (edge chunks) are bounded
-	// too, so that a small file cannot ask for endless decompression.
-	if g.nchunks > 0 && g.chunkBytes > uint64(16*MaxDataBytes)/g.nchunks {
-		return nil, fmt.Errorf("%w: %d chunks of %d bytes exceed the read budget (16 x hdf5.MaxDataBytes)", ErrUnsupported, g.nchunks, g.chunkBytes)
+	if d.layout.addr == undefAddr {
+		if err := d.f.checkFill(d.total, d.total, d.layout.off); err != nil {
+			return nil, err
+		}
+		return d.filled()
 	}
 	chunks, err := d.chunkIndex(g)
 	if err != nil {
 		return nil, err
 	}
+	// Keep the chunks inside the current extent, each grid position once,
+	// and count the bytes they cover: the rest reads as the fill value.
 	done := map[uint64]bool{}
+	inside := chunks[:0]
+	covered := uint64(0)
 	for _, ch := range chunks {
-		inside := len(ch.scaled) == g.rank
+		in := len(ch.scaled) == g.rank
 		lin := uint64(0)
+		vol := uint64(d.dt.size)
 		for i, s := range ch.scaled {
 			if s >= g.grid[i] {
-				inside = false
+				in = false
 				break
 			}
 			lin = lin*g.grid[i] + s
+			vol *= min(g.cdims[i], g.dims[i]-s*g.cdims[i])
 		}
-		if !inside {
+		if !in {
 			continue // beyond the current extent
 		}
 		if done[lin] {
 			return nil, corrupt(ch.off, "chunk %v listed twice", ch.scaled)
 		}
 		done[lin] = true
+		if err := d.checkChunk(ch, g); err != nil {
+			return nil, err
+		}
+		inside = append(inside, ch)
+		covered += vol
+	}
+	if err := d.f.checkFill(d.total-covered, d.total, d.layout.off); err != nil {
+		return nil, err
+	}
+	out, err := d.filled()
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range inside {
 		data, err := d.readChunk(ch, g)
 		if err != nil {
 			return nil, err
@@ -553,6 +656,26 @@ func copyChunk(out, chunk []byte, g *chunkGeom, scaled []uint64, es int) {
 	}
 }
 
+// checkChunk checks, before anything is allocated, that a chunk's stored
+// bytes lie in the file and, if it is deflated, that they can inflate to a
+// chunk.
+func (d *Dataset) checkChunk(ch chunkRef, g *chunkGeom) error {
+	size := ch.size
+	if len(d.filters) == 0 {
+		size = g.chunkBytes
+	}
+	c, err := d.f.at(ch.addr, int64(min(size, 1<<62)), "chunk")
+	if err != nil {
+		return err
+	}
+	for i, fl := range d.filters {
+		if fl.id == 1 && !(i < 32 && ch.mask&(1<<uint(i)) != 0) && g.chunkBytes > maxInflateRatio*size+1024 {
+			return corrupt(c.base, "deflate chunk of %d bytes cannot inflate to the %d bytes of a chunk", size, g.chunkBytes)
+		}
+	}
+	return nil
+}
+
 func (d *Dataset) readChunk(ch chunkRef, g *chunkGeom) ([]byte, error) {
 	size := ch.size
 	if len(d.filters) == 0 {
@@ -570,11 +693,17 @@ func (d *Dataset) readChunk(ch chunkRef, g *chunkGeom) ([]byte, error) {
 		fl := d.filters[i]
 		switch fl.id {
 		case 1:
-			data, err = inflate(data, g.chunkBytes, c.base)
+			if err := d.f.spend(g.chunkBytes, c.base, "inflated chunk"); err != nil {
+				return nil, err
+			}
+			data, err = d.f.inflate(data, g.chunkBytes, c.base)
 		case 2:
 			es := d.dt.size
 			if len(fl.values) > 0 && fl.values[0] > 0 {
 				es = int(fl.values[0])
+			}
+			if err := d.f.spend(uint64(len(data)), c.base, "unshuffled chunk"); err != nil {
+				return nil, err
 			}
 			data = unshuffle(data, es)
 		case 3:
@@ -596,21 +725,40 @@ func (d *Dataset) readChunk(ch chunkRef, g *chunkGeom) ([]byte, error) {
 	return data, nil
 }
 
-func inflate(in []byte, want uint64, at int64) ([]byte, error) {
-	zr, err := zlib.NewReader(bytes.NewReader(in))
+// maxInflateRatio bounds what deflate can make of its input: at most 258
+// bytes per 2 bits (1032:1), plus the stream's framing.
+const maxInflateRatio = 1032
+
+func (f *File) inflate(in []byte, want uint64, at int64) ([]byte, error) {
+	if want > maxInflateRatio*uint64(len(in))+1024 {
+		return nil, corrupt(at, "deflate chunk of %d bytes cannot inflate to the %d bytes of a chunk", len(in), want)
+	}
+	// One decompressor per file, reset for each chunk (a new one costs
+	// tens of KiB).
+	var err error
+	if f.inflater == nil {
+		f.inflater, err = zlib.NewReader(bytes.NewReader(in))
+	} else {
+		err = f.inflater.(zlib.Resetter).Reset(bytes.NewReader(in), nil)
+	}
 	if err != nil {
+		f.inflater = nil
 		return nil, corrupt(at, "deflate chunk: %v", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(want, uint64(64<<20))))
-	n, err := io.Copy(&buf, io.LimitReader(zr, int64(want)+1))
-	if err != nil {
-		return nil, corrupt(at, "deflate chunk: %v", err)
+	zr := f.inflater
+	out := make([]byte, want)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, corrupt(at, "deflate chunk inflates to less than %d bytes: %v", want, err)
 	}
-	if uint64(n) > want {
+	var one [1]byte
+	switch _, err := io.ReadFull(zr, one[:]); err {
+	case io.EOF:
+		return out, nil
+	case nil:
 		return nil, corrupt(at, "deflate chunk inflates beyond %d bytes", want)
+	default:
+		return nil, corrupt(at, "deflate chunk: %v", err)
 	}
-	return buf.Bytes(), nil
 }
 
 func unshuffle(in []byte, es int) []byte {
@@ -664,6 +812,15 @@ func fletcher32(in []byte, at int64) ([]byte, error) {
 	return data, nil
 }
 
+// addChunk appends a chunk found in an index, charging the budget.
+func (d *Dataset) addChunk(out *[]chunkRef, ch chunkRef) error {
+	if err := d.f.spend(64+8*uint64(len(ch.scaled)), ch.off, "chunk index"); err != nil {
+		return err
+	}
+	*out = append(*out, ch)
+	return nil
+}
+
 // chunkIndex lists the allocated chunks.
 func (d *Dataset) chunkIndex(g *chunkGeom) ([]chunkRef, error) {
 	l := &d.layout
@@ -684,13 +841,17 @@ func (d *Dataset) chunkIndex(g *chunkGeom) ([]chunkRef, error) {
 			}
 			n *= m
 		}
-		if n > uint64(len(d.f.data)) || n*g.chunkBytes/max(g.chunkBytes, 1) != n {
-			return nil, corrupt(l.off, "implicit chunk index of %d chunks", n)
+		// The chunks of an implicit index are stored one after the other.
+		o := d.f.base + l.addr
+		if o < l.addr || o > uint64(len(d.f.data)) || (g.chunkBytes != 0 && n > (uint64(len(d.f.data))-o)/g.chunkBytes) {
+			return nil, corrupt(l.off, "implicit chunk index of %d chunks of %d bytes at address %#x runs past the end of the %d-byte file", n, g.chunkBytes, l.addr, len(d.f.data))
 		}
 		var out []chunkRef
 		for i := uint64(0); i < n; i++ {
 			sc := unflatten(i, g.maxGrid)
-			out = append(out, chunkRef{addr: l.addr + i*g.chunkBytes, size: g.chunkBytes, scaled: sc, off: l.off})
+			if err := d.addChunk(&out, chunkRef{addr: l.addr + i*g.chunkBytes, size: g.chunkBytes, scaled: sc, off: l.off}); err != nil {
+				return nil, err
+			}
 		}
 		return out, nil
 	case idxFixed:
@@ -732,6 +893,9 @@ func (d *Dataset) btree1Chunks(g *chunkGeom) ([]chunkRef, error) {
 		if typ != 1 {
 			return corrupt(c.base, "chunk B-tree node of type %d", typ)
 		}
+		if err := f.spend(24+uint64(used)*uint64(16+8*g.rank), c.base, "chunk B-tree node"); err != nil {
+			return err
+		}
 		for i := 0; i < used; i++ {
 			at := c.off()
 			size := c.u32()
@@ -758,9 +922,8 @@ func (d *Dataset) btree1Chunks(g *chunkGeom) ([]chunkRef, error) {
 				}
 				continue
 			}
-			out = append(out, chunkRef{addr: child, size: uint64(size), mask: mask, scaled: sc, off: at})
-			if len(out) > len(f.data) {
-				return corrupt(at, "too many chunks")
+			if err := d.addChunk(&out, chunkRef{addr: child, size: uint64(size), mask: mask, scaled: sc, off: at}); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -848,7 +1011,9 @@ func (d *Dataset) fixedArrayChunks(g *chunkGeom) ([]chunkRef, error) {
 		}
 		for i := uint64(0); i < n; i++ {
 			if ch, ok := d.arrayElement(bc, filtered, esize, g, i, g.maxGrid, 0); ok {
-				out = append(out, ch)
+				if err := d.addChunk(&out, ch); err != nil {
+					return nil, err
+				}
 			}
 		}
 		bc.checksum("fixed array data block")
@@ -877,7 +1042,9 @@ func (d *Dataset) fixedArrayChunks(g *chunkGeom) ([]chunkRef, error) {
 		pc := &cursor{f: f, b: bc.b[pos : pos+plen], base: bc.base + int64(pos)}
 		for i := uint64(0); i < cnt; i++ {
 			if ch, ok := d.arrayElement(pc, filtered, esize, g, p*pageN+i, g.maxGrid, 0); ok {
-				out = append(out, ch)
+				if err := d.addChunk(&out, ch); err != nil {
+					return nil, err
+				}
 			}
 		}
 		pc.checksum("fixed array page")
@@ -968,8 +1135,8 @@ func (d *Dataset) extArrayChunks(g *chunkGeom) ([]chunkRef, error) {
 			pc.skip(esize)
 			return
 		}
-		if ch, ok := d.arrayElement(pc, filtered, esize, g, idx, grid, swap); ok {
-			out = append(out, ch)
+		if ch, ok := d.arrayElement(pc, filtered, esize, g, idx, grid, swap); ok && pc.err == nil {
+			pc.err = d.addChunk(&out, ch)
 		}
 	}
 	seen := map[uint64]bool{}
@@ -1175,7 +1342,7 @@ func (d *Dataset) btree2Chunks(g *chunkGeom) ([]chunkRef, error) {
 			return c.err
 		}
 		if ch.addr != undefAddr {
-			out = append(out, ch)
+			return d.addChunk(&out, ch)
 		}
 		return nil
 	})

@@ -1,5 +1,7 @@
 package hdf5
 
+import "github.com/rnc-dev/rnc/runtime/internal/lookup3"
+
 // ---------------------------------------------------------------------------
 // version 2 B-trees
 
@@ -97,6 +99,9 @@ func (t *btree2) node(addr uint64, nrec, depth int, seen map[uint64]bool, fn fun
 	if err != nil {
 		return err
 	}
+	if err := t.f.spend(uint64(t.nodeSize), c.base, "v2 B-tree node"); err != nil {
+		return err
+	}
 	sig := "BTLF"
 	if depth > 0 {
 		sig = "BTIN"
@@ -183,6 +188,9 @@ func (f *File) fractalHeap(addr uint64) (*fractalHeap, error) {
 	}
 	c, err := f.at(addr, -1, "fractal heap header")
 	if err != nil {
+		return nil, err
+	}
+	if err := f.spend(256, c.base, "fractal heap header"); err != nil {
 		return nil, err
 	}
 	h := &fractalHeap{f: f, addr: addr, off: c.base}
@@ -322,7 +330,7 @@ func (h *fractalHeap) huge(key uint64, at int64) ([]byte, error) {
 				return c.err
 			}
 			objs[id] = [2]uint64{a, n}
-			return nil
+			return h.f.spend(64, off, "huge object index")
 		})
 		if err != nil {
 			return nil, err
@@ -369,6 +377,9 @@ func (h *fractalHeap) managed(off, n uint64, at int64) ([]byte, error) {
 		}
 		if r < 0 {
 			return nil, corrupt(at, "heap offset %d beyond its indirect block", off)
+		}
+		if rel < h.rowOffset(r) || h.rowSize(r) == 0 || (rel-h.rowOffset(r))/h.rowSize(r) >= uint64(h.width) {
+			return nil, corrupt(at, "heap offset %d outside the rows of its indirect block", off)
 		}
 		col := int((rel - h.rowOffset(r)) / h.rowSize(r))
 		child := ib[r*h.width+col]
@@ -432,6 +443,9 @@ func (h *fractalHeap) parseIndirect(addr, blockOff uint64, rows int) ([]uint64, 
 	if n > c.left()/h.f.sizeOff {
 		return nil, corrupt(c.base, "fractal heap indirect block runs past the end of the file")
 	}
+	if err := h.f.spend(uint64(n)*8, c.base, "fractal heap indirect block"); err != nil {
+		return nil, err
+	}
 	out := make([]uint64, n)
 	for i := range out {
 		out[i] = c.addr()
@@ -452,6 +466,9 @@ func (h *fractalHeap) direct(addr, blockOff, size, off, n uint64) ([]byte, error
 		return nil, err
 	}
 	if h.flags&0x02 != 0 && !h.directs[addr] {
+		if err := h.f.spend(size, c.base, "fractal heap direct block"); err != nil {
+			return nil, err
+		}
 		at := c.p
 		sum := c.u32()
 		if c.err != nil {
@@ -459,7 +476,7 @@ func (h *fractalHeap) direct(addr, blockOff, size, off, n uint64) ([]byte, error
 		}
 		img := append([]byte(nil), c.b...)
 		copy(img[at:at+4], []byte{0, 0, 0, 0})
-		if lookup3(img) != sum {
+		if lookup3.Sum(img) != sum {
 			return nil, corrupt(c.base, "fractal heap direct block checksum mismatch")
 		}
 		h.directs[addr] = true

@@ -61,17 +61,7 @@ func (o *Object) Path() string { return o.path }
 func (o *Object) Address() uint64 { return o.addr }
 
 // Kind tells whether the object is a group, dataset or datatype.
-func (o *Object) Kind() Kind {
-	h := o.hdr
-	if h.find(msgLayout) != nil {
-		return KindDataset
-	}
-	if h.find(msgSymbolTable) != nil || h.find(msgLinkInfo) != nil || h.find(msgLink) != nil ||
-		h.find(msgGroupInfo) != nil || h.find(msgDatatype) == nil {
-		return KindGroup
-	}
-	return KindDatatype
-}
+func (o *Object) Kind() Kind { return o.hdr.kind }
 
 // AsGroup returns the object as a group, or an error if it is not one.
 func (o *Object) AsGroup() (*Group, error) {
@@ -97,8 +87,21 @@ func (o *Object) AsDataset() (*Dataset, error) {
 // attributes
 
 // Attrs returns all attributes of the object: those in the object header in
-// header (creation) order, then densely stored ones sorted by name.
+// header (creation) order, then densely stored ones sorted by name. The
+// attributes are parsed once per object; the slice is the caller's.
 func (o *Object) Attrs() ([]*Attribute, error) {
+	if as, ok := o.f.attrs[o.addr]; ok {
+		return append([]*Attribute(nil), as...), nil
+	}
+	as, err := o.parseAttrs()
+	if err != nil {
+		return nil, err
+	}
+	o.f.attrs[o.addr] = as
+	return append([]*Attribute(nil), as...), nil
+}
+
+func (o *Object) parseAttrs() ([]*Attribute, error) {
 	var out []*Attribute
 	for i := range o.hdr.msgs {
 		m := &o.hdr.msgs[i]
@@ -241,7 +244,13 @@ func (f *File) groupLinks(o *Object) ([]link, error) {
 	return out, nil
 }
 
+// linkCost is what one parsed link costs the budget besides its name.
+const linkCost = 64
+
 func (f *File) parseLink(data []byte, off int64) (link, error) {
+	if err := f.spend(uint64(len(data))+linkCost, off, "link"); err != nil {
+		return link{}, err
+	}
 	c := &cursor{f: f, b: data, base: off}
 	ver := c.u8()
 	flags := c.u8()
@@ -361,16 +370,22 @@ func (f *File) symbolTable(m *message) ([]link, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.spend(uint64(len(heap.b)), heap.base, "local heap"); err != nil {
+		return nil, err
+	}
+	// Names are substrings of one copy of the heap: entries naming the same
+	// bytes many times cost nothing more.
+	heapStr := string(heap.b)
 	name := func(off uint64) (string, error) {
-		if off >= uint64(len(heap.b)) {
-			return "", corrupt(heap.base, "name offset %d outside the local heap (%d bytes)", off, len(heap.b))
+		if off >= uint64(len(heapStr)) {
+			return "", corrupt(heap.base, "name offset %d outside the local heap (%d bytes)", off, len(heapStr))
 		}
-		b := heap.b[off:]
-		i := indexZero(b)
+		b := heapStr[off:]
+		i := strings.IndexByte(b, 0)
 		if i < 0 {
 			return "", corrupt(heap.base+int64(off), "unterminated name in local heap")
 		}
-		return string(b[:i]), nil
+		return b[:i], nil
 	}
 	var out []link
 	seen := map[uint64]bool{}
@@ -398,6 +413,9 @@ func (f *File) symbolTable(m *message) ([]link, error) {
 		}
 		if typ != 0 {
 			return corrupt(nc.base, "group B-tree node of type %d", typ)
+		}
+		if err := f.spend(uint64(24+used*2*f.sizeOff), nc.base, "group B-tree node"); err != nil {
+			return err
 		}
 		var kids []uint64
 		for i := 0; i < used; i++ {
@@ -431,6 +449,9 @@ func (f *File) symbolTable(m *message) ([]link, error) {
 			}
 			if sver != 1 {
 				return unsupported(sc.base, "symbol table node version %d", sver)
+			}
+			if err := f.spend(uint64(8+n*(f.sizeLen+f.sizeOff+24)+n*linkCost), sc.base, "symbol table node"); err != nil {
+				return err
 			}
 			for j := 0; j < n; j++ {
 				at := sc.off()
@@ -494,12 +515,15 @@ func (g *Group) Has(path string) bool {
 // Lookup resolves a path ("a/b/c", or "/a/b" from the root) relative to g,
 // following soft links.
 func (g *Group) Lookup(path string) (*Object, error) {
-	return g.lookup(path, 0)
+	hops := 0
+	return g.lookup(path, &hops)
 }
 
+// maxLinkHops bounds the soft links followed by one Lookup, in total (a
+// soft link's target may itself go through soft links).
 const maxLinkHops = 32
 
-func (g *Group) lookup(path string, hops int) (*Object, error) {
+func (g *Group) lookup(path string, hops *int) (*Object, error) {
 	cur := g.Object
 	if strings.HasPrefix(path, "/") {
 		cur = g.f.Root().Object
@@ -522,10 +546,11 @@ func (g *Group) lookup(path string, hops int) (*Object, error) {
 		l := ls[i]
 		child := joinPath(cur.path, part)
 		if !l.hard {
-			if hops >= maxLinkHops {
-				return nil, fmt.Errorf("hdf5: too many soft links resolving %q", path)
+			if *hops >= maxLinkHops {
+				return nil, fmt.Errorf("hdf5: more than %d soft links followed resolving %q", maxLinkHops, path)
 			}
-			o, err := (&Group{cur}).lookup(l.soft, hops+1)
+			*hops++
+			o, err := (&Group{cur}).lookup(l.soft, hops)
 			if err != nil {
 				return nil, fmt.Errorf("hdf5: soft link %s -> %s: %w", child, l.soft, err)
 			}

@@ -18,7 +18,9 @@
 //     message version 3 and 4); chunk indexes: v1 B-tree, single chunk,
 //     implicit, fixed array (paged too), extensible array (with super and
 //     data blocks), v2 B-tree (filtered and unfiltered records); filters
-//     deflate, shuffle and fletcher32; missing chunks read as the fill value;
+//     deflate, shuffle and fletcher32; storage never written (a contiguous
+//     dataset without an address, missing chunks) reads as the fill value,
+//     up to Limits.MaxFillBytes per dataset;
 //   - datatypes: IEEE float (16, 32, 64 bit, either byte order), integers,
 //     fixed-length strings and variable-length strings (global heap).
 //
@@ -31,6 +33,19 @@
 // file is bounds-checked, traversals of B-trees, heaps and header
 // continuations remember what they visited, and recursion is depth-limited,
 // so corrupt or cyclic structures never panic or hang.
+//
+// A small file must not make the reader allocate or work in proportion to
+// what it declares rather than to what it holds. Before any value is
+// allocated, a dataset's declared size is checked against its storage in
+// the file (contiguous data must lie in the file, chunks too, a deflated
+// chunk must be able to inflate to a chunk) and its size as returned
+// against Limits.MaxDataBytes; and everything the reader parses or
+// materialises is charged to a budget proportional to the file's size
+// (Limits), which catches what no single check sees: many objects sharing
+// one data region, one continuation block or one heap object, soft links
+// through soft links. Exceeding a limit is an error wrapping ErrLimit.
+//
+// A File caches what it has parsed and is not safe for concurrent use.
 package hdf5
 
 import (
@@ -38,6 +53,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+
+	"github.com/rnc-dev/rnc/runtime/internal/lookup3"
 )
 
 var (
@@ -47,28 +66,61 @@ var (
 	ErrCorrupt = errors.New("hdf5: corrupt or truncated file")
 	// ErrNotFound is wrapped when a named object or attribute is absent.
 	ErrNotFound = errors.New("hdf5: not found")
+	// ErrLimit is wrapped when a file asks for more than its Limits allow.
+	ErrLimit = errors.New("hdf5: over a reader limit")
 )
 
-// MaxDataBytes bounds the size of one dataset or attribute value that the
-// reader will materialise. Chunked data may decompress to more than the file
-// size, so this is what stops a tiny crafted file from asking for terabytes.
-var MaxDataBytes int64 = 4 << 30
+// Limits bound what a file can make the reader allocate and do. A file
+// holds the bytes it holds: a dataset's stored data must lie in the file,
+// and structures are parsed from the file's bytes; but a small file can
+// still declare huge values (a never-written dataset reads as its fill
+// value, compressed chunks inflate, several objects may point at the same
+// bytes). The limits turn each of those into an error naming the object.
+type Limits struct {
+	// MaxDataBytes bounds one dataset or attribute value as returned
+	// (after conversion: Float64 of a float32 dataset counts 8 bytes per
+	// element).
+	MaxDataBytes int64
+	// MaxFillBytes bounds the part of one dataset that has no storage
+	// written (a contiguous dataset never written, chunks never written)
+	// and so reads as the fill value. Keras writes every weight, so only a
+	// corrupt or crafted file has more than a few such bytes.
+	MaxFillBytes int64
+	// BudgetPerByte and BudgetBase bound the total for one File of the
+	// metadata parsed (object headers, B-tree nodes, heaps, chunk
+	// indexes) and of the values materialised (datasets, attributes,
+	// decompressed chunks): at most BudgetPerByte × the file's size +
+	// BudgetBase bytes. Reading a file's metadata and data once costs
+	// about 1-2× its size (4× its uncompressed size for compressed
+	// chunks), so a valid file stays far below the budget unless it
+	// compresses more than ~16:1.
+	BudgetPerByte int64
+	BudgetBase    int64
+}
+
+// DefaultLimits are the limits of Open.
+func DefaultLimits() Limits {
+	return Limits{MaxDataBytes: 4 << 30, MaxFillBytes: 1 << 20, BudgetPerByte: 64, BudgetBase: 16 << 20}
+}
 
 // Error describes a problem at a file offset.
 type Error struct {
-	Kind   error // ErrUnsupported or ErrCorrupt
+	Kind   error // ErrUnsupported, ErrCorrupt or ErrLimit
 	What   string
 	Offset int64
 }
 
 func (e *Error) Error() string {
-	if e.Kind == ErrUnsupported {
+	switch e.Kind {
+	case ErrUnsupported:
 		return fmt.Sprintf("hdf5: unsupported HDF5 feature %s at offset %d", e.What, e.Offset)
+	case ErrLimit:
+		return fmt.Sprintf("hdf5: over a reader limit: %s (at offset %d)", e.What, e.Offset)
 	}
 	return fmt.Sprintf("hdf5: corrupt file: %s at offset %d", e.What, e.Offset)
 }
 
-// Unwrap makes errors.Is(err, ErrUnsupported/ErrCorrupt) work.
+// Unwrap makes errors.Is(err, ErrUnsupported/ErrCorrupt/ErrLimit) work.
 func (e *Error) Unwrap() error { return e.Kind }
 
 func unsupported(off int64, format string, args ...any) error {
@@ -93,11 +145,34 @@ type File struct {
 	SuperblockVersion int
 	rootAddr          uint64
 
-	headers map[uint64]*objectHeader
-	links   map[uint64][]link
-	gheaps  map[uint64]map[uint16][]byte
-	fheaps  map[uint64]*fractalHeap
+	headers  map[uint64]*objectHeader
+	links    map[uint64][]link
+	attrs    map[uint64][]*Attribute
+	datasets map[uint64]*datasetInfo
+	gheaps   map[uint64]map[uint16][]byte
+	fheaps   map[uint64]*fractalHeap
+
+	lim    Limits
+	budget uint64 // BudgetPerByte × len(data) + BudgetBase
+	spent  uint64
+
+	inflater io.ReadCloser // a zlib reader, reset for each chunk
 }
+
+// spend charges n bytes of work or memory to the file's budget (see
+// Limits); at is the file offset of the structure being read.
+func (f *File) spend(n uint64, at int64, what string) error {
+	if n > f.budget-f.spent {
+		return &Error{Kind: ErrLimit, Offset: at, What: fmt.Sprintf(
+			"%s: %d more bytes would exceed the reader's budget for this %d-byte file (%d bytes: %d × its size + %d; %d spent)",
+			what, n, len(f.data), f.budget, f.lim.BudgetPerByte, f.lim.BudgetBase, f.spent)}
+	}
+	f.spent += n
+	return nil
+}
+
+// Spent reports the bytes charged to the file's budget so far (see Limits).
+func (f *File) Spent() uint64 { return f.spent }
 
 // FindSignature returns the offset of the HDF5 signature (0, 512, 1024,
 // 2048, ...) or -1.
@@ -115,20 +190,28 @@ func FindSignature(data []byte) int64 {
 	return -1
 }
 
-// Open parses the superblock of an HDF5 file held in memory. The slice is
-// retained and must not be modified afterwards.
-func Open(data []byte) (*File, error) {
+// Open parses the superblock of an HDF5 file held in memory, with
+// DefaultLimits. The slice is retained and must not be modified afterwards.
+func Open(data []byte) (*File, error) { return OpenLimits(data, DefaultLimits()) }
+
+// OpenLimits is Open with the given limits.
+func OpenLimits(data []byte, lim Limits) (*File, error) {
 	sb := FindSignature(data)
 	if sb < 0 {
 		return nil, corrupt(0, "no HDF5 signature (looked at offsets 0, 512, 1024, ...)")
 	}
 	f := &File{
-		data:    data,
-		headers: map[uint64]*objectHeader{},
-		links:   map[uint64][]link{},
-		gheaps:  map[uint64]map[uint16][]byte{},
-		fheaps:  map[uint64]*fractalHeap{},
+		data:     data,
+		headers:  map[uint64]*objectHeader{},
+		links:    map[uint64][]link{},
+		attrs:    map[uint64][]*Attribute{},
+		datasets: map[uint64]*datasetInfo{},
+		gheaps:   map[uint64]map[uint16][]byte{},
+		fheaps:   map[uint64]*fractalHeap{},
+		lim:      lim,
 	}
+	f.budget = satMul(uint64(max(lim.BudgetPerByte, 0)), uint64(len(data)))
+	f.budget = satAdd(f.budget, uint64(max(lim.BudgetBase, 0)))
 	c := &cursor{f: f, b: data[sb:], base: sb}
 	c.skip(8)
 	ver := int(c.u8())
@@ -176,7 +259,7 @@ func Open(data []byte) (*File, error) {
 		if c.err == nil {
 			end := c.p
 			sum := c.u32()
-			if c.err == nil && lookup3(c.b[:end]) != sum {
+			if c.err == nil && lookup3.Sum(c.b[:end]) != sum {
 				return nil, corrupt(sb, "superblock checksum mismatch")
 			}
 		}
@@ -370,66 +453,9 @@ func (c *cursor) checksum(what string) {
 	end := c.p
 	at := c.off()
 	sum := c.u32()
-	if c.err == nil && lookup3(c.b[:end]) != sum {
+	if c.err == nil && lookup3.Sum(c.b[:end]) != sum {
 		c.err = corrupt(at, "%s checksum mismatch", what)
 	}
-}
-
-// lookup3 is Bob Jenkins' lookup3 hashlittle with initval 0, the checksum of
-// HDF5's version 2 metadata structures.
-func lookup3(k []byte) uint32 {
-	rot := func(x uint32, n uint) uint32 { return x<<n | x>>(32-n) }
-	length := len(k)
-	a := 0xdeadbeef + uint32(length)
-	b, c := a, a
-	for length > 12 {
-		a += binary.LittleEndian.Uint32(k[0:])
-		b += binary.LittleEndian.Uint32(k[4:])
-		c += binary.LittleEndian.Uint32(k[8:])
-		a -= c
-		a ^= rot(c, 4)
-		c += b
-		b -= a
-		b ^= rot(a, 6)
-		a += c
-		c -= b
-		c ^= rot(b, 8)
-		b += a
-		a -= c
-		a ^= rot(c, 16)
-		c += b
-		b -= a
-		b ^= rot(a, 19)
-		a += c
-		c -= b
-		c ^= rot(b, 4)
-		b += a
-		length -= 12
-		k = k[12:]
-	}
-	if length == 0 {
-		return c
-	}
-	var tail [12]byte
-	copy(tail[:], k[:length])
-	a += binary.LittleEndian.Uint32(tail[0:])
-	b += binary.LittleEndian.Uint32(tail[4:])
-	c += binary.LittleEndian.Uint32(tail[8:])
-	c ^= b
-	c -= rot(b, 14)
-	a ^= c
-	a -= rot(c, 11)
-	b ^= a
-	b -= rot(a, 25)
-	c ^= b
-	c -= rot(b, 16)
-	a ^= c
-	a -= rot(c, 4)
-	b ^= a
-	b -= rot(a, 14)
-	c ^= b
-	c -= rot(b, 24)
-	return c
 }
 
 // log2 of a power of two (or floor log2 otherwise).
@@ -446,3 +472,18 @@ func log2(v uint64) int {
 func limitEncSize(v uint64) int { return log2(v)/8 + 1 }
 
 func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
+
+// satMul and satAdd saturate at the largest uint64.
+func satMul(a, b uint64) uint64 {
+	if a != 0 && b > math.MaxUint64/a {
+		return math.MaxUint64
+	}
+	return a * b
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
+}

@@ -274,9 +274,17 @@ func checkAttrs(t *testing.T, root *Group, spec fileSpec) {
 	}
 }
 
+// smallLimits are the limits of the corruption tests and the fuzz target:
+// small enough that a crafted input cannot make a test slow.
+func smallLimits() Limits {
+	return Limits{MaxDataBytes: 1 << 20, MaxFillBytes: 64 << 10, BudgetPerByte: 64, BudgetBase: 4 << 20}
+}
+
 // readAll opens data and reads every object, attribute and dataset.
-func readAll(data []byte) (int, error) {
-	f, err := Open(data)
+func readAll(data []byte) (int, error) { return readAllLimits(data, DefaultLimits()) }
+
+func readAllLimits(data []byte, lim Limits) (int, error) {
+	f, err := OpenLimits(data, lim)
 	if err != nil {
 		return 0, err
 	}
@@ -402,16 +410,14 @@ func TestTruncatedFiles(t *testing.T) {
 }
 
 func TestFlippedBytes(t *testing.T) {
-	old := MaxDataBytes
-	MaxDataBytes = 16 << 20
-	defer func() { MaxDataBytes = old }()
 	rng := rand.New(rand.NewSource(1))
 	for _, p := range fixtures(t) {
 		orig, _ := os.ReadFile(p)
 		// Concentrate on metadata: the first part of the file and random
 		// places everywhere.
+		data := append([]byte(nil), orig...)
 		for k := 0; k < 300; k++ {
-			data := append([]byte(nil), orig...)
+			copy(data, orig) // undo the previous flips
 			for j := 0; j < 1+rng.Intn(4); j++ {
 				var i int
 				if k%2 == 0 {
@@ -427,19 +433,9 @@ func TestFlippedBytes(t *testing.T) {
 						t.Fatalf("%s flip %d: panic %v", filepath.Base(p), k, r)
 					}
 				}()
-				readAll(data)
+				readAllLimits(data, smallLimits())
 			}()
 		}
-	}
-}
-
-func TestLookup3(t *testing.T) {
-	// Reference values of hashlittle(key, len, 0) from lookup3.c's driver.
-	if got := lookup3(nil); got != 0xdeadbeef {
-		t.Errorf("lookup3(\"\") = %#x", got)
-	}
-	if got := lookup3([]byte("Four score and seven years ago")); got != 0x17770551 {
-		t.Errorf("lookup3(four score) = %#x, want 0x17770551", got)
 	}
 }
 
@@ -456,10 +452,15 @@ func FuzzReadAll(f *testing.F) {
 		data, _ := os.ReadFile(p)
 		f.Add(data[:min(len(data), 8192)])
 	}
-	old := MaxDataBytes
-	MaxDataBytes = 1 << 20
-	f.Cleanup(func() { MaxDataBytes = old })
+	for _, h := range hostileFiles(f) {
+		f.Add(h.data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		readAll(data)
+		// With smallLimits the reader may spend 64 × the input + 4 MiB;
+		// what it allocates is within a small factor of that.
+		n := allocated(func() { readAllLimits(data, smallLimits()) })
+		if bound := 160*uint64(len(data)) + 12<<20; n > bound {
+			t.Fatalf("a %d-byte input allocated %d bytes (bound %d)", len(data), n, bound)
+		}
 	})
 }

@@ -39,6 +39,38 @@ type objectHeader struct {
 	off     int64
 	version int
 	msgs    []message
+	kind    Kind
+}
+
+// msgCost is what one parsed message costs the budget (its Go size).
+const msgCost = 48
+
+// addMsg records a parsed message (nil messages are padding: dropped).
+func (f *File) addMsg(h *objectHeader, m message) error {
+	if m.typ == msgNil {
+		return nil
+	}
+	if err := f.spend(msgCost, m.off, "object header messages"); err != nil {
+		return err
+	}
+	h.msgs = append(h.msgs, m)
+	if len(h.msgs) > maxHeaderMessages {
+		return corrupt(h.off, "too many object header messages")
+	}
+	return nil
+}
+
+// setKind decides once whether the object is a group, dataset or datatype.
+func (h *objectHeader) setKind() {
+	switch {
+	case h.find(msgLayout) != nil:
+		h.kind = KindDataset
+	case h.find(msgSymbolTable) != nil || h.find(msgLinkInfo) != nil || h.find(msgLink) != nil ||
+		h.find(msgGroupInfo) != nil || h.find(msgDatatype) == nil:
+		h.kind = KindGroup
+	default:
+		h.kind = KindDatatype
+	}
 }
 
 func (h *objectHeader) find(typ uint16) *message {
@@ -69,6 +101,7 @@ func (f *File) header(addr uint64) (*objectHeader, error) {
 		delete(f.headers, addr)
 		return nil, err
 	}
+	h.setKind()
 	f.headers[addr] = h
 	return h, nil
 }
@@ -122,6 +155,9 @@ func (f *File) parseHeader(addr uint64) (*objectHeader, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := f.spend(blk.n+16, bc.base, "object header"); err != nil {
+			return nil, err
+		}
 		for bc.left() >= 8 {
 			typ := bc.u16()
 			n := bc.u16()
@@ -141,9 +177,8 @@ func (f *File) parseHeader(addr uint64) (*objectHeader, error) {
 				queue = append(queue, block{a, l})
 				continue
 			}
-			h.msgs = append(h.msgs, m)
-			if len(h.msgs) > maxHeaderMessages {
-				return nil, corrupt(h.off, "too many object header messages")
+			if err := f.addMsg(h, m); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -177,8 +212,11 @@ func (f *File) parseHeaderV2(h *objectHeader, c *cursor) error {
 	if c.err != nil {
 		return c.err
 	}
-	if size > uint64(c.left()) {
-		return corrupt(c.off(), "object header chunk of %d bytes runs past the end of the file", size)
+	if size > uint64(c.left()) || uint64(c.left())-size < 4 {
+		return corrupt(c.off(), "object header chunk of %d bytes (and its checksum) runs past the end of the file", size)
+	}
+	if err := f.spend(size+16, c.base, "object header"); err != nil {
+		return err
 	}
 	start := c.p
 	chunk := &cursor{f: f, b: c.b[:start+int(size)+4], base: c.base, p: start}
@@ -215,6 +253,9 @@ func (f *File) parseHeaderV2(h *objectHeader, c *cursor) error {
 			}
 			bc, err := f.at(a, int64(l), "object header continuation block")
 			if err != nil {
+				return err
+			}
+			if err := f.spend(l, bc.base, "object header continuation block"); err != nil {
 				return err
 			}
 			bc.sig("OCHK")
@@ -261,9 +302,8 @@ func (f *File) v2Messages(h *objectHeader, c *cursor, withOrder bool) ([][2]uint
 			conts = append(conts, [2]uint64{a, l})
 			continue
 		}
-		h.msgs = append(h.msgs, m)
-		if len(h.msgs) > maxHeaderMessages {
-			return nil, corrupt(h.off, "too many object header messages")
+		if err := f.addMsg(h, m); err != nil {
+			return nil, err
 		}
 	}
 	return conts, nil
@@ -424,6 +464,22 @@ func (s *dataspace) count() (uint64, bool) {
 	return n, true
 }
 
+// intDims reports whether the product of the non-zero dimensions fits an
+// int, so that a shape as []int is exact even for an empty dataset.
+func (s *dataspace) intDims() bool {
+	p := uint64(1)
+	for _, v := range s.dims {
+		if v == 0 {
+			continue
+		}
+		if p > math.MaxInt64/v {
+			return false
+		}
+		p *= v
+	}
+	return true
+}
+
 func parseDataspace(c *cursor) (*dataspace, error) {
 	at := c.off()
 	ver := c.u8()
@@ -502,6 +558,9 @@ func (a *Attribute) IsString() bool {
 }
 
 func (f *File) parseAttribute(data []byte, off int64) (*Attribute, error) {
+	if err := f.spend(uint64(len(data))+attrCost, off, "attribute"); err != nil {
+		return nil, err
+	}
 	c := &cursor{f: f, b: data, base: off}
 	ver := c.u8()
 	flags := c.u8()
@@ -556,7 +615,7 @@ func (f *File) parseAttribute(data []byte, off int64) (*Attribute, error) {
 	if dt.class == classVlen {
 		elem = uint64(4 + f.sizeOff + 4)
 	}
-	if !ok || (n != 0 && elem > math.MaxUint64/n) || n*elem > uint64(c.left()) {
+	if !ok || !ds.intDims() || (n != 0 && elem > math.MaxUint64/n) || n*elem > uint64(c.left()) {
 		return nil, corrupt(c.off(), "attribute %q: value of %d elements does not fit its message", nm, n)
 	}
 	a := &Attribute{Name: nm, f: f, dt: dt, n: n, off: c.off()}
@@ -567,13 +626,38 @@ func (f *File) parseAttribute(data []byte, off int64) (*Attribute, error) {
 	return a, nil
 }
 
+// attrCost is what one parsed attribute costs the budget besides its bytes.
+const attrCost = 128
+
+// charge checks a value of n bytes as returned against MaxDataBytes and
+// charges it to the budget.
+func (a *Attribute) charge(n uint64) error {
+	if n > uint64(a.f.lim.MaxDataBytes) {
+		return fmt.Errorf("hdf5: attribute %q: %w", a.Name, &Error{Kind: ErrLimit, Offset: a.off,
+			What: fmt.Sprintf("value of %d bytes exceeds MaxDataBytes (%d)", n, a.f.lim.MaxDataBytes)})
+	}
+	if err := a.f.spend(n, a.off, fmt.Sprintf("attribute %q", a.Name)); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Strings returns the values of a string attribute (fixed-length strings
 // lose their padding; variable-length strings are read from the global heap).
 func (a *Attribute) Strings() ([]string, error) {
+	if !a.IsString() {
+		return nil, fmt.Errorf("hdf5: attribute %q holds %s, not strings", a.Name, a.dt)
+	}
+	if err := a.charge(16 * a.n); err != nil { // the string headers
+		return nil, err
+	}
 	out := make([]string, 0, a.n)
 	switch {
 	case a.dt.class == classString:
 		sz := a.dt.size
+		if err := a.charge(uint64(len(a.data))); err != nil {
+			return nil, err
+		}
 		for i := 0; i < int(a.n); i++ {
 			out = append(out, trimString(a.data[i*sz:(i+1)*sz], a.dt.strPad))
 		}
@@ -599,6 +683,9 @@ func (a *Attribute) Strings() ([]string, error) {
 				return nil, fmt.Errorf("hdf5: attribute %q element %d: %w", a.Name, i,
 					corrupt(a.off, "string of %d bytes in a heap object of %d", n, len(b)))
 			}
+			if err := a.charge(uint64(n)); err != nil {
+				return nil, err
+			}
 			out = append(out, trimString(b[:n], a.dt.strPad))
 		}
 	default:
@@ -621,6 +708,12 @@ func indexZero(b []byte) int { return bytes.IndexByte(b, 0) }
 
 // Float64s returns the values of a numeric attribute as float64.
 func (a *Attribute) Float64s() ([]float64, error) {
+	if a.dt.class != classFloat && a.dt.class != classFixed {
+		return nil, fmt.Errorf("hdf5: attribute %q holds %s, not numbers", a.Name, a.dt)
+	}
+	if err := a.charge(8 * a.n); err != nil {
+		return nil, err
+	}
 	out := make([]float64, a.n)
 	if err := convert(a.dt, a.data, func(i int, v float64) { out[i] = v }); err != nil {
 		return nil, fmt.Errorf("hdf5: attribute %q: %w", a.Name, err)
@@ -632,6 +725,9 @@ func (a *Attribute) Float64s() ([]float64, error) {
 func (a *Attribute) Int64s() ([]int64, error) {
 	if a.dt.class != classFixed {
 		return nil, fmt.Errorf("hdf5: attribute %q holds %s, not integers", a.Name, a.dt)
+	}
+	if err := a.charge(8 * a.n); err != nil {
+		return nil, err
 	}
 	out := make([]int64, a.n)
 	sz := a.dt.size
@@ -752,6 +848,9 @@ func (f *File) parseGlobalHeap(addr uint64) (map[uint16][]byte, error) {
 	}
 	if size > uint64(len(c.b)) || size < uint64(8+f.sizeLen) {
 		return nil, corrupt(c.base, "global heap collection size %d", size)
+	}
+	if err := f.spend(size, c.base, "global heap collection"); err != nil {
+		return nil, err
 	}
 	c.b = c.b[:size]
 	objs := map[uint16][]byte{}

@@ -2,15 +2,19 @@
 package npy
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rnc-dev/rnc/internal/fileio"
 )
 
 // magic starts every .npy file.
@@ -27,17 +31,20 @@ const maxDepth = 16
 // with "\x93NUMPY" is parsed as .npy (see Parse); anything else is raw
 // little-endian float32 values, whose length must be a multiple of 4, with
 // shape [len].
+//
+// The file must be a regular file: devices (/dev/zero), named pipes and
+// directories are refused before they are read. The file is streamed, not
+// read whole, and nothing is allocated that its size cannot back: a .npy
+// header's shape is checked against the bytes that follow it before the
+// values are allocated, so the values of a file of S bytes take at most S
+// bytes of memory.
 func Read(path string) (data []float32, shape []int, err error) {
-	b, err := os.ReadFile(path)
+	f, st, err := fileio.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
-	if bytes.HasPrefix(b, []byte(magic)) {
-		data, shape, err = parse(b)
-	} else {
-		data, err = parseRaw(b)
-		shape = []int{len(data)}
-	}
+	defer f.Close()
+	data, shape, err = decode(f, st.Size(), true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %s: %w", path, err)
 	}
@@ -48,7 +55,7 @@ func Read(path string) (data []float32, shape []int, err error) {
 // holding a C-order array of dtype '<f4', or '<f8' (converted to float32).
 // The data must fill the rest of the file exactly.
 func Parse(b []byte) ([]float32, []int, error) {
-	data, shape, err := parse(b)
+	data, shape, err := decode(bytes.NewReader(b), int64(len(b)), false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
@@ -80,59 +87,84 @@ func Write(path string, data []float32, shape []int) error {
 	return nil
 }
 
-func parseRaw(b []byte) ([]float32, error) {
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("raw float32 file is %d bytes, not a multiple of 4 (and not a .npy file)", len(b))
-	}
-	data := make([]float32, len(b)/4)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return data, nil
-}
+// chunk is how many bytes decode converts at a time.
+const chunk = 64 << 10
 
-func parse(b []byte) ([]float32, []int, error) {
-	if !bytes.HasPrefix(b, []byte(magic)) {
-		return nil, nil, errors.New(`not a .npy file: missing the "\x93NUMPY" magic`)
+// decode reads a .npy file (or, when raw is set, a raw float32 file if the
+// magic is absent) of size bytes from r. Every length is checked against
+// size before anything is allocated; r holding fewer or more bytes than size
+// (a file changing while it is read) is an error.
+func decode(r io.Reader, size int64, raw bool) ([]float32, []int, error) {
+	br := bufio.NewReaderSize(r, chunk)
+	head, _ := br.Peek(len(magic))
+	if string(head) != magic {
+		if !raw {
+			return nil, nil, errors.New(`not a .npy file: missing the "\x93NUMPY" magic`)
+		}
+		if size%4 != 0 {
+			return nil, nil, fmt.Errorf("raw float32 file is %d bytes, not a multiple of 4 (and not a .npy file)", size)
+		}
+		if size/4 > math.MaxInt {
+			return nil, nil, fmt.Errorf("raw float32 file is %d bytes, too large", size)
+		}
+		data, err := readValues(br, int(size/4), 4, size)
+		if err != nil {
+			return nil, nil, err
+		}
+		return data, []int{len(data)}, nil
 	}
-	if len(b) < len(magic)+2 {
-		return nil, nil, fmt.Errorf("truncated header: file is %d bytes", len(b))
+	if size < int64(len(magic))+2 {
+		return nil, nil, fmt.Errorf("truncated header: file is %d bytes", size)
 	}
-	major, minor := b[6], b[7]
-	var hlen, start int
+	var pre [12]byte
+	if err := readFull(br, pre[:len(magic)+2], size); err != nil {
+		return nil, nil, err
+	}
+	major, minor := pre[6], pre[7]
+	var hlen, start int64
 	switch {
 	case major == 1 && minor == 0:
 		start = 10
-		if len(b) < start {
-			return nil, nil, fmt.Errorf("truncated header: file is %d bytes", len(b))
+		if size < start {
+			return nil, nil, fmt.Errorf("truncated header: file is %d bytes", size)
 		}
-		hlen = int(binary.LittleEndian.Uint16(b[8:]))
+		if err := readFull(br, pre[8:start], size); err != nil {
+			return nil, nil, err
+		}
+		hlen = int64(binary.LittleEndian.Uint16(pre[8:]))
 	case (major == 2 || major == 3) && minor == 0:
 		start = 12
-		if len(b) < start {
-			return nil, nil, fmt.Errorf("truncated header: file is %d bytes", len(b))
+		if size < start {
+			return nil, nil, fmt.Errorf("truncated header: file is %d bytes", size)
 		}
-		n := binary.LittleEndian.Uint32(b[8:])
+		if err := readFull(br, pre[8:start], size); err != nil {
+			return nil, nil, err
+		}
+		n := binary.LittleEndian.Uint32(pre[8:])
 		if n > maxHeader {
 			return nil, nil, fmt.Errorf("header length %d exceeds the %d-byte limit", n, maxHeader)
 		}
-		hlen = int(n)
+		hlen = int64(n)
 	default:
 		return nil, nil, fmt.Errorf("format version %d.%d is not supported, want 1.0, 2.0 or 3.0", major, minor)
 	}
-	if hlen > len(b)-start {
-		return nil, nil, fmt.Errorf("truncated header: header length %d, but only %d bytes follow", hlen, len(b)-start)
+	if hlen > size-start {
+		return nil, nil, fmt.Errorf("truncated header: header length %d, but only %d bytes follow", hlen, size-start)
 	}
-	descr, fortran, shape, err := parseHeader(string(b[start : start+hlen]))
+	h := make([]byte, hlen) // at most maxHeader bytes, and within the file
+	if err := readFull(br, h, size); err != nil {
+		return nil, nil, err
+	}
+	descr, fortran, shape, err := parseHeader(string(h))
 	if err != nil {
 		return nil, nil, err
 	}
-	var size int // bytes per element
+	var esize int // bytes per element
 	switch descr {
 	case "<f4":
-		size = 4
+		esize = 4
 	case "<f8":
-		size = 8
+		esize = 8
 	default:
 		return nil, nil, fmt.Errorf("dtype %s is not supported, want '<f4' or '<f8'", pyRepr(descr))
 	}
@@ -143,27 +175,64 @@ func parse(b []byte) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raw := b[start+hlen:]
-	if n > math.MaxInt/size {
+	if n > math.MaxInt/esize {
 		return nil, nil, fmt.Errorf("shape %v: byte size overflows", shape)
 	}
-	if want := n * size; len(raw) != want {
-		if len(raw) < want {
-			return nil, nil, fmt.Errorf("truncated data: shape %v of %s needs %d bytes, the file has %d", shape, pyRepr(descr), want, len(raw))
+	have := size - start - hlen
+	if want := int64(n * esize); have != want {
+		if have < want {
+			return nil, nil, fmt.Errorf("truncated data: shape %v of %s needs %d bytes, the file has %d", shape, pyRepr(descr), want, have)
 		}
-		return nil, nil, fmt.Errorf("%d unexpected bytes after the %d data bytes of shape %v", len(raw)-want, want, shape)
+		return nil, nil, fmt.Errorf("%d unexpected bytes after the %d data bytes of shape %v", have-want, want, shape)
 	}
-	data := make([]float32, n)
-	if size == 4 {
-		for i := range data {
-			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-	} else {
-		for i := range data {
-			data[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
-		}
+	data, err := readValues(br, n, esize, size)
+	if err != nil {
+		return nil, nil, err
 	}
 	return data, shape, nil
+}
+
+// readValues reads n little-endian values of esize bytes (4: float32, 8:
+// float64) from the rest of r, which must end right after them.
+func readValues(r *bufio.Reader, n, esize int, size int64) ([]float32, error) {
+	data := make([]float32, n)
+	buf := make([]byte, min(n*esize, chunk))
+	for i := 0; i < n; {
+		m := min(n-i, len(buf)/esize)
+		b := buf[:m*esize]
+		if err := readFull(r, b, size); err != nil {
+			return nil, err
+		}
+		if esize == 4 {
+			for j := range m {
+				data[i+j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		} else {
+			for j := range m {
+				data[i+j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:])))
+			}
+		}
+		i += m
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("reading: %w", err)
+		}
+		return nil, fmt.Errorf("the file grew past its size of %d bytes while it was read", size)
+	}
+	return data, nil
+}
+
+// readFull fills b from r; running out of bytes means the file shrank
+// below its size while it was read.
+func readFull(r io.Reader, b []byte, size int64) error {
+	if _, err := io.ReadFull(r, b); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("the file shrank below its size of %d bytes while it was read", size)
+		}
+		return fmt.Errorf("reading: %w", err)
+	}
+	return nil
 }
 
 // parseHeader parses the header's Python dict literal, which must hold

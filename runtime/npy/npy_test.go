@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -428,6 +430,120 @@ func FuzzParse(f *testing.F) {
 		enc2, err := encode(data2, shape2)
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatal("encoding is not a fixed point")
+		}
+	})
+}
+
+// TestReadSpecialFiles: Read refuses what is not a regular file before
+// reading it — /dev/zero would otherwise be read until memory runs out, and
+// a FIFO without a writer would block forever.
+func TestReadSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.npy")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "/dev/zero is a character device, not a regular file"},
+		{fifo, fifo + " is a named pipe, not a regular file"},
+		{dir, dir + " is a directory, not a regular file"},
+	} {
+		data, shape, err := Read(tc.path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || data != nil || shape != nil {
+			t.Errorf("Read(%s): %v, want an error containing %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestReadAllocation: Read streams the file: a valid file costs its values
+// plus a small buffer (not a second copy of the file), and a header whose
+// shape the data cannot fill is refused before the values are allocated.
+func TestReadAllocation(t *testing.T) {
+	dir := t.TempDir()
+	const n = 1 << 20 // 4 MiB of float32
+	vals := make([]float32, n)
+	for i := range vals {
+		vals[i] = float32(i)
+	}
+	for _, name := range []string{"big.npy", "big.f32"} {
+		p := filepath.Join(dir, name)
+		if err := Write(p, vals, nil); err != nil {
+			t.Fatal(err)
+		}
+		var data []float32
+		var err error
+		got := allocated(func() { data, _, err = Read(p) })
+		if err != nil || !sameBits(data, vals) {
+			t.Fatalf("Read(%s): %v", name, err)
+		}
+		if limit := uint64(4*n + 256<<10); got > limit {
+			t.Errorf("Read(%s) allocated %d bytes for %d bytes of values, want at most %d", name, got, 4*n, limit)
+		}
+	}
+	// 2^40 float32 declared, 16 bytes present: 4 TiB must not be allocated.
+	hostile := filepath.Join(dir, "hostile.npy")
+	if err := os.WriteFile(hostile, npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }\n", f32LE(1, 2, 3, 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	got := allocated(func() { _, _, err = Read(hostile) })
+	if err == nil || !strings.Contains(err.Error(), "truncated data: shape [1099511627776] of '<f4' needs 4398046511104 bytes, the file has 16") {
+		t.Errorf("hostile header: %v", err)
+	}
+	if got > 1<<20 {
+		t.Errorf("hostile header: allocated %d bytes", got)
+	}
+}
+
+// FuzzRead: Read (streaming a file) and Parse (bytes in memory) agree on
+// every input, and Read's raw path reads any length that is a multiple of
+// 4. The seed corpus (testdata/fuzz/FuzzRead, and the seeds below) runs in
+// plain go test.
+func FuzzRead(f *testing.F) {
+	f.Add(npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", f32LE(1, 2)))
+	f.Add(f32LE(1, 2, 3))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "x")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data, shape, err := Read(p)
+		if err != nil && (data != nil || shape != nil) {
+			t.Fatal("non-nil results with an error")
+		}
+		if !bytes.HasPrefix(b, []byte(magic)) {
+			if (err == nil) != (len(b)%4 == 0) {
+				t.Fatalf("raw file of %d bytes: error %v", len(b), err)
+			}
+			if err == nil && (!slices.Equal(shape, []int{len(b) / 4}) || !bytes.Equal(appendF32(nil, data), b)) {
+				t.Fatal("raw values differ from the file")
+			}
+			return
+		}
+		pdata, pshape, perr := Parse(b)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("Read error %v, Parse error %v", err, perr)
+		}
+		if err != nil {
+			// The same message, Read's naming the file.
+			if want := strings.TrimPrefix(perr.Error(), "npy: "); !strings.HasSuffix(err.Error(), want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("Read error %q, Parse error %q", err, perr)
+			}
+			return
+		}
+		if !slices.Equal(shape, pshape) || !sameBits(data, pdata) {
+			t.Fatal("Read and Parse differ")
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
+	avoir "github.com/mmcloughlin/avo/ir"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
@@ -60,6 +61,12 @@ type ISA interface {
 	Scratch(u int) [2]reg.VecPhysical
 }
 
+// Register roles: BeginTile opens the accumulation phase of a tile (its
+// accumulators claimed; Tile claims its weight and broadcast registers on
+// Phase()), EndTile closes it, and EmitEpilogue checks the epilogue's
+// registers in a phase of its own (emit.Phase): a register given two roles,
+// or used without one, is a generation error.
+
 // Nest is one kernel being generated: for each group of NB output blocks,
 // each reduction chunk and each row, the register tiles along the row, each
 // with its icb and kh loops and its epilogue. The caller sets the
@@ -84,6 +91,9 @@ type Nest struct {
 	// Consts is the kernel's constant table (Sigmoid, Scale).
 	Consts *emit.Consts
 
+	fn                                                                            *avoir.Function
+	name                                                                          string
+	ph                                                                            *emit.Phase
 	labels                                                                        emit.Labels
 	inRowB, icbInB, khWB, icbWB                                                   int
 	oh, ow, icb, ocb                                                              int
@@ -114,6 +124,7 @@ func (n *Nest) Emit(name, tiling string) {
 	n.Consts = emit.NewConsts(name, n.S.Block*4)
 	n.derive()
 	n.C.Function(name)
+	n.fn, n.name = emit.Current(n.C), name
 	n.C.Attributes(attr.NOSPLIT)
 	n.C.SignatureExpr(Signature)
 	n.C.Doc(fmt.Sprintf("%s: conv %dx%dx%d -> %d, %dx%d/%dx%d pad %d,%d,%d,%d nhwc=%v epilogue %v tiling %s.",
@@ -409,6 +420,8 @@ func (n *Nest) rowTiles() {
 // input and the weights at in and w.
 func (n *Nest) BeginTile(u int) (in, w reg.Register) {
 	c := n.C
+	n.ph = emit.Begin(n.fn, n.Pkg, fmt.Sprintf("%s: tile %dx%d", n.name, n.NB, u))
+	n.claimAcc(n.ph, u)
 	var loadL, accL string
 	if n.Chunked() {
 		loadL, accL = n.label("load"), n.label("acc")
@@ -451,6 +464,19 @@ func (n *Nest) BeginTile(u int) (in, w reg.Register) {
 	return in, w
 }
 
+// Phase is the accumulation phase of the current tile (between BeginTile
+// and EndTile), for the ISA to claim its registers.
+func (n *Nest) Phase() *emit.Phase { return n.ph }
+
+// claimAcc claims the accumulators of a tile of width u, each its own role.
+func (n *Nest) claimAcc(ph *emit.Phase, u int) {
+	for j := 0; j < n.NB; j++ {
+		for p := 0; p < u; p++ {
+			ph.Claim(fmt.Sprintf("accumulator %d,%d", j, p), n.ISA.Acc(j, p, u))
+		}
+	}
+}
+
 // EndTile closes the kh and icb loops of BeginTile and emits the epilogue
 // (chunked: after the last chunk; the other chunks store partial sums to
 // out0).
@@ -469,6 +495,7 @@ func (n *Nest) EndTile(u int) {
 		c.JNZ(operand.LabelRef(n.icbL))
 	}
 	if !n.Chunked() {
+		n.ph.End()
 		n.ISA.Epilogue(u)
 		return
 	}
@@ -485,6 +512,7 @@ func (n *Nest) EndTile(u int) {
 	}
 	c.JMP(operand.LabelRef(endL))
 	c.Label(epiL)
+	n.ph.End()
 	n.ISA.Epilogue(u)
 	c.Label(endL)
 }
@@ -493,11 +521,19 @@ func (n *Nest) EndTile(u int) {
 // width u. zero is cleared (ISA.Zero) for Relu; block(j), if not nil, runs
 // before the pixels of block j; affine(j, a) emits the Affine step on
 // accumulator a of block j, whose scale and shift are at PScale and PShift
-// + j*VecB. The other steps are the same on every instruction set.
-func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affine func(j int, a reg.VecPhysical)) {
+// + j*VecB, using the registers affineRegs (claimed as constants: loaded
+// from memory only). The other steps are the same on every instruction
+// set.
+func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhysical, block func(j int), affine func(j int, a reg.VecPhysical)) {
 	c := n.C
 	s := &n.S
+	ph := emit.Begin(n.fn, n.Pkg, fmt.Sprintf("%s: epilogue of tile %dx%d", n.name, n.NB, u))
+	n.claimAcc(ph, u)
+	if s.Has(conv.Affine) {
+		ph.ClaimConst("affine", affineRegs...)
+	}
 	if s.Has(conv.Relu) {
+		ph.ClaimConst("zero", zero)
 		n.ISA.Zero(zero)
 	}
 	if s.Has(conv.Bias) {
@@ -511,6 +547,9 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affi
 		c.MOVQ(n.lMulD, PMul)
 	}
 	tmp := n.ISA.Scratch(u)
+	if s.Has(conv.Sigmoid) {
+		ph.Claim("sigmoid scratch", tmp[0], tmp[1])
+	}
 	for j := 0; j < n.NB; j++ {
 		if block != nil {
 			block(j)
@@ -522,7 +561,7 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affi
 				case conv.Bias:
 					c.VADDPS(operand.Mem{Base: PBias, Disp: j * n.VecB}, a, a)
 				case conv.Relu:
-					c.VMAXPS(zero, a, a)
+					c.VMAXPS(a, zero, a) // a = max(0, a), NaN kept (MAXPS returns its second source if either is NaN) (MAXPS returns its second source if either is NaN)
 				case conv.AddResidual:
 					c.VADDPS(operand.Mem{Base: RTRes, Disp: j*n.resOcbB + p*n.rs*n.VecB}, a, a)
 				case conv.Store0:
@@ -541,4 +580,5 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, block func(j int), affi
 			}
 		}
 	}
+	ph.End()
 }

@@ -22,14 +22,15 @@ func (l *Labels) New(tag string) string {
 	return fmt.Sprintf("%s%d_%s", l.Prefix, l.n, tag)
 }
 
-// Imm returns v as a signed 8- or 32-bit immediate; it panics, naming the
-// generator pkg, if v does not fit 32 bits.
+// Imm returns v as a signed 8- or 32-bit immediate; if v does not fit 32
+// bits it panics with a Bug naming the generator pkg (Catch turns it into
+// the generator's error).
 func Imm(pkg string, v int) operand.Op {
 	if v == int(int8(v)) {
 		return operand.I8(v)
 	}
 	if v != int(int32(v)) {
-		panic(fmt.Sprintf("%s: immediate %d out of range", pkg, v))
+		Bugf("%s: immediate %d out of range", pkg, v)
 	}
 	return operand.I32(v)
 }

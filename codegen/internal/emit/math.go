@@ -53,10 +53,18 @@ func (k *Consts) Emit(c *build.Context) {
 	}
 }
 
-// The sigmoid's constants: inputs are clamped to ±sigmoidClamp, so that
-// 2^n stays a normal number on both paths; exp(r) on |r| ≤ ln2/2 is its
-// Taylor polynomial of degree 6 (relative error < 1.3e-7).
-const sigmoidClamp = 87
+// The sigmoid's constants: inputs are clamped to [−88, 87], so that 2^n
+// stays a normal number on both paths (n ≤ 127 at −88); exp(r) on
+// |r| ≤ ln2/2 is its Taylor polynomial of degree 6 (relative error
+// < 1.3e-7). Results below sigmoidFlush (sigmoid(−87) ≈ 1.64e-38, so only
+// inputs below about −87.5) are flushed to 0: sigmoid(−Inf) is 0 exactly,
+// as the interpreter's, so that a product with an infinity stays NaN
+// (−Inf · sigmoid(−Inf) = −Inf · 0) as in the interpreter.
+const (
+	sigmoidClamp    = 87
+	sigmoidClampLow = -88
+	sigmoidFlush    = 1e-38
+)
 
 var (
 	ln2Hi = float32(0.693359375) // exact in 9 bits: n*ln2Hi is exact
@@ -67,9 +75,15 @@ var (
 // registers n and p (constants from k; AVX-512 when avx512, else
 // AVX2+FMA). With s = x (clamped) and n = round(−s·log2 e):
 // exp(−s) = 2^n · exp(−(s + n·ln2)), the second factor a polynomial.
+// NaN gives NaN (the clamps keep it: MINPS and MAXPS return their second
+// source, x, when either is NaN; every later step propagates it); +Inf
+// gives 1 and −Inf 0; results are within 2e-38 of the true value beyond
+// the clamps. On AVX-512 it uses mask register K1.
 func Sigmoid(c *build.Context, k *Consts, x, n, p reg.VecPhysical, avx512 bool) {
-	c.VMAXPS(k.Get(-sigmoidClamp), x, x)
-	c.VMINPS(k.Get(sigmoidClamp), x, x)
+	c.VMOVUPS(k.Get(sigmoidClampLow), p)
+	c.VMAXPS(x, p, x)
+	c.VMOVUPS(k.Get(sigmoidClamp), p)
+	c.VMINPS(x, p, x)
 	c.VMULPS(k.Get(-math.Log2E), x, n)
 	if avx512 {
 		c.VRNDSCALEPS(operand.U8(0), n, n) // round to nearest even
@@ -103,6 +117,15 @@ func Sigmoid(c *build.Context, k *Consts, x, n, p reg.VecPhysical, avx512 bool) 
 	c.VADDPS(k.Get(1), p, p)
 	c.VMOVUPS(k.Get(1), x)
 	c.VDIVPS(p, x, x) // x = 1/p
+	// Flush the results of clamped inputs to 0: keep x where !(x ≤ flush)
+	// (predicate NLE_US: NaN compares true, so NaN stays).
+	if avx512 {
+		c.VCMPPS(operand.U8(6), k.Get(sigmoidFlush), x, reg.K1)
+		c.VMOVAPS_Z(x, reg.K1, x)
+	} else {
+		c.VCMPPS(operand.U8(6), k.Get(sigmoidFlush), x, n)
+		c.VANDPS(n, x, x)
+	}
 }
 
 // Scale emits x = x·a + b (constants from k).

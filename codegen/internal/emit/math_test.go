@@ -87,7 +87,8 @@ func main() {
 // TestSigmoid runs emit.Sigmoid (and Scale) on both instruction sets over
 // [−120, 120] densely, the clamping points and the special values, and
 // checks them against float64: relative error ≤ 4e-7 for |x| ≤ 87,
-// absolute ≤ 2e-38 beyond (where the input is clamped).
+// absolute ≤ 2e-38 beyond (where the input is clamped), exactly 1 and 0
+// for ±Inf, NaN for NaN.
 func TestSigmoid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go module")
@@ -111,9 +112,10 @@ func TestSigmoid(t *testing.T) {
 	for v := -120.0; v <= 120; v += 1.0 / 1024 {
 		x = append(x, float32(v))
 	}
-	for _, v := range []float64{0, 1e-30, -1e-30, 86.99, 87, 87.01, 88, 88.8, 89, 1e10, math.MaxFloat32, math.Inf(1)} {
+	for _, v := range []float64{0, 1e-30, -1e-30, 86.99, 87, 87.01, 87.5, 87.6, 88, 88.8, 89, 1e10, math.MaxFloat32, math.Inf(1)} {
 		x = append(x, float32(v), float32(-v))
 	}
+	x = append(x, float32(math.NaN()), -float32(math.NaN()))
 	for len(x)%16 != 0 {
 		x = append(x, 0)
 	}
@@ -154,7 +156,15 @@ func TestSigmoid(t *testing.T) {
 			want := 1 / (1 + math.Exp(-a))
 			g := float64(got[fi*len(x)+i])
 			d := math.Abs(g - want)
-			if math.Abs(a) <= 87 {
+			if math.IsNaN(a) {
+				if !math.IsNaN(g) {
+					t.Errorf("%s(NaN) = %g, want NaN", name, g)
+				}
+			} else if math.IsInf(a, 0) {
+				if g != want { // exactly 0 or 1: an infinity times it must be what the interpreter gives
+					t.Errorf("%s(%g) = %g, want %g exactly", name, a, g, want)
+				}
+			} else if math.Abs(a) <= 87 {
 				d /= want
 				worst = math.Max(worst, d)
 				if d > 4e-7 || math.IsNaN(g) {

@@ -106,13 +106,18 @@ func (d Direct[S, T]) TestKernels(t *testing.T, cases []Case[S, T], checkAsm fun
 	checkAsm(t, asm)
 	rng := rand.New(rand.NewSource(7))
 	ins := make([]conv.Args, len(cases))
+	specials := make([]conv.Args, len(cases))
 	for i, c := range cases {
 		a := d.RandArgs(&c.Spec, rng)
 		ins[i] = a
 		r.Input(t, c.Name, a.In, a.Wt, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
+		specials[i] = d.SpecialArgs(&c.Spec, a, rng)
+		a = specials[i]
+		r.Input(t, c.Name+".special", a.In, a.Wt, a.Bias, a.Res, a.Mul, a.Scale, a.Shift)
 	}
 	r.BuildAndCheck(t, "kt.bin")
 	tilings := map[T]int{}
+	nonFinite := 0
 	for i, c := range cases {
 		tilings[c.T]++
 		got := r.Output(t, c.Name)
@@ -128,10 +133,39 @@ func (d Direct[S, T]) TestKernels(t *testing.T, cases []Case[S, T], checkAsm fun
 			t.Errorf("%s %+v tiling %v: max abs diff %g at %d (got %g want %g), max |ref| %g",
 				c.Name, c.Spec, c.T, maxDiff, at, got[at], want[at], maxRef)
 		}
+		a = specials[i]
+		a.Out0 = make([]float32, z.Out0)
+		a.Out1 = make([]float32, z.Out1)
+		d.RefConv(&c.Spec, a, 0, cs.OCB(), 0, cs.OH())
+		nonFinite += CompareSpecial(t, fmt.Sprintf("%s %+v tiling %v", c.Name, c.Spec, c.T), r.Output(t, c.Name+".special"), append(a.Out0, a.Out1...), 1e-5, nil)
 	}
+	t.Logf("inputs with NaN, ±Inf and huge values: %d non-finite reference outputs matched", nonFinite)
 	r.Log(t, len(cases), asm)
 	t.Logf("tilings: %v", tilings)
 	return r.Dir
+}
+
+// SpecialArgs returns a copy of a with NaN, ±Inf and huge values in the
+// activations (input, residual, gating operand): about one input in
+// 3·KH·KW·IC, so that some outputs see one and others none; one residual
+// and gating element in 16 (NaN only in the gating operand: NaNOnly).
+// Weights, bias and scale stay finite.
+func (d Direct[S, T]) SpecialArgs(s *S, a conv.Args, rng *rand.Rand) conv.Args {
+	cs := d.Conv(s)
+	per := 3 * cs.KH * cs.KW * cs.IC
+	if cs.FirstNHWC {
+		a.In = Special(rng, a.In, per, SpecialValues, 0, 0, 0, 0)
+	} else {
+		a.In = Special(rng, a.In, per, SpecialValues, cs.Block, cs.IC, cs.H, cs.W)
+	}
+	if a.Res != nil {
+		rh, rw, _ := cs.ResDims()
+		a.Res = Special(rng, a.Res, 16, SpecialValues, cs.Block, cs.OC, rh, rw)
+	}
+	if a.Mul != nil {
+		a.Mul = Special(rng, a.Mul, 16, NaNOnly, cs.Block, cs.OC, cs.OH(), cs.OW())
+	}
+	return a
 }
 
 // TestRefPlain checks RefConv (and PackOIHW) against a direct convolution
@@ -313,6 +347,98 @@ func (w *Sweep[S, T]) GeomsEpilogues() {
 	for _, hw := range w.Sizes {
 		for _, g := range Geoms {
 			w.Add(w.Spec(w.Chan(), w.Chan(), hw, g, Epilogues[3]))
+		}
+	}
+}
+
+// HeavyEpilogues are epilogues that use every epilogue register a direct
+// kernel reserves: Relu's zero, Sigmoid's two scratch registers, Affine's
+// scale (AVX-512), plus a residual, a gating operand and two stores; and
+// the same without Sigmoid (whose scratch registers shrink the tile).
+var HeavyEpilogues = [][]conv.Step{
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Sigmoid}, {Kind: conv.Mul}, {Kind: conv.Store1}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
+}
+
+// TileSweep adds, for every register tile the generator's cost model can
+// choose, a kernel that emits it: tiles(s) lists the register tiles spec s
+// emits, as keys (shape, register assignment, epilogue registers).
+// Candidates are 1×1 and 3×3 convolutions on rows of 1–64 output pixels
+// (14 and 28 among them) with 1–8 output blocks of blk channels, with each
+// of HeavyEpilogues; the first candidate emitting a new key is added. It
+// returns the number of distinct tiles.
+func (w *Sweep[S, T]) TileSweep(blk int, tiles func(s *S) []string) int {
+	seen := map[string]bool{}
+	for _, ep := range HeavyEpilogues {
+		for ocb := 1; ocb <= 8; ocb++ {
+			for ow := 1; ow <= 64; ow++ {
+				for _, g := range []Geom{Geoms[0], Geoms[2]} {
+					oc := ocb*blk - ocb%3
+					cs := conv.Spec{IC: 5 + ocb, OC: oc, H: 2, W: ow, KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+						PadT: g.PT, PadB: g.PB, PadL: g.PL, PadR: g.PR, Epilogue: ep}
+					s := w.d.New(cs)
+					if w.d.Validate(&s) != nil {
+						continue
+					}
+					fresh := false
+					for _, k := range tiles(&s) {
+						fresh = fresh || !seen[k]
+						seen[k] = true
+					}
+					if fresh {
+						w.Add(s)
+					}
+				}
+			}
+		}
+	}
+	return len(seen)
+}
+
+// TileCoverage checks that cases emit every register tile (tiles(s): the
+// keys of TileSweep) the cost model chooses for 1–8 output blocks of blk
+// channels and rows of 1–64 pixels, with each of HeavyEpilogues.
+func (d Direct[S, T]) TileCoverage(t *testing.T, blk int, tiles func(s *S) []string, cases []Case[S, T]) {
+	t.Helper()
+	all := map[string]bool{}
+	for _, ep := range HeavyEpilogues {
+		for ocb := 1; ocb <= 8; ocb++ {
+			for ow := 1; ow <= 64; ow++ {
+				s := d.New(conv.Spec{IC: blk, OC: blk * ocb, H: 1, W: ow, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: ep})
+				for _, k := range tiles(&s) {
+					all[k] = true
+				}
+			}
+		}
+	}
+	swept := map[string]bool{}
+	for _, c := range cases {
+		for _, k := range tiles(&c.Spec) {
+			swept[k] = true
+		}
+	}
+	for k := range all {
+		if !swept[k] {
+			t.Errorf("tile %s is not in the sweep", k)
+		}
+	}
+	t.Logf("%d register tiles chosen by the cost model, all in the sweep", len(all))
+}
+
+// Widths adds, for output rows 14 and 28 wide (the ResNet stages whose
+// rows split unevenly into tiles), every stride-1 geometry (with "same"
+// horizontal padding) with every epilogue, on maps a few rows high.
+func (w *Sweep[S, T]) Widths() {
+	for _, hw := range [][2]int{{3, 14}, {2, 28}} {
+		for _, g := range Geoms {
+			if g.SH != 1 || g.SW != 1 {
+				continue // stride 2 halves the width
+			}
+			g.PL, g.PR = (g.KW-1)/2, g.KW-1-(g.KW-1)/2
+			g.PT, g.PB = min(g.PT, g.KH-1), min(g.PB, g.KH-1)
+			for _, ep := range append(Epilogues, HeavyEpilogues...) {
+				w.Add(w.Spec(w.Chan(), w.Chan(), hw, g, ep))
+			}
 		}
 	}
 }

@@ -76,6 +76,17 @@ func readF32(path string) []float32 {
 	return v
 }
 
+// inputSets returns the input sets of kernel name in dir: name (NAME.in)
+// and, if there is one, name.special (NAME.special.in: inputs with NaN,
+// ±Inf and huge values).
+func inputSets(dir, name string) []string {
+	sets := []string{name}
+	if _, err := os.Stat(filepath.Join(dir, name+".special.in")); err == nil {
+		sets = append(sets, name+".special")
+	}
+	return sets
+}
+
 // readInputs splits DIR/NAME.in into the seven inputs of sizes sz.
 func readInputs(dir, name string, sz []int) (in [7][]float32) {
 	data := readF32(filepath.Join(dir, name+".in"))
@@ -294,16 +305,19 @@ func runDirect(k dinfo, in [7][]float32, atEnd bool) (o0, o1 []float32) {
 }
 
 // checkDirect runs every direct kernel on DIR/NAME.in (in, wt, bias, res,
-// mul, scale, shift concatenated), with the guard pages after and then before
-// the inputs, and writes DIR/NAME.out (out0, out1).
+// mul, scale, shift concatenated) and DIR/NAME.special.in if present, with
+// the guard pages after and then before the inputs, and writes
+// DIR/NAME.out (out0, out1) and DIR/NAME.special.out.
 func checkDirect(dir string) {
 	for _, k := range dkernels {
-		in := readInputs(dir, k.name, k.sz[:7])
-		a0, a1 := runDirect(k, in, true)
-		b0, b1 := runDirect(k, in, false)
-		same(k.name, "out0 between runs", a0, b0)
-		same(k.name, "out1 between runs", a1, b1)
-		writeOutputs(dir, k.name, a0, a1)
+		for _, set := range inputSets(dir, k.name) {
+			in := readInputs(dir, set, k.sz[:7])
+			a0, a1 := runDirect(k, in, true)
+			b0, b1 := runDirect(k, in, false)
+			same(set, "out0 between runs", a0, b0)
+			same(set, "out1 between runs", a1, b1)
+			writeOutputs(dir, set, a0, a1)
+		}
 	}
 }
 

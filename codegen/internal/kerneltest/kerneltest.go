@@ -296,3 +296,87 @@ func Vec(rng *rand.Rand, n, c int) []float32 {
 	}
 	return v
 }
+
+// Huge is the "huge" special input value: large enough to dominate every
+// sum, small enough that a product of two inputs (an epilogue's Mul of a
+// huge output by a huge operand) stays finite in float32.
+const Huge = 1e15
+
+// SpecialValues are the values Special injects: NaN, ±Inf, ±Huge.
+var SpecialValues = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), Huge, -Huge}
+
+// NaNOnly injects NaN only: for operands that multiply (an epilogue's Mul),
+// where an infinity or a huge value would turn a rounding difference of the
+// other factor near zero into a sign flip or an overflow that no float32
+// kernel and float64 reference can agree on.
+var NaNOnly = []float32{float32(math.NaN())}
+
+// Special returns a copy of v (blocked like Blocked: blk-channel blocks of
+// an h×w map with c real channels; blk = 0 for a plain array, all real)
+// with about one real element in per replaced by one of vals; pad lanes
+// stay zero.
+func Special(rng *rand.Rand, v []float32, per int, vals []float32, blk, c, h, w int) []float32 {
+	out := append([]float32(nil), v...)
+	for i := range out {
+		if blk > 0 {
+			if ch := (i/(blk*h*w))*blk + i%blk; ch >= c {
+				continue
+			}
+		}
+		if rng.Intn(per) == 0 {
+			out[i] = vals[rng.Intn(len(vals))]
+		}
+	}
+	return out
+}
+
+// CompareSpecial checks got against want (a float64-accumulated reference)
+// for inputs with NaN, ±Inf and huge values, under rnc's numeric semantics:
+// where want is NaN got is NaN; where want is ±Inf got is the same
+// infinity; where want is finite got is within tol × max(1, the largest
+// finite |want|). spread(j), if not nil, reports whether output j shares
+// a Winograd tile with a NaN, ±Inf or huge input: the transforms mix every
+// input of the tile into every output, so such an output is only required
+// to be NaN where want is (NaN cannot vanish); any other value is allowed
+// (an infinity or a rounding error the size of the huge input, through a
+// nonlinear epilogue). It reports the first mismatch and the count of
+// non-finite references.
+func CompareSpecial(t *testing.T, name string, got, want []float32, tol float64, spread func(j int) bool) (nonFinite int) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d values, want %d", name, len(got), len(want))
+	}
+	maxRef := 0.0
+	for _, v := range want {
+		if a := math.Abs(float64(v)); !math.IsInf(a, 0) && !math.IsNaN(a) {
+			maxRef = math.Max(maxRef, a)
+		}
+	}
+	bound := tol * math.Max(1, maxRef)
+	for j := range want {
+		g, w := float64(got[j]), float64(want[j])
+		ok := false
+		sp := spread != nil && spread(j)
+		switch {
+		case math.IsNaN(w):
+			ok = math.IsNaN(g)
+		case sp:
+			ok = true
+		case math.IsInf(w, 0):
+			ok = g == w
+		default:
+			ok = math.Abs(g-w) <= bound
+		}
+		if math.IsInf(w, 0) {
+			nonFinite++
+		}
+		if math.IsNaN(w) {
+			nonFinite++
+		}
+		if !ok {
+			t.Errorf("%s (NaN, ±Inf, huge inputs): element %d = %g, want %g (tolerance %g)", name, j, g, w, bound)
+			return nonFinite
+		}
+	}
+	return nonFinite
+}

@@ -555,7 +555,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 224, W: 224, C: 3},
 		}, Out: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 16},
-		}, Flops: 236027904, Kernel: 402, Bias: 403, WBlock: 16, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 4, RowTasks: 16},
+		}, Flops: 232429056, Kernel: 402, Bias: 403, WBlock: 16, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 4, RowTasks: 16},
 		{Name: "pool1_pad+pool1_pool+conv2_block1_preact_bn+conv2_block1_preact_relu", Kind: runtime.OpPool, In: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 16},
 		}, Out: []runtime.Buf{
@@ -582,7 +582,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 539, Bias: 410, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
+		}, Flops: 225738752, Kernel: 539, Bias: 410, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -608,7 +608,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 540, Bias: 417, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
+		}, Flops: 225738752, Kernel: 540, Bias: 417, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 14, Winograd: true, WS: 129024},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -634,7 +634,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 424, Bias: 425, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
+		}, Flops: 56434688, Kernel: 424, Bias: 425, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 16},
 		{Name: "conv2_block3_3_conv+max_pooling2d+conv2_block3_out+conv3_block1_preact_bn+conv3_block1_preact_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 16},
 			{H: 56, W: 56, C: 256, Block: 16},
@@ -663,7 +663,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 541, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 220332032, Kernel: 541, Bias: 434, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -689,7 +689,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 542, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 220332032, Kernel: 542, Bias: 441, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -715,7 +715,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 543, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
+		}, Flops: 220332032, Kernel: 543, Bias: 448, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 7, Winograd: true, WS: 338688, PerThread: true},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -741,7 +741,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 455, Bias: 456, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 4},
+		}, Flops: 55083008, Kernel: 455, Bias: 456, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 4},
 		{Name: "conv3_block4_3_conv+max_pooling2d_1+conv3_block4_out+conv4_block1_preact_bn+conv4_block1_preact_relu", In: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 16},
 			{H: 28, W: 28, C: 512, Block: 16},
@@ -770,7 +770,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 465, Bias: 466, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 465, Bias: 466, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -796,7 +796,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 473, Bias: 474, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 473, Bias: 474, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -822,7 +822,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 481, Bias: 482, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 481, Bias: 482, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -848,7 +848,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 489, Bias: 490, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 489, Bias: 490, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -874,7 +874,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 497, Bias: 498, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 497, Bias: 498, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -900,7 +900,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 505, Bias: 506, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
+		}, Flops: 52428800, Kernel: 505, Bias: 506, WBlock: 16, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 2},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 16},
 			{H: 14, W: 14, C: 1024, Block: 16},
@@ -929,7 +929,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 515, Bias: 516, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 515, Bias: 516, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -955,7 +955,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 523, Bias: 524, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 523, Bias: 524, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -981,7 +981,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 531, Bias: 532, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 531, Bias: 532, WBlock: 16, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 2, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 16},
 			{H: 7, W: 7, C: 2048, Block: 16},
@@ -1548,7 +1548,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 224, W: 224, C: 3},
 		}, Out: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
-		}, Flops: 236027904, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 4, RowTasks: 8},
+		}, Flops: 232429056, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 4, RowTasks: 8},
 		{Name: "pool1_pad+pool1_pool+conv2_block1_preact_bn+conv2_block1_preact_relu", Kind: runtime.OpPool, In: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
@@ -1575,7 +1575,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 225738752, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1601,7 +1601,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 225738752, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1627,7 +1627,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
+		}, Flops: 56434688, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 8},
 		{Name: "conv2_block3_3_conv+max_pooling2d+conv2_block3_out+conv3_block1_preact_bn+conv3_block1_preact_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -1656,7 +1656,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
+		}, Flops: 220332032, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1682,7 +1682,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
+		}, Flops: 220332032, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1708,7 +1708,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
+		}, Flops: 220332032, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1734,7 +1734,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
+		}, Flops: 55083008, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 4},
 		{Name: "conv3_block4_3_conv+max_pooling2d_1+conv3_block4_out+conv4_block1_preact_bn+conv4_block1_preact_relu", In: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -1763,7 +1763,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1789,7 +1789,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1815,7 +1815,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1841,7 +1841,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1867,7 +1867,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 209715200, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1893,7 +1893,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
+		}, Flops: 52428800, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 2},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -1922,7 +1922,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -1948,7 +1948,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -1974,7 +1974,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 4, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -2541,7 +2541,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 224, W: 224, C: 3},
 		}, Out: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
-		}, Flops: 236027904, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 1, RowTasks: 2},
+		}, Flops: 232429056, Kernel: 402, Bias: 403, WBlock: 8, KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}, NB: 1, RowTasks: 2},
 		{Name: "pool1_pad+pool1_pool+conv2_block1_preact_bn+conv2_block1_preact_relu", Kind: runtime.OpPool, In: []runtime.Buf{
 			{H: 112, W: 112, C: 64, Block: 8},
 		}, Out: []runtime.Buf{
@@ -2568,7 +2568,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 225738752, Kernel: 410, Bias: 411, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
 		{Name: "conv2_block1_3_conv+conv2_block1_out+conv2_block2_preact_bn+conv2_block2_preact_relu", In: []runtime.Buf{
 			{Off: 1605632, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -2594,7 +2594,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 225738752, Kernel: 418, Bias: 419, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
 		{Name: "conv2_block2_3_conv+conv2_block2_out+conv2_block3_preact_bn+conv2_block3_preact_relu", In: []runtime.Buf{
 			{Off: 1806336, H: 56, W: 56, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -2620,7 +2620,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
+		}, Flops: 56434688, Kernel: 426, Bias: 427, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 2},
 		{Name: "conv2_block3_3_conv+max_pooling2d+conv2_block3_out+conv3_block1_preact_bn+conv3_block1_preact_relu", In: []runtime.Buf{
 			{Off: 1003520, H: 28, W: 28, C: 64, Block: 8},
 			{H: 56, W: 56, C: 256, Block: 8},
@@ -2649,7 +2649,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 220332032, Kernel: 436, Bias: 437, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv3_block1_3_conv+conv3_block1_out+conv3_block2_preact_bn+conv3_block2_preact_relu", In: []runtime.Buf{
 			{Off: 802816, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -2675,7 +2675,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 220332032, Kernel: 444, Bias: 445, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv3_block2_3_conv+conv3_block2_out+conv3_block3_preact_bn+conv3_block3_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -2701,7 +2701,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 220332032, Kernel: 452, Bias: 453, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv3_block3_3_conv+conv3_block3_out+conv3_block4_preact_bn+conv3_block4_preact_relu", In: []runtime.Buf{
 			{Off: 903168, H: 28, W: 28, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -2727,7 +2727,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 55083008, Kernel: 460, Bias: 461, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv3_block4_3_conv+max_pooling2d_1+conv3_block4_out+conv4_block1_preact_bn+conv4_block1_preact_relu", In: []runtime.Buf{
 			{Off: 501760, H: 14, W: 14, C: 128, Block: 8},
 			{H: 28, W: 28, C: 512, Block: 8},
@@ -2756,7 +2756,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 209715200, Kernel: 470, Bias: 471, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block1_3_conv+conv4_block1_out+conv4_block2_preact_bn+conv4_block2_preact_relu", In: []runtime.Buf{
 			{Off: 401408, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2782,7 +2782,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 209715200, Kernel: 478, Bias: 479, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block2_3_conv+conv4_block2_out+conv4_block3_preact_bn+conv4_block3_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2808,7 +2808,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 209715200, Kernel: 486, Bias: 487, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block3_3_conv+conv4_block3_out+conv4_block4_preact_bn+conv4_block4_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2834,7 +2834,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 209715200, Kernel: 494, Bias: 495, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block4_3_conv+conv4_block4_out+conv4_block5_preact_bn+conv4_block5_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2860,7 +2860,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 209715200, Kernel: 502, Bias: 503, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block5_3_conv+conv4_block5_out+conv4_block6_preact_bn+conv4_block6_preact_relu", In: []runtime.Buf{
 			{Off: 451584, H: 14, W: 14, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2886,7 +2886,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 57802752, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 52428800, Kernel: 510, Bias: 511, WBlock: 8, KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv4_block6_3_conv+max_pooling2d_2+conv4_block6_out+conv5_block1_preact_bn+conv5_block1_preact_relu", In: []runtime.Buf{
 			{Off: 250880, H: 7, W: 7, C: 256, Block: 8},
 			{H: 14, W: 14, C: 1024, Block: 8},
@@ -2915,7 +2915,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 520, Bias: 521, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv5_block1_3_conv+conv5_block1_out+conv5_block2_preact_bn+conv5_block2_preact_relu", In: []runtime.Buf{
 			{Off: 200704, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -2941,7 +2941,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 528, Bias: 529, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv5_block2_3_conv+conv5_block2_out+conv5_block3_preact_bn+conv5_block3_preact_relu", In: []runtime.Buf{
 			{Off: 225792, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},
@@ -2967,7 +2967,7 @@ var program = &runtime.Program{Name: "resnet50v2", InputH: 224, InputW: 224, Inp
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 		}, Epi: []runtime.Epi{
 			{Sub: 1, Scale: -1, Shift: -1},
-		}, Flops: 231211008, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
+		}, Flops: 189267968, Kernel: 536, Bias: 537, WBlock: 8, KH: 3, KW: 3, SH: 1, SW: 1, Pad: [4]int{1, 1, 1, 1}, NB: 1, RowTasks: 1},
 		{Name: "conv5_block3_3_conv+conv5_block3_out+post_bn+post_relu", In: []runtime.Buf{
 			{Off: 100352, H: 7, W: 7, C: 512, Block: 8},
 			{H: 7, W: 7, C: 2048, Block: 8},

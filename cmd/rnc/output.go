@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/rnc-dev/rnc/codegen"
+	"github.com/rnc-dev/rnc/internal/fileio"
+)
+
+// generatedNames are the names of every file rnc compile writes into its
+// output directory (codegen.Generate's files; a test keeps the two in
+// step). A file of one of these names that starts with codegen.Header and
+// that the current compile does not produce — kernels_amd64.s after a
+// compile for --target generic, say — is left over from an earlier compile
+// and is removed, since it would no longer build with the new files.
+var generatedNames = []string{"model.go", "program.go", "kernels_amd64.go", "kernels_amd64.s", "bind_amd64.go", "model_test.go"}
+
+// dumpHeader is the first line of every --dump-after file: a comment of the
+// IR's text form, by which rnc recognises the dumps it may overwrite.
+const dumpHeader = "# IR dumped by rnc compile --dump-after. DO NOT EDIT."
+
+// outFile is a file a command writes into a directory it does not own.
+type outFile struct {
+	path string
+	data []byte
+	// header is the first line an existing file at path must have to be
+	// replaced: rnc replaces only what it wrote itself.
+	header string
+}
+
+// ownedBy reports whether path is a regular file (not a symbolic link)
+// whose first line is header. A missing file is (false, nil).
+func ownedBy(path, header string) (bool, error) {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !st.Mode().IsRegular() {
+		return false, nil
+	}
+	f, _, err := fileio.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	line := make([]byte, len(header)+1)
+	n, err := io.ReadFull(f, line)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	line = line[:n]
+	return bytes.Equal(line, []byte(header+"\n")) || bytes.Equal(line, []byte(header)), nil
+}
+
+// checkReplace reports why path must not be written: it is a symbolic link
+// (which could lead out of the directory), not a regular file, read-only,
+// or a file rnc did not write (its first line is not header).
+func checkReplace(path, header string) error {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: rnc replaces only files it wrote, and follows no links", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s exists and is not a regular file", path)
+	case st.Mode().Perm()&0o200 == 0:
+		return fmt.Errorf("%s is read-only: not replacing it", path)
+	}
+	ours, err := ownedBy(path, header)
+	if err != nil {
+		return err
+	}
+	if !ours {
+		return fmt.Errorf("%s exists and was not written by rnc (its first line is not %q): not replacing it", path, header)
+	}
+	return nil
+}
+
+// writeOwned writes files and then removes the files in stale, all or
+// nothing as far as it can check: every existing file it would replace must
+// be one rnc wrote (checkReplace), every directory must be one, and every
+// file is first written beside its destination and renamed over it only
+// once all are written. If anything would be refused, nothing is written
+// and the error names every refused file.
+func writeOwned(files []outFile, stale []string) error {
+	var errs []error
+	dirs := map[string]bool{}
+	for _, f := range files {
+		if err := checkReplace(f.path, f.header); err != nil {
+			errs = append(errs, err)
+		}
+		dirs[filepath.Dir(f.path)] = true
+	}
+	var dirList []string
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	sort.Strings(dirList)
+	for _, d := range dirList {
+		if st, err := os.Stat(d); err == nil && !st.IsDir() {
+			errs = append(errs, fmt.Errorf("%s is not a directory", d))
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("nothing written: %w", errors.Join(errs...))
+	}
+	for _, d := range dirList {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	tmps := make([]string, 0, len(files))
+	cleanup := func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
+	for _, f := range files {
+		t, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".tmp*")
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("nothing written: %w", err)
+		}
+		tmps = append(tmps, t.Name())
+		_, err = t.Write(f.data)
+		if cerr := t.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(t.Name(), 0o644)
+		}
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("nothing written: writing %s: %w", f.path, err)
+		}
+	}
+	for i, f := range files {
+		if err := os.Rename(tmps[i], f.path); err != nil {
+			for _, t := range tmps[i:] {
+				os.Remove(t)
+			}
+			return fmt.Errorf("replacing %s: %w", f.path, err)
+		}
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the stale generated file %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// packageFiles lists a generated package's files for writeOwned, and the
+// files of an earlier compile in dir that this one does not produce (stale:
+// generatedNames that carry codegen.Header; other files are left alone).
+func packageFiles(dir string, res *codegen.Result) ([]outFile, []string, error) {
+	var files []outFile
+	for _, name := range res.FileNames() {
+		files = append(files, outFile{path: filepath.Join(dir, name), data: res.Files[name], header: codegen.Header})
+	}
+	var stale []string
+	for _, name := range generatedNames {
+		if _, ok := res.Files[name]; ok {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		ours, err := ownedBy(p, codegen.Header)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ours {
+			stale = append(stale, p)
+		}
+	}
+	return files, stale, nil
+}

@@ -1,0 +1,89 @@
+package codegen
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// inBounds counts the (output pixel, kernel tap) pairs of a k×k conv with
+// stride s and padding pad (top and left) on an h×h map whose input pixel
+// lies inside the map, by enumeration.
+func inBounds(h, k, s, pad, oh int) int64 {
+	var n int64
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < oh; ox++ {
+			for ky := 0; ky < k; ky++ {
+				for kx := 0; kx < k; kx++ {
+					y, x := oy*s-pad+ky, ox*s-pad+kx
+					if y >= 0 && y < h && x >= 0 && x < h {
+						n++
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestConvFlops: a conv step is credited 2 × the multiply-adds its kernel
+// executes — padding taps skipped — on every target, so that bench's
+// "% of peak" cannot pass 100% on a direct convolution. A 3×3 'same' conv
+// on a 7×7 map executes 361 of its 441 taps per channel pair.
+func TestConvFlops(t *testing.T) {
+	src := `model m(input_shape = [7, 7, 5]) {
+    img = Input(shape = input_shape)
+    x = Conv2D(img, 6, 3, padding = "same", name = "c3")
+    x = ZeroPadding2D(x, padding = 3, name = "pad7")
+    x = Conv2D(x, 4, 7, strides = 2, name = "c7")
+    x = GlobalAveragePooling2D(x)
+    return Model(img, x)
+}
+`
+	if got := inBounds(7, 3, 1, 1, 7); got != 361 {
+		t.Fatalf("enumeration: %d taps, want 19×19 = 361", got)
+	}
+	want := map[string]int64{
+		"c3": 2 * inBounds(7, 3, 1, 1, 7) * 5 * 6,
+		"c7": 2 * inBounds(7, 7, 2, 3, 4) * 6 * 4,
+	}
+	for _, target := range []passes.Target{passes.AVX512, passes.AVX2, passes.Generic} {
+		g, err := dsl.Load("m.rn", dsl.Options{ReadFile: func(p string) ([]byte, error) {
+			if p == "m.rn" {
+				return []byte(src), nil
+			}
+			return nil, os.ErrNotExist
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := passes.Run(g, passes.Config{Target: target}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := lower(g, string(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, s := range l.plan.Steps {
+			if s.Kind != runtime.OpConv {
+				continue
+			}
+			for name, w := range want {
+				if strings.Contains(s.Name, name) {
+					seen++
+					if s.Flops != w {
+						t.Errorf("%s: step %s: %d FLOPs, want %d", target, s.Name, s.Flops, w)
+					}
+				}
+			}
+		}
+		if seen != len(want) {
+			t.Errorf("%s: found %d of the %d conv steps", target, seen, len(want))
+		}
+	}
+}

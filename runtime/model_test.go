@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNewArguments: a nil program or weights, a nil plan and a thread
+// count outside 1..MaxThreads are errors naming the value, reported before
+// any work (WithThreads(1<<20) used to start a million goroutines with
+// their scratch buffers).
+func TestNewArguments(t *testing.T) {
+	m, err := New(tinyProgram(), NewWeights(), WithThreads(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Threads() != 3 {
+		t.Errorf("Threads() = %d", m.Threads())
+	}
+	out := make([]float32, 1)
+	if err := m.Predict(out, []float32{7}); err != nil || out[0] != 7 {
+		t.Errorf("Predict: %v, %v", out, err)
+	}
+	m.Close()
+	if m, err := New(tinyProgram(), NewWeights(), WithThreads(MaxThreads)); err != nil {
+		t.Errorf("WithThreads(MaxThreads): %v", err)
+	} else {
+		m.Close()
+	}
+
+	path := writeTemp(t, "w.safetensors", stFile("{}", nil))
+	for _, tc := range []struct {
+		name string
+		fn   func() error
+		want string
+	}{
+		{"nil program", func() error { _, err := New(nil, NewWeights()); return err }, "nil *Program"},
+		{"nil weights", func() error { _, err := New(tinyProgram(), nil); return err }, "tiny: nil *Weights"},
+		{"nil plan", func() error { _, err := New(&Program{Name: "p", Plans: []*Plan{nil}}, NewWeights()); return err }, "p: plan 0 is nil"},
+		{"Load nil program", func() error { _, err := Load(nil, path); return err }, "nil *Program"},
+		{"2^20 threads", func() error { _, err := New(tinyProgram(), NewWeights(), WithThreads(1<<20)); return err }, "WithThreads(1048576): want 1 to 1024 threads"},
+		{"MaxThreads+1", func() error { _, err := New(tinyProgram(), NewWeights(), WithThreads(MaxThreads+1)); return err }, "WithThreads(1025)"},
+		{"0 threads", func() error { _, err := New(tinyProgram(), NewWeights(), WithThreads(0)); return err }, "WithThreads(0): want 1 to 1024"},
+		{"negative threads", func() error { _, err := Load(tinyProgram(), path, WithThreads(-1)); return err }, "WithThreads(-1)"},
+	} {
+		var err error
+		n := allocated(func() { err = tc.fn() })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+		if n > 1<<20 {
+			t.Errorf("%s: allocated %d bytes", tc.name, n)
+		}
+	}
+}
+
+// TestPredictChunks: a batch larger than the arena budget runs in chunks:
+// every image's output is right and the arena holds one chunk, not the
+// batch (a 1000-image batch of ResNet50V2 used to allocate ~40 GB).
+func TestPredictChunks(t *testing.T) {
+	defer func(b int) { maxArenaBytes = b }(maxArenaBytes)
+	maxArenaBytes = 8 // two images of tinyProgram's one-float arena
+	m, err := New(tinyProgram(), NewWeights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	src := []float32{1, 2, 3, 4, 5}
+	dst := make([]float32, 5)
+	times := make([]time.Duration, 0)
+	if err := m.Profile(dst, src, times); err != nil {
+		t.Fatal(err)
+	}
+	for i := range src {
+		if dst[i] != src[i] {
+			t.Errorf("image %d: %v, want %v", i, dst[i], src[i])
+		}
+	}
+	if len(m.arena) > 2+16 {
+		t.Errorf("arena of %d floats for chunks of 2 one-float images", len(m.arena))
+	}
+}
