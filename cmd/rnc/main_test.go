@@ -556,24 +556,33 @@ func TestNumericFlags(t *testing.T) {
 	}
 }
 
-// TestResourceLimits: rnc refuses, before allocating, to make up the
-// weights of a model with 2 × 10^12 parameters, or to read /dev/zero as an
-// input; bench refuses a batch whose activations would not fit.
+// TestResourceLimits: rnc refuses, before allocating, to load a model with
+// a 2 × 10^12-weight layer or to make up the weights of one with 10^9
+// parameters, or to read /dev/zero as an input; bench refuses a batch whose
+// activations would not fit.
 func TestResourceLimits(t *testing.T) {
 	m := path("models/tinyv1.rn")
 	out := filepath.Join(t.TempDir(), "w.safetensors")
-	// ResNet50V2 with 10^9 classes: a 2048 × 10^9 classifier.
-	big := []string{path("models/resnet50v2.rn"), "--set", "classes=1000000000"}
-	_, err := rnc(t, append([]string{"weights", "init", "-o", out}, big...)...)
-	if err == nil || !strings.Contains(err.Error(), "the model has 2049023564800 parameters, more than the limit of 268435456") {
+	// ResNet50V2 with 10^9 classes: a 2048 × 10^9 classifier, over the
+	// model language's shape budget.
+	huge := []string{path("models/resnet50v2.rn"), "--set", "classes=1000000000"}
+	_, err := rnc(t, append([]string{"weights", "init", "-o", out}, huge...)...)
+	if err == nil || !strings.Contains(err.Error(), "Dense predictions: shape budget exceeded: the kernel [2048 1000000000] holds more than 1073741824 elements") {
 		t.Errorf("weights init of a huge model: %v", err)
+	}
+	// With 500,000 classes every tensor is within the shape budget, but
+	// the model has 10^9 parameters.
+	big := []string{path("models/resnet50v2.rn"), "--set", "classes=500000"}
+	_, err = rnc(t, append([]string{"weights", "init", "-o", out}, big...)...)
+	if err == nil || !strings.Contains(err.Error(), "the model has 1048064800 parameters, more than the limit of 268435456") {
+		t.Errorf("weights init of a big model: %v", err)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("weights init wrote %s", out)
 	}
 	_, err = rnc(t, append([]string{"bench"}, big...)...)
-	if err == nil || !strings.Contains(err.Error(), "synthetic weights: the model has 2049023564800 parameters") {
-		t.Errorf("bench of a huge model: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "synthetic weights: the model has 1048064800 parameters") {
+		t.Errorf("bench of a big model: %v", err)
 	}
 	_, err = rnc(t, "bench", m, "--set", "input_shape=[1024,1024,3]", "--target", "generic", "--batch", "4096")
 	if err == nil || !strings.Contains(err.Error(), "--batch 4096: a batch of 4096 images needs") {
