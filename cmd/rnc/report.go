@@ -378,7 +378,7 @@ activations of a residual unit go. Its alternatives are macros in ` + "`models/l
 (` + "`residual_unit`, `residual_stage`, `cifar_resnet`" + `) and models in ` + "`models/`" + ` and ` + "`models/variants/`" + `;
 ` + "`rnc summary`" + `, ` + "`rnc compile`" + ` and ` + "`rnc bench`" + ` take them like any other model.
 ` + "`go test ./codegen`" + ` compiles each of them (with 2 units per stage and 16×16 inputs) and checks
-every target against the interpreter; ` + "`go test ./ir`" + ` checks their parameter counts.
+every target the CPU runs against the interpreter; ` + "`go test ./ir`" + ` checks their parameter counts.
 
 ## Conventions
 
