@@ -148,9 +148,7 @@ func (p *parser) macro() *macro {
 	if !p.punct("(") {
 		p.unexpected(`"("`)
 	}
-	p.enter()
-	p.advance()
-	for !p.punct(")") {
+	p.list(")", func() {
 		t := p.ident(`a parameter name or ")"`)
 		pr := &param{pos: t.pos, name: t.text}
 		if p.punct("=") {
@@ -158,16 +156,7 @@ func (p *parser) macro() *macro {
 			pr.def = p.expr()
 		}
 		m.params = append(m.params, pr)
-		if !p.punct(",") {
-			break
-		}
-		p.advance()
-	}
-	if !p.punct(")") {
-		p.unexpected(`"," or ")"`)
-	}
-	p.advance()
-	p.leave()
+	})
 	m.body = p.block()
 	return m
 }
@@ -409,20 +398,7 @@ func (p *parser) primary() expr {
 	switch {
 	case p.punct("["):
 		l := &listExpr{pos: t.pos}
-		p.enter()
-		p.advance()
-		for !p.punct("]") {
-			l.items = append(l.items, p.expr())
-			if !p.punct(",") {
-				break
-			}
-			p.advance()
-		}
-		if !p.punct("]") {
-			p.unexpected(`"," or "]"`)
-		}
-		p.advance()
-		p.leave()
+		p.list("]", func() { l.items = append(l.items, p.expr()) })
 		return l
 	case p.punct("("):
 		p.enter()
@@ -439,9 +415,7 @@ func (p *parser) primary() expr {
 func (p *parser) call() expr {
 	t := p.advance()
 	c := &callExpr{pos: t.pos, name: t.text}
-	p.enter()
-	p.advance() // (
-	for !p.punct(")") {
+	p.list(")", func() {
 		a := arg{pos: p.tok.pos}
 		if p.tok.kind == tIdent && p.nxt.kind == tPunct && p.nxt.text == "=" {
 			a.name = p.advance().text
@@ -449,17 +423,28 @@ func (p *parser) call() expr {
 		}
 		a.value = p.expr()
 		c.args = append(c.args, a)
+	})
+	return c
+}
+
+// list parses the comma-separated items of a bracketed list (the opening
+// bracket is the current token; a trailing comma is allowed) up to close,
+// one nesting level deeper.
+func (p *parser) list(close string, item func()) {
+	p.enter()
+	p.advance()
+	for !p.punct(close) {
+		item()
 		if !p.punct(",") {
 			break
 		}
 		p.advance()
 	}
-	if !p.punct(")") {
-		p.unexpected(`"," or ")"`)
+	if !p.punct(close) {
+		p.unexpected(`"," or "` + close + `"`)
 	}
 	p.advance()
 	p.leave()
-	return c
 }
 
 func floatLiteral(pos srcPos, text string) *litExpr {
