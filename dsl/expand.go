@@ -61,6 +61,8 @@ const (
 type Options struct {
 	// Set overrides model parameters: name → a value in the language's
 	// syntax ("[64,64,3]", "10", "false", "'avg'"); a bare word is a string.
+	// A value that starts like a number, list, quoted string, parenthesis
+	// or boolean but does not parse is an error.
 	Set map[string]string
 	// ReadFile reads a source file. When nil, Load reads regular files
 	// only (not a FIFO or a device), of at most 1 MiB (fileio.ReadFile).
@@ -407,6 +409,12 @@ func (e *expander) parseOverride(name, src string) (any, error) {
 		return nil, err
 	}
 	if err != nil {
+		if startsLikeValue(src) { // --set input_shape=[8,8 is a mistake, not a string
+			if e, ok := err.(*Error); ok && e.Pos.Line == 1 {
+				return nil, fmt.Errorf("--set %s=%s: at character %d: %s", name, src, e.Pos.Column, e.Msg)
+			}
+			return nil, fmt.Errorf("--set %s=%q: %v", name, src, err)
+		}
 		return src, nil // a bare word is a string: --set pooling=avg
 	}
 	if _, bare := x.(*nameExpr); bare {
@@ -420,6 +428,28 @@ func (e *expander) parseOverride(name, src string) (any, error) {
 		return nil, fmt.Errorf("--set %s=%s: a parameter cannot be a tensor", name, src)
 	}
 	return v, nil
+}
+
+// startsLikeValue reports whether an override starts like a number, a
+// list, a quoted string, a parenthesized expression or a boolean, so that
+// it must parse as one rather than be taken as a bare-word string.
+func startsLikeValue(src string) bool {
+	s := strings.TrimLeft(src, " \t\r\n")
+	if s == "" {
+		return false
+	}
+	if c := s[0]; isDigit(c) || strings.IndexByte("[(\"'-+.", c) >= 0 {
+		return true
+	}
+	n := 0
+	for n < len(s) && isWord(s[n]) {
+		n++
+	}
+	switch s[:n] {
+	case "true", "false", "none":
+		return true
+	}
+	return false
 }
 
 // block runs statements; it reports whether a return statement ran.

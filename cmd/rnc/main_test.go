@@ -56,6 +56,29 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestSetMalformed: a --set value that starts like a list, number or
+// boolean but does not parse is an error naming the flag and the problem
+// (it used to become a string and fail later as "shape must be a list
+// ..., got string"); bare words are still strings.
+func TestSetMalformed(t *testing.T) {
+	m := path("models/tinyv2.rn")
+	for _, c := range []struct{ set, want string }{
+		{"input_shape=[8,8", `--set input_shape=[8,8: at character 5: syntax error: unexpected end of file (expected "," or "]")`},
+		{"classes=1x", `--set classes=1x: at character 2: syntax error: unexpected token "x"`},
+		{"include_top=false,", `--set include_top=false,: at character 6: syntax error`},
+	} {
+		_, err := rnc(t, "summary", m, "--set", c.set)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--set %s: error %v, want %q", c.set, err, c.want)
+		}
+	}
+	for _, set := range []string{"classifier_activation=softmax", "pooling=avg", "classes=7", "input_shape=[64,64,3]"} {
+		if _, err := rnc(t, "summary", m, "--set", set); err != nil {
+			t.Errorf("--set %s: %v", set, err)
+		}
+	}
+}
+
 func TestSummary(t *testing.T) {
 	out, err := rnc(t, "summary", path("models/tinyv2.rn"), "--set", "classes=7")
 	if err != nil {
