@@ -49,7 +49,7 @@ func newFlagSet(c *command, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("rnc "+c.name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: rnc %s %s\n\n%s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(out, "usage: %s\n\n%s\n", strings.TrimSpace("rnc "+c.name+" "+c.args), c.summary)
 		if hasFlags(fs) {
 			fmt.Fprintf(out, "\nflags:\n")
 			fs.PrintDefaults()

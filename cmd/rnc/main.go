@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 var commands []*command
@@ -31,10 +32,19 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "rnc compiles ResNet-family models (.rn files) into Go packages.\n\nusage: rnc COMMAND [arguments]\n\ncommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.short)
-	}
+	listCommands(w, commands)
 	fmt.Fprintf(w, "\nFlags may come before or after the model file. `rnc help COMMAND` shows a command's flags.\n")
+}
+
+// listCommands prints one line per command: its name and short.
+func listCommands(w io.Writer, cs []*command) {
+	n := 0
+	for _, c := range cs {
+		n = max(n, len(c.name))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-*s  %s\n", n, c.name, c.short)
+	}
 }
 
 func find(name string) *command {
@@ -44,6 +54,25 @@ func find(name string) *command {
 		}
 	}
 	return nil
+}
+
+// group returns the commands whose name is name followed by a word
+// ("weights init", "weights import", "weights ls" for "weights").
+func group(name string) []*command {
+	var cs []*command
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, name+" ") {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// groupUsage documents a group of commands.
+func groupUsage(w io.Writer, name string, cs []*command) {
+	fmt.Fprintf(w, "usage: rnc %s SUBCOMMAND [arguments]\n\nsubcommands:\n", name)
+	listCommands(w, cs)
+	fmt.Fprintf(w, "\n`rnc help %s SUBCOMMAND` shows a subcommand's flags.\n", name)
 }
 
 // stdout is where commands print their results.
@@ -56,26 +85,19 @@ func run(args []string, out, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	name, rest := args[0], args[1:]
-	if name == "weights" && len(rest) > 0 { // two-word commands
-		name, rest = "weights "+rest[0], rest[1:]
-	}
 	switch name {
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 {
-			n := rest[0]
-			if n == "weights" && len(rest) > 1 {
-				n += " " + rest[1]
+		return help(rest)
+	}
+	if cs := group(name); len(cs) > 0 { // two-word commands: rnc weights ls
+		if len(rest) == 0 || find(name+" "+rest[0]) == nil {
+			groupUsage(stderr, name, cs)
+			if len(rest) == 0 {
+				return fmt.Errorf("%s needs a subcommand", name)
 			}
-			if c := find(n); c != nil {
-				fs := newFlagSet(c, stdout)
-				c.flags(fs)
-				fs.Usage()
-				return nil
-			}
-			return fmt.Errorf("unknown command %q", n)
+			return fmt.Errorf("unknown command %q", name+" "+rest[0])
 		}
-		usage(stdout)
-		return nil
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	c := find(name)
 	if c == nil {
@@ -88,5 +110,31 @@ func run(args []string, out, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.args == "" && len(pos) > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q", c.name, pos)
+	}
 	return action(pos)
+}
+
+// help prints `rnc help [COMMAND [SUBCOMMAND]]`.
+func help(args []string) error {
+	if len(args) == 0 {
+		usage(stdout)
+		return nil
+	}
+	name := args[0]
+	if cs := group(name); len(cs) > 0 {
+		if len(args) == 1 {
+			groupUsage(stdout, name, cs)
+			return nil
+		}
+		name += " " + args[1]
+	}
+	if c := find(name); c != nil {
+		fs := newFlagSet(c, stdout)
+		c.flags(fs)
+		fs.Usage()
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (rnc help lists the commands)", name)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -53,6 +54,91 @@ func TestHelp(t *testing.T) {
 				t.Errorf("help %s does not document -%s", c.name, f.Name)
 			}
 		})
+	}
+}
+
+// TestHelpGroups: `rnc help weights` lists the weights subcommands with
+// their descriptions (it used to say "unknown command"), `rnc weights`
+// alone says it needs one, and a command that takes no arguments refuses
+// them instead of ignoring them.
+func TestHelpGroups(t *testing.T) {
+	out, err := rnc(t, "help", "weights")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		if got, want := strings.Contains(out, c.name+"  "), strings.HasPrefix(c.name, "weights "); got != want ||
+			want && !strings.Contains(out, c.short) {
+			t.Errorf("help weights lists %q: %v, want %v:\n%s", c.name, got, want, out)
+		}
+	}
+	if out, err := rnc(t, "help", "weights", "ls"); err != nil || !strings.HasPrefix(out, "usage: rnc weights ls WEIGHTS\n") {
+		t.Errorf("help weights ls: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args      []string
+		want, out string
+	}{
+		{[]string{"weights"}, "weights needs a subcommand", "weights import"},
+		{[]string{"weights", "frob"}, `unknown command "weights frob"`, "weights ls"},
+		{[]string{"help", "frob"}, `unknown command "frob"`, ""},
+		{[]string{"help", "weights", "frob"}, `unknown command "weights frob"`, ""},
+		{[]string{"peak", "x"}, `peak takes no arguments, got ["x"]`, ""},
+		{[]string{"grammar", "x", "y"}, `grammar takes no arguments, got ["x" "y"]`, ""},
+		{[]string{"demo", "models/resnet50.rn"}, `demo takes no arguments`, ""},
+	} {
+		out, err := rnc(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(out, c.out) {
+			t.Errorf("rnc %v: error %v, want %q; output:\n%s", c.args, err, c.want, out)
+		}
+	}
+}
+
+// TestREADMECommands: the command block of README.md's "Commands" section
+// lists the commands `rnc help` lists, in the same order, and every flag it
+// shows is one of its command's.
+func TestREADMECommands(t *testing.T) {
+	b, err := os.ReadFile(path("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok1 := strings.Cut(string(b), "\n## Commands\n")
+	_, block, ok2 := strings.Cut(sec, "```\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatal("README.md has no code block in a section \"## Commands\"")
+	}
+	flagRE := regexp.MustCompile(`(?:^|[\s\[])--?([a-z][a-z0-9-]*)`)
+	var got, want []string
+	for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "rnc" {
+			t.Errorf("README command line %q does not start with rnc COMMAND", l)
+			continue
+		}
+		name := f[1]
+		if len(group(name)) > 0 && len(f) > 2 {
+			name += " " + f[2]
+		}
+		got = append(got, name)
+		c := find(name)
+		if c == nil {
+			t.Errorf("README lists rnc %s, which is no command", name)
+			continue
+		}
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		c.flags(fs)
+		for _, m := range flagRE.FindAllStringSubmatch(l, -1) {
+			if fs.Lookup(m[1]) == nil {
+				t.Errorf("README shows rnc %s -%s, which has no such flag", name, m[1])
+			}
+		}
+	}
+	for _, c := range commands {
+		want = append(want, c.name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("README commands\n%q\nrnc help\n%q", got, want)
 	}
 }
 
