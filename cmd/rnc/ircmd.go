@@ -3,18 +3,17 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 )
 
-// Bounds of --width (a narrower column could not hold the continuation
-// indent and a word) and of --winograd-limit.
+// Bounds of --width (the narrowest is ir.MinDiffWidth) and of
+// --winograd-limit.
 const (
-	minWidth, maxWidth = 20, 1000
-	maxWinogradMiB     = 1 << 20
+	maxWidth       = 1000
+	maxWinogradMiB = 1 << 20
 )
 
 // pipelineFlags are the flags shared by the commands that run passes.
@@ -106,87 +105,142 @@ func blockFilter(block string) func(*ir.Op) bool {
 }
 
 var irCmd = &command{
-	short: "print the IR after a pass, or two models' blocks side by side",
+	short: "print the IR after a pass, or diff one block of two models",
 	name:  "ir",
-	args:  "MODEL.rn [--after PASS|all|none] [--block NAME] [--format text|dot] [--diff OTHER.rn] | --diff A.rn B.rn ...",
+	args:  "MODEL.rn [--after PASS|all|none] [--block NAME] [--format text|dot] [--diff OTHER.rn [--width N]] | --diff A.rn B.rn ...",
 	summary: `Print a model's IR after a pass of the pipeline (one line per op). --block keeps one
-residual block; --diff prints the same block of a second model beside it (e.g. resnet50.rn
-against resnet50v2.rn, to compare original and pre-activation blocks).`,
+residual block. --diff compares the block (or the whole model) with the same one of a second
+model, e.g. resnet50.rn against resnet50v2.rn, original against pre-activation blocks: the ops
+are aligned by the part they play (same kind, and the same layer name less the block prefix,
+"_1_conv", "_preact_bn", where there is one) and marked | same, ~ changed (the line after the
+pair names what differs), - only in the first model, + only in the second. In the diff, a
+weight named after the op's layer shows as its role (kernel,bias). --format dot draws the two
+blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		pf := addPipelineFlags(fs)
 		after := fs.String("after", "none", "print the graph after this pass ("+strings.Join(passes.Names(), ", ")+"), all, or none (as expanded)")
 		block := fs.String("block", "", "keep only the ops of this residual block (layer-name prefix), e.g. conv2_block1")
 		format := fs.String("format", "text", "text or dot (Graphviz)")
 		diff := &orderedFlag{}
-		fs.Var(diff, "diff", "a second model to print beside the first (text format); the model named first is on the left")
-		width := fs.Int("width", 100, "column width for --diff")
+		fs.Var(diff, "diff", "a second model to compare with the first; the model named first is on the left")
+		width := fs.Int("width", 120, "line width of the text --diff (two columns of (N-3)/2)")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
 			if err != nil {
 				return err
 			}
-			if err := checkInt("width", *width, minWidth, maxWidth); err != nil {
+			if err := checkInt("width", *width, ir.MinDiffWidth, maxWidth); err != nil {
 				return fmt.Errorf("ir: %w", err)
 			}
-			g, err := pf.lower(path, *after)
+			if *format != "text" && *format != "dot" {
+				return fmt.Errorf("ir: unknown --format %q (want text or dot)", *format)
+			}
+			an, bn := path, diff.value
+			if diff.value != "" && diff.after == 0 { // rnc ir --diff A.rn B.rn
+				an, bn = bn, an
+			}
+			a, err := pf.lower(an, *after)
 			if err != nil {
 				return err
 			}
 			filter := blockFilter(*block)
-			if diff.value != "" {
-				h, err := pf.lower(diff.value, *after)
-				if err != nil {
-					return err
-				}
-				if diff.after == 0 { // rnc ir --diff A.rn B.rn
-					return sideBySide(stdout, diff.value, h, path, g, filter, *width)
-				}
-				return sideBySide(stdout, path, g, diff.value, h, filter, *width)
+			if err := checkBlock(an, a, *block); err != nil {
+				return err
 			}
-			switch *format {
-			case "text":
-				return ir.PrintWith(stdout, g, ir.PrintOptions{Filter: filter})
-			case "dot":
-				return ir.WriteDOT(stdout, g, filter)
+			if diff.value == "" {
+				if *format == "dot" {
+					return ir.WriteDOT(stdout, a, filter)
+				}
+				return ir.PrintWith(stdout, a, ir.PrintOptions{Filter: filter})
 			}
-			return fmt.Errorf("unknown format %q (want text or dot)", *format)
+			b, err := pf.lower(bn, *after)
+			if err != nil {
+				return err
+			}
+			if err := checkBlock(bn, b, *block); err != nil {
+				return err
+			}
+			d, err := ir.AlignOps(a, b, filter, *block)
+			if err != nil {
+				return fmt.Errorf("ir --diff %s %s: %w", an, bn, err)
+			}
+			if *format == "dot" {
+				return ir.WriteDiffDOT(stdout, d, an, bn)
+			}
+			return d.WriteText(stdout, an, bn, *width)
 		}
 	},
 }
 
-// sideBySide prints the selected ops of two graphs in two columns, each op
-// wrapped to the column width.
-func sideBySide(w io.Writer, an string, a *ir.Graph, bn string, b *ir.Graph, filter func(*ir.Op) bool, width int) error {
-	col := func(g *ir.Graph) []string {
-		var lines []string
-		for _, op := range g.Ops {
-			if filter != nil && !filter(op) {
+// checkBlock reports a --block that selects no op of g (loaded from
+// path), listing the blocks g has.
+func checkBlock(path string, g *ir.Graph, block string) error {
+	if block == "" {
+		return nil
+	}
+	keep := blockFilter(block)
+	for _, op := range g.Ops {
+		if keep(op) {
+			return nil
+		}
+	}
+	blocks, others := blockNames(g)
+	const show = 30
+	list := func(s []string) string {
+		if len(s) > show {
+			return strings.Join(s[:show], ", ") + fmt.Sprintf(", ... (%d in all)", len(s))
+		}
+		return strings.Join(s, ", ")
+	}
+	msg := "its blocks: " + list(blocks) + " (other layer-name prefixes: " + list(others) + ")"
+	if len(blocks) == 0 {
+		msg = "its layer-name prefixes: " + list(others)
+	}
+	return fmt.Errorf("--block %s: %s has no layer named %s or %s_...; %s", block, path, block, block, msg)
+}
+
+// blockNames lists, in graph order, the residual blocks of g (the prefix
+// of a layer name up to its "_blockN" part: "conv2_block1" of
+// "conv2_block1_1_conv") and the first words of the names of the other
+// layers ("conv1" of "conv1_conv", "pool1", "post", "predictions").
+func blockNames(g *ir.Graph) (blocks, others []string) {
+	seen := map[string]bool{}
+	for _, op := range g.Ops {
+		for _, n := range op.Names {
+			b, ok := blockOf(n)
+			if seen[b] {
 				continue
 			}
-			s := ir.FormatOp(op)
-			for len(s) > width {
-				cut := strings.LastIndex(s[:width], " ")
-				if cut <= 4 { // no space after the continuation indent: cut the word
-					cut = width
-				}
-				lines = append(lines, s[:cut])
-				s = "    " + strings.TrimLeft(s[cut:], " ")
+			seen[b] = true
+			if ok {
+				blocks = append(blocks, b)
+			} else {
+				others = append(others, b)
 			}
-			lines = append(lines, s)
 		}
-		return lines
 	}
-	l, r := col(a), col(b)
-	fmt.Fprintf(w, "%-*s | %s\n%s-+-%s\n", width, an, bn, strings.Repeat("-", width), strings.Repeat("-", width))
-	for i := 0; i < max(len(l), len(r)); i++ {
-		var x, y string
-		if i < len(l) {
-			x = l[i]
+	return blocks, others
+}
+
+// blockOf returns the block of a layer name, and false with the name's
+// first word if it is in no block.
+func blockOf(name string) (string, bool) {
+	for i := 0; i < len(name); {
+		j := strings.IndexByte(name[i:], '_')
+		if j < 0 {
+			break
 		}
-		if i < len(r) {
-			y = r[i]
+		i += j + 1
+		if word, ok := strings.CutPrefix(name[i:], "block"); ok {
+			k := 0
+			for k < len(word) && word[k] >= '0' && word[k] <= '9' {
+				k++
+			}
+			if k > 0 && (k == len(word) || word[k] == '_') {
+				return name[:i+len("block")+k], true
+			}
 		}
-		fmt.Fprintf(w, "%-*s | %s\n", width, x, y)
 	}
-	return nil
+	first, _, _ := strings.Cut(name, "_")
+	return first, false
 }

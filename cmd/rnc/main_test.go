@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -366,9 +367,9 @@ func TestIRDiffOrder(t *testing.T) {
 	a, b := path("models/tinyv1.rn"), path("models/tinyv2.rn")
 	want := a + " | " + b
 	for _, args := range [][]string{
-		{"ir", a, "--diff", b, "--width", "40"},
-		{"ir", "--diff", a, b, "--width", "40"},
-		{"ir", "--width", "40", "--diff", a, "--after", "bnfold", b},
+		{"ir", a, "--diff", b, "--width", "100"},
+		{"ir", "--diff", a, b, "--width", "100"},
+		{"ir", "--width", "100", "--diff", a, "--after", "bnfold", b},
 	} {
 		out, err := rnc(t, args...)
 		if err != nil {
@@ -377,6 +378,99 @@ func TestIRDiffOrder(t *testing.T) {
 		head, _, _ := strings.Cut(out, "\n")
 		if got := strings.Join(strings.Fields(head), " "); got != want {
 			t.Errorf("%v: header %q, want %q", args, got, want)
+		}
+	}
+}
+
+// TestIRBlockMissing: a --block the model does not have is an error
+// naming it and listing the model's blocks (it used to print an empty
+// graph and succeed), with --diff too, for either model.
+func TestIRBlockMissing(t *testing.T) {
+	v1, v2, tiny := path("models/resnet50.rn"), path("models/resnet50v2.rn"), path("models/tinyv2.rn")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ir", v2, "--block", "conv9_block1"}, "--block conv9_block1: " + v2 + " has no layer named conv9_block1 or conv9_block1_...; its blocks: conv2_block1, conv2_block2, conv2_block3, conv3_block1,"},
+		{[]string{"ir", v2, "--block", "conv9_block1", "--format", "dot"}, "--block conv9_block1: " + v2 + " has no layer"},
+		{[]string{"ir", v2, "--block", "conv9_block1", "--after", "all"}, "conv5_block3 (other layer-name prefixes: input, conv1, pool1, max, post, avg, predictions)"},
+		{[]string{"ir", v1, "--diff", tiny, "--block", "conv4_block1"}, "--block conv4_block1: " + tiny + " has no layer named conv4_block1 or conv4_block1_...; its blocks: conv2_block1, conv2_block2, conv3_block1, conv3_block2 ("},
+		{[]string{"ir", "--diff", tiny, v1, "--block", "conv4_block1"}, "--block conv4_block1: " + tiny + " has no layer"},
+		{[]string{"ir", v1, "--diff", v2, "--format", "svg"}, `unknown --format "svg" (want text or dot)`},
+	} {
+		out, err := rnc(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || out != "" {
+			t.Errorf("%v: error %v, want %q; output %q", c.args, err, c.want, out)
+		}
+	}
+	// A block that exists, and a prefix of several layers.
+	for _, block := range []string{"conv2_block1", "conv1", "pool1"} {
+		if out, err := rnc(t, "ir", v2, "--block", block); err != nil || !strings.Contains(out, " "+block+"_") {
+			t.Errorf("--block %s: %v\n%s", block, err, out)
+		}
+	}
+}
+
+// TestIRDiffDOT: --format dot --diff draws both blocks as two clusters
+// (it used to print the text form), the paired ops on one rank joined by
+// a dashed edge, the added, removed and changed ones colored.
+func TestIRDiffDOT(t *testing.T) {
+	v1, v2 := path("models/resnet50.rn"), path("models/resnet50v2.rn")
+	out, err := rnc(t, "ir", v1, "--block", "conv2_block1", "--diff", v2, "--format", "dot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"digraph \"diff\" {\n",
+		"  subgraph cluster_a {\n    label=\"" + v1 + "\";\n",
+		"  subgraph cluster_b {\n    label=\"" + v2 + "\";\n",
+		// removed (red), added (green), changed (yellow, with what differs), same
+		`    aop8 [label="conv2_block1_0_bn\nBatchNormalization\n%8 f32[N,56,56,256] nhwc", style=filled, fillcolor="#f4cccc"];`,
+		`    bop5 [label="conv2_block1_preact_bn\nBatchNormalization\n%5 f32[N,56,56,64] nhwc", style=filled, fillcolor="#d9ead3"];`,
+		`    aop9 [label="conv2_block1_1_conv\nConv2D\n%9 f32[N,56,56,64] nhwc\ndiffers: inputs, bias", style=filled, fillcolor="#fff2cc"];`,
+		`    bop9 [label="conv2_block1_1_bn\nBatchNormalization\n%9 f32[N,56,56,64] nhwc"];`,
+		"    bop5 -> bop6 [label=\"%5\"];\n",
+		"    av6 [shape=ellipse, label=\"%6 pool1_pool\"];\n",
+		// pairs: the sums (_add and _out), the 1x1 convs
+		"  { rank=same; aop17; bop16; }\n  aop17 -> bop16 [style=dashed, color=gray, dir=none, constraint=false];\n",
+		"  { rank=same; aop9; bop8; }\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the DOT diff lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "rank=same"); n != 9 {
+		t.Errorf("%d pairs, want 9", n)
+	}
+	if strings.Contains(out, "aop5 ") || strings.Contains(out, "bop17 ") {
+		t.Errorf("an op outside the block is drawn:\n%s", out)
+	}
+}
+
+// TestIRDiffWidth: the default diff of conv2_block1 fits 120 columns, and
+// --width N fits N, after any pass.
+func TestIRDiffWidth(t *testing.T) {
+	v1, v2 := path("models/resnet50.rn"), path("models/resnet50v2.rn")
+	for _, after := range []string{"none", "bnfold", "all"} {
+		for _, width := range []string{"", "60", "200"} {
+			args := []string{"ir", v1, "--block", "conv2_block1", "--diff", v2, "--after", after}
+			max := 120
+			if width != "" {
+				args = append(args, "--width", width)
+				max, _ = strconv.Atoi(width)
+			}
+			out, err := rnc(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(out, "\n") {
+				if len(l) > max {
+					t.Errorf("--after %s --width %s: line of %d characters: %q", after, width, len(l), l)
+				}
+			}
+			if !strings.Contains(out, "changed (~)") {
+				t.Errorf("--after %s --width %s: no count line:\n%s", after, width, out)
+			}
 		}
 	}
 }
@@ -639,9 +733,9 @@ func TestNumericFlags(t *testing.T) {
 		{[]string{"run", m, "--weights", w, "--input", in, "--threads", "-1"}, "--threads -1: want an integer from 0 to 1024"},
 		{[]string{"report", "variants", "--runs", "-1"}, "--runs -1: want an integer from 1 to 10000"},
 		{[]string{"report", "variants", "--runs", "1000000"}, "--runs 1000000: want an integer from 1 to 10000"},
-		{[]string{"ir", m, "--diff", m, "--width", "0"}, "--width 0: want an integer from 20 to 1000"},
-		{[]string{"ir", m, "--diff", m, "--width", "-5"}, "--width -5: want an integer from 20 to 1000"},
-		{[]string{"ir", m, "--diff", m, "--width", "1000000000000"}, "--width 1000000000000: want an integer from 20 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "0"}, "--width 0: want an integer from 40 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "-5"}, "--width -5: want an integer from 40 to 1000"},
+		{[]string{"ir", m, "--diff", m, "--width", "1000000000000"}, "--width 1000000000000: want an integer from 40 to 1000"},
 		{[]string{"ir", m, "--winograd-limit", "-1"}, "--winograd-limit -1: want a number of MiB from 0 (no Winograd) to 1048576"},
 		{[]string{"ir", m, "--winograd-limit", "NaN"}, "--winograd-limit NaN: want a number of MiB"},
 		{[]string{"compile", m, "-o", t.TempDir(), "--winograd-limit", "1e300"}, "--winograd-limit 1e+300: want a number of MiB"},
