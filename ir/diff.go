@@ -49,7 +49,7 @@ type Diff struct {
 }
 
 // MaxAlignCells bounds len(a)·len(b) of AlignOps (the table it fills).
-const MaxAlignCells = 1 << 22
+const MaxAlignCells = 1 << 24
 
 // AlignOps aligns the ops of a and b that filter selects (all when nil),
 // block being the layer-name prefix filter selects by. Removed and added

@@ -144,3 +144,14 @@ func TestDiffWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestAlignLimit: two selections too large to align are an error, not a
+// table of gigabytes.
+func TestAlignLimit(t *testing.T) {
+	g := &ir.Graph{Ops: make([]*ir.Op, 1<<13)}
+	h := &ir.Graph{Ops: make([]*ir.Op, 1<<11+1)}
+	_, err := ir.AlignOps(g, h, nil, "")
+	if err == nil || !strings.Contains(err.Error(), "aligning 8192 ops with 2049 ops is over the limit of 16777216 pairs: select a block") {
+		t.Errorf("error %v", err)
+	}
+}
