@@ -13,6 +13,7 @@ import (
 
 	"github.com/mmcloughlin/avo/build"
 
+	"github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
@@ -39,6 +40,11 @@ type Options struct {
 	After func(t passes.Target, i int, pass string, g *ir.Graph) error
 	// Source names the model in comments (e.g. "models/resnet50v2.rn").
 	Source string
+	// Runtime, when set, is the import path of the copy of rnc's runtime
+	// (rnc.RuntimeCopy) the package imports instead of
+	// github.com/rnc-dev/rnc/runtime: a package built outside the rnc
+	// module carries the runtime with it.
+	Runtime string
 }
 
 // Result is a generated package.
@@ -171,6 +177,9 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n\n// Package %s runs %s, compiled by rnc for %s.\n//\n", Header, opt.Package, path.Base(src), strings.Join(targetNames(targets), ", "))
+	if opt.Runtime != "" {
+		fmt.Fprintf(&b, "// It runs on a copy of rnc's runtime,\n// %s, which needs the module\n// golang.org/x/sys: run go mod tidy once in the module.\n//\n", opt.Runtime)
+	}
 	fmt.Fprintf(&b, "//\tm, err := %s.Load(\"weights.safetensors\") // Keras names; .h5 works too\n", opt.Package)
 	fmt.Fprintf(&b, "//\tprobs := make([]float32, n*%s.Classes)\n//\terr = m.Predict(probs, images) // n NHWC images\npackage %s\n\n", opt.Package, opt.Package)
 	fmt.Fprintf(&b, `import "github.com/rnc-dev/rnc/runtime"
@@ -267,6 +276,17 @@ func Program() *runtime.Program { return program }
 	fmt.Fprintf(&b, testTemplate, Header, opt.Package)
 	if err := put(res, "model_test.go", b.Bytes()); err != nil {
 		return nil, err
+	}
+	if opt.Runtime != "" {
+		for name, src := range res.Files {
+			if strings.HasSuffix(name, ".go") {
+				out, err := rnc.RewriteImports(name, src, opt.Runtime)
+				if err != nil {
+					return nil, err
+				}
+				res.Files[name] = out
+			}
+		}
 	}
 	return res, nil
 }

@@ -3,10 +3,16 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	rncsrc "github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen"
+	"github.com/rnc-dev/rnc/internal/fileio"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 )
@@ -14,16 +20,24 @@ import (
 var compileCmd = &command{
 	name:  "compile",
 	short: "compile a model into a Go package",
-	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
+	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--runtime auto|copy|import] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
 	summary: `Compile a model into a Go package in DIR: the plan of every target compiled in, amd64
 assembly kernels generated with avo, and a portable Go fallback. The package picks the best
 target the CPU supports at load time. --target auto compiles avx512, avx2 and generic.
 
+The package runs on rnc's runtime. Outside the rnc module it carries a copy of it: DIR/runtime
+(with runtime/hdf5, runtime/npy, runtime/internal/...), imported by the path of DIR in the
+module of the nearest go.mod above it (run go mod init first), which then needs golang.org/x/sys
+(go mod tidy). --runtime copy copies inside rnc too; --runtime import imports
+github.com/rnc-dev/rnc/runtime (as auto does inside rnc), for a module that requires rnc.
+
 compile writes only files it generated: an existing file in DIR is replaced only if its first
 line is rnc's "` + codegen.Header + `" (a symbolic link, a read-only file or any
-other file is refused, and then nothing is written). Generated files of an earlier compile
-that this one does not produce (kernels_amd64.s after --target generic, say) are removed if
-they carry that line; other files in DIR are left alone. --dump-after files are named
+other file is refused, and then nothing is written); so are the copied runtime's files, and a
+symbolic link among its directories. Generated files of an earlier compile that this one does
+not produce (kernels_amd64.s after --target generic, say) are removed if they carry that line,
+and .go files under DIR/runtime if they carry it and the line naming the rnc file they were
+copied from; other files in DIR are left alone. --dump-after files are named
 NN-TARGET-PASS.ir and start with the line "` + dumpHeader + `";
 an existing file of such a name is replaced only if it starts with that line too; dumps of earlier compiles are kept.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
@@ -34,6 +48,7 @@ an existing file of such a name is replaced only if it starts with that line too
 		pkg := fs.String("pkg", "", "package name (default: the output directory's base name)")
 		dumpAfter := fs.String("dump-after", "", "write the IR after this pass (or all) of each target's pipeline to --dump-dir, as NN-TARGET-PASS.ir")
 		dumpDir := fs.String("dump-dir", "", "directory for --dump-after files (default: the output directory)")
+		rtMode := fs.String("runtime", "auto", "auto, copy or import: copy rnc's runtime into DIR/runtime (auto: outside the rnc module), or import github.com/rnc-dev/rnc/runtime")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
 			if err != nil {
@@ -66,11 +81,20 @@ an existing file of such a name is replaced only if it starts with that line too
 				}
 				opt.After = d.after
 			}
+			if opt.Runtime, err = copiedRuntime(*out, *rtMode); err != nil {
+				return fmt.Errorf("compile: %w", err)
+			}
 			res, err := codegen.Generate(g, opt)
 			if err != nil {
 				return err
 			}
-			files, stale, err := packageFiles(*out, res)
+			var rt map[string][]byte
+			if opt.Runtime != "" {
+				if rt, err = rncsrc.RuntimeCopy(opt.Runtime, codegen.Header); err != nil {
+					return fmt.Errorf("compile: copying rnc's runtime: %w", err)
+				}
+			}
+			files, stale, err := packageFiles(*out, res, rt)
 			if err != nil {
 				return err
 			}
@@ -80,8 +104,13 @@ an existing file of such a name is replaced only if it starts with that line too
 			if err := writeOwned(files, stale); err != nil {
 				return fmt.Errorf("compile: %w", err)
 			}
+			removeEmptyDirs(filepath.Join(*out, runtimeDir), stale)
 			fmt.Fprintf(stdout, "wrote package %s to %s: %d files, %d assembly kernels, targets %s\n",
 				name, *out, len(res.Files), res.Kernels, strings.Join(res.Targets, ", "))
+			if rt != nil {
+				fmt.Fprintf(stdout, "wrote a copy of rnc's runtime to %s: %d files, imported as %s; it needs golang.org/x/sys: run go mod tidy in the module\n",
+					filepath.Join(*out, runtimeDir), len(rt), opt.Runtime)
+			}
 			for _, p := range stale {
 				fmt.Fprintf(stdout, "removed %s, left over from an earlier compile\n", p)
 			}
@@ -134,4 +163,69 @@ func (d *dumper) after(t passes.Target, i int, pass string, g *ir.Graph) error {
 		header: dumpHeader,
 	})
 	return nil
+}
+
+// copiedRuntime returns the import path of the copy of rnc's runtime that a
+// package compiled into dir imports (dir's import path + "/runtime"), or ""
+// when the package imports rnc's own runtime: with --runtime import, and
+// with auto inside the rnc module. dir's import path is its path relative
+// to the nearest go.mod at or above it, after that file's module path.
+func copiedRuntime(dir, mode string) (string, error) {
+	switch mode {
+	case "import":
+		return "", nil
+	case "auto", "copy":
+	default:
+		return "", fmt.Errorf("--runtime %s: want auto, copy or import", mode)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	modDir, modPath, err := findModule(abs)
+	if err != nil {
+		return "", err
+	}
+	if modDir == "" {
+		return "", fmt.Errorf("%s is in no Go module (no go.mod in it or a directory above it): the generated package carries a copy of rnc's runtime, imported by its path in your module; run go mod init MODULE-PATH in your project first (or use --runtime import in a module that requires github.com/rnc-dev/rnc)", dir)
+	}
+	if mode == "auto" && modPath == rncsrc.Module {
+		return "", nil
+	}
+	rel, err := filepath.Rel(modDir, abs)
+	if err != nil {
+		return "", err
+	}
+	imp := modPath
+	if rel != "." {
+		imp += "/" + filepath.ToSlash(rel)
+	}
+	rt := imp + "/" + runtimeDir
+	if err := module.CheckImportPath(rt); err != nil {
+		return "", fmt.Errorf("the copy of rnc's runtime in %s would have the import path %q (module %s of %s), which Go does not accept: %v", dir, rt, modPath, filepath.Join(modDir, "go.mod"), err)
+	}
+	return rt, nil
+}
+
+// findModule returns the directory of the nearest go.mod at or above dir
+// (an absolute path) and its module path; modDir is "" if there is none.
+func findModule(dir string) (modDir, modPath string, err error) {
+	for d := dir; ; {
+		p := filepath.Join(d, "go.mod")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			data, err := fileio.ReadFile(p, 64<<20)
+			if err != nil {
+				return "", "", err
+			}
+			if modPath = modfile.ModulePath(data); modPath == "" {
+				return "", "", fmt.Errorf("%s has no module line", p)
+			}
+			return d, modPath, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", "", nil
+		}
+		d = parent
+	}
 }

@@ -479,7 +479,7 @@ func TestIRDiffWidth(t *testing.T) {
 // what rnc compile writes today, byte for byte.
 func TestCommittedGenerated(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := rnc(t, "compile", path("models/resnet50v2.rn"), "-o", dir, "--pkg", "resnet50v2"); err != nil {
+	if _, err := rnc(t, "compile", path("models/resnet50v2.rn"), "-o", dir, "--pkg", "resnet50v2", "--runtime", "import"); err != nil {
 		t.Fatal(err)
 	}
 	committed := path("examples/classify/resnet50v2")
@@ -543,7 +543,7 @@ func TestBench(t *testing.T) {
 func TestCompileDumps(t *testing.T) {
 	dir := t.TempDir()
 	dumps := filepath.Join(dir, "dumps")
-	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--target", "avx512", "--dump-after", "all", "--dump-dir", dumps); err != nil {
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg"), "--runtime", "import", "--target", "avx512", "--dump-after", "all", "--dump-dir", dumps); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -570,7 +570,7 @@ func TestCompileDumps(t *testing.T) {
 	// avx2 and generic share a layout (NCHW8c) but not a dump: the layout
 	// pass's dumps show each target's own graph.
 	dumps2 := filepath.Join(dir, "dumps2")
-	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg2"), "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2); err != nil {
+	if _, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", filepath.Join(dir, "pkg2"), "--runtime", "import", "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2); err != nil {
 		t.Fatal(err)
 	}
 	if got := dirNames(t, dumps2); !slices.Equal(got, []string{"04-avx2-layout.ir", "04-generic-layout.ir"}) {
@@ -587,7 +587,7 @@ func TestCompileDumps(t *testing.T) {
 	mine := filepath.Join(dumps2, "04-avx2-layout.ir")
 	os.WriteFile(mine, []byte("my notes\n"), 0o644)
 	pkg3 := filepath.Join(dir, "pkg3")
-	_, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", pkg3, "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2)
+	_, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", pkg3, "--runtime", "import", "--target", "avx2", "--dump-after", "layout", "--dump-dir", dumps2)
 	if err == nil || !strings.Contains(err.Error(), mine+" exists and was not written by rnc") {
 		t.Errorf("overwriting a user's file as a dump: %v", err)
 	}
@@ -625,7 +625,7 @@ func TestCompileOwnFiles(t *testing.T) {
 	userTest := []byte("package pkg\n\nimport \"testing\"\n\nfunc TestMine(t *testing.T) { Mine() }\n")
 	os.WriteFile(filepath.Join(dir, "model.go"), userModel, 0o644)
 	os.WriteFile(filepath.Join(dir, "main_test.go"), userTest, 0o644)
-	_, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	_, err := rnc(t, "compile", model, "-o", dir, "--runtime", "import", "--pkg", "pkg")
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "model.go")+" exists and was not written by rnc") {
 		t.Fatalf("compile over a user's model.go: %v", err)
 	}
@@ -640,7 +640,7 @@ func TestCompileOwnFiles(t *testing.T) {
 	// user's test, which is kept; compiling again replaces rnc's own files.
 	os.Remove(filepath.Join(dir, "model.go"))
 	for range 2 {
-		if _, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg"); err != nil {
+		if _, err := rnc(t, "compile", model, "-o", dir, "--runtime", "import", "--pkg", "pkg"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -660,7 +660,7 @@ func TestCompileOwnFiles(t *testing.T) {
 	}
 	ro := filepath.Join(dir, "program.go")
 	os.Chmod(ro, 0o444)
-	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--set", "classes=7")
+	_, err = rnc(t, "compile", model, "-o", dir, "--runtime", "import", "--pkg", "pkg", "--set", "classes=7")
 	if err == nil || !strings.Contains(err.Error(), ro+" is read-only") {
 		t.Errorf("compile over a read-only file: %v", err)
 	}
@@ -682,7 +682,7 @@ func TestCompileOwnFiles(t *testing.T) {
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
 	}
-	_, err = rnc(t, "compile", model, "-o", dir, "--pkg", "pkg")
+	_, err = rnc(t, "compile", model, "-o", dir, "--runtime", "import", "--pkg", "pkg")
 	if err == nil || !strings.Contains(err.Error(), link+" is a symbolic link") {
 		t.Errorf("compile over a symlink: %v", err)
 	}
@@ -696,7 +696,7 @@ func TestCompileOwnFiles(t *testing.T) {
 	// are removed, but not the link (not rnc's) nor a user's file of a
 	// generated name.
 	os.WriteFile(filepath.Join(dir, "bind_amd64.go"), []byte("package pkg\n"), 0o644)
-	out, err := rnc(t, "compile", model, "-o", dir, "--pkg", "pkg", "--target", "generic")
+	out, err := rnc(t, "compile", model, "-o", dir, "--runtime", "import", "--pkg", "pkg", "--target", "generic")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,144 @@
+// Package rnc holds the source of rnc's runtime, embedded so that rnc compile can copy it into a generated package built outside the rnc module.
+package rnc
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Module is rnc's module path.
+const Module = "github.com/rnc-dev/rnc"
+
+// The runtime's packages, tests included (RuntimeCopy leaves them out):
+// every package the generated code and runtime/npy need.
+//
+//go:embed runtime/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
+var source embed.FS
+
+// copies maps each copied package's directory in rnc to its directory in
+// the copy, relative to the copy of the runtime package.
+var copies = []struct{ from, to string }{
+	{"runtime", "."},
+	{"runtime/hdf5", "hdf5"},
+	{"runtime/npy", "npy"},
+	{"runtime/internal/lookup3", "internal/lookup3"},
+	{"internal/fileio", "internal/fileio"},
+}
+
+// CopyLine starts the second line of every file RuntimeCopy writes, after
+// the header; it names the rnc file the copy comes from.
+const CopyLine = "// Copied by rnc compile from " + Module + "/"
+
+// CopiedImport returns the import path in a copy of the runtime at
+// runtimePath (the copy of package runtime) of rnc's package imp, and
+// whether imp is one of the packages copied.
+func CopiedImport(imp, runtimePath string) (string, bool) {
+	for _, c := range copies {
+		if imp == Module+"/"+c.from {
+			if c.to == "." {
+				return runtimePath, true
+			}
+			return runtimePath + "/" + c.to, true
+		}
+	}
+	return "", false
+}
+
+// RuntimeCopy returns the Go files of a copy of rnc's runtime whose
+// package runtime has the import path runtimePath: runtime, runtime/hdf5,
+// runtime/npy, runtime/internal/lookup3 and internal/fileio (as
+// internal/fileio under the copy), without their tests. The keys are
+// slash-separated paths relative to the copy's directory ("model.go",
+// "hdf5/hdf5.go"). Each file starts with the line header, then a line
+// (CopyLine) naming the file it was copied from; its imports of rnc's
+// packages are rewritten to the copies. It is an error if a file imports
+// anything but the standard library, golang.org/x/sys and the copied
+// packages: the copy must build in any module.
+func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, c := range copies {
+		ents, err := source.ReadDir(c.from)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			from := c.from + "/" + name
+			src, err := source.ReadFile(from)
+			if err != nil {
+				return nil, err
+			}
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
+			b.Write(src)
+			out, err := RewriteImports(from, b.Bytes(), runtimePath)
+			if err != nil {
+				return nil, err
+			}
+			files[path.Join(c.to, name)] = out
+		}
+	}
+	return files, nil
+}
+
+// RewriteImports rewrites the imports of rnc's runtime packages in the Go
+// source src (named name in errors) to their copies in a copy of the
+// runtime at runtimePath (CopiedImport) and gofmts the result. Only import
+// paths change. An import of another rnc package, or of a module other
+// than golang.org/x/sys, is an error naming it.
+func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
+	if err != nil {
+		return nil, fmt.Errorf("rewriting the imports of %s: %w", name, err)
+	}
+	type edit struct {
+		start, end int
+		text       string
+	}
+	var edits []edit
+	for _, s := range f.Imports {
+		imp, err := strconv.Unquote(s.Path.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: import %s: %w", name, s.Path.Value, err)
+		}
+		first, _, _ := strings.Cut(imp, "/")
+		switch {
+		case imp == Module || strings.HasPrefix(imp, Module+"/"):
+			to, ok := CopiedImport(imp, runtimePath)
+			if !ok {
+				return nil, fmt.Errorf("%s imports %s, which is not part of the copy of rnc's runtime", name, imp)
+			}
+			edits = append(edits, edit{fset.Position(s.Path.Pos()).Offset, fset.Position(s.Path.End()).Offset, strconv.Quote(to)})
+		case !strings.Contains(first, "."), imp == "golang.org/x/sys" || strings.HasPrefix(imp, "golang.org/x/sys/"):
+			// The standard library, and golang.org/x/sys.
+		default:
+			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and golang.org/x/sys", name, imp)
+		}
+	}
+	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	var b bytes.Buffer
+	last := 0
+	for _, e := range edits {
+		b.Write(src[last:e.start])
+		b.WriteString(e.text)
+		last = e.end
+	}
+	b.Write(src[last:])
+	res, err := format.Source(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s with its imports rewritten does not parse: %w", name, err)
+	}
+	return res, nil
+}
