@@ -23,6 +23,24 @@ const Module = "github.com/rnc-dev/rnc"
 //go:embed runtime/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
 var source embed.FS
 
+// GoSum is rnc's go.sum: the checksums of the copy's one dependency,
+// golang.org/x/sys, for a module that builds on a copy without consulting
+// the checksum database.
+//
+//go:embed go.sum
+var GoSum []byte
+
+// SysSum returns the go.sum lines of golang.org/x/sys at version v.
+func SysSum(v string) []byte {
+	var out []byte
+	for _, l := range bytes.SplitAfter(GoSum, []byte("\n")) {
+		if bytes.HasPrefix(l, []byte("golang.org/x/sys "+v+" ")) || bytes.HasPrefix(l, []byte("golang.org/x/sys "+v+"/go.mod ")) {
+			out = append(out, l...)
+		}
+	}
+	return out
+}
+
 // copies maps each copied package's directory in rnc to its directory in
 // the copy, relative to the copy of the runtime package.
 var copies = []struct{ from, to string }{

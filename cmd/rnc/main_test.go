@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -827,14 +828,56 @@ func TestBenchOutput(t *testing.T) {
 	}
 }
 
-// TestPeakOutsideTree: outside the rnc source tree (and without RNC_ROOT)
-// rnc peak says what it needs instead of looking for models in ".".
-func TestPeakOutsideTree(t *testing.T) {
+// TestOutsideTree: an installed rnc, run outside the rnc source tree,
+// builds rnc peak's and rnc run's programs on the copy of the runtime it
+// embeds (it used to need the tree or RNC_ROOT).
+func TestOutsideTree(t *testing.T) {
 	t.Setenv("RNC_ROOT", "")
-	t.Chdir(t.TempDir())
-	_, err := rnc(t, "peak")
-	if err == nil || !strings.Contains(err.Error(), "needs the rnc source tree: run rnc inside it or set RNC_ROOT") {
-		t.Errorf("error %v", err)
+	dir := t.TempDir()
+	for _, f := range []string{"models/tinyv2.rn", "models/lib/resnet.rn"} {
+		data, err := os.ReadFile(path(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, strings.TrimPrefix(f, "models/"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abs := func(p string) string {
+		a, err := filepath.Abs(path(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	w, x, exp := abs("testdata/golden/tinyv2.safetensors"), abs("testdata/golden/tinyv2_input_b2_seed2.f32"), abs("testdata/golden/tinyv2_expected_b2.npy")
+	t.Chdir(dir)
+	if runtime.Supported("avx2") {
+		out, err := rnc(t, "peak")
+		if err != nil || !strings.Contains(out, "GFLOP/s per thread") {
+			t.Errorf("rnc peak: %q, %v", out, err)
+		}
+	}
+	outPath := filepath.Join(dir, "y.npy")
+	if _, err := rnc(t, "run", "tinyv2.rn", "--weights", w, "--input", x, "--out", outPath); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := npy.Read(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := npy.Read(exp)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("%d outputs, want %d (%v)", len(got), len(want), err)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+			t.Fatalf("output %d = %v, want %v", i, got[i], want[i])
+		}
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
+	rncsrc "github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
@@ -15,6 +17,8 @@ import (
 
 // rncRoot finds the rnc source tree that generated packages build
 // against: $RNC_ROOT, or the enclosing module github.com/rnc-dev/rnc.
+// Outside it (an installed rnc), buildRunner builds on a copy of the
+// runtime embedded in rnc instead.
 func rncRoot() (string, error) {
 	if r := os.Getenv("RNC_ROOT"); r != "" {
 		return r, nil
@@ -170,11 +174,16 @@ func (r *runner) Close() { os.RemoveAll(r.dir) }
 // runner program, and builds it. check, when not nil, vets the generated
 // package before anything is written or built.
 func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source string, check func(*codegen.Result) error) (*runner, error) {
-	root, err := rncRoot()
-	if err != nil {
-		return nil, err
+	// In the rnc tree (or with RNC_ROOT) the runner builds against that
+	// source; elsewhere against a copy of the runtime embedded in rnc,
+	// which needs only golang.org/x/sys from the module proxy or cache.
+	root, rootErr := rncRoot()
+	opts := codegen.Options{Package: "model", Targets: targets, Pipeline: cfg, Source: source}
+	const copyPath = "rncrun/model/runtime"
+	if rootErr != nil {
+		opts.Runtime = copyPath
 	}
-	res, err := codegen.Generate(g, codegen.Options{Package: "model", Targets: targets, Pipeline: cfg, Source: source})
+	res, err := codegen.Generate(g, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +201,34 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		r.Close()
 		return nil, err
 	}
-	gomod := fmt.Sprintf("module rncrun\n\ngo 1.26\n\nrequire github.com/rnc-dev/rnc v0.0.0\n\nreplace github.com/rnc-dev/rnc => %s\n", root)
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		return fail(err)
+	main := []byte(fmt.Sprintf(runnerMain))
+	files := map[string][]byte{}
+	if rootErr == nil {
+		gomod := fmt.Sprintf("module rncrun\n\ngo 1.26\n\nrequire github.com/rnc-dev/rnc v0.0.0\n\nreplace github.com/rnc-dev/rnc => %s\n", root)
+		sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+		if err != nil {
+			return fail(err)
+		}
+		files["go.mod"], files["go.sum"] = []byte(gomod), sum
+	} else {
+		sys, err := sysModule()
+		if err != nil {
+			return fail(err)
+		}
+		files["go.mod"] = []byte("module rncrun\n\ngo 1.26\n\nrequire golang.org/x/sys " + sys + "\n")
+		files["go.sum"] = rncsrc.SysSum(sys)
+		if main, err = rncsrc.RewriteImports("main.go", main, copyPath); err != nil {
+			return fail(err)
+		}
+		rt, err := rncsrc.RuntimeCopy(copyPath, codegen.Header)
+		if err != nil {
+			return fail(err)
+		}
+		for name, data := range rt {
+			files[filepath.Join("model", "runtime", filepath.FromSlash(name))] = data
+		}
 	}
-	files := map[string][]byte{"go.mod": []byte(gomod), "go.sum": sum, "main.go": []byte(fmt.Sprintf(runnerMain))}
+	files["main.go"] = main
 	for name, data := range res.Files {
 		if name != "model_test.go" {
 			files[filepath.Join("model", name)] = data
@@ -226,6 +257,22 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		return fail(fmt.Errorf("building the generated package: %v\n%s", err, out))
 	}
 	return r, nil
+}
+
+// sysModule is the version of golang.org/x/sys this rnc was built with:
+// the copied runtime's one dependency.
+func sysModule() (string, error) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "golang.org/x/sys" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return d.Version, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("building generated code outside the rnc tree: this rnc binary does not record its golang.org/x/sys version; run rnc inside the rnc source tree or set RNC_ROOT")
 }
 
 // run runs the runner with arguments and returns its standard output.
