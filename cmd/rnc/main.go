@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/rnc-dev/rnc/dsl"
 )
 
 var commands []*command
@@ -34,7 +36,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.short)
 	}
-	fmt.Fprintf(w, "\nFlags may come before or after the model file. `rnc help COMMAND` shows a command's flags.\n")
+	fmt.Fprintf(w, "\nFlags may come before or after the model file. `rnc help COMMAND` shows a command's flags,\n`rnc help builtins` the model language's builtins.\n")
 }
 
 func find(name string) *command {
@@ -61,6 +63,10 @@ func run(args []string, out, stderr io.Writer) error {
 	}
 	switch name {
 	case "help", "-h", "-help", "--help":
+		if len(rest) == 1 && rest[0] == "builtins" {
+			fmt.Fprint(stdout, dsl.BuiltinHelp())
+			return nil
+		}
 		if len(rest) > 0 {
 			n := rest[0]
 			if n == "weights" && len(rest) > 1 {
