@@ -437,6 +437,8 @@ func TestParseMemory(t *testing.T) {
 		{"calls", body(fill("f()"))},
 		{"parentheses", body(fill("(1)"))},
 		{"indexes", body("x" + fill("[1]"))},
+		{"attributes", body("x" + fill(".a"))},
+		{"attributes and indexes", body("x" + fill(".a[1]"))},
 		{"if", body(fill("if x{}"))},
 		{"for", body(fill("for i in 1..1{}"))},
 		{"minus", body("x = " + fill("-") + "1")},
