@@ -173,6 +173,8 @@ func TestErrors(t *testing.T) {
 			nil, `m.rn:4:12: Conv2D wide: kernel 3x3 dilated 4x4 does not fit the input_1 input 8x8 (padded 8x8)`},
 		{"dilated kernel does not fit in width", model("    return Conv2D(x, 4, [1, 3], dilation_rate = [9, 4], name = \"wide\")"),
 			nil, `m.rn:4:12: Conv2D wide: kernel 1x3 dilated 9x4 does not fit the input_1 input 8x8 (padded 8x8)`},
+		{"model parameter twice", "model m(a = 1, b = 2, a = 3) {\n    return Input(shape = [4, 4, a])\n}\n",
+			nil, `m.rn:1:23: parameter "a" of m declared twice`},
 		{"disconnected", model("    y = Input(shape = [8, 8, 3])\n    return Model(x, Add(x, y))"),
 			nil, `m.rn:2:1: model m: graph disconnected: the outputs depend on input input_2, which Model's inputs do not list`},
 	}

@@ -271,6 +271,9 @@ func (e *expander) load(path string, from srcPos, root bool, depth int) error {
 				return e.errorf(d.mac.pos, "second model declaration %s (the first, %s, is at %s)", d.mac.name, e.model.name, posString(e.model.pos))
 			}
 			e.model = d.mac
+			if err := checkParams(d.mac); err != nil {
+				return err
+			}
 			if err := checkStatements(d.mac.body); err != nil {
 				return err
 			}
