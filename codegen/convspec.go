@@ -80,10 +80,12 @@ func overwrites(s *runtime.Step, r runtime.Buf) bool {
 // convKernel describes the assembly kernel for a conv step on target t:
 // a key identifying it (identical kernels are emitted once), the emitter,
 // and the register tile's output-channel blocks (the step's split unit).
-// ok is false when t has no conv kernels or the step needs the Go kernel.
+// ok is false when t has no conv kernels or the step needs the Go kernel
+// (a dilated conv does, on every target: the assembly kernels take
+// adjacent taps only).
 func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, nb int, ok bool) {
 	block := t.Block()
-	if (t != passes.AVX512 && t != passes.AVX2) || s.WBlock != block {
+	if (t != passes.AVX512 && t != passes.AVX2) || s.WBlock != block || s.DH > 1 || s.DW > 1 {
 		return "", nil, 0, false
 	}
 	x, out := s.In[0], s.Out[0]

@@ -228,9 +228,9 @@ func checkTargets(t *testing.T, out string, pkgs []string, run, not []string) {
 // outputs bit-identical across runs and thread counts; no allocation in
 // Predict; errors for wrong sizes.
 //
-// small: the golden models (tinyv2's weights read from a Keras .h5 file)
-// and tinyv2 without its top (a feature-map output, as with Keras's _notop
-// weights). keras: ResNet50V2 and ResNet50 at 64×64 and ResNet50 at 32×32
+// small: the golden models (tinyv2's weights read from a Keras .h5 file),
+// tinyv2 without its top (a feature-map output, as with Keras's _notop
+// weights) and the dilated convs of models/dilated.rn on random weights. keras: ResNet50V2 and ResNet50 at 64×64 and ResNet50 at 32×32
 // on random weights. The 101- and 152-layer ResNets at 32×32 have exactly
 // the kernels of ResNet50 (v1) and of the 2-block ResNet200V2 that
 // TestVariants runs (v2), which is checked; they differ only in how often
@@ -251,6 +251,7 @@ func TestEndToEnd(t *testing.T) {
 			pkgs = append(pkgs, writeGolden(t, dir, m))
 		}
 		pkgs = append(pkgs, writeRandom(t, dir, "tinyv2_notop", "tinyv2", map[string]string{"include_top": "false"}))
+		pkgs = append(pkgs, writeRandom(t, dir, "dilated", "dilated", nil))
 		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
 	})
 	t.Run("keras", func(t *testing.T) {

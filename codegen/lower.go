@@ -102,6 +102,9 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			_, fam, _ := ir.PackBlock(k.Layout)
 			s.Winograd = fam == "wino"
 			s.KH, s.KW, s.SH, s.SW = a.Kernel[0], a.Kernel[1], a.Strides[0], a.Strides[1]
+			if a.Dilated() {
+				s.DH, s.DW = a.Dil()[0], a.Dil()[1]
+			}
 			s.Pad = a.Pad
 			s.Flops = 2 * convMACs(&s)
 			epi(a.Epi)
@@ -187,9 +190,27 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 // that is not done. Winograd steps are credited the same direct count.
 func convMACs(s *runtime.Step) int64 {
 	x := s.In[0]
+	if s.DH > 1 || s.DW > 1 {
+		return int64(dilatedTaps(s.OH(), s.SH, s.Pad[0], s.KH, s.DH, x.H)) * int64(dilatedTaps(s.OW(), s.SW, s.Pad[2], s.KW, s.DW, x.W)) *
+			int64(x.C) * int64(s.Out[0].C)
+	}
 	spec := conv.Spec{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3]}
 	return spec.MACs()
+}
+
+// dilatedTaps counts the (output, kernel) index pairs of one dimension of
+// a dilated conv whose input index o*stride - pad + k*dil lies in [0, in).
+func dilatedTaps(out, stride, pad, k, dil, in int) int {
+	n := 0
+	for o := 0; o < out; o++ {
+		for j := 0; j < k; j++ {
+			if i := o*stride - pad + j*max(dil, 1); i >= 0 && i < in {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func sub(op *ir.Op, i int) int {

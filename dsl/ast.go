@@ -141,10 +141,18 @@ type arg struct {
 	value expr
 }
 
-// indexExpr is x[i][j]...
-type indexExpr struct {
-	x       expr
-	indexes []expr
+// postfixExpr is x followed by indexes and attributes, x[i].shape[j]...:
+// each of ops is an index expression or an *attrRef. A run of them is a
+// list, not a nesting, so that a long one costs neither stack.
+type postfixExpr struct {
+	x   expr
+	ops []expr
+}
+
+// attrRef is the `.name` of a postfix expression, at the name.
+type attrRef struct {
+	pos  srcPos
+	name string
 }
 
 // unaryExpr is n prefix operators (all "-" or all "not") before x. A run
@@ -177,12 +185,13 @@ type tail struct {
 	x   expr
 }
 
-func (x *litExpr) start() srcPos   { return x.pos }
-func (x *nameExpr) start() srcPos  { return x.pos }
-func (x *parenExpr) start() srcPos { return x.pos }
-func (x *listExpr) start() srcPos  { return x.pos }
-func (x *callExpr) start() srcPos  { return x.pos }
-func (x *indexExpr) start() srcPos { return x.x.start() }
-func (x *unaryExpr) start() srcPos { return x.pos }
-func (x *cmpExpr) start() srcPos   { return x.l.start() }
-func (x *chainExpr) start() srcPos { return x.first.start() }
+func (x *litExpr) start() srcPos     { return x.pos }
+func (x *nameExpr) start() srcPos    { return x.pos }
+func (x *parenExpr) start() srcPos   { return x.pos }
+func (x *listExpr) start() srcPos    { return x.pos }
+func (x *callExpr) start() srcPos    { return x.pos }
+func (x *postfixExpr) start() srcPos { return x.x.start() }
+func (x *attrRef) start() srcPos     { return x.pos }
+func (x *unaryExpr) start() srcPos   { return x.pos }
+func (x *cmpExpr) start() srcPos     { return x.l.start() }
+func (x *chainExpr) start() srcPos   { return x.first.start() }

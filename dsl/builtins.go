@@ -28,7 +28,12 @@ type builtin struct {
 	// variadic collects all positional arguments into the first parameter
 	// (Add([a, b]) and Add(a, b) both work).
 	variadic bool
-	fn       func(e *expander, c *callExpr, a *args) (any, error)
+	// pure builtins have no effect but their value: a call of one whose
+	// value is unused is an error (unused.go).
+	pure bool
+	fn   func(e *expander, c *callExpr, a *args) (any, error)
+	// doc is the one-line meaning `rnc help builtins` prints.
+	doc string
 }
 
 var builtins map[string]*builtin
@@ -38,30 +43,53 @@ func init() {
 	name := bparam{"name", none{}}
 	pool := []bparam{x, {"pool_size", int64(2)}, {"strides", none{}}, {"padding", "valid"}, name}
 	builtins = map[string]*builtin{
-		"Input": {params: []bparam{{"shape", required}, name}, fn: bInput},
+		"Input": {params: []bparam{{"shape", required}, name}, fn: bInput,
+			doc: "the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input"},
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
-			{"padding", "valid"}, {"use_bias", true}, name}, fn: bConv2D},
-		"BatchNormalization":     {params: []bparam{x, {"axis", int64(-1)}, {"momentum", 0.99}, {"epsilon", 1e-3}, name}, fn: bBatchNorm},
-		"Activation":             {params: []bparam{x, {"activation", required}, name}, fn: bActivation},
-		"ZeroPadding2D":          {params: []bparam{x, {"padding", int64(1)}, name}, fn: bZeroPad},
-		"MaxPooling2D":           {params: pool, fn: bPool(ir.MaxPool)},
-		"AveragePooling2D":       {params: pool, fn: bPool(ir.AvgPool)},
-		"GlobalAveragePooling2D": {params: []bparam{x, name}, fn: bSimple(ir.GlobalAvgPool)},
-		"GlobalMaxPooling2D":     {params: []bparam{x, name}, fn: bSimple(ir.GlobalMaxPool)},
-		"Flatten":                {params: []bparam{x, name}, fn: bSimple(ir.Flatten)},
-		"Add":                    {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Add)},
-		"Multiply":               {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Multiply)},
-		"Dense":                  {params: []bparam{x, {"units", required}, {"activation", none{}}, {"use_bias", true}, name}, fn: bDense},
-		"Dropout":                {params: []bparam{x, {"rate", required}, name}, fn: bDropout},
-		"Rescaling":              {params: []bparam{x, {"scale", required}, {"offset", 0.0}, name}, fn: bRescaling},
-		"Model":                  {params: []bparam{{"inputs", required}, {"outputs", required}, {"name", "model"}}, fn: bModel},
-		"str":                    {params: []bparam{{"value", required}}, fn: bStr},
-		"len":                    {params: []bparam{{"value", required}}, fn: bLen},
-		"int":                    {params: []bparam{{"value", required}}, fn: bInt},
-		"float":                  {params: []bparam{{"value", required}}, fn: bFloat},
-		"min":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(-1)},
-		"max":                    {params: []bparam{{"values", required}}, variadic: true, fn: bMinMax(1)},
-		"error":                  {params: []bparam{{"message", required}}, fn: bError},
+			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, name}, fn: bConv2D,
+			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw])`},
+		"BatchNormalization": {params: []bparam{x, {"axis", int64(-1)}, {"momentum", 0.99}, {"epsilon", 1e-3}, name}, fn: bBatchNorm,
+			doc: "batch normalization of the channels by the moving mean and variance (inference), Keras's BatchNormalization"},
+		"Activation": {params: []bparam{x, {"activation", required}, name}, fn: bActivation,
+			doc: `"relu", "sigmoid", "softmax" (over the channels) or "linear" of every element, Keras's Activation`},
+		"ZeroPadding2D": {params: []bparam{x, {"padding", int64(1)}, name}, fn: bZeroPad,
+			doc: "zeros around the map: padding is an int, [pad_h, pad_w] or [[top, bottom], [left, right]], Keras's ZeroPadding2D"},
+		"MaxPooling2D": {params: pool, fn: bPool(ir.MaxPool),
+			doc: "maximum of every pool_size window (strides default to pool_size), Keras's MaxPooling2D"},
+		"AveragePooling2D": {params: pool, fn: bPool(ir.AvgPool),
+			doc: "mean of every pool_size window (strides default to pool_size), Keras's AveragePooling2D"},
+		"GlobalAveragePooling2D": {params: []bparam{x, name}, fn: bSimple(ir.GlobalAvgPool),
+			doc: "mean over height and width: a vector of the channels, Keras's GlobalAveragePooling2D"},
+		"GlobalMaxPooling2D": {params: []bparam{x, name}, fn: bSimple(ir.GlobalMaxPool),
+			doc: "maximum over height and width: a vector of the channels, Keras's GlobalMaxPooling2D"},
+		"Flatten": {params: []bparam{x, name}, fn: bSimple(ir.Flatten),
+			doc: "the map as a vector, in (height, width, channels) order, Keras's Flatten"},
+		"Add": {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Add),
+			doc: "sum of two or more tensors of one shape, Add([a, b]) or Add(a, b), Keras's Add"},
+		"Multiply": {params: []bparam{{"inputs", required}, name}, variadic: true, fn: bMerge(ir.Multiply),
+			doc: "product of two or more tensors of one shape, Multiply([a, b]) or Multiply(a, b), Keras's Multiply"},
+		"Dense": {params: []bparam{x, {"units", required}, {"activation", none{}}, {"use_bias", true}, name}, fn: bDense,
+			doc: "fully connected layer of a vector (or of every pixel of a map), Keras's Dense"},
+		"Dropout": {params: []bparam{x, {"rate", required}, name}, fn: bDropout,
+			doc: "the identity at inference, Keras's Dropout"},
+		"Rescaling": {params: []bparam{x, {"scale", required}, {"offset", 0.0}, name}, fn: bRescaling,
+			doc: "x * scale + offset, with constants, Keras's Rescaling"},
+		"Model": {params: []bparam{{"inputs", required}, {"outputs", required}, {"name", "model"}}, pure: true, fn: bModel,
+			doc: "a model's inputs, outputs and name, for the model declaration to return, Keras's Model"},
+		"str": {params: []bparam{{"value", required}}, pure: true, fn: bStr,
+			doc: "the text of an int, float, bool or string"},
+		"len": {params: []bparam{{"value", required}}, pure: true, fn: bLen,
+			doc: "the length of a list or a string"},
+		"int": {params: []bparam{{"value", required}}, pure: true, fn: bInt,
+			doc: "a number or a bool as an int (a float is truncated toward zero)"},
+		"float": {params: []bparam{{"value", required}}, pure: true, fn: bFloat,
+			doc: "a number as a float"},
+		"min": {params: []bparam{{"values", required}}, variadic: true, pure: true, fn: bMinMax(-1),
+			doc: "the smallest of numbers, min(a, b, ...) or min(list)"},
+		"max": {params: []bparam{{"values", required}}, variadic: true, pure: true, fn: bMinMax(1),
+			doc: "the largest of numbers, max(a, b, ...) or max(list)"},
+		"error": {params: []bparam{{"message", required}}, fn: bError,
+			doc: "stops the expansion with the message, at the call, with the chain of macro calls that led there"},
 	}
 }
 
@@ -73,6 +101,29 @@ func BuiltinNames() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// BuiltinHelp documents the builtins, sorted by name, one a line: the
+// signature with the defaults, then the meaning (`rnc help builtins`).
+func BuiltinHelp() string {
+	var b strings.Builder
+	for _, n := range BuiltinNames() {
+		b.WriteString(signature(n) + "  " + builtins[n].doc + "\n")
+	}
+	return b.String()
+}
+
+// signature is a builtin's parameters with their defaults, as a call.
+func signature(name string) string {
+	var ps []string
+	for _, p := range builtins[name].params {
+		if p.def == required {
+			ps = append(ps, p.name)
+		} else {
+			ps = append(ps, p.name+" = "+show(p.def))
+		}
+	}
+	return name + "(" + strings.Join(ps, ", ") + ")"
 }
 
 // args are a builtin call's bound arguments.
@@ -384,9 +435,35 @@ func bConv2D(e *expander, c *callExpr, a *args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	act, err := activationName(a, "activation")
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.pair("dilation_rate")
+	if err != nil {
+		return nil, err
+	}
+	if d[0] < 1 || d[1] < 1 {
+		return nil, a.errorf("dilation_rate", "dilation_rate must be positive, got %s", show(a.v["dilation_rate"]))
+	}
 	attrs := ir.Attrs{Filters: filters, Kernel: k, Strides: s}
+	if d != [2]int{1, 1} {
+		attrs.Dilation = d
+	}
+	// Keras applies the activation inside the layer: one layer, one op,
+	// the activation its epilogue.
+	switch act {
+	case ir.Relu:
+		attrs.Epi = []ir.Step{{Kind: ir.StepRelu, Sub: 1}}
+	case ir.Sigmoid:
+		attrs.Epi = []ir.Step{{Kind: ir.StepSigmoid, Sub: 1}}
+	case ir.Softmax:
+		return nil, a.errorf("activation", `activation "softmax" is not supported on a convolution; apply Activation(y, "softmax") to its output`)
+	}
 	if same && len(x.Type.Dims) == 3 {
-		attrs.Pad = samePads(x.Type.H(), x.Type.W(), k, s)
+		// TensorFlow's 'same' padding for the window the dilated kernel spans
+		span := [2]int{(k[0]-1)*d[0] + 1, (k[1]-1)*d[1] + 1}
+		attrs.Pad = samePads(x.Type.H(), x.Type.W(), span, s)
 	}
 	return e.layer(a, ir.Conv2D, []*ir.Value{x}, attrs, bias, nil)
 }

@@ -3,11 +3,14 @@
 // The language mirrors the Keras code of tf.keras.applications: macros with
 // positional and named parameters and defaults; int, float, bool, string,
 // list and tensor values; arithmetic, comparison and string concatenation;
-// if / else if / else; `for i in a .. b` (inclusive, empty when b < a);
-// `return`; `import "lib/resnet.rn"`; and one `model` whose parameters can be
-// overridden from the command line. Layer builtins (Conv2D,
-// BatchNormalization, ...) are named and defaulted as Keras names them, and
-// unnamed layers get Keras's automatic names. `rnc grammar` prints the EBNF.
+// a tensor's Keras shape, x.shape ([none, H, W, C]); if / else if / else;
+// `for i in a .. b` (inclusive, empty when b < a); `return`; `import
+// "lib/resnet.rn"`; and one `model` whose parameters can be overridden from
+// the command line. An expression statement is a call: any other would
+// compute a value to no effect, an error (unused.go). Layer builtins
+// (Conv2D, BatchNormalization, ...) are named and defaulted as Keras names
+// them, and unnamed layers get Keras's automatic names. `rnc grammar`
+// prints the EBNF, `rnc help builtins` the builtins (BuiltinHelp).
 //
 // No source, however hostile, makes loading hang, exhaust memory or
 // overflow the stack: the lexer and parser (lex.go, parse.go) work in

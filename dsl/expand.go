@@ -60,9 +60,10 @@ const (
 // Options configure Load.
 type Options struct {
 	// Set overrides model parameters: name → a value in the language's
-	// syntax ("[64,64,3]", "10", "false", "'avg'"); a bare word is a string.
-	// A value that starts like a number, list, quoted string, parenthesis
-	// or boolean but does not parse is an error.
+	// syntax ("[64,64,3]", "10", "false", "'avg'"); a bare word (names
+	// joined by dots too: "v2.small") is a string. A value that starts like
+	// a number, list, quoted string, parenthesis or boolean but does not
+	// parse is an error.
 	Set map[string]string
 	// ReadFile reads a source file. When nil, Load reads regular files
 	// only (not a FIFO or a device), of at most 1 MiB (fileio.ReadFile).
@@ -272,6 +273,12 @@ func (e *expander) load(path string, from srcPos, root bool, depth int) error {
 				return e.errorf(d.mac.pos, "second model declaration %s (the first, %s, is at %s)", d.mac.name, e.model.name, posString(e.model.pos))
 			}
 			e.model = d.mac
+			if err := checkParams(d.mac); err != nil {
+				return err
+			}
+			if err := checkStatements(d.mac.body); err != nil {
+				return err
+			}
 		default:
 			m := d.mac
 			if _, ok := builtins[m.name]; ok {
@@ -281,6 +288,9 @@ func (e *expander) load(path string, from srcPos, root bool, depth int) error {
 				return e.errorf(m.pos, "macro %s is already defined at %s", m.name, posString(prev.pos))
 			}
 			if err := checkParams(m); err != nil {
+				return err
+			}
+			if err := checkStatements(m.body); err != nil {
 				return err
 			}
 			e.macros[m.name] = m
@@ -417,11 +427,14 @@ func (e *expander) parseOverride(name, src string) (any, error) {
 		}
 		return src, nil // a bare word is a string: --set pooling=avg
 	}
-	if _, bare := x.(*nameExpr); bare {
+	if bareWord(x) {
 		return src, nil
 	}
 	v, err := e.eval(x, map[string]any{})
 	if err != nil {
+		if !startsLikeValue(src) {
+			return src, nil // words that happen to parse as an expression: --set note=a/b.h5
+		}
 		return nil, fmt.Errorf("--set %s=%s: %v", name, src, err)
 	}
 	if _, ok := v.(*ir.Value); ok {
@@ -450,6 +463,21 @@ func startsLikeValue(src string) bool {
 		return true
 	}
 	return false
+}
+
+// bareWord reports whether x is a name, or names joined by dots (a file
+// name, "resnet.v2"): a --set value that is a string.
+func bareWord(x expr) bool {
+	if p, ok := x.(*postfixExpr); ok {
+		for _, op := range p.ops {
+			if _, attr := op.(*attrRef); !attr {
+				return false
+			}
+		}
+		x = p.x
+	}
+	_, ok := x.(*nameExpr)
+	return ok
 }
 
 // block runs statements; it reports whether a return statement ran.
@@ -591,8 +619,8 @@ func (e *expander) eval(x expr, env map[string]any) (any, error) {
 		return e.list(x, env)
 	case *callExpr:
 		return e.call(x, env)
-	case *indexExpr:
-		return e.index(x, env)
+	case *postfixExpr:
+		return e.postfix(x, env)
 	case *unaryExpr:
 		if x.op == "not" {
 			return e.not(x, env)
@@ -879,12 +907,19 @@ func concatOperand(v any) (string, bool) {
 	return "", false
 }
 
-func (e *expander) index(x *indexExpr, env map[string]any) (any, error) {
+// postfix evaluates x's indexes and attributes, left to right.
+func (e *expander) postfix(x *postfixExpr, env map[string]any) (any, error) {
 	v, err := e.eval(x.x, env)
 	if err != nil {
 		return nil, err
 	}
-	for _, ix := range x.indexes {
+	for _, ix := range x.ops {
+		if a, ok := ix.(*attrRef); ok {
+			if v, err = e.attr(v, a); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := e.enter(ix.start()); err != nil {
 			return nil, err
 		}
@@ -907,6 +942,27 @@ func (e *expander) index(x *indexExpr, env map[string]any) (any, error) {
 		v = l[j]
 	}
 	return v, nil
+}
+
+// attr evaluates v.name. A tensor has one attribute, shape: Keras's
+// (None, H, W, C) as the list [none, H, W, C] ([none, C] for a vector).
+func (e *expander) attr(v any, a *attrRef) (any, error) {
+	if err := e.step(a.pos); err != nil {
+		return nil, err
+	}
+	t, ok := v.(*ir.Value)
+	if !ok {
+		return nil, e.errorf(a.pos, "%s %s has no attribute %q", typeName(v), show(v), a.name)
+	}
+	if a.name != "shape" {
+		return nil, e.errorf(a.pos, "%s has no attribute %q (a tensor has one: shape)", show(v), a.name)
+	}
+	l := make([]any, 0, 1+len(t.Type.Dims))
+	l = append(l, none{})
+	for _, d := range t.Type.Dims {
+		l = append(l, int64(d))
+	}
+	return l, e.built(a.pos, l)
 }
 
 // Calls.

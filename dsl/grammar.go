@@ -182,11 +182,24 @@ type Unary struct {
 	Postfix *Postfix `parser:"@@"`
 }
 
-// Postfix is a primary followed by indexing.
+// Postfix is a primary followed by indexes and attributes: x.shape[-1].
 type Postfix struct {
 	Pos     lexer.Position
-	Primary *Primary `parser:"@@"`
-	Index   []*Expr  `parser:"( \"[\" @@ \"]\" )*"`
+	Primary *Primary  `parser:"@@"`
+	Ops     []*PostOp `parser:"@@*"`
+}
+
+// PostOp is an index [i] or an attribute .name.
+type PostOp struct {
+	Pos   lexer.Position
+	Index *Expr `parser:"\"[\" @@ \"]\""`
+	Attr  *Attr `parser:"| \".\" @@"`
+}
+
+// Attr is an attribute's name (a tensor has one: shape).
+type Attr struct {
+	Pos  lexer.Position
+	Name string `parser:"@Ident"`
 }
 
 // Primary is a literal, a call, a name or a parenthesized expression.
@@ -232,7 +245,7 @@ var rnLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"|'(\\.|[^'\\\n])*'`},
 	{Name: "Keyword", Pattern: `\b(macro|model|import|if|else|for|in|return|and|or|not|true|false|none)\b`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Punct", Pattern: `==|!=|<=|>=|\.\.|//|[-+*/%<>=(),\[\]{};]`},
+	{Name: "Punct", Pattern: `==|!=|<=|>=|\.\.|//|[-+*/%<>=(),\[\]{};.]`},
 })
 
 // grammarParser is the grammar as participle reads it: Grammar prints

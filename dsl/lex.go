@@ -174,7 +174,7 @@ func (s *scanner) token() (token, error) {
 				n = 2
 			}
 		}
-		if n == 0 && strings.IndexByte("-+*/%<>=(),[]{};", c) >= 0 {
+		if n == 0 && strings.IndexByte("-+*/%<>=(),[]{};.", c) >= 0 {
 			n = 1
 		}
 		if n == 0 {

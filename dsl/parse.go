@@ -348,18 +348,26 @@ func (p *parser) unary() expr {
 
 func (p *parser) postfix() expr {
 	x := p.primary()
-	if !p.punct("[") {
+	if !p.punct("[") && !p.punct(".") {
 		return x
 	}
-	ix := &indexExpr{x: x}
-	for p.punct("[") {
-		p.enter()
-		p.advance()
-		ix.indexes = append(ix.indexes, p.expr())
-		p.expect("]")
-		p.leave()
+	px := &postfixExpr{x: x}
+	for {
+		switch {
+		case p.punct("["):
+			p.enter()
+			p.advance()
+			px.ops = append(px.ops, p.expr())
+			p.expect("]")
+			p.leave()
+		case p.punct("."):
+			p.advance()
+			t := p.ident("an attribute name")
+			px.ops = append(px.ops, &attrRef{pos: t.pos, name: t.text})
+		default:
+			return px
+		}
 	}
-	return ix
 }
 
 func (p *parser) primary() expr {

@@ -67,6 +67,10 @@ var snippets = []string{
 	"model m() { x = f(a, b = 1, c) }", "model m() { x = f(,) }", "model m() { x = [,] }",
 	"model m() { x = 99999999999999999999 + 1e999 }", "model m() { return - }",
 	"model m() { x = [1][0] y = (x)[0] z = f()[0][1] }", "model m() { x = y[] }",
+	"model m() { x = a.shape y = a.shape[-1] z = f(x).b.c[0].d }", "model m() { x = a. }",
+	"model m() { x = a.1 }", "model m() { x = a.if }", "model m() { x = a . b [0] . c }",
+	"model m() { x = a...b }", "model m() { x = .5 }", "model m() { x = a.b(1) }",
+	"model m() { x = -a.shape[0] y = not a.b == c.d }", "model m() { x = 1.5.e }",
 	"model m() { else }", "model m() { for }", "model m() { x = 1 .. 2 }",
 	"macro if() {}", "macro f(a b) {}", "macro f(a = ) {}", "model m() {}\nmodel n() {}",
 	"model m() { x = \xff }", "model m() { x = '\xff\xfe' }", "model m() { x = 1 } \x00",
@@ -89,12 +93,16 @@ func fromGrammar(f *File) *file {
 	var primary func(x *Primary) expr
 	unary := func(x *Unary) expr {
 		p := primary(x.Postfix.Primary)
-		if len(x.Postfix.Index) > 0 {
-			ix := &indexExpr{x: p}
-			for _, i := range x.Postfix.Index {
-				ix.indexes = append(ix.indexes, convExpr(i))
+		if len(x.Postfix.Ops) > 0 {
+			px := &postfixExpr{x: p}
+			for _, o := range x.Postfix.Ops {
+				if o.Attr != nil {
+					px.ops = append(px.ops, &attrRef{pos: pos(o.Attr.Pos), name: o.Attr.Name})
+				} else {
+					px.ops = append(px.ops, convExpr(o.Index))
+				}
 			}
-			p = ix
+			p = px
 		}
 		if len(x.Negs) > 0 {
 			return &unaryExpr{pos: pos(x.Pos), op: "-", n: len(x.Negs), x: p}
@@ -227,7 +235,7 @@ var literals = func() map[string]bool {
 	for k := range keywords {
 		m[k] = true
 	}
-	for _, p := range strings.Fields("== != <= >= .. // - + * / % < > = ( ) , [ ] { } ;") {
+	for _, p := range strings.Fields("== != <= >= .. // - + * / % < > = ( ) , [ ] { } ; .") {
 		m[p] = true
 	}
 	return m
@@ -429,6 +437,8 @@ func TestParseMemory(t *testing.T) {
 		{"calls", body(fill("f()"))},
 		{"parentheses", body(fill("(1)"))},
 		{"indexes", body("x" + fill("[1]"))},
+		{"attributes", body("x" + fill(".a"))},
+		{"attributes and indexes", body("x" + fill(".a[1]"))},
 		{"if", body(fill("if x{}"))},
 		{"for", body(fill("for i in 1..1{}"))},
 		{"minus", body("x = " + fill("-") + "1")},

@@ -33,7 +33,7 @@ func InferDims(op *Op) ([][]int, error) {
 		if a.Filters < 1 {
 			return nil, fmt.Errorf("filters must be positive, got %d", a.Filters)
 		}
-		oh, ow, err := window(op, x, a.Kernel, a.Strides, a.Pad, "kernel")
+		oh, ow, err := window(op, x, a.Kernel, a.Strides, a.Dil(), a.Pad, "kernel")
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func InferDims(op *Op) ([][]int, error) {
 		if err != nil {
 			return nil, err
 		}
-		oh, ow, err := window(op, x, a.Kernel, a.Strides, a.Pad, "pool size")
+		oh, ow, err := window(op, x, a.Kernel, a.Strides, [2]int{1, 1}, a.Pad, "pool size")
 		if err != nil {
 			return nil, err
 		}
@@ -204,13 +204,17 @@ func featureMap(op *Op, i int) ([]int, error) {
 	return d, nil
 }
 
-// window computes the output size of a sliding window (conv or pool).
-func window(op *Op, x []int, k, s [2]int, pad [4]int, what string) (int, int, error) {
+// window computes the output size of a sliding window (conv or pool) of
+// k taps spaced d apart: it spans (k-1)·d+1 pixels.
+func window(op *Op, x []int, k, s, d [2]int, pad [4]int, what string) (int, int, error) {
 	if k[0] < 1 || k[1] < 1 {
 		return 0, 0, fmt.Errorf("%s must be positive, got %dx%d", what, k[0], k[1])
 	}
 	if s[0] < 1 || s[1] < 1 {
 		return 0, 0, fmt.Errorf("strides must be positive, got %dx%d", s[0], s[1])
+	}
+	if d[0] < 1 || d[1] < 1 {
+		return 0, 0, fmt.Errorf("dilation must be positive, got %dx%d", d[0], d[1])
 	}
 	for _, p := range pad {
 		if p < 0 {
@@ -218,11 +222,16 @@ func window(op *Op, x []int, k, s [2]int, pad [4]int, what string) (int, int, er
 		}
 	}
 	h, w := x[0]+pad[0]+pad[1], x[1]+pad[2]+pad[3]
-	if k[0] > h || k[1] > w {
-		return 0, 0, fmt.Errorf("%s %dx%d does not fit the %s input %dx%d (padded %dx%d)",
-			what, k[0], k[1], inputName(op, 0), x[0], x[1], h, w)
+	// (k-1)·d+1 > n, without overflow
+	if k[0]-1 > (h-1)/d[0] || k[1]-1 > (w-1)/d[1] || h < 1 || w < 1 {
+		span := ""
+		if d != [2]int{1, 1} {
+			span = fmt.Sprintf(" dilated %dx%d", d[0], d[1])
+		}
+		return 0, 0, fmt.Errorf("%s %dx%d%s does not fit the %s input %dx%d (padded %dx%d)",
+			what, k[0], k[1], span, inputName(op, 0), x[0], x[1], h, w)
 	}
-	return (h-k[0])/s[0] + 1, (w-k[1])/s[1] + 1, nil
+	return (h-(k[0]-1)*d[0]-1)/s[0] + 1, (w-(k[1]-1)*d[1]-1)/s[1] + 1, nil
 }
 
 // subsampled is the dims of input i read at stride s in H and W.

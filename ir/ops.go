@@ -62,9 +62,9 @@ var kinds = [numKinds]KindInfo{
 	Input: {Name: "Input", Keras: "InputLayer", MinIn: 0, MaxIn: 0,
 		Doc: "the model's input, NHWC images; its type is the input shape"},
 	Conv2D: {Name: "Conv2D", Keras: "Conv2D", MinIn: 1, MaxIn: -1,
-		Attrs:  []string{"filters", "k", "s", "pad", "epi"},
+		Attrs:  []string{"filters", "k", "s", "dil", "pad", "epi"},
 		Params: []ParamInfo{{"kernel", false, true}, {"bias", true, true}},
-		Doc:    "y = conv(x0, kernel, strides s, zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands"},
+		Doc:    "y = conv(x0, kernel, strides s, dilation dil (1x1 when absent), zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands"},
 	BatchNorm: {Name: "BatchNormalization", Keras: "BatchNormalization", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Attrs:  []string{"eps"},
 		Params: []ParamInfo{{"gamma", false, true}, {"beta", false, true}, {"moving_mean", false, false}, {"moving_variance", false, false}},
@@ -163,6 +163,7 @@ type Attrs struct {
 	Units    int     // Dense/Head output units
 	Kernel   [2]int  // Conv2D kernel (kh, kw); pooling window for pools
 	Strides  [2]int  // (sh, sw)
+	Dilation [2]int  // Conv2D dilation (dh, dw): kernel taps dh rows, dw columns apart; zero means 1x1 (see Dil)
 	Pad      [4]int  // zero padding top, bottom, left, right
 	PadValue float64 // ZeroPadding2D fill value
 	PadZero  bool    // MaxPooling2D: padded positions count as 0
@@ -176,6 +177,18 @@ type Attrs struct {
 	Sub      []int   // Add/Multiply: per-input read stride
 	Epi      []Step  // Conv2D/Eltwise/pooling epilogue
 }
+
+// Dil is a Conv2D's dilation: Dilation, or 1x1 when it is unset (zero).
+func (a *Attrs) Dil() [2]int {
+	if a.Dilation == [2]int{} {
+		return [2]int{1, 1}
+	}
+	return a.Dilation
+}
+
+// Dilated reports whether a Conv2D's taps are spread out (a dilation
+// other than 1x1).
+func (a *Attrs) Dilated() bool { return a.Dil() != [2]int{1, 1} }
 
 func (a Attrs) clone(wmap map[*Weight]*Weight) Attrs {
 	c := a

@@ -33,6 +33,10 @@ var attrCodecs = map[string]attrCodec{
 	"k":       pairAttr(func(a *Attrs) *[2]int { return &a.Kernel }),
 	"pool":    pairAttr(func(a *Attrs) *[2]int { return &a.Kernel }),
 	"s":       pairAttr(func(a *Attrs) *[2]int { return &a.Strides }),
+	"dil": {
+		print: func(op *Op) (string, bool) { d := op.Attrs.Dil(); return joinInts(d[:], "x"), op.Attrs.Dilated() },
+		parse: pairAttr(func(a *Attrs) *[2]int { return &a.Dilation }).parse,
+	},
 	"pad": {
 		print: func(op *Op) (string, bool) { return joinInts(op.Attrs.Pad[:], ","), true },
 		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {

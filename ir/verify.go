@@ -232,8 +232,8 @@ func (v *verifier) layouts(op *Op) {
 		a := op.Attrs
 		switch {
 		case fam == "wino":
-			if in(0).Block() != b || out.Block() != b || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
-				v.errorf(op, "Winograd weights (%s) need a 3x3 stride-1 conv with pads of at most 2 on %dc maps, not %s → %s", k.Layout, b, in(0), out)
+			if in(0).Block() != b || out.Block() != b || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || a.Dilated() || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
+				v.errorf(op, "Winograd weights (%s) need an undilated 3x3 stride-1 conv with pads of at most 2 on %dc maps, not %s → %s", k.Layout, b, in(0), out)
 			}
 		case fam == "OIhw" && in(0).Block() == b && out.Block() == b:
 		case fam == "Ohwi" && in(0) == NHWC && out.Block() == b:

@@ -27,6 +27,10 @@ func TestVerifyCatches(t *testing.T) {
 		{"bad kernel shape", "c/kernel : [3,3,3,4]", "c/kernel : [3,3,2,4]", `weight "kernel" (c/kernel) has shape [3 3 2 4], want [3 3 3 4]`},
 		{"layout mismatch", "%3 a = Add(%1, %2) : f32[N,8,8,4] nhwc", "%3 a = Add(%1, %2) : f32[N,8,8,4] nChw16c", "input 0 is nhwc but the output is nChw16c"},
 		{"unknown activation", "fn=relu", "fn=gelu", `unknown activation "gelu"`},
+		{"dilated", "s=1x1 pad=1,1,1,1", "s=1x1 dil=2x3 pad=2,2,3,3", ""},
+		{"dilation shape", "s=1x1 pad=1,1,1,1", "s=1x1 dil=2x2 pad=1,1,1,1", "shape inference gives [6 6 4]"},
+		{"dilation zero", "s=1x1 pad=1,1,1,1", "s=1x1 dil=0x2 pad=1,1,1,1", "dilation must be positive, got 0x2"},
+		{"dilated kernel too large", "s=1x1 pad=1,1,1,1", "s=1x1 dil=5x1 pad=1,1,1,1", "kernel 3x3 dilated 5x1 does not fit the input_1 input 8x8 (padded 10x10)"},
 		{"arena overlap", ": f32[N,8,8,3] nhwc\n", ": f32[N,8,8,3] nhwc @arena[0:768]\n", "memory is planned for 1 of 4 values"},
 	}
 	for _, c := range cases {
@@ -188,6 +192,39 @@ weights
 		err = ir.Verify(g)
 		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%q: error %v, want %q", c.new, err, c.want)
+		}
+	}
+}
+
+// TestVerifyWinogradDilated: Winograd weights on a dilated conv (whose
+// taps the Winograd tiles do not read) are an error.
+func TestVerifyWinogradDilated(t *testing.T) {
+	src := `model "t"
+  %0 in = Input() : f32[N,12,12,16] nhwc
+  %1 r = Reorder(%0) : f32[N,12,12,16] nChw16c
+  %2 a = Conv2D(%1) filters=16 k=3x3 s=1x1 DIL pad=1,1,1,1 kernel=$0 : f32[N,12,12,16] nChw16c
+  %3 gap = GlobalAveragePooling2D(%2) : f32[N,16] nc
+  return %3
+weights
+  a/kernel : [3,3,16,16]
+  $0 = pack(a/kernel) layout=wino16 : [1,36,16,16]
+`
+	for dil, want := range map[string]string{
+		"":        "",
+		"dil=1x1": "",
+		"dil=1x2": "Winograd weights (wino16) need an undilated 3x3 stride-1 conv",
+	} {
+		text := strings.Replace(src, "DIL", dil, 1)
+		if dil == "dil=1x2" {
+			text = strings.Replace(text, "pad=1,1,1,1", "pad=1,1,2,2", 1)
+		}
+		g, err := ir.Parse(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ir.Verify(g)
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", dil, err, want)
 		}
 	}
 }

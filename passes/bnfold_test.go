@@ -163,6 +163,36 @@ func TestBNFold(t *testing.T) {
 			  $3 = matvecadd(c/kernel, $1, $2) : [3]
 			  $4 = scalein(c/kernel, $0) : [1,1,4,3]
 			`},
+		// BN → unpadded dilated conv folds forward too: every tap reads a pixel
+		{"bnfold forward dilated", `
+			model "t"
+			  %0 in = Input() : f32[N,7,8,4] nhwc
+			  %1 bn = BatchNormalization(%0) eps=0.001 gamma=bn/gamma beta=bn/beta moving_mean=bn/moving_mean moving_variance=bn/moving_variance : f32[N,7,8,4] nhwc
+			  %2 c = Conv2D(%1) filters=3 k=3x2 s=1x2 dil=2x3 pad=0,0,0,0 kernel=c/kernel : f32[N,3,3,3] nhwc
+			  return %2
+			weights
+			  c/kernel : [3,2,4,3]
+			  bn/gamma : [4]
+			  bn/beta : [4]
+			  bn/moving_mean : [4]
+			  bn/moving_variance : [4]
+			`, `
+			model "t"
+			  %0 in = Input() : f32[N,7,8,4] nhwc
+			  %2 bn+c = Conv2D(%0) filters=3 k=3x2 s=1x2 dil=2x3 pad=0,0,0,0 kernel=$4 bias=$3 : f32[N,3,3,3] nhwc
+			  return %2
+			weights
+			  c/kernel : [3,2,4,3]
+			  bn/gamma : [4]
+			  bn/beta : [4]
+			  bn/moving_mean : [4]
+			  bn/moving_variance : [4]
+			  $0 = bnscale(bn/gamma, bn/moving_variance) eps=0.001 : [4]
+			  $1 = bnshift(bn/beta, bn/moving_mean, $0) : [4]
+			  $2 = zeros() : [3]
+			  $3 = matvecadd(c/kernel, $1, $2) : [3]
+			  $4 = scalein(c/kernel, $0) : [3,2,4,3]
+			`},
 		// BN → padded conv does not fold forward (a padded zero would see the shift)
 		{"bnfold forward padded", `
 			model "t"

@@ -21,7 +21,7 @@ import (
 var modelSizes = map[string]map[string]string{
 	"resnet50v2": {"input_shape": "[64,64,3]"}, "resnet101v2": {"input_shape": "[32,32,3]"}, "resnet152v2": {"input_shape": "[32,32,3]"},
 	"resnet50": {"input_shape": "[64,64,3]"}, "resnet101": {"input_shape": "[32,32,3]"}, "resnet152": {"input_shape": "[32,32,3]"},
-	"tinyv2": nil, "tinyv1": nil, "stemv2": nil,
+	"tinyv2": nil, "tinyv1": nil, "stemv2": nil, "dilated": nil, "example": nil,
 	// the paper's networks: 2 units per stage
 	"resnet110": cifarSmall, "resnet110v2": cifarSmall, "resnet164": cifarSmall, "resnet164v2": cifarSmall,
 	"resnet1001": cifarSmall, "resnet1001v2": cifarSmall,

@@ -23,6 +23,23 @@ func TestPadFuse(t *testing.T) {
 			weights
 			  c/kernel : [3,3,3,4]
 			`},
+		// a pad folds into a dilated conv's padding as into any conv's
+		{"padfuse dilated", `
+			model "t"
+			  %0 in = Input() : f32[N,6,7,3] nhwc
+			  %1 p = ZeroPadding2D(%0) pad=2,1,0,3 : f32[N,9,10,3] nhwc
+			  %2 c = Conv2D(%1) filters=4 k=3x2 s=1x2 dil=3x4 pad=1,0,0,1 kernel=c/kernel : f32[N,4,4,4] nhwc
+			  return %2
+			weights
+			  c/kernel : [3,2,3,4]
+			`, `
+			model "t"
+			  %0 in = Input() : f32[N,6,7,3] nhwc
+			  %2 p+c = Conv2D(%0) filters=4 k=3x2 s=1x2 dil=3x4 pad=3,1,0,4 kernel=c/kernel : f32[N,4,4,4] nhwc
+			  return %2
+			weights
+			  c/kernel : [3,2,3,4]
+			`},
 		// a pad with a non-zero value must not fold
 		{"padfuse value", `
 			model "t"

@@ -4,7 +4,7 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 )
 
-// Winograd makes stride-1 3×3 convolutions on the AVX-512 target use
+// Winograd makes stride-1 undilated 3×3 convolutions on the AVX-512 target use
 // Winograd F(4×4, 3×3): their kernels are transformed at load time into
 // U = G g Gᵀ (the weight program's pack to "wino16"), and the generated
 // kernel computes 4×4 output tiles with 36 small GEMMs instead of 144
@@ -42,7 +42,7 @@ func Winograd(g *ir.Graph, t Target, limit int) error {
 
 func winogradFits(op *ir.Op, limit int) bool {
 	a := op.Attrs
-	if op.Kind != ir.Conv2D || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
+	if op.Kind != ir.Conv2D || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || a.Dilated() || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
 		return false
 	}
 	out := op.Out().Type

@@ -50,5 +50,35 @@ func TestWinograd(t *testing.T) {
 			  $3 = pack(c/kernel) layout=OIhw16i16o : [1,2,3,3,16,16]
 			  $4 = pack(a/kernel) layout=wino16 : [2,36,32,16]
 			`},
+		// a dilated 3x3 conv keeps the direct weights: Winograd's tiles take adjacent taps
+		{"winograd dilated", `
+			model "t"
+			  %0 in = Input() : f32[N,12,12,16] nhwc
+			  %1 in_to_nChw16c = Reorder(%0) : f32[N,12,12,16] nChw16c
+			  %2 a = Conv2D(%1) filters=16 k=3x3 s=1x1 dil=2x2 pad=2,2,2,2 kernel=$0 : f32[N,12,12,16] nChw16c
+			  %3 b = Conv2D(%1) filters=16 k=3x3 s=1x1 dil=1x2 pad=1,1,2,2 kernel=$1 : f32[N,12,12,16] nChw16c
+			  %4 sum = Add(%2, %3) : f32[N,12,12,16] nChw16c
+			  %5 gap = GlobalAveragePooling2D(%4) : f32[N,16] nc
+			  return %5
+			weights
+			  a/kernel : [3,3,16,16]
+			  b/kernel : [3,3,16,16]
+			  $0 = pack(a/kernel) layout=OIhw16i16o : [1,1,3,3,16,16]
+			  $1 = pack(b/kernel) layout=OIhw16i16o : [1,1,3,3,16,16]
+			`, `
+			model "t"
+			  %0 in = Input() : f32[N,12,12,16] nhwc
+			  %1 in_to_nChw16c = Reorder(%0) : f32[N,12,12,16] nChw16c
+			  %2 a = Conv2D(%1) filters=16 k=3x3 s=1x1 dil=2x2 pad=2,2,2,2 kernel=$0 : f32[N,12,12,16] nChw16c
+			  %3 b = Conv2D(%1) filters=16 k=3x3 s=1x1 dil=1x2 pad=1,1,2,2 kernel=$1 : f32[N,12,12,16] nChw16c
+			  %4 sum = Add(%2, %3) : f32[N,12,12,16] nChw16c
+			  %5 gap = GlobalAveragePooling2D(%4) : f32[N,16] nc
+			  return %5
+			weights
+			  a/kernel : [3,3,16,16]
+			  b/kernel : [3,3,16,16]
+			  $0 = pack(a/kernel) layout=OIhw16i16o : [1,1,3,3,16,16]
+			  $1 = pack(b/kernel) layout=OIhw16i16o : [1,1,3,3,16,16]
+			`},
 	})
 }

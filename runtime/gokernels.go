@@ -26,6 +26,7 @@ func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int)
 	}
 	B := s.WBlock
 	ICB := (x.C + B - 1) / B
+	dh, dw := max(s.DH, 1), max(s.DW, 1)
 	var acc [16]float32
 	for oh := oh0; oh < oh1; oh++ {
 		for ow := 0; ow < out.W; ow++ {
@@ -38,12 +39,12 @@ func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int)
 				}
 				for icb := 0; icb < ICB; icb++ {
 					for kh := 0; kh < s.KH; kh++ {
-						ih := oh*s.SH - s.Pad[0] + kh
+						ih := oh*s.SH - s.Pad[0] + kh*dh
 						if ih < 0 || ih >= x.H {
 							continue
 						}
 						for kw := 0; kw < s.KW; kw++ {
-							iw := ow*s.SW - s.Pad[2] + kw
+							iw := ow*s.SW - s.Pad[2] + kw*dw
 							if iw < 0 || iw >= x.W {
 								continue
 							}

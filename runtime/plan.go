@@ -112,6 +112,7 @@ type Step struct {
 	WBlock int
 
 	KH, KW, SH, SW int
+	DH, DW         int    // conv dilation: taps DH rows, DW columns apart (0 or 1: adjacent); portable kernel only
 	Pad            [4]int // top, bottom, left, right
 	PadZero        bool   // pooling: padded positions count as 0
 	Max            bool   // pooling: max (else average)

@@ -50,11 +50,12 @@ var summaryCmd = &command{
 var grammarCmd = &command{
 	short:   "print the model language's grammar",
 	name:    "grammar",
-	summary: "Print the model language's grammar (EBNF) and its builtins.",
+	summary: "Print the model language's grammar (EBNF) and its builtins (`rnc help builtins`).",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
 			fmt.Fprintln(stdout, dsl.Grammar())
-			fmt.Fprintf(stdout, "\nbuiltins: %s\n", strings.Join(dsl.BuiltinNames(), ", "))
+			fmt.Fprintf(stdout, "\nAn expression statement (Stmt's Expr) must be a call: any other value would be unused.\n")
+			fmt.Fprintf(stdout, "\nbuiltins:\n%s", dsl.BuiltinHelp())
 			return nil
 		}
 	},

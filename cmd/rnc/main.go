@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/rnc-dev/rnc/dsl"
 )
 
 var commands []*command
@@ -33,7 +35,7 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "rnc compiles ResNet-family models (.rn files) into Go packages.\n\nusage: rnc COMMAND [arguments]\n\ncommands:\n")
 	listCommands(w, commands)
-	fmt.Fprintf(w, "\nFlags may come before or after the model file. `rnc help COMMAND` shows a command's flags.\n")
+	fmt.Fprintf(w, "\nFlags may come before or after the model file. `rnc help COMMAND` shows a command's flags,\n`rnc help builtins` the model language's builtins.\n")
 }
 
 // listCommands prints one line per command: its name and short.
@@ -123,6 +125,10 @@ func help(args []string) error {
 		return nil
 	}
 	name := args[0]
+	if name == "builtins" && len(args) == 1 {
+		fmt.Fprint(stdout, dsl.BuiltinHelp())
+		return nil
+	}
 	if cs := group(name); len(cs) > 0 {
 		if len(args) == 1 {
 			groupUsage(stdout, name, cs)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rnc-dev/rnc/codegen"
+	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -164,6 +165,37 @@ func TestSetMalformed(t *testing.T) {
 		if _, err := rnc(t, "summary", m, "--set", set); err != nil {
 			t.Errorf("--set %s: %v", set, err)
 		}
+	}
+}
+
+// TestHelpBuiltins: `rnc help builtins` prints every builtin with its
+// parameters, defaults and meaning, and `rnc grammar` ends with the same
+// list after the EBNF.
+func TestHelpBuiltins(t *testing.T) {
+	out, err := rnc(t, "help", "builtins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != dsl.BuiltinHelp() || strings.Count(out, "\n") != len(dsl.BuiltinNames()) {
+		t.Errorf("help builtins:\n%s", out)
+	}
+	for _, want := range []string{
+		`Conv2D(x, filters, kernel_size, strides = 1, padding = "valid", use_bias = true, activation = none, dilation_rate = 1, name = none)  2-D convolution, Keras's Conv2D`,
+		"\nlen(value)  the length of a list or a string\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help builtins lacks %q:\n%s", want, out)
+		}
+	}
+	g, err := rnc(t, "grammar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(g, dsl.Grammar()) || !strings.HasSuffix(g, "\nbuiltins:\n"+out) || !strings.Contains(g, `PostOp = ("[" Expr "]") | ("." Attr) .`) {
+		t.Errorf("grammar:\n%s", g)
+	}
+	if u, _ := rnc(t, "help"); !strings.Contains(u, "`rnc help builtins`") {
+		t.Errorf("help does not point to help builtins:\n%s", u)
 	}
 }
 

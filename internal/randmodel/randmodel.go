@@ -1,7 +1,9 @@
 // Package randmodel writes random valid models in rnc's model language, for differential tests of the compiler against its interpreter.
 //
 // A model is a chain of random stages on one image input: convolutions
-// (kernels 1, 3, 5, 7 and non-square ones, strides 1–3, "valid" or "same"),
+// (kernels 1, 3, 5, 7 and non-square ones, strides 1–3, "valid" or "same",
+// at times dilated — dilation_rate 2, 3 or [dh, dw] — or with an
+// activation argument),
 // batch norms, activations (relu, sigmoid, linear), zero padding (also
 // fused into a following max pool or convolution), max and average pools
 // (sizes 1–3, strides 1–3, both paddings), Rescaling, Dropout, residual
@@ -26,7 +28,9 @@ type Model struct {
 	Name   string
 	Source string
 	Batch  int
-	// Ops counts the builtin calls of the source by name.
+	// Ops counts the builtin calls of the source by name, and the convs
+	// with a dilation_rate or an activation argument as
+	// "Conv2D(dilation_rate)" and "Conv2D(activation)".
 	Ops map[string]int
 }
 
@@ -62,7 +66,11 @@ type tensor struct {
 func (t tensor) vec() bool { return t.h == 0 }
 
 type gen struct {
-	r     *rng
+	r *rng
+	// x draws the convs' dilation and activation arguments: a stream of
+	// its own, so that the models' other choices stay those they were
+	// before convs had them.
+	x     *rng
 	b     strings.Builder
 	n     int
 	ops   map[string]int
@@ -71,9 +79,13 @@ type gen struct {
 
 // New returns the model of seed.
 func New(seed uint64) Model {
-	g := &gen{r: &rng{s: seed*0x9e3779b97f4a7c15 + 0x726e63}, ops: map[string]int{}}
+	g := &gen{r: &rng{s: seed*0x9e3779b97f4a7c15 + 0x726e63}, x: &rng{s: seed*0xbf58476d1ce4e5b9 + 0x64696c}, ops: map[string]int{}}
+	if g.x.s == 0 {
+		g.x.s = 1
+	}
 	for i := 0; i < 4; i++ {
 		g.r.next()
+		g.x.next()
 	}
 	name := fmt.Sprintf("r%d", seed)
 	h, w := g.r.in(1, 40), g.r.in(1, 40)
@@ -151,9 +163,18 @@ func (g *gen) conv(x tensor, filters int, keep bool) tensor {
 		}
 	}
 	same := keep || g.r.chance(2)
-	oh, ow := outSize(x.h, kh, sh, same), outSize(x.w, kw, sw, same)
+	dh, dw := 1, 1
+	if kh*kw > 1 && g.x.chance(5) {
+		dh = g.x.in(2, 3)
+		dw = dh
+		if g.x.chance(3) {
+			dw = g.x.in(1, 3)
+		}
+	}
+	// a dilated kernel spans (k-1)·d+1 pixels
+	oh, ow := outSize(x.h, (kh-1)*dh+1, sh, same), outSize(x.w, (kw-1)*dw+1, sw, same)
 	if oh < 1 || ow < 1 {
-		kh, kw, sh, sw, same = 1, 1, 1, 1, false
+		kh, kw, sh, sw, dh, dw, same = 1, 1, 1, 1, 1, 1, false
 		oh, ow = x.h, x.w
 	}
 	args := []string{x.name, fmt.Sprint(filters), size(kh, kw)}
@@ -165,6 +186,14 @@ func (g *gen) conv(x tensor, filters int, keep bool) tensor {
 	}
 	if g.r.chance(4) {
 		args = append(args, "use_bias = false")
+	}
+	if dh != 1 || dw != 1 {
+		args = append(args, "dilation_rate = "+size(dh, dw))
+		g.ops["Conv2D(dilation_rate)"]++
+	}
+	if g.x.chance(6) {
+		args = append(args, fmt.Sprintf("activation = %q", g.x.pick("relu", "sigmoid", "linear")))
+		g.ops["Conv2D(activation)"]++
 	}
 	args = append(args, g.named())
 	return g.call(tensor{"", oh, ow, filters}, "Conv2D", args...)

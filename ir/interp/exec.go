@@ -153,6 +153,7 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	H, W, C := xt.H(), xt.W(), xt.C()
 	OH, OW, F := ot.H(), ot.W(), ot.C()
 	kh, kw := a.Kernel[0], a.Kernel[1]
+	dil := a.Dil()
 	k := it.kernels[op]
 	bias := it.vec(op.Param("bias"), F)
 	out := make([]float64, n*OH*OW*F)
@@ -180,12 +181,12 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 					}
 				}
 				for dh := 0; dh < kh; dh++ {
-					ih := oh*a.Strides[0] - a.Pad[0] + dh
+					ih := oh*a.Strides[0] - a.Pad[0] + dh*dil[0]
 					if ih < 0 || ih >= H {
 						continue
 					}
 					for dw := 0; dw < kw; dw++ {
-						iw := ow*a.Strides[1] - a.Pad[2] + dw
+						iw := ow*a.Strides[1] - a.Pad[2] + dw*dil[1]
 						if iw < 0 || iw >= W {
 							continue
 						}
