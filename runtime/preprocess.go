@@ -116,6 +116,12 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 	if b.Empty() {
 		return fmt.Errorf("preprocess: the image has no pixels (bounds %v)", b)
 	}
+	if b.Dx() <= 0 || b.Dy() <= 0 { // the subtraction overflowed
+		return fmt.Errorf("preprocess: the image's bounds %v are too large", b)
+	}
+	if err := checkPixels(img); err != nil {
+		return fmt.Errorf("preprocess: %w", err)
+	}
 	// The mode's per-channel operands, as float32: y = (x/div − sub) / scale,
 	// with the channel order reversed for caffe.
 	var sub, scale [3]float32
@@ -169,6 +175,78 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 		}
 	}
 	return nil
+}
+
+// checkPixels reports a standard-library image whose pixel slices do not
+// cover its bounds (a struct built by hand), which would make indexing
+// panic.
+func checkPixels(img image.Image) error {
+	// plane checks that a plane of stride bytes per row holds rows×cols
+	// samples of size bytes each.
+	plane := func(name string, n, stride, rows, cols, size int) error {
+		if stride < cols*size || n < (rows-1)*stride+cols*size {
+			return fmt.Errorf("malformed %T: its %s (%d bytes, stride %d) does not hold %d×%d pixels of %d bytes", img, name, n, stride, cols, rows, size)
+		}
+		return nil
+	}
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	switch m := img.(type) {
+	case *image.RGBA:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 4)
+	case *image.NRGBA:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 4)
+	case *image.RGBA64:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 8)
+	case *image.NRGBA64:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 8)
+	case *image.Gray:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 1)
+	case *image.Gray16:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 2)
+	case *image.CMYK:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 4)
+	case *image.Paletted:
+		return plane("Pix", len(m.Pix), m.Stride, h, w, 1)
+	case *image.YCbCr:
+		return checkYCbCr(m, plane)
+	case *image.NYCbCrA:
+		return checkYCbCr(&m.YCbCr, plane)
+	}
+	return nil
+}
+
+func checkYCbCr(m *image.YCbCr, plane func(name string, n, stride, rows, cols, size int) error) error {
+	r := m.Rect
+	if err := plane("Y", len(m.Y), m.YStride, r.Dy(), r.Dx(), 1); err != nil {
+		return err
+	}
+	hs, vs := subsampling(m.SubsampleRatio)
+	// The chroma samples upsample reads (Go's own layout, truncating
+	// division included).
+	cw := (r.Max.X-1)/hs - r.Min.X/hs + 1
+	ch := (r.Max.Y-1)/vs - r.Min.Y/vs + 1
+	if err := plane("Cb", len(m.Cb), m.CStride, ch, cw, 1); err != nil {
+		return err
+	}
+	return plane("Cr", len(m.Cr), m.CStride, ch, cw, 1)
+}
+
+// subsampling returns a ratio's horizontal and vertical chroma
+// subsampling factors (4:4:4 for an unknown one, as image.YCbCr does).
+func subsampling(r image.YCbCrSubsampleRatio) (hs, vs int) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return 2, 1
+	case image.YCbCrSubsampleRatio420:
+		return 2, 2
+	case image.YCbCrSubsampleRatio440:
+		return 1, 2
+	case image.YCbCrSubsampleRatio411:
+		return 4, 1
+	case image.YCbCrSubsampleRatio410:
+		return 4, 2
+	}
+	return 1, 1
 }
 
 // paletteRGB fills t with the palette's colours without alpha (the
@@ -303,19 +381,7 @@ func clamp8(v int32) uint8 {
 // upsample returns the chroma plane's value at luma pixel (x, y), as
 // libjpeg-turbo's upsampler computes it.
 func upsample(m *image.YCbCr, plane []uint8, x, y int) uint8 {
-	hs, vs := 1, 1
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		hs = 2
-	case image.YCbCrSubsampleRatio420:
-		hs, vs = 2, 2
-	case image.YCbCrSubsampleRatio440:
-		vs = 2
-	case image.YCbCrSubsampleRatio411:
-		hs = 4
-	case image.YCbCrSubsampleRatio410:
-		hs, vs = 4, 2
-	}
+	hs, vs := subsampling(m.SubsampleRatio)
 	r := m.Rect
 	// The chroma samples the image covers, in absolute chroma coordinates;
 	// libjpeg replicates the edge samples beyond them.

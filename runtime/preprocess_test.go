@@ -253,6 +253,7 @@ func TestPreprocessPixelTypes(t *testing.T) {
 		t.Errorf("premultiplied: a transparent pixel keeps no colour, an opaque one its own: %v", wantPremul)
 	}
 	check("generic (At)", image.Image(struct{ image.Image }{nrgba}), want)
+	check("generic, At gives nil", nilImage{}, [][3]uint8{{0, 0, 0}, {0, 0, 0}})
 
 	gray := image.NewGray(image.Rect(0, 0, 2, 1))
 	gray.Pix = []uint8{7, 250}
@@ -444,3 +445,57 @@ func TestPreprocessAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestPreprocessMalformed: an image struct whose pixels do not cover its
+// bounds, and bounds whose width overflows, are errors, not panics.
+func TestPreprocessMalformed(t *testing.T) {
+	dst := make([]float32, 4*4*3)
+	ycc := image.NewYCbCr(image.Rect(0, 0, 9, 9), image.YCbCrSubsampleRatio420)
+	shortCb := *ycc
+	shortCb.Cb = shortCb.Cb[:len(shortCb.Cb)-1]
+	badStride := *ycc
+	badStride.CStride = 2
+	cases := []struct {
+		img  image.Image
+		want string
+	}{
+		{&image.RGBA{Pix: make([]uint8, 15), Stride: 4, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.RGBA: its Pix (15 bytes, stride 4) does not hold 2×2 pixels of 4 bytes"},
+		{&image.NRGBA{Pix: make([]uint8, 16), Stride: 4, Rect: image.Rect(0, 0, 2, 2)}, "stride 4) does not hold 2×2"},
+		{&image.Gray{Pix: make([]uint8, 100), Stride: -1, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.Gray"},
+		{&image.Gray16{Pix: make([]uint8, 7), Stride: 4, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.Gray16"},
+		{&image.NRGBA64{Pix: make([]uint8, 31), Stride: 16, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.NRGBA64"},
+		{&image.RGBA64{Pix: make([]uint8, 31), Stride: 16, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.RGBA64"},
+		{&image.CMYK{Pix: make([]uint8, 15), Stride: 8, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.CMYK"},
+		{&image.Paletted{Pix: make([]uint8, 3), Stride: 2, Rect: image.Rect(0, 0, 2, 2)}, "malformed *image.Paletted"},
+		{&shortCb, "malformed *image.YCbCr: its Cb (24 bytes, stride 5) does not hold 5×5 pixels of 1 bytes"},
+		{&badStride, "malformed *image.YCbCr: its Cb"},
+		{&image.NYCbCrA{YCbCr: shortCb}, "malformed *image.NYCbCrA: its Cb"},
+		{image.NewRGBA(image.Rect(0, 0, 0, 0)), "has no pixels"},
+		{hugeImage{}, "bounds"},
+	}
+	for _, c := range cases {
+		err := PreprocessImage(dst, c.img, 4, 4, 3, Preprocessing{Mode: PrepTF})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%T: error %v, want it to contain %q", c.img, err, c.want)
+		}
+	}
+	if err := PreprocessImage(dst, ycc, 4, 4, 3, Preprocessing{Mode: PrepTF}); err != nil {
+		t.Errorf("well-formed YCbCr: %v", err)
+	}
+}
+
+// hugeImage has bounds whose width overflows an int.
+type hugeImage struct{}
+
+func (hugeImage) ColorModel() color.Model { return color.RGBAModel }
+func (hugeImage) Bounds() image.Rectangle {
+	return image.Rect(math.MinInt64/2-1, 0, math.MaxInt64/2+1, 1)
+}
+func (hugeImage) At(x, y int) color.Color { panic("At called") }
+
+// nilImage's At returns nil.
+type nilImage struct{}
+
+func (nilImage) ColorModel() color.Model { return color.RGBAModel }
+func (nilImage) Bounds() image.Rectangle { return image.Rect(0, 0, 2, 1) }
+func (nilImage) At(x, y int) color.Color { return nil }
