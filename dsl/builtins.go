@@ -426,7 +426,7 @@ func (a *args) preprocessing(image bool) (ir.Preprocessing, error) {
 	if err := p.Check(); err != nil {
 		param := "mean"
 		for _, s := range p.Std {
-			if !(s > 0) || math.IsInf(s, 0) {
+			if f := float64(float32(s)); !(f > 0) || math.IsInf(f, 0) {
 				param = "std"
 			}
 		}

@@ -51,8 +51,8 @@ func ValidPrepMode(mode string) bool {
 }
 
 // Check reports what is wrong with p: an unknown mode, Mean or Std given
-// with a mode other than meanstd, a non-finite mean, or a std that is not a
-// positive finite number.
+// with a mode other than meanstd, a mean that is not a finite float32, or
+// a std that is not a positive finite float32.
 func (p Preprocessing) Check() error {
 	if p.Mode != "" && !ValidPrepMode(p.Mode) {
 		return fmt.Errorf("unknown preprocessing %q (want one of %q)", p.Mode, PrepModes)
@@ -66,12 +66,14 @@ func (p Preprocessing) Check() error {
 		}
 		return nil
 	}
+	// The arithmetic is float32's (as NumPy's on Keras's float32 arrays):
+	// the constants must stay finite, and the stds positive, in float32.
 	for c := range 3 {
-		if math.IsNaN(p.Mean[c]) || math.IsInf(p.Mean[c], 0) {
-			return fmt.Errorf("preprocessing meanstd: mean[%d] = %v is not finite", c, p.Mean[c])
+		if m := float64(float32(p.Mean[c])); math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("preprocessing meanstd: mean[%d] = %v is not a finite float32", c, p.Mean[c])
 		}
-		if !(p.Std[c] > 0) || math.IsInf(p.Std[c], 0) {
-			return fmt.Errorf("preprocessing meanstd: std[%d] = %v is not a positive finite number", c, p.Std[c])
+		if s := float64(float32(p.Std[c])); !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("preprocessing meanstd: std[%d] = %v is not a positive finite float32", c, p.Std[c])
 		}
 	}
 	return nil

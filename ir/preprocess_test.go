@@ -114,9 +114,10 @@ func TestPreprocessingText(t *testing.T) {
 	verifyErrs := []struct{ attrs, want string }{
 		{" preprocess=tf std=1,1,1", `input_1 (Input): mean and std go with preprocessing "meanstd", not "tf"`},
 		{" mean=1,1,1", `input_1 (Input): mean and std go with preprocessing "meanstd", and none is declared`},
-		{" preprocess=meanstd mean=0,0,0 std=1,0,1", `std[1] = 0 is not a positive finite number`},
-		{" preprocess=meanstd mean=0,0,0 std=1,1,NaN", `std[2] = NaN is not a positive finite number`},
-		{" preprocess=meanstd mean=0,+Inf,0 std=1,1,1", `mean[1] = +Inf is not finite`},
+		{" preprocess=meanstd mean=0,0,0 std=1,0,1", `std[1] = 0 is not a positive finite float32`},
+		{" preprocess=meanstd mean=0,0,0 std=1,1,NaN", `std[2] = NaN is not a positive finite float32`},
+		{" preprocess=meanstd mean=0,+Inf,0 std=1,1,1", `mean[1] = +Inf is not a finite float32`},
+		{" preprocess=meanstd mean=0,0,1e39 std=1,1,1", `mean[2] = 1e+39 is not a finite float32`},
 	}
 	for _, c := range verifyErrs {
 		g, err := ir.Parse(prog(c.attrs))

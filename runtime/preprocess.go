@@ -53,8 +53,9 @@ func (p Preprocessing) check() error {
 		return nil
 	case PrepMeanStd:
 		for c := range 3 {
-			if math.IsNaN(p.Mean[c]) || math.IsInf(p.Mean[c], 0) || !(p.Std[c] > 0) || math.IsInf(p.Std[c], 0) {
-				return fmt.Errorf("preprocessing meanstd: mean %v, std %v: want finite means and positive finite stds", p.Mean, p.Std)
+			m, s := float32(p.Mean[c]), float32(p.Std[c])
+			if m-m != 0 || !(s > 0) || math.IsInf(float64(s), 0) {
+				return fmt.Errorf("preprocessing meanstd: mean %v, std %v: want means and stds that are finite float32s, the stds positive", p.Mean, p.Std)
 			}
 		}
 		return nil
@@ -116,14 +117,14 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 	if b.Empty() {
 		return fmt.Errorf("preprocess: the image has no pixels (bounds %v)", b)
 	}
-	if b.Dx() <= 0 || b.Dy() <= 0 { // the subtraction overflowed
+	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > 1<<40 || b.Dy() > 1<<40 { // (≤ 0: the subtraction overflowed)
 		return fmt.Errorf("preprocess: the image's bounds %v are too large", b)
 	}
 	if err := checkPixels(img); err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
-	// The mode's per-channel operands, as float32: y = (x/div − sub) / scale,
-	// with the channel order reversed for caffe.
+	// The mode's per-channel operands, as float32: caffe subtracts sub
+	// (B, G, R), torch and meanstd compute (x/255 − sub) / scale.
 	var sub, scale [3]float32
 	scale = [3]float32{1, 1, 1}
 	switch p.Mode {

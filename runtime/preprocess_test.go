@@ -412,8 +412,8 @@ func TestPreprocessErrors(t *testing.T) {
 		{"nil dst", PreprocessImage(nil, img, 8, 8, 3, tf), "dst holds 0 values"},
 		{"zero size", PreprocessImage(dst, img, 0, 8, 3, tf), "bad input size 0×8"},
 		{"unknown mode", PreprocessImage(dst, img, 8, 8, 3, Preprocessing{Mode: "keras"}), `unknown preprocessing "keras"`},
-		{"zero std", PreprocessImage(dst, img, 8, 8, 3, Preprocessing{Mode: PrepMeanStd, Std: [3]float64{1, 0, 1}}), "want finite means and positive finite stds"},
-		{"NaN mean", PreprocessImage(dst, img, 8, 8, 3, Preprocessing{Mode: PrepMeanStd, Mean: [3]float64{math.NaN(), 0, 0}, Std: [3]float64{1, 1, 1}}), "want finite means"},
+		{"zero std", PreprocessImage(dst, img, 8, 8, 3, Preprocessing{Mode: PrepMeanStd, Std: [3]float64{1, 0, 1}}), "want means and stds that are finite float32s, the stds positive"},
+		{"NaN mean", PreprocessImage(dst, img, 8, 8, 3, Preprocessing{Mode: PrepMeanStd, Mean: [3]float64{math.NaN(), 0, 0}, Std: [3]float64{1, 1, 1}}), "want means and stds that are finite float32s"},
 	}
 	for _, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
