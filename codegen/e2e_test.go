@@ -252,7 +252,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		pkgs = append(pkgs, writeRandom(t, dir, "tinyv2_notop", "tinyv2", map[string]string{"include_top": "false"}))
 		pkgs = append(pkgs, writeRandom(t, dir, "dilated", "dilated", nil))
-		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict")
+		goTest(t, pkgs, "-run", "TestReference|TestDeterministic|TestPredictErrors|TestConcurrentPredict|TestPreprocess")
 	})
 	t.Run("keras", func(t *testing.T) {
 		dir, err := tempDir("e2e-")

@@ -182,7 +182,11 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	fmt.Fprintf(&b, "//\tm, err := %s.Load(\"weights.safetensors\") // Keras names; .h5 works too\n", opt.Package)
 	fmt.Fprintf(&b, "//\tprobs := make([]float32, n*%s.Classes)\n//\terr = m.Predict(probs, images) // n NHWC images\npackage %s\n\n", opt.Package, opt.Package)
-	fmt.Fprintf(&b, `import "github.com/rnc-dev/rnc/runtime"
+	fmt.Fprintf(&b, `import (
+	"image"
+
+	"github.com/rnc-dev/rnc/runtime"
+)
 
 // The input is InputHeight×InputWidth×InputChannels NHWC float32 images;
 // each output is %s.
@@ -247,6 +251,9 @@ func (m *Model) Close() error { return m.m.Close() }
 // Program is the compiled model.
 func Program() *runtime.Program { return program }
 `, outShape, in.H(), in.W(), in.C(), classes, oh, ow, oc, strings.Join(targetNames(targets), ", "))
+	if err := preprocessAPI(&b, ins[0].Def.Attrs.Prep, src); err != nil {
+		return nil, err
+	}
 	if err := put(res, "model.go", b.Bytes()); err != nil {
 		return nil, err
 	}

@@ -43,8 +43,8 @@ func init() {
 	name := bparam{"name", none{}}
 	pool := []bparam{x, {"pool_size", int64(2)}, {"strides", none{}}, {"padding", "valid"}, name}
 	builtins = map[string]*builtin{
-		"Input": {params: []bparam{{"shape", required}, name}, fn: bInput,
-			doc: "the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input"},
+		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}}, fn: bInput,
+			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std) declares how images become inputs`},
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
 			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, name}, fn: bConv2D,
 			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw])`},
@@ -389,6 +389,19 @@ func fits(dims []int) bool {
 	return true
 }
 
+// bInput is Keras's Input(shape, name), with the image's pixel convention:
+//
+//	Input(shape = [224, 224, 3], preprocessing = "tf")
+//	Input(shape = [32, 32, 3], preprocessing = "meanstd", mean = [0.49, 0.48, 0.45], std = [0.25, 0.24, 0.26])
+//
+// preprocessing is one of "raw" (the 0..255 values as they are), "tf"
+// (x/127.5 − 1), "caffe" (BGR, minus ImageNet's mean pixel), "torch"
+// ((x/255 − ImageNet's mean) / ImageNet's std, RGB) — the modes of Keras's
+// imagenet_utils.preprocess_input — or "meanstd": (x/255 − mean) / std
+// per R, G, B channel with the model's own mean and std (three numbers
+// each, on the 0..1 scale: torchvision's Normalize). ir/preprocess.go
+// defines them. It is omitted (none) when the model declares no convention;
+// the generated package's Preprocess then returns an error.
 func bInput(e *expander, c *callExpr, a *args) (any, error) {
 	l, ok := a.v["shape"].([]any)
 	if !ok || (len(l) != 3 && len(l) != 1) {
@@ -406,8 +419,80 @@ func bInput(e *expander, c *callExpr, a *args) (any, error) {
 	if len(dims) == 1 {
 		lay = ir.NC
 	}
+	prep, err := a.preprocessing(len(dims) == 3)
+	if err != nil {
+		return nil, err
+	}
 	t := ir.Type{DType: ir.F32, Dims: dims, Layout: lay}
-	return e.layer(a, ir.Input, nil, ir.Attrs{}, false, &t)
+	return e.layer(a, ir.Input, nil, ir.Attrs{Prep: prep}, false, &t)
+}
+
+// preprocessing reads Input's preprocessing, mean and std.
+func (a *args) preprocessing(image bool) (ir.Preprocessing, error) {
+	var p ir.Preprocessing
+	if a.isNone("preprocessing") {
+		for _, k := range []string{"mean", "std"} {
+			if !a.isNone(k) {
+				return p, a.errorf(k, "%s goes with preprocessing = %q", k, ir.PrepMeanStd)
+			}
+		}
+		return p, nil
+	}
+	mode, ok := a.v["preprocessing"].(string)
+	if !ok || !ir.ValidPrepMode(mode) {
+		return p, a.errorf("preprocessing", "preprocessing must be one of %s, got %s %s", quoteList(ir.PrepModes), typeName(a.v["preprocessing"]), show(a.v["preprocessing"]))
+	}
+	if !image {
+		return p, a.errorf("preprocessing", "preprocessing = %q needs an image input, shape [height, width, channels]", mode)
+	}
+	p.Mode = mode
+	if mode != ir.PrepMeanStd {
+		for _, k := range []string{"mean", "std"} {
+			if !a.isNone(k) {
+				return p, a.errorf(k, "%s goes with preprocessing = %q, not %q", k, ir.PrepMeanStd, mode)
+			}
+		}
+		return p, nil
+	}
+	for _, k := range []string{"mean", "std"} {
+		if a.isNone(k) {
+			return p, a.errorf("preprocessing", "preprocessing = %q needs mean and std: three numbers each, for R, G and B, on the 0..1 scale", mode)
+		}
+		dst := &p.Mean
+		if k == "std" {
+			dst = &p.Std
+		}
+		l, ok := a.v[k].([]any)
+		if !ok || len(l) != 3 {
+			return p, a.wrongType(k, "a list of three numbers (R, G, B)")
+		}
+		for i, v := range l {
+			f, ok := number(v)
+			if !ok {
+				return p, a.wrongType(k, "a list of three numbers (R, G, B)")
+			}
+			dst[i] = f
+		}
+	}
+	if err := p.Check(); err != nil {
+		param := "mean"
+		for _, s := range p.Std {
+			if f := float64(float32(s)); !(f > 0) || math.IsInf(f, 0) {
+				param = "std"
+			}
+		}
+		return p, a.errorf(param, "%v", err)
+	}
+	return p, nil
+}
+
+// quoteList prints ["a", "b"] as "a", "b".
+func quoteList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 func bConv2D(e *expander, c *callExpr, a *args) (any, error) {

@@ -12,6 +12,13 @@
 // them, and unnamed layers get Keras's automatic names. `rnc grammar`
 // prints the EBNF, `rnc help builtins` the builtins (BuiltinHelp).
 //
+// A model declares its images' pixel convention on its Input:
+// `Input(shape = s, preprocessing = "tf")`, one of Keras's
+// preprocess_input modes "tf", "caffe" and "torch", "raw" (0..255 as they
+// are), or "meanstd" with `mean = [r, g, b], std = [r, g, b]` on the 0..1
+// scale (ir/preprocess.go defines them); the generated package's
+// Preprocess applies it.
+//
 // No source, however hostile, makes loading hang, exhaust memory or
 // overflow the stack: the lexer and parser (lex.go, parse.go) work in
 // linear time and memory, and the source size, the nesting depth, the

@@ -60,7 +60,8 @@ type ParamInfo struct {
 
 var kinds = [numKinds]KindInfo{
 	Input: {Name: "Input", Keras: "InputLayer", MinIn: 0, MaxIn: 0,
-		Doc: "the model's input, NHWC images; its type is the input shape"},
+		Attrs: []string{"preprocess", "mean", "std"},
+		Doc:   "the model's input, NHWC images; its type is the input shape; preprocess is the images' declared pixel convention (preprocess.go), mean and std those of preprocess=meanstd"},
 	Conv2D: {Name: "Conv2D", Keras: "Conv2D", MinIn: 1, MaxIn: -1,
 		Attrs:  []string{"filters", "k", "s", "dil", "pad", "epi"},
 		Params: []ParamInfo{{"kernel", false, true}, {"bias", true, true}},
@@ -176,6 +177,8 @@ type Attrs struct {
 	Pooling  string  // Head: "avg", "max" or "none"
 	Sub      []int   // Add/Multiply: per-input read stride
 	Epi      []Step  // Conv2D/Eltwise/pooling epilogue
+	// Prep is an Input's declared pixel convention (Mode "" when none).
+	Prep Preprocessing
 }
 
 // Dil is a Conv2D's dilation: Dilation, or 1x1 when it is unset (zero).

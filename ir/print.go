@@ -10,7 +10,7 @@ import (
 // The text form, one line per op, stable and diffable:
 //
 //	model "model"
-//	  %0 input_1 = Input() : f32[N,64,64,3] nhwc
+//	  %0 input_1 = Input() preprocess=tf : f32[N,64,64,3] nhwc
 //	  %2 conv1_conv = Conv2D(%1) filters=64 k=7x7 s=2x2 pad=0,0,0,0 kernel=conv1_conv/kernel bias=conv1_conv/bias : f32[N,32,32,64] nhwc
 //	  %7, %8 a_conv+a_out = Conv2D(%6, %3) ... epi=[add(%3),out,affine($1,$2),relu] : f32[...] nChw16c @arena[0:1024], f32[...] nChw16c @arena[1024:2048]
 //	  return %180
@@ -85,6 +85,18 @@ var attrCodecs = map[string]attrCodec{
 			return err
 		},
 	},
+	"preprocess": {
+		print: func(op *Op) (string, bool) { return op.Attrs.Prep.Mode, op.Attrs.Prep.Mode != "" },
+		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
+			if !ValidPrepMode(s) {
+				return fmt.Errorf("unknown preprocessing %q (want one of %q)", s, PrepModes)
+			}
+			op.Attrs.Prep.Mode = s
+			return nil
+		},
+	},
+	"mean": prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Mean }),
+	"std":  prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Std }),
 	"epi": {
 		print: func(op *Op) (string, bool) {
 			if len(op.Attrs.Epi) == 0 {
@@ -143,6 +155,36 @@ func stringAttr(f func(*Attrs) *string, omitEmpty bool) attrCodec {
 		},
 		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
 			*f(&op.Attrs) = s
+			return nil
+		},
+	}
+}
+
+// prepAttr prints and parses Input's mean or std: three numbers separated
+// by commas, printed with preprocess=meanstd (or when set at all).
+func prepAttr(f func(*Preprocessing) *[3]float64) attrCodec {
+	return attrCodec{
+		print: func(op *Op) (string, bool) {
+			v := f(&op.Attrs.Prep)
+			s := make([]string, len(v))
+			for i, x := range v {
+				s[i] = formatFloat(x)
+			}
+			return strings.Join(s, ","), op.Attrs.Prep.Mode == PrepMeanStd || *v != [3]float64{}
+		},
+		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
+			parts := strings.Split(s, ",")
+			if len(parts) != 3 {
+				return fmt.Errorf("want 3 numbers separated by \",\", got %q", s)
+			}
+			v := f(&op.Attrs.Prep)
+			for i, p := range parts {
+				x, err := strconv.ParseFloat(p, 64)
+				if err != nil {
+					return fmt.Errorf("bad number %q", p)
+				}
+				v[i] = x
+			}
 			return nil
 		},
 	}

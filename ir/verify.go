@@ -212,6 +212,13 @@ func (v *verifier) layouts(op *Op) {
 		if out != NHWC && out != NC {
 			v.errorf(op, "input layout must be nhwc or nc, got %s", out)
 		}
+		if p := op.Attrs.Prep; p.Mode != "" || p.Mean != [3]float64{} || p.Std != [3]float64{} {
+			if err := p.Check(); err != nil {
+				v.errorf(op, "%v", err)
+			} else if out != NHWC {
+				v.errorf(op, "preprocessing %s declared on an input that is not an image (layout %s)", p.Mode, out)
+			}
+		}
 	case Conv2D:
 		for i := 1; i < len(op.Inputs); i++ {
 			if in(i) != out {

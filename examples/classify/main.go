@@ -1,4 +1,4 @@
-// Command classify labels images with ResNet50V2 compiled by rnc: it decodes JPEG or PNG files, resizes them to 224×224, applies Keras's resnet_v2 preprocessing and prints the top-5 ImageNet classes.
+// Command classify labels images with ResNet50V2 compiled by rnc: it decodes JPEG or PNG files, makes them the model's input with the generated package's Preprocess (Keras's load_img with its NEAREST resize to 224×224, then resnet_v2's preprocess_input, mode "tf") and prints the top-5 ImageNet classes.
 //
 //	go run ./examples/classify -weights resnet50v2.safetensors photo.jpg ...
 //
@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/examples/classify/resnet50v2"
+	"github.com/rnc-dev/rnc/internal/fileio"
 )
 
 //go:embed imagenet_classes.txt
@@ -54,13 +55,11 @@ func run(weights string, threads int, paths []string) error {
 	}
 	defer m.Close()
 	const size = resnet50v2.InputHeight * resnet50v2.InputWidth * resnet50v2.InputChannels
-	batch := make([]float32, 0, len(paths)*size)
-	for _, p := range paths {
-		x, err := load(p)
-		if err != nil {
+	batch := make([]float32, len(paths)*size)
+	for i, p := range paths {
+		if err := load(batch[i*size:(i+1)*size], p); err != nil {
 			return err
 		}
-		batch = append(batch, x...)
 	}
 	probs := make([]float32, len(paths)*resnet50v2.Classes)
 	if err := m.Predict(probs, batch); err != nil {
@@ -86,52 +85,20 @@ func run(weights string, threads int, paths []string) error {
 	return nil
 }
 
-// load decodes an image, resizes it to the model's input with bilinear
-// interpolation, and scales pixels to [-1, 1] (Keras's resnet_v2
-// preprocess_input, mode "tf"). The result is NHWC, RGB.
-func load(path string) ([]float32, error) {
-	f, err := os.Open(path)
+// load decodes an image file and writes it into dst as the model's input,
+// in the convention the model declares (resnet50v2.Preprocessing).
+func load(dst []float32, path string) error {
+	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	img, _, err := image.Decode(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return preprocess(img, resnet50v2.InputHeight, resnet50v2.InputWidth), nil
-}
-
-func preprocess(img image.Image, h, w int) []float32 {
-	b := img.Bounds()
-	sh, sw := float64(b.Dy())/float64(h), float64(b.Dx())/float64(w)
-	px := func(x, y int) [3]float64 {
-		x = min(max(x, 0), b.Dx()-1)
-		y = min(max(y, 0), b.Dy()-1)
-		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-		return [3]float64{float64(r >> 8), float64(g >> 8), float64(bl >> 8)}
+	if err := resnet50v2.PreprocessInto(dst, img); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	out := make([]float32, 0, h*w*3)
-	for y := 0; y < h; y++ {
-		fy := (float64(y)+0.5)*sh - 0.5 // pixel centers, as TF's half-pixel resize
-		y0 := int(fy)
-		if fy < 0 {
-			y0 = -1
-		}
-		dy := fy - float64(y0)
-		for x := 0; x < w; x++ {
-			fx := (float64(x)+0.5)*sw - 0.5
-			x0 := int(fx)
-			if fx < 0 {
-				x0 = -1
-			}
-			dx := fx - float64(x0)
-			a, bb, c, d := px(x0, y0), px(x0+1, y0), px(x0, y0+1), px(x0+1, y0+1)
-			for k := 0; k < 3; k++ {
-				v := (a[k]*(1-dx)+bb[k]*dx)*(1-dy) + (c[k]*(1-dx)+d[k]*dx)*dy
-				out = append(out, float32(v/127.5-1))
-			}
-		}
-	}
-	return out
+	return nil
 }

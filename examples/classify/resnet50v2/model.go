@@ -7,7 +7,11 @@
 //	err = m.Predict(probs, images) // n NHWC images
 package resnet50v2
 
-import "github.com/rnc-dev/rnc/runtime"
+import (
+	"image"
+
+	"github.com/rnc-dev/rnc/runtime"
+)
 
 // The input is InputHeight×InputWidth×InputChannels NHWC float32 images;
 // each output is a vector of Classes values.
@@ -71,3 +75,43 @@ func (m *Model) Close() error { return m.m.Close() }
 
 // Program is the compiled model.
 func Program() *runtime.Program { return program }
+
+// Preprocessing is the input convention resnet50v2.rn declares (its
+// Input's preprocessing), "tf":
+// x/127.5 − 1 per R, G, B, in −1..1
+// (Keras's preprocess_input mode "tf").
+const Preprocessing = "tf"
+
+var preprocessing = runtime.Preprocessing{Mode: "tf"}
+
+// Preprocess makes img the model's input: one
+// InputHeight×InputWidth×InputChannels NHWC float32 image, what Keras's
+//
+//	x = img_to_array(load_img(path, target_size=(InputHeight, InputWidth)))
+//	x = preprocess_input(x)
+//
+// gives for the model's convention (Preprocessing). The image is resized as
+// load_img resizes by default, with PIL's NEAREST: no smoothing, each
+// output pixel a copy of the source pixel PIL picks (the same pixel, not
+// an approximation), so that the model sees what it saw in Keras; its
+// R, G, B values are those PIL's convert("RGB") gives (alpha dropped, not
+// composited; gray and palettes expanded). A JPEG decoded by image/jpeg
+// gives PIL's values up to the decoders' IDCT differences, at most 3 of 255
+// levels (runtime.PreprocessImage has the details). It returns an error
+// for a model that declares no convention or whose input is not 3
+// channels, and for a nil or empty image.
+func Preprocess(img image.Image) ([]float32, error) {
+	x := make([]float32, InputHeight*InputWidth*InputChannels)
+	if err := PreprocessInto(x, img); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// PreprocessInto is Preprocess into dst[:InputHeight*InputWidth*InputChannels]
+// (a batch: one call per image, on consecutive slices of one buffer). It
+// allocates nothing for the standard library's image types, and writes
+// nothing when it returns an error (dst too short, among others).
+func PreprocessInto(dst []float32, img image.Image) error {
+	return runtime.PreprocessImage(dst, img, InputHeight, InputWidth, InputChannels, preprocessing)
+}

@@ -4,6 +4,7 @@ package resnet50v2
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -238,6 +239,56 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
+}
+
+// TestPreprocess: Preprocess makes one image of the model's input size,
+// which Predict accepts, PreprocessInto allocates nothing and refuses a
+// short dst; for a model without a declared RGB convention both are errors.
+func TestPreprocess(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 7, 5))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 37)
+	}
+	x, err := Preprocess(img)
+	if Preprocessing == "" || InputChannels != 3 {
+		if err == nil {
+			t.Fatalf("Preprocess: no error for a model whose convention is %q with %d channels", Preprocessing, InputChannels)
+		}
+		t.Logf("Preprocess: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x) != imageSize {
+		t.Fatalf("Preprocess gave %d values, want %d", len(x), imageSize)
+	}
+	if Preprocessing == "raw" && x[0] != float32(img.Pix[0]) {
+		t.Errorf("raw: first value %v, want %v", x[0], img.Pix[0])
+	}
+	dst := make([]float32, 2*imageSize)
+	if err := PreprocessInto(dst[imageSize:], image.NewNRGBA(image.Rect(2, 2, 2, 9))); err == nil {
+		t.Error("PreprocessInto: no error for an image without pixels")
+	}
+	if err := PreprocessInto(dst[:imageSize-1], img); err == nil {
+		t.Error("PreprocessInto: no error for a short dst")
+	}
+	if n := testing.AllocsPerRun(2, func() { _ = PreprocessInto(dst[imageSize:], img) }); n != 0 {
+		t.Errorf("PreprocessInto allocates %v times per call", n)
+	}
+	for i, v := range x {
+		if dst[imageSize+i] != v {
+			t.Fatalf("PreprocessInto and Preprocess differ at %d", i)
+		}
+	}
+	m, err := New(synthetic(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Predict(make([]float32, 2*Classes), dst); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // BenchmarkPredict: batch 1 and 8, 1 and 2 threads, on the best target.

@@ -1,0 +1,80 @@
+package ir
+
+import (
+	"fmt"
+	"math"
+)
+
+// The input conventions an image Input declares (Preprocessing.Mode): how
+// the 8-bit R, G, B values x of an image become the model's input. Every
+// mode computes in float32, in this order, as Keras's
+// keras.applications.imagenet_utils.preprocess_input does on a NumPy array:
+//
+//	raw      x                          RGB, 0..255 (a model that scales its input itself)
+//	tf       x/127.5 − 1                RGB, −1..1 (Keras's ResNetV2, MobileNet, Inception)
+//	caffe    x − mean[c]                BGR, mean = [103.939, 116.779, 123.68] per B, G, R
+//	                                    (Keras's ResNet, VGG: the Caffe models' convention)
+//	torch    (x/255 − mean[c]) / std[c] RGB, ImageNet's mean = [0.485, 0.456, 0.406] and
+//	                                    std = [0.229, 0.224, 0.225] (Keras's DenseNet)
+//	meanstd  (x/255 − mean[c]) / std[c] RGB, with the model's own Mean and Std (torchvision's
+//	                                    ToTensor + Normalize)
+//
+// The empty mode means the model declares none.
+const (
+	PrepRaw     = "raw"
+	PrepTF      = "tf"
+	PrepCaffe   = "caffe"
+	PrepTorch   = "torch"
+	PrepMeanStd = "meanstd"
+)
+
+// PrepModes lists the modes, in documentation order.
+var PrepModes = []string{PrepRaw, PrepTF, PrepCaffe, PrepTorch, PrepMeanStd}
+
+// Preprocessing is an image Input's declared convention.
+type Preprocessing struct {
+	// Mode is one of PrepModes, or "" when the model declares none.
+	Mode string
+	// Mean and Std are the per-channel (R, G, B) constants of PrepMeanStd,
+	// on the 0..1 scale of x/255; zero for every other mode.
+	Mean, Std [3]float64
+}
+
+// ValidPrepMode reports whether mode is one of PrepModes.
+func ValidPrepMode(mode string) bool {
+	for _, m := range PrepModes {
+		if m == mode {
+			return true
+		}
+	}
+	return false
+}
+
+// Check reports what is wrong with p: an unknown mode, Mean or Std given
+// with a mode other than meanstd, a mean that is not a finite float32, or
+// a std that is not a positive finite float32.
+func (p Preprocessing) Check() error {
+	if p.Mode != "" && !ValidPrepMode(p.Mode) {
+		return fmt.Errorf("unknown preprocessing %q (want one of %q)", p.Mode, PrepModes)
+	}
+	if p.Mode != PrepMeanStd {
+		if p.Mean != [3]float64{} || p.Std != [3]float64{} {
+			if p.Mode == "" {
+				return fmt.Errorf("mean and std go with preprocessing %q, and none is declared", PrepMeanStd)
+			}
+			return fmt.Errorf("mean and std go with preprocessing %q, not %q", PrepMeanStd, p.Mode)
+		}
+		return nil
+	}
+	// The arithmetic is float32's (as NumPy's on Keras's float32 arrays):
+	// the constants must stay finite, and the stds positive, in float32.
+	for c := range 3 {
+		if m := float64(float32(p.Mean[c])); math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("preprocessing meanstd: mean[%d] = %v is not a finite float32", c, p.Mean[c])
+		}
+		if s := float64(float32(p.Std[c])); !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("preprocessing meanstd: std[%d] = %v is not a positive finite float32", c, p.Std[c])
+		}
+	}
+	return nil
+}
