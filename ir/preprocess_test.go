@@ -28,7 +28,9 @@ func TestModelsDeclarePreprocessing(t *testing.T) {
 		"resnet50v2": {Mode: ir.PrepTF}, "resnet101v2": {Mode: ir.PrepTF}, "resnet152v2": {Mode: ir.PrepTF},
 		"resnet200v2": {Mode: ir.PrepTF}, "tinyv2": {Mode: ir.PrepTF}, "stemv2": {Mode: ir.PrepTF},
 		"resnet50": {Mode: ir.PrepCaffe}, "resnet101": {Mode: ir.PrepCaffe}, "resnet152": {Mode: ir.PrepCaffe},
-		"tinyv1": {Mode: ir.PrepCaffe},
+		"tinyv1":  {Mode: ir.PrepCaffe},
+		"example": {Mode: ir.PrepTF}, // README's example
+		"dilated": {},                // a test model: no convention
 	}
 	files, err := filepath.Glob(filepath.Join("..", "models", "*.rn"))
 	if err != nil {
@@ -64,8 +66,9 @@ func TestModelsDeclarePreprocessing(t *testing.T) {
 		if got := h.Inputs()[0].Def.Attrs.Prep; got != w {
 			t.Errorf("%s: parsed preprocessing %+v, want %+v", m, got, w)
 		}
-		if !strings.Contains(g.String(), " preprocess="+w.Mode+" ") {
-			t.Errorf("%s: the IR text does not show preprocess=%s", m, w.Mode)
+		if shown := strings.Contains(g.String(), " preprocess="); shown != (w.Mode != "") ||
+			w.Mode != "" && !strings.Contains(g.String(), " preprocess="+w.Mode+" ") {
+			t.Errorf("%s: the IR text does not show preprocess=%s (and only it)", m, w.Mode)
 		}
 	}
 }

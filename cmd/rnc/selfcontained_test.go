@@ -37,7 +37,7 @@ func TestCompileRuntimeCopy(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		return string(b)
 	}
-	if s := read(filepath.Join(dir, "model.go")); !strings.Contains(s, "import \"example.com/m/gen/tiny/runtime\"\n") || strings.Contains(s, "rnc-dev") {
+	if s := read(filepath.Join(dir, "model.go")); !strings.Contains(s, "\t\"example.com/m/gen/tiny/runtime\"\n") || strings.Contains(s, "rnc-dev") {
 		t.Errorf("model.go does not import the copy:\n%.1500s", s)
 	}
 	if s := read(filepath.Join(dir, "model_test.go")); !strings.Contains(s, "\"example.com/m/gen/tiny/runtime/npy\"") || strings.Contains(s, "rnc-dev") {
@@ -112,7 +112,7 @@ func TestCompileRuntimeCopy(t *testing.T) {
 	if _, err := compile("--runtime", "import"); err != nil {
 		t.Fatal(err)
 	}
-	if s := read(filepath.Join(dir, "model.go")); !strings.Contains(s, "import \"github.com/rnc-dev/rnc/runtime\"\n") || strings.Contains(s, "copy of rnc's runtime") {
+	if s := read(filepath.Join(dir, "model.go")); !strings.Contains(s, "\t\"github.com/rnc-dev/rnc/runtime\"\n") || strings.Contains(s, "copy of rnc's runtime") {
 		t.Errorf("model.go with --runtime import:\n%.1000s", s)
 	}
 	if got := dirNames(t, rt); !slices.Equal(got, []string{"internal", "mine.go"}) {
