@@ -40,8 +40,8 @@ func TestPreprocessAPI(t *testing.T) {
 		{"[8, 8, 3]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}},
 		{"[8, 8, 3]", `, preprocessing = "caffe"`, "caffe", [3]float64{}, [3]float64{}},
 		{"[8, 8, 3]", `, preprocessing = "torch"`, "torch", [3]float64{}, [3]float64{}},
-		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [125.3 / 255, 0.1, 1e-7], std = [0.3, 1 / 3, 7]`, "meanstd",
-			[3]float64{125.3 / float64(255), 0.1, 1e-7}, [3]float64{0.3, 1 / float64(3), 7}},
+		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [125.3 / 255, 0.1, 1e-7], std = [0.3, 1 / 3, 0.7]`, "meanstd",
+			[3]float64{125.3 / float64(255), 0.1, 1e-7}, [3]float64{0.3, 1 / float64(3), 0.7}},
 		{"[8, 8, 1]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}},
 	}
 	for _, c := range cases {

@@ -24,8 +24,8 @@ func TestPreprocessing(t *testing.T) {
 		{`, preprocessing = "tf"`, ir.Preprocessing{Mode: ir.PrepTF}},
 		{`, preprocessing = "caffe"`, ir.Preprocessing{Mode: ir.PrepCaffe}},
 		{`, preprocessing = "torch"`, ir.Preprocessing{Mode: ir.PrepTorch}},
-		{`, name = "img", preprocessing = "meanstd", mean = [0.5, 1, 0.25], std = [1 / 4, 2, 0.125]`,
-			ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.5, 1, 0.25}, Std: [3]float64{0.25, 2, 0.125}}},
+		{`, name = "img", preprocessing = "meanstd", mean = [0.5, 1, 0.25], std = [1 / 4, 0.5, 0.125]`,
+			ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.5, 1, 0.25}, Std: [3]float64{0.25, 0.5, 0.125}}},
 	}
 	for _, c := range cases {
 		src := inputModel("[8, 8, 3]", c.args)
@@ -65,6 +65,8 @@ func TestPreprocessingErrors(t *testing.T) {
 			`m.rn:2:61: Input: preprocessing meanstd: mean[0] = +Inf is not a finite float32`},
 		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [0.5, 0.5, 0.5], std = [1, 1e-50, 1]`,
 			`m.rn:2:85: Input: preprocessing meanstd: std[1] = 1e-50 is not a positive finite float32`},
+		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [127, 127, 127], std = [50, 50, 50]`,
+			`m.rn:2:61: Input: preprocessing meanstd: mean and std are on the 0..1 scale of x/255 (torchvision's), got mean [127 127 127] std [50 50 50]: divide 0..255-scale constants by 255`},
 		{"[12]", `, preprocessing = "tf"`,
 			`m.rn:2:29: Input: preprocessing = "tf" needs an image input, shape [height, width, channels]`},
 	}

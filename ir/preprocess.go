@@ -76,5 +76,13 @@ func (p Preprocessing) Check() error {
 			return fmt.Errorf("preprocessing meanstd: std[%d] = %v is not a positive finite float32", c, p.Std[c])
 		}
 	}
+	// On the 0..1 scale of x/255 (torchvision's), a mean outside 0..1 or a
+	// std over 1 is a 0..255-scale constant: x/255 − 127 would compile and
+	// give nonsense.
+	for c := range 3 {
+		if p.Mean[c] < 0 || p.Mean[c] > 1 || p.Std[c] > 1 {
+			return fmt.Errorf("preprocessing meanstd: mean and std are on the 0..1 scale of x/255 (torchvision's), got mean %v std %v: divide 0..255-scale constants by 255", p.Mean, p.Std)
+		}
+	}
 	return nil
 }

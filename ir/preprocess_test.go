@@ -86,7 +86,7 @@ func TestPreprocessingText(t *testing.T) {
 	}{
 		{"", ir.Preprocessing{}},
 		{" preprocess=caffe", ir.Preprocessing{Mode: ir.PrepCaffe}},
-		{" preprocess=meanstd mean=0.5,0.25,1e-3 std=2,0.5,1", ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.5, 0.25, 1e-3}, Std: [3]float64{2, 0.5, 1}}},
+		{" preprocess=meanstd mean=0.5,0.25,1e-3 std=0.2,0.5,1", ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.5, 0.25, 1e-3}, Std: [3]float64{0.2, 0.5, 1}}},
 	}
 	for _, c := range ok {
 		g, err := ir.Parse(prog(c.attrs))

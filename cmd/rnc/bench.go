@@ -41,7 +41,7 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	x, shape, err := readInput(input)
+	x, shape, err := readModelInput(input, g)
 	if err != nil {
 		return err
 	}
@@ -53,10 +53,6 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	absInput, err := filepath.Abs(input)
-	if err != nil {
-		return err
-	}
 	r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
 		return checkBatch(n, compiledImageBytes(g, res))
 	})
@@ -64,6 +60,11 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 		return err
 	}
 	defer r.Close()
+	// The runner reads the input as checked (and preprocessed) here.
+	absInput := filepath.Join(r.dir, "in.f32")
+	if err := npy.Write(absInput, x, nil); err != nil {
+		return err
+	}
 	tmp := filepath.Join(r.dir, "out.f32")
 	out, err := r.run(env, "-weights", absWeights, "-input", absInput, "-out", tmp, "-threads", strconv.Itoa(threads))
 	if err != nil {
@@ -216,11 +217,13 @@ func printBench(model, out string, runs int) error {
 		return fmt.Sprintf("%.0f%%", 100*gflops/(peak*float64(threads)))
 	}
 	all := float64(flops) / float64(total)
-	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.2f GFLOP per image, %.1f GFLOP/s", ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, all)
+	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.3g GFLOP per image, %.1f GFLOP/s", ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, all)
 	if peak > 0 {
 		fmt.Fprintf(stdout, " = %s of the measured peak (%.1f GFLOP/s per thread)", pct(all), peak)
 	}
-	fmt.Fprintf(stdout, "\n\n%-4s %-70s %8s %8s %6s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "%peak", "share")
+	fmt.Fprintf(stdout, "\nFLOPs: 2 per multiply-add of a direct convolution, padding taps excluded; a Winograd layer\n")
+	fmt.Fprintf(stdout, "(\"wino\" in rnc ir) executes fewer and may show above 100%% of the peak.\n")
+	fmt.Fprintf(stdout, "\n%-4s %-70s %8s %8s %6s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "%peak", "share")
 	for i, s := range steps {
 		gf, p := "", ""
 		if s.flops > 0 && s.ns > 0 {

@@ -194,17 +194,20 @@ var weightsLsCmd = &command{
 var runCmd = &command{
 	short: "run a model on images and print the top-5 classes",
 	name:  "run",
-	args:  "MODEL.rn --weights W --input X.f32|X.npy [--out Y.f32|Y.npy] [--interp [--after PASS|all|none]] [--set name=value]...",
-	summary: `Run a model on a batch of NHWC float32 images (batch = input size / (H*W*C)) and print the
-top-5 classes of each image. Without --interp the model is compiled into a temporary package,
-built and run (the best --target this CPU supports unless one is given); --interp runs the
-reference interpreter instead, on the graph as expanded or, with --after, as lowered by the
-passes up to that one.`,
+	args:  "MODEL.rn --weights W --input X.npy|X.f32|IMAGE.png|IMAGE.jpg [--out Y.f32|Y.npy] [--interp [--after PASS|all|none]] [--set name=value]...",
+	summary: `Run a model on a batch of NHWC float32 images (batch = input size / (H*W*C)), or on one
+PNG, JPEG or GIF picture made the model's input as the generated Preprocess does (the
+convention its Input declares), and print the top-5 classes of each image. Without --interp the
+model is compiled into a temporary package, built and run (the best --target this CPU supports
+unless one is given); --interp runs the reference interpreter instead, on the graph as expanded
+or, with --after, as lowered by the passes up to that one.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		pf := addPipelineFlags(fs)
+		*pf.target = "auto"
+		fs.Lookup("target").DefValue = "auto"
 		after := fs.String("after", "none", "with --interp: run the graph after this pass, all, or none (as expanded)")
 		weights := fs.String("weights", "", "weight file (safetensors, Keras names; required)")
-		input := fs.String("input", "", "input images, .npy or raw little-endian .f32 (required)")
+		input := fs.String("input", "", "input images, .npy or raw little-endian .f32, or one PNG, JPEG or GIF picture (required)")
 		outPath := fs.String("out", "", "write the outputs here (.npy or .f32)")
 		useInterp := fs.Bool("interp", false, "run the reference interpreter instead of compiling")
 		threads := fs.Int("threads", 0, "threads of the compiled model (default GOMAXPROCS)")
@@ -229,7 +232,7 @@ passes up to that one.`,
 			if err != nil {
 				return err
 			}
-			x, shape, err := readInput(*input)
+			x, shape, err := readModelInput(*input, g)
 			if err != nil {
 				return err
 			}

@@ -125,6 +125,9 @@ blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 		fs.Var(diff, "diff", "a second model to compare with the first; the model named first is on the left")
 		width := fs.Int("width", 120, "line width of the text --diff (two columns of (N-3)/2)")
 		return func(args []string) error {
+			if len(args) == 0 && diff.value != "" {
+				return fmt.Errorf("ir --diff %s: --diff compares two models: rnc ir A.rn --diff B.rn, or rnc ir --diff A.rn B.rn", diff.value)
+			}
 			path, err := oneArg(args, "model file")
 			if err != nil {
 				return err

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	_ "image/gif" // rnc run --input picture.gif
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
 	"math"
 	"os"
 
 	"github.com/rnc-dev/rnc/codegen"
+	"github.com/rnc-dev/rnc/internal/fileio"
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -89,6 +97,65 @@ func compiledImageBytes(g *ir.Graph, res *codegen.Result) int64 {
 }
 
 // readInput reads an input tensor file of at most maxBatchBytes.
+// readModelInput reads rnc run's --input for model g: a tensor file
+// (readInput), or a PNG, JPEG or GIF picture (told by content), made one
+// image of the model's input as the generated Preprocess makes it, in the
+// convention g's Input declares.
+func readModelInput(path string, g *ir.Graph) ([]float32, []int, error) {
+	f, _, err := fileio.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if !isPicture(head[:n]) {
+		return readInput(path)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, err
+	}
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPicturePixels {
+		return nil, nil, fmt.Errorf("%s: a %dx%d picture, more than %d pixels", path, cfg.Width, cfg.Height, maxPicturePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ins := g.Inputs()
+	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 {
+		return nil, nil, fmt.Errorf("%s: a picture needs a model with one image input", path)
+	}
+	t := ins[0].Type
+	p := ins[0].Def.Attrs.Prep
+	x := make([]float32, t.H()*t.W()*t.C())
+	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std}); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, []int{1, t.H(), t.W(), t.C()}, nil
+}
+
+// maxPicturePixels bounds a picture rnc run decodes (64 megapixels).
+const maxPicturePixels = 1 << 26
+
+// isPicture reports whether a file starting with head is a PNG, JPEG or
+// GIF picture.
+func isPicture(head []byte) bool {
+	for _, sig := range []string{"\x89PNG\r\n\x1a\n", "\xff\xd8\xff", "GIF87a", "GIF89a"} {
+		if bytes.HasPrefix(head, []byte(sig)) {
+			return true
+		}
+	}
+	return false
+}
+
 func readInput(path string) ([]float32, []int, error) {
 	if st, err := os.Stat(path); err == nil && st.Size() > maxBatchBytes {
 		return nil, nil, fmt.Errorf("input %s is %d bytes, more than the limit of %d (%d GiB)", path, st.Size(), int64(maxBatchBytes), maxBatchBytes>>30)

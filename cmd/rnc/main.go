@@ -10,12 +10,48 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/rnc-dev/rnc/dsl"
 )
 
 var commands []*command
+
+// cleanups are what an interrupt must undo (temporary directories), by
+// registration number.
+var cleanups = struct {
+	sync.Mutex
+	n  int
+	fs map[int]func()
+}{fs: map[int]func(){}}
+
+// atInterrupt registers f to run if rnc is interrupted; the returned
+// function unregisters it.
+func atInterrupt(f func()) (unregister func()) {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	cleanups.n++
+	id := cleanups.n
+	cleanups.fs[id] = f
+	return func() {
+		cleanups.Lock()
+		defer cleanups.Unlock()
+		delete(cleanups.fs, id)
+	}
+}
+
+// runCleanups runs (once) every registered cleanup.
+func runCleanups() {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	for id, f := range cleanups.fs {
+		f()
+		delete(cleanups.fs, id)
+	}
+}
 
 func init() {
 	commands = []*command{
@@ -24,6 +60,18 @@ func init() {
 }
 
 func main() {
+	// An interrupt (Ctrl-C, kill, or a closed pipe: rnc bench | head)
+	// removes the temporary build directories before rnc exits.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	go func() {
+		s := <-sig
+		runCleanups()
+		if s == os.Interrupt {
+			os.Exit(130)
+		}
+		os.Exit(2)
+	}()
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "rnc:", err)

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"image"
+	_ "image/jpeg"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -949,5 +952,100 @@ func TestRunBadVariance(t *testing.T) {
 			t.Errorf("run %v: error %v, want %q", extra, err, want)
 		}
 		t.Logf("run %v: %v", extra, err)
+	}
+}
+
+// TestRunPicture: rnc run --input takes a PNG or JPEG picture and makes it
+// the model's input as the generated Preprocess does (tinyv2 declares
+// "tf"): the compiled package and the interpreter give what they give on
+// the preprocessed tensor; a model without a convention is refused.
+func TestRunPicture(t *testing.T) {
+	m, w := path("models/tinyv2.rn"), path("testdata/golden/tinyv2.safetensors")
+	pic := path("testdata/preprocess/cat.jpg")
+	f, err := os.Open(pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _, err := image.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 32*32*3)
+	if err := runtime.PreprocessImage(x, img, 32, 32, 3, runtime.Preprocessing{Mode: runtime.PrepTF}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	xt := filepath.Join(dir, "x.npy")
+	if err := npy.Write(xt, x, []int{1, 32, 32, 3}); err != nil {
+		t.Fatal(err)
+	}
+	outs := map[string][]float32{}
+	for _, c := range []struct{ name, input, mode string }{
+		{"tensor interp", xt, "--interp"}, {"picture interp", pic, "--interp"}, {"picture compiled", pic, ""},
+	} {
+		o := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".npy")
+		args := []string{"run", m, "--weights", w, "--input", c.input, "--out", o}
+		if c.mode != "" {
+			args = append(args, c.mode)
+		}
+		if _, err := rnc(t, args...); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if outs[c.name], _, err = npy.Read(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"picture interp", "picture compiled"} {
+		for i, v := range outs["tensor interp"] {
+			if d := math.Abs(float64(outs[name][i] - v)); d > 1e-5 {
+				t.Fatalf("%s: output %d = %v, want %v", name, i, outs[name][i], v)
+			}
+		}
+	}
+	_, err = rnc(t, "run", path("models/dilated.rn"), "--weights", w, "--input", pic, "--interp")
+	if err == nil || !strings.Contains(err.Error(), "cat.jpg: the model declares no input preprocessing") {
+		t.Errorf("a model without a convention: %v", err)
+	}
+}
+
+// TestRunTargetAuto: rnc run compiles every target and runs the best this
+// CPU supports, as bench does (its default was avx512, which failed on
+// AVX2-only CPUs).
+func TestRunTargetAuto(t *testing.T) {
+	fs := newFlagSet(runCmd, io.Discard)
+	runCmd.flags(fs)
+	if d := fs.Lookup("target").DefValue; d != "auto" {
+		t.Errorf("run --target defaults to %q", d)
+	}
+}
+
+// TestInterruptCleanup: what rnc registers to undo on an interrupt (the
+// runner's temporary directory) is undone once, and not after it is
+// unregistered.
+func TestInterruptCleanup(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	atInterrupt(func() { os.RemoveAll(a) })
+	unregister := atInterrupt(func() { os.RemoveAll(b) })
+	unregister()
+	runCleanups()
+	if _, err := os.Stat(a); !os.IsNotExist(err) {
+		t.Errorf("%s not removed: %v", a, err)
+	}
+	if _, err := os.Stat(b); err != nil {
+		t.Errorf("%s removed after unregistering: %v", b, err)
+	}
+}
+
+// TestIRDiffOneFile: rnc ir --diff with one model says how to name two.
+func TestIRDiffOneFile(t *testing.T) {
+	_, err := rnc(t, "ir", "--diff", path("models/resnet50.rn"))
+	if err == nil || !strings.Contains(err.Error(), "--diff compares two models: rnc ir A.rn --diff B.rn, or rnc ir --diff A.rn B.rn") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -165,10 +165,17 @@ func main() {
 
 // runner is a built runner binary for one model.
 type runner struct {
-	dir, bin string
+	dir, bin   string
+	unregister func()
 }
 
-func (r *runner) Close() { os.RemoveAll(r.dir) }
+// Close removes the runner's directory.
+func (r *runner) Close() {
+	os.RemoveAll(r.dir)
+	if r.unregister != nil {
+		r.unregister()
+	}
+}
 
 // buildRunner compiles g for targets into a temporary module with the
 // runner program, and builds it. check, when not nil, vets the generated
@@ -197,6 +204,7 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		return nil, err
 	}
 	r := &runner{dir: dir, bin: filepath.Join(dir, "runner")}
+	r.unregister = atInterrupt(func() { os.RemoveAll(dir) })
 	fail := func(err error) (*runner, error) {
 		r.Close()
 		return nil, err
