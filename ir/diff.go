@@ -268,26 +268,8 @@ func DiffText(op *Op) string { return strings.ReplaceAll(diffText(op), nbsp, " "
 // diffText is DiffText with the spaces wrap must not break at as nbsp.
 func diffText(op *Op) string {
 	var b strings.Builder
-	for i, o := range op.Outputs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(o.Name())
-	}
-	b.WriteString(" " + op.Name() + " = " + op.Kind.String() + "(")
-	for i, in := range op.Inputs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(in.Name())
-	}
-	b.WriteString(")")
+	writeOpHead(&b, op)
 	info := op.Kind.Info()
-	for _, a := range info.Attrs {
-		if s, ok := attrCodecs[a].print(op); ok {
-			b.WriteString(" " + a + "=" + s)
-		}
-	}
 	var own []string
 	for _, p := range info.Params {
 		if w := op.Params[p.Role]; w != nil {

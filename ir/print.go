@@ -298,9 +298,9 @@ func PrintWith(w io.Writer, g *Graph, opt PrintOptions) error {
 	return err
 }
 
-// FormatOp prints one op as a line of the text form (without indentation).
-func FormatOp(op *Op) string {
-	var b strings.Builder
+// writeOpHead writes the start of an op's line: its outputs, name, kind,
+// inputs and attributes ("%3 c = Conv2D(%2) filters=4 k=3x3 ...").
+func writeOpHead(b *strings.Builder, op *Op) {
 	for i, o := range op.Outputs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -315,12 +315,18 @@ func FormatOp(op *Op) string {
 		b.WriteString(in.Name())
 	}
 	b.WriteString(")")
-	info := op.Kind.Info()
-	for _, a := range info.Attrs {
+	for _, a := range op.Kind.Info().Attrs {
 		if s, ok := attrCodecs[a].print(op); ok {
 			b.WriteString(" " + a + "=" + s)
 		}
 	}
+}
+
+// FormatOp prints one op as a line of the text form (without indentation).
+func FormatOp(op *Op) string {
+	var b strings.Builder
+	writeOpHead(&b, op)
+	info := op.Kind.Info()
 	for _, p := range info.Params {
 		if w := op.Params[p.Role]; w != nil {
 			b.WriteString(" " + p.Role + "=" + w.Name)
