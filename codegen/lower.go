@@ -130,15 +130,12 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			s.Kind, s.Sub0 = runtime.OpEltwise, 1
 			epi([]ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: op.Param("scale"), Shift: op.Param("shift")}})
 		case ir.Activation:
-			switch a.Fn {
-			case ir.Softmax:
+			switch st := ir.ActivationSteps(a.Fn); {
+			case a.Fn == ir.Softmax:
 				s.Kind = runtime.OpSoftmax
-			case ir.Relu:
+			case st != nil:
 				s.Kind, s.Sub0 = runtime.OpEltwise, 1
-				epi([]ir.Step{{Kind: ir.StepRelu, Sub: 1}})
-			case ir.Sigmoid:
-				s.Kind, s.Sub0 = runtime.OpEltwise, 1
-				epi([]ir.Step{{Kind: ir.StepSigmoid, Sub: 1}})
+				epi(st)
 			default:
 				s.Kind = runtime.OpCopy
 			}

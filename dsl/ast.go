@@ -109,7 +109,7 @@ type litExpr struct {
 }
 
 // badLiteral is a number literal out of range.
-type badLiteral struct{ msg string }
+type badLiteral struct{ text, msg string } // the source text and the error
 
 type nameExpr struct {
 	pos  srcPos

@@ -476,10 +476,8 @@ func (a *args) preprocessing(image bool) (ir.Preprocessing, error) {
 	}
 	if err := p.Check(); err != nil {
 		param := "mean"
-		for _, s := range p.Std {
-			if f := float64(float32(s)); !(f > 0) || math.IsInf(f, 0) {
-				param = "std"
-			}
+		if pe, ok := err.(*ir.PrepError); ok {
+			param = pe.Field
 		}
 		return p, a.errorf(param, "%v", err)
 	}
@@ -537,14 +535,10 @@ func bConv2D(e *expander, c *callExpr, a *args) (any, error) {
 	}
 	// Keras applies the activation inside the layer: one layer, one op,
 	// the activation its epilogue.
-	switch act {
-	case ir.Relu:
-		attrs.Epi = []ir.Step{{Kind: ir.StepRelu, Sub: 1}}
-	case ir.Sigmoid:
-		attrs.Epi = []ir.Step{{Kind: ir.StepSigmoid, Sub: 1}}
-	case ir.Softmax:
+	if act == ir.Softmax {
 		return nil, a.errorf("activation", `activation "softmax" is not supported on a convolution; apply Activation(y, "softmax") to its output`)
 	}
+	attrs.Epi = ir.ActivationSteps(act)
 	if same && len(x.Type.Dims) == 3 {
 		// TensorFlow's 'same' padding for the window the dilated kernel spans
 		span := [2]int{(k[0]-1)*d[0] + 1, (k[1]-1)*d[1] + 1}

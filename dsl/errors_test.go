@@ -127,6 +127,8 @@ func TestErrors(t *testing.T) {
 			nil, `m.rn:5:5: the value of this expression is unused (did you mean "stride = 2"?)`},
 		{"unused comparison in a branch not taken", model("    if false {\n        for i in 1 .. 2 { s == [1, \"a\", x.shape[-1] * 2] }\n    }\n    return x"),
 			nil, `m.rn:5:27: the value of this expression is unused (did you mean "s = [1, \"a\", x.shape[-1] * 2]"?)`},
+		{"unused comparison with a bad literal", model("    n = 1\n    n == 99999999999999999999\n    return x"),
+			nil, `m.rn:5:5: the value of this expression is unused (did you mean "n = 99999999999999999999"?)`},
 		{"unused comparison in a macro", "macro f(x, stride = 1) {\n    if stride > 1 { } else { stride == 2 }\n    return x\n}\n" + model("    return f(x)"),
 			nil, `m.rn:2:30: the value of this expression is unused (did you mean "stride = 2"?)`},
 		{"unused other comparison", model("    x != 2\n    return x"),

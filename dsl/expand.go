@@ -427,13 +427,12 @@ func (e *expander) parseOverride(name, src string) (any, error) {
 		}
 		return src, nil // a bare word is a string: --set pooling=avg
 	}
-	if bareWord(x) {
-		return src, nil
-	}
 	v, err := e.eval(x, map[string]any{})
 	if err != nil {
 		if !startsLikeValue(src) {
-			return src, nil // words that happen to parse as an expression: --set note=a/b.h5
+			// Words that parse but name nothing (the environment is empty)
+			// are a string: --set pooling=avg, resnet.v2, note=a/b.h5.
+			return src, nil
 		}
 		return nil, fmt.Errorf("--set %s=%s: %v", name, src, err)
 	}
@@ -463,21 +462,6 @@ func startsLikeValue(src string) bool {
 		return true
 	}
 	return false
-}
-
-// bareWord reports whether x is a name, or names joined by dots (a file
-// name, "resnet.v2"): a --set value that is a string.
-func bareWord(x expr) bool {
-	if p, ok := x.(*postfixExpr); ok {
-		for _, op := range p.ops {
-			if _, attr := op.(*attrRef); !attr {
-				return false
-			}
-		}
-		x = p.x
-	}
-	_, ok := x.(*nameExpr)
-	return ok
 }
 
 // block runs statements; it reports whether a return statement ran.

@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"sync"
+
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -250,12 +252,15 @@ var rnLexer = lexer.MustSimple([]lexer.SimpleRule{
 
 // grammarParser is the grammar as participle reads it: Grammar prints
 // it, and the tests check that the parser of parse.go agrees with it.
-var grammarParser = participle.MustBuild[File](
-	participle.Lexer(rnLexer),
-	participle.Elide("Comment", "Whitespace"),
-	participle.Map(unquoteToken, "String"),
-	participle.UseLookahead(3),
-)
+// Built on first use: loading a model does not need it.
+var grammarParser = sync.OnceValue(func() *participle.Parser[File] {
+	return participle.MustBuild[File](
+		participle.Lexer(rnLexer),
+		participle.Elide("Comment", "Whitespace"),
+		participle.Map(unquoteToken, "String"),
+		participle.UseLookahead(3),
+	)
+})
 
 // unquoteToken replaces a String token's text with the string it denotes.
 // participle.Unquote does the same but builds its result by repeated

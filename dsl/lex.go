@@ -239,4 +239,4 @@ func clip(s string, n int) string {
 }
 
 // Grammar returns the language's EBNF.
-func Grammar() string { return grammarParser.String() }
+func Grammar() string { return grammarParser().String() }

@@ -1,5 +1,7 @@
 package dsl
 
+import "fmt"
+
 // maxNesting bounds how deeply a source nests, the nesting budget. The
 // parser counts, at the token that opens each, the brackets ( [ and
 // { and the links of else-if chains (the grammar nests each in the
@@ -9,4 +11,4 @@ package dsl
 // model nests about ten levels deep.
 const maxNesting = 1000
 
-const nestingMessage = "nesting deeper than 1000 levels of brackets, blocks and else-if chains"
+var nestingMessage = fmt.Sprintf("nesting deeper than %d levels of brackets, blocks and else-if chains", maxNesting)

@@ -308,18 +308,7 @@ func (p *parser) isOp(level int) bool {
 	return p.punct("*") || p.punct("//") || p.punct("/") || p.punct("%")
 }
 
-func (p *parser) not() expr {
-	pos, n := p.tok.pos, 0
-	for p.keyword("not") {
-		p.advance()
-		n++
-	}
-	x := p.cmp()
-	if n == 0 {
-		return x
-	}
-	return &unaryExpr{pos: pos, op: "not", n: n, x: x}
-}
+func (p *parser) not() expr { return p.prefix("not", p.keyword, p.cmp) }
 
 func (p *parser) cmp() expr {
 	l := p.chain(levelSum)
@@ -333,17 +322,21 @@ func (p *parser) cmp() expr {
 	return l
 }
 
-func (p *parser) unary() expr {
+func (p *parser) unary() expr { return p.prefix("-", p.punct, p.postfix) }
+
+// prefix parses a run of the prefix operator op (told by is) before an
+// operand: a loop, so that a million of them cost no stack.
+func (p *parser) prefix(op string, is func(string) bool, operand func() expr) expr {
 	pos, n := p.tok.pos, 0
-	for p.punct("-") {
+	for is(op) {
 		p.advance()
 		n++
 	}
-	x := p.postfix()
+	x := operand()
 	if n == 0 {
 		return x
 	}
-	return &unaryExpr{pos: pos, op: "-", n: n, x: x}
+	return &unaryExpr{pos: pos, op: op, n: n, x: x}
 }
 
 func (p *parser) postfix() expr {
@@ -458,7 +451,7 @@ func (p *parser) list(close string, item func()) {
 func floatLiteral(pos srcPos, text string) *litExpr {
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return &litExpr{pos: pos, val: badLiteral{"bad float literal " + clip(text, 40)}}
+		return &litExpr{pos: pos, val: badLiteral{text, "bad float literal " + clip(text, 40)}}
 	}
 	return &litExpr{pos: pos, val: f}
 }
@@ -466,7 +459,7 @@ func floatLiteral(pos srcPos, text string) *litExpr {
 func intLiteral(pos srcPos, text string) *litExpr {
 	n, err := strconv.ParseInt(text, 10, 64)
 	if err != nil {
-		return &litExpr{pos: pos, val: badLiteral{"integer literal " + clip(text, 40) + " is too large"}}
+		return &litExpr{pos: pos, val: badLiteral{text, "integer literal " + clip(text, 40) + " is too large"}}
 	}
 	return &litExpr{pos: pos, val: n}
 }

@@ -345,7 +345,7 @@ func checkAgainstGrammar(t *testing.T, name, src string) {
 		if len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) || !strings.HasPrefix(want[len(got)], "String ") {
 			t.Fatalf("%s: lexer: got %q, %v\nthe rules give %q, %v", name, got, gerr, want, werr)
 		}
-		if _, perr := grammarParser.ParseString(name, src); perr == nil {
+		if _, perr := grammarParser().ParseString(name, src); perr == nil {
 			t.Fatalf("%s: the grammar accepts a bad string: %q", name, src)
 		}
 		return
@@ -361,7 +361,7 @@ func checkAgainstGrammar(t *testing.T, name, src string) {
 	if quirk(src) {
 		return
 	}
-	gf, perr := grammarParser.ParseString(name, src)
+	gf, perr := grammarParser().ParseString(name, src)
 	f, err := parseFile(name, []byte(src))
 	if err != nil && perr == nil && indexBacktrack(src, err) {
 		return

@@ -65,6 +65,8 @@ func TestPreprocessingErrors(t *testing.T) {
 			`m.rn:2:61: Input: preprocessing meanstd: mean[0] = +Inf is not a finite float32`},
 		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [0.5, 0.5, 0.5], std = [1, 1e-50, 1]`,
 			`m.rn:2:85: Input: preprocessing meanstd: std[1] = 1e-50 is not a positive finite float32`},
+		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [1e308 * 10, 0, 0], std = [1, 0, 1]`,
+			`m.rn:2:61: Input: preprocessing meanstd: mean[0] = +Inf is not a finite float32`},
 		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [127, 127, 127], std = [50, 50, 50]`,
 			`m.rn:2:61: Input: preprocessing meanstd: mean and std are on the 0..1 scale of x/255 (torchvision's), got mean [127 127 127] std [50 50 50]: divide 0..255-scale constants by 255`},
 		{"[12]", `, preprocessing = "tf"`,

@@ -86,7 +86,7 @@ func writeExpr(b *strings.Builder, x expr) {
 	switch x := x.(type) {
 	case *litExpr:
 		if bad, ok := x.val.(badLiteral); ok {
-			b.WriteString(bad.msg)
+			b.WriteString(bad.text)
 			return
 		}
 		writeValue(b, x.val)

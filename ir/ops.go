@@ -249,6 +249,19 @@ const (
 	Linear  = "linear"
 )
 
+// ActivationSteps returns the epilogue steps of the elementwise activation
+// fn (relu, sigmoid), nil for linear or none (and for softmax, which is not
+// elementwise).
+func ActivationSteps(fn string) []Step {
+	switch fn {
+	case Relu:
+		return []Step{{Kind: StepRelu, Sub: 1}}
+	case Sigmoid:
+		return []Step{{Kind: StepSigmoid, Sub: 1}}
+	}
+	return nil
+}
+
 // ValidActivation reports whether fn names an activation rnc implements.
 func ValidActivation(fn string) bool {
 	switch fn {

@@ -50,9 +50,19 @@ func ValidPrepMode(mode string) bool {
 	return false
 }
 
+// PrepError is an error of Preprocessing.Check about its Mean or Std: Field
+// names the one at fault ("mean" or "std"), for a message at the argument.
+type PrepError struct {
+	Field string
+	Msg   string
+}
+
+func (e *PrepError) Error() string { return e.Msg }
+
 // Check reports what is wrong with p: an unknown mode, Mean or Std given
 // with a mode other than meanstd, a mean that is not a finite float32, or
-// a std that is not a positive finite float32.
+// a std that is not a positive finite float32 (a *PrepError for these two),
+// or constants not on the 0..1 scale.
 func (p Preprocessing) Check() error {
 	if p.Mode != "" && !ValidPrepMode(p.Mode) {
 		return fmt.Errorf("unknown preprocessing %q (want one of %q)", p.Mode, PrepModes)
@@ -70,10 +80,10 @@ func (p Preprocessing) Check() error {
 	// the constants must stay finite, and the stds positive, in float32.
 	for c := range 3 {
 		if m := float64(float32(p.Mean[c])); math.IsNaN(m) || math.IsInf(m, 0) {
-			return fmt.Errorf("preprocessing meanstd: mean[%d] = %v is not a finite float32", c, p.Mean[c])
+			return &PrepError{"mean", fmt.Sprintf("preprocessing meanstd: mean[%d] = %v is not a finite float32", c, p.Mean[c])}
 		}
 		if s := float64(float32(p.Std[c])); !(s > 0) || math.IsInf(s, 0) {
-			return fmt.Errorf("preprocessing meanstd: std[%d] = %v is not a positive finite float32", c, p.Std[c])
+			return &PrepError{"std", fmt.Sprintf("preprocessing meanstd: std[%d] = %v is not a positive finite float32", c, p.Std[c])}
 		}
 	}
 	// On the 0..1 scale of x/255 (torchvision's), a mean outside 0..1 or a

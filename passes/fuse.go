@@ -167,13 +167,7 @@ func KernelEpilogue(t Target, head ir.Kind, epi []ir.Step) bool {
 func (f *fuser) steps(h, e *ir.Op, self int) []ir.Step {
 	switch e.Kind {
 	case ir.Activation:
-		switch e.Attrs.Fn {
-		case ir.Relu:
-			return []ir.Step{{Kind: ir.StepRelu, Sub: 1}}
-		case ir.Sigmoid:
-			return []ir.Step{{Kind: ir.StepSigmoid, Sub: 1}}
-		}
-		return nil
+		return ir.ActivationSteps(e.Attrs.Fn)
 	case ir.Affine:
 		return []ir.Step{{Kind: ir.StepAffine, Sub: 1, Scale: e.Param("scale"), Shift: e.Param("shift")}}
 	case ir.Rescale:
