@@ -187,27 +187,9 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 // that is not done. Winograd steps are credited the same direct count.
 func convMACs(s *runtime.Step) int64 {
 	x := s.In[0]
-	if s.DH > 1 || s.DW > 1 {
-		return int64(dilatedTaps(s.OH(), s.SH, s.Pad[0], s.KH, s.DH, x.H)) * int64(dilatedTaps(s.OW(), s.SW, s.Pad[2], s.KW, s.DW, x.W)) *
-			int64(x.C) * int64(s.Out[0].C)
-	}
-	spec := conv.Spec{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3]}
-	return spec.MACs()
-}
-
-// dilatedTaps counts the (output, kernel) index pairs of one dimension of
-// a dilated conv whose input index o*stride - pad + k*dil lies in [0, in).
-func dilatedTaps(out, stride, pad, k, dil, in int) int {
-	n := 0
-	for o := 0; o < out; o++ {
-		for j := 0; j < k; j++ {
-			if i := o*stride - pad + j*max(dil, 1); i >= 0 && i < in {
-				n++
-			}
-		}
-	}
-	return n
+	rows := conv.Taps(s.OH(), s.SH, s.Pad[0], s.KH, max(s.DH, 1), x.H)
+	cols := conv.Taps(s.OW(), s.SW, s.Pad[2], s.KW, max(s.DW, 1), x.W)
+	return int64(rows) * int64(cols) * int64(x.C) * int64(s.Out[0].C)
 }
 
 func sub(op *ir.Op, i int) int {

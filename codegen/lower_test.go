@@ -114,7 +114,7 @@ func dilatedTapsByEnumeration(s *runtime.Step) int64 {
 // multiply-adds it executes.
 func TestDilatedLowering(t *testing.T) {
 	want := map[string][2]int{"d2_same": {2, 2}, "d23_valid": {2, 3}, "d2_s2_same": {2, 2}, "d32_s2_same": {3, 2}, "d3_s2_valid": {3, 3}}
-	for _, target := range allTargets {
+	for _, target := range append(allTargets, passes.Generic) {
 		g := loadModel(t, "dilated", nil)
 		if err := passes.Run(g, passes.Config{Target: target, Check: true}); err != nil {
 			t.Fatal(err)

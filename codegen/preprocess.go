@@ -8,18 +8,18 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/ir"
-	"github.com/rnc-dev/rnc/runtime"
 )
 
-// prepModes maps the IR's modes to the runtime's, and says what each does
-// in the generated doc comments.
-var prepModes = map[string]struct{ mode, doc string }{
-	"":             {"", "none; Preprocess returns an error"},
-	ir.PrepRaw:     {runtime.PrepRaw, "the R, G, B values 0..255 as they are"},
-	ir.PrepTF:      {runtime.PrepTF, "x/127.5 − 1 per R, G, B, in −1..1\n// (Keras's preprocess_input mode \"tf\")"},
-	ir.PrepCaffe:   {runtime.PrepCaffe, "B, G, R minus ImageNet's mean pixel [103.939, 116.779,\n// 123.68] (Keras's preprocess_input mode \"caffe\")"},
-	ir.PrepTorch:   {runtime.PrepTorch, "(x/255 − [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]\n// per R, G, B (Keras's preprocess_input mode \"torch\")"},
-	ir.PrepMeanStd: {runtime.PrepMeanStd, "(x/255 − mean) / std per R, G, B"},
+// prepDocs says what each of the IR's input conventions does, in the
+// generated doc comments. The IR's mode names are the runtime's
+// (TestPrepModes).
+var prepDocs = map[string]string{
+	"":             "none; Preprocess returns an error",
+	ir.PrepRaw:     "the R, G, B values 0..255 as they are",
+	ir.PrepTF:      "x/127.5 − 1 per R, G, B, in −1..1\n// (Keras's preprocess_input mode \"tf\")",
+	ir.PrepCaffe:   "B, G, R minus ImageNet's mean pixel [103.939, 116.779,\n// 123.68] (Keras's preprocess_input mode \"caffe\")",
+	ir.PrepTorch:   "(x/255 − [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]\n// per R, G, B (Keras's preprocess_input mode \"torch\")",
+	ir.PrepMeanStd: "(x/255 − mean) / std per R, G, B",
 }
 
 // preprocessAPI writes the generated model.go's Preprocessing, Preprocess
@@ -28,12 +28,11 @@ func preprocessAPI(b *bytes.Buffer, p ir.Preprocessing, src string) error {
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("input preprocessing: %w", err)
 	}
-	m, ok := prepModes[p.Mode]
+	doc, ok := prepDocs[p.Mode]
 	if !ok {
 		return fmt.Errorf("input preprocessing %q: codegen does not know it", p.Mode)
 	}
-	lit := fmt.Sprintf("runtime.Preprocessing{Mode: %q}", m.mode)
-	doc := m.doc
+	lit := fmt.Sprintf("runtime.Preprocessing{Mode: %q}", p.Mode)
 	if p.Mode == ir.PrepMeanStd {
 		floats := func(v [3]float64) string {
 			s := make([]string, 3)
@@ -42,7 +41,7 @@ func preprocessAPI(b *bytes.Buffer, p ir.Preprocessing, src string) error {
 			}
 			return strings.Join(s, ", ")
 		}
-		lit = fmt.Sprintf("runtime.Preprocessing{Mode: %q, Mean: [3]float64{%s}, Std: [3]float64{%s}}", m.mode, floats(p.Mean), floats(p.Std))
+		lit = fmt.Sprintf("runtime.Preprocessing{Mode: %q, Mean: [3]float64{%s}, Std: [3]float64{%s}}", p.Mode, floats(p.Mean), floats(p.Std))
 		doc += fmt.Sprintf(",\n// mean [%s],\n// std [%s]", floats(p.Mean), floats(p.Std))
 	}
 	fmt.Fprintf(b, `
@@ -84,6 +83,6 @@ func Preprocess(img image.Image) ([]float32, error) {
 func PreprocessInto(dst []float32, img image.Image) error {
 	return runtime.PreprocessImage(dst, img, InputHeight, InputWidth, InputChannels, preprocessing)
 }
-`, path.Base(src), m.mode, doc, m.mode, lit)
+`, path.Base(src), p.Mode, doc, p.Mode, lit)
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
 )
 
 // prepModel is a small model whose Input takes args.
@@ -83,11 +86,21 @@ func TestPreprocessAPI(t *testing.T) {
 		want := fmt.Sprintf("runtime.Preprocessing{Mode: %q}", c.mode)
 		if c.mode == "meanstd" {
 			want = fmt.Sprintf("runtime.Preprocessing{Mode: %q, Mean: [3]float64{%s}, Std: [3]float64{%s}}", c.mode, floatList(c.mean), floatList(c.std))
-			// The literals are the float64 values themselves.
-			for _, v := range append(c.mean[:], c.std[:]...) {
-				if s := strconv.FormatFloat(v, 'g', -1, 64); !strings.Contains(lit, s) {
-					t.Errorf("%s: %s does not hold %s", c.args, lit, s)
+			// The literals read back as the float64 values themselves.
+			nums := regexp.MustCompile(`\{([^{}]*)\}`).FindAllStringSubmatch(lit, -1)
+			vals := append(c.mean[:], c.std[:]...)
+			var got []float64
+			for _, m := range nums {
+				for _, f := range strings.Split(m[1], ",") {
+					v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+					if err != nil {
+						t.Fatalf("%s: %s: %v", c.args, lit, err)
+					}
+					got = append(got, v)
 				}
+			}
+			if !slices.Equal(got, vals) {
+				t.Errorf("%s: %s reads back as %v, want %v", c.args, lit, got, vals)
 			}
 		}
 		if lit != want {
@@ -107,4 +120,17 @@ func floatList(v [3]float64) string {
 		s[i] = strconv.FormatFloat(f, 'g', -1, 64)
 	}
 	return strings.Join(s, ", ")
+}
+
+// TestPrepModes: the IR's convention names are the runtime's, which the
+// generated literal passes through, and every one has a doc.
+func TestPrepModes(t *testing.T) {
+	if !slices.Equal(ir.PrepModes, []string{runtime.PrepRaw, runtime.PrepTF, runtime.PrepCaffe, runtime.PrepTorch, runtime.PrepMeanStd}) {
+		t.Errorf("ir.PrepModes %q differ from the runtime's", ir.PrepModes)
+	}
+	for _, m := range append(ir.PrepModes, "") {
+		if prepDocs[m] == "" {
+			t.Errorf("mode %q has no doc", m)
+		}
+	}
 }

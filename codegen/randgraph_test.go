@@ -34,8 +34,9 @@ var randDriver string
 // valid models (internal/randmodel: every builtin, odd shapes and channel
 // counts, every epilogue the fuser forms), compiles each for every target,
 // and runs every target this CPU supports against the interpreter on the
-// graph as written — on a random input and on one with NaN pixels — in one
-// `go test` of a driver package that imports all of them. -randgraphs and
+// graph as written — on a random input, one with NaN pixels, an all-NaN
+// one and one with ±Inf pixels — in one `go test` of a driver package that
+// imports all of them. -randgraphs and
 // -randgraph-seed choose the models; FuzzRandomGraphs runs it open-ended.
 func TestRandomGraphs(t *testing.T) {
 	if testing.Short() {
@@ -64,7 +65,7 @@ func TestRandomGraphs(t *testing.T) {
 			for _, op := range g.Ops {
 				k := op.Kind.String()
 				for _, st := range op.Attrs.Epi {
-					k += "+" + [...]string{"relu", "sigmoid", "add", "mul", "affine", "out", "scale"}[st.Kind]
+					k += "+" + st.Kind.String()
 				}
 				kinds[k]++
 			}
@@ -104,8 +105,8 @@ func FuzzRandomGraphs(f *testing.F) {
 }
 
 // randomPackage compiles m into dir/NAME with its reference data in
-// dir/NAME/ref: the source, random weights, a random input and one with
-// NaN pixels, and the interpreter's outputs for both. A model rnc refuses
+// dir/NAME/ref: the source, random weights, the four input sets of
+// TestRandomGraphs and the interpreter's outputs for each. A model rnc refuses
 // or a pipeline that fails is an error of the test (the generator writes
 // only valid models).
 func randomPackage(t testing.TB, dir string, m randmodel.Model, seed uint64) (*Result, bool) {

@@ -132,9 +132,8 @@ func TestConcurrentPredict(t *testing.T) {
 }
 
 // TestDeterministic: the same outputs, bit for bit, for every thread count
-// (no reduction is split across threads) and on every run (the second and
-// third on a used arena), and no allocation in Predict, for every target
-// checked.
+// (no reduction is split across threads) and, on 2 threads, on a third run
+// on a used arena, and no allocation in Predict, for every target checked.
 func TestDeterministic(t *testing.T) {
 	x := input(2)
 	ts, _ := targets()
@@ -149,8 +148,10 @@ func TestDeterministic(t *testing.T) {
 			if err := m.Predict(y, x); err != nil {
 				t.Fatal(err)
 			}
-			if first == nil {
+			if first == nil { // 1 thread: the reference
 				first = append([]float32(nil), y...)
+				m.Close()
+				continue
 			}
 			check := func(run string) {
 				t.Helper()

@@ -218,6 +218,9 @@ func parseInts(s, sep string, n int) ([]int, error) {
 
 var stepNames = map[StepKind]string{StepRelu: "relu", StepSigmoid: "sigmoid", StepAdd: "add", StepMul: "mul", StepAffine: "affine", StepOut: "out", StepScale: "scale"}
 
+// String is the step kind's name in the text form ("relu", "add", ...).
+func (k StepKind) String() string { return stepNames[k] }
+
 func (st Step) format(op *Op) string {
 	switch st.Kind {
 	case StepAdd, StepMul:

@@ -7,17 +7,37 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
+// features are the CPU features each assembly target's kernels need,
+// under their GODEBUG names (GODEBUG=cpu.avx512f=off masks one:
+// golang.org/x/sys/cpu honours it).
+var features = map[string][]struct {
+	name string
+	has  *bool
+}{
+	"avx512": {{"avx512f", &cpu.X86.HasAVX512F}, {"avx512vl", &cpu.X86.HasAVX512VL}, {"avx512bw", &cpu.X86.HasAVX512BW}, {"avx512dq", &cpu.X86.HasAVX512DQ}},
+	"avx2":   {{"avx2", &cpu.X86.HasAVX2}, {"fma", &cpu.X86.HasFMA}},
+}
+
 // Supported reports whether this CPU can run a target's kernels.
 func Supported(target string) bool {
-	switch target {
-	case "avx512":
-		return cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && hasAsm
-	case "avx2":
-		return cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasAsm
-	case "generic":
+	if target == "generic" {
 		return true
 	}
-	return false
+	_, known := features[target]
+	return known && hasAsm && len(MissingFeatures(target)) == 0
+}
+
+// MissingFeatures lists, by GODEBUG name, the CPU features target's
+// kernels need that this CPU lacks (none for generic or an unknown
+// target).
+func MissingFeatures(target string) []string {
+	var no []string
+	for _, f := range features[target] {
+		if !*f.has {
+			no = append(no, f.name)
+		}
+	}
+	return no
 }
 
 // selectPlan picks the plan to run: the forced target if any (it must be

@@ -180,7 +180,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 		name, s.KH, s.KW, s.SH, s.SW, s.Max, s.PadZero, s.H, s.W, s.C, s.PadT, s.PadB, s.PadL, s.PadR, s.Epi))
 	acc, zero, sc, sh, t, cnt := w.vec(0), w.vec(1), w.vec(2), w.vec(3), w.vec(4), w.vec(5)
 	ninf, mask := w.vec(6), w.vec(7)
-	ph := emit.Begin(emit.Current(c), "simd", name)
+	ph := emit.Begin(emit.Current(c), "simd", "")
 	mapRoles(ph, acc, zero, sc, sh)
 	ph.Claim("temporary", t)
 	ph.Claim("count", cnt)
@@ -194,12 +194,6 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	broadcastConst(c, float32(math.Inf(-1)), reg.RAX, xmm[6], ninf)
 	c.MOVQ(param(c, "cb0"), reg.R10)
 	done, cbLoop, ohLoop, owLoop, khLoop, kwLoop, nextRow, nextCb, noClip, empty, epi := "done", "cb", "oh", "ow", "kh", "kw", "nextrow", "nextcb", "noclip", "empty", "epi"
-	// clampZero sets r = max(r, 0) (clobbers RCX).
-	clampZero := func(r reg.Register) {
-		c.XORQ(reg.RCX, reg.RCX)
-		c.CMPQ(r, reg.RCX)
-		c.CMOVQLT(reg.RCX, r)
-	}
 	c.Label(cbLoop)
 	c.CMPQ(reg.R10, param(c, "cb1"))
 	c.JGE(operand.LabelRef(done))
@@ -208,7 +202,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	c.Label(ohLoop)
 	c.CMPQ(reg.R11, param(c, "r1"))
 	c.JGE(operand.LabelRef(nextCb))
-	// RAX = ih0 = oh*SH - PadT; RBX = khLo; R13 = max(0, khHi - khLo) (rows to visit)
+	// RAX = ih0 = oh*SH - PadT; RBX = khLo; R13 = khHi - khLo (rows to visit; ≤ 0 when the window lies in the padding)
 	c.MOVQ(reg.R11, reg.RAX)
 	c.IMUL3Q(imm(s.SH), reg.RAX, reg.RAX)
 	c.SUBQ(imm(s.PadT), reg.RAX)
@@ -222,7 +216,6 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	c.CMPQ(reg.RCX, reg.R13)
 	c.CMOVQLT(reg.RCX, reg.R13) // khHi = min(KH, H - ih0)
 	c.SUBQ(reg.RBX, reg.R13)    // rows = khHi - khLo
-	clampZero(reg.R13)          // < 0 when the window lies in the padding
 	c.MOVQ(reg.R13, rows)
 	c.ADDQ(reg.RBX, reg.RAX) // first input row
 	c.IMUL3Q(imm(s.W*vb), reg.RAX, reg.RAX)
@@ -233,7 +226,7 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	c.IMUL3Q(imm(s.OW()*vb), reg.R15, reg.R15)
 	c.XORQ(reg.R12, reg.R12)
 	c.Label(owLoop)
-	// RAX = iw0 = ow*SW - PadL; RBX = kwLo; R14 = max(0, kwHi - kwLo)
+	// RAX = iw0 = ow*SW - PadL; RBX = kwLo; R14 = kwHi - kwLo (≤ 0 likewise)
 	c.MOVQ(reg.R12, reg.RAX)
 	c.IMUL3Q(imm(s.SW), reg.RAX, reg.RAX)
 	c.SUBQ(imm(s.PadL), reg.RAX)
@@ -247,16 +240,16 @@ func Pool(c *build.Context, w Width, name string, s *PoolSpec) (err error) {
 	c.CMPQ(reg.RCX, reg.R14)
 	c.CMOVQLT(reg.RCX, reg.R14)
 	c.SUBQ(reg.RBX, reg.R14) // cols = kwHi - kwLo
-	clampZero(reg.R14)
 	c.ADDQ(reg.RBX, reg.RAX) // first input column
 	c.IMUL3Q(imm(vb), reg.RAX, reg.RAX)
 	c.ADDQ(reg.RDI, reg.RAX) // RAX = pointer to (first row, first column)
-	// No tap inside the input: the result is 0 (and nothing is read).
+	// No tap inside the input (rows or cols ≤ 0): the result is 0, and
+	// nothing is read.
 	c.MOVQ(rows, reg.R13)
 	c.TESTQ(reg.R13, reg.R13)
-	c.JEQ(operand.LabelRef(empty))
+	c.JLE(operand.LabelRef(empty))
 	c.TESTQ(reg.R14, reg.R14)
-	c.JEQ(operand.LabelRef(empty))
+	c.JLE(operand.LabelRef(empty))
 	if s.Max {
 		c.VMOVUPS(ninf, acc)
 		nanMaxStart(c, w, mask)
@@ -366,7 +359,7 @@ func Eltwise(c *build.Context, w Width, name string, s *EltSpec) (err error) {
 	c.SignatureExpr(MapSignature)
 	c.Doc(fmt.Sprintf("%s: elementwise %v on %dx%dx%d.", name, s.Epi, s.H, s.W, s.C))
 	x, zero, sc, sh := w.vec(0), w.vec(1), w.vec(2), w.vec(3)
-	ph := emit.Begin(emit.Current(c), "simd", name)
+	ph := emit.Begin(emit.Current(c), "simd", "")
 	mapRoles(ph, x, zero, sc, sh)
 	block := s.H * s.W * vb
 	c.VXORPS(zero, zero, zero)
@@ -422,7 +415,7 @@ func Head(c *build.Context, w Width, name string, s *HeadSpec) (err error) {
 	acc := []reg.VecPhysical{w.vec(0), w.vec(1), w.vec(2), w.vec(3)}
 	b0, b1, b2, b3 := w.vec(4), w.vec(5), w.vec(6), w.vec(7)
 	mask, t := w.vec(8), w.vec(9) // the max pool's NaN mask (AVX2)
-	ph := emit.Begin(emit.Current(c), "simd", name)
+	ph := emit.Begin(emit.Current(c), "simd", "")
 	for i, a := range acc {
 		ph.Claim(fmt.Sprintf("accumulator %d", i), a)
 	}

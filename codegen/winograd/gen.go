@@ -30,7 +30,6 @@ var zmm = emit.ZMM
 type gen struct {
 	c      *build.Context
 	fn     *avoir.Function
-	name   string
 	s      *Spec
 	t      Tiling
 	labels emit.Labels
@@ -64,7 +63,7 @@ func mem(base reg.Register, disp int) operand.Mem {
 }
 
 // phase starts a register-role phase of the kernel (emit.Phase).
-func (g *gen) phase(what string) *emit.Phase { return emit.Begin(g.fn, "winograd", g.name+": "+what) }
+func (g *gen) phase(what string) *emit.Phase { return emit.Begin(g.fn, "winograd", what) }
 
 // claimRange claims zmm[lo..hi] for role, each register as "role i".
 func claimRange(ph *emit.Phase, role string, lo, hi int) {
@@ -87,7 +86,7 @@ func Generate(ctx *build.Context, name string, s *Spec) (err error) {
 		return err
 	}
 	defer emit.Catch(&err)
-	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}, k: emit.NewConsts(name, 64), name: name}
+	g := &gen{c: ctx, s: s, t: ChooseTiling(s), labels: emit.Labels{Prefix: "W"}, k: emit.NewConsts(name, 64)}
 	g.derive()
 	ctx.Function(name)
 	g.fn = emit.Current(ctx)

@@ -12,7 +12,7 @@
 // branch), Multiply of same-shaped tensors, and a head: the map itself, or
 // global average/max pooling or Flatten, then one or two Dense layers
 // (relu, sigmoid, softmax or linear), or Dense on every pixel of the map.
-// Maps are 1–40 wide and high,
+// Maps are 1–40 high and 1–43 wide (at times near-square),
 // non-square; channel counts are drawn so that they are rarely multiples
 // of 8 or 16. The same seed gives the same model everywhere.
 package randmodel
@@ -62,8 +62,6 @@ type tensor struct {
 	name    string
 	h, w, c int
 }
-
-func (t tensor) vec() bool { return t.h == 0 }
 
 type gen struct {
 	r *rng

@@ -56,18 +56,19 @@ func (s *Spec) OCB() int { return (s.OC + s.Block - 1) / s.Block }
 func (s *Spec) MACs() int64 {
 	// A tap is inside the image iff its row and its column are: the count
 	// is (valid (oh, kh) pairs) × (valid (ow, kw) pairs).
-	rows := taps(s.OH(), s.SH, s.PadT, s.KH, s.H)
-	cols := taps(s.OW(), s.SW, s.PadL, s.KW, s.W)
+	rows := Taps(s.OH(), s.SH, s.PadT, s.KH, 1, s.H)
+	cols := Taps(s.OW(), s.SW, s.PadL, s.KW, 1, s.W)
 	return int64(rows) * int64(cols) * int64(s.IC) * int64(s.OC)
 }
 
-// taps counts the (output, kernel) index pairs of one dimension whose input
-// index o*stride - pad + k lies in [0, in).
-func taps(out, stride, pad, k, in int) int {
+// Taps counts the (output, kernel) index pairs of one dimension whose input
+// index o*stride - pad + k*dil lies in [0, in) (dil is the dilation, 1 for
+// none).
+func Taps(out, stride, pad, k, dil, in int) int {
 	n := 0
 	for o := 0; o < out; o++ {
 		for j := 0; j < k; j++ {
-			if i := o*stride - pad + j; i >= 0 && i < in {
+			if i := o*stride - pad + j*dil; i >= 0 && i < in {
 				n++
 			}
 		}

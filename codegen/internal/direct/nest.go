@@ -92,7 +92,6 @@ type Nest struct {
 	Consts *emit.Consts
 
 	fn                                                                            *avoir.Function
-	name                                                                          string
 	ph                                                                            *emit.Phase
 	labels                                                                        emit.Labels
 	inRowB, icbInB, khWB, icbWB                                                   int
@@ -124,7 +123,7 @@ func (n *Nest) Emit(name, tiling string) {
 	n.Consts = emit.NewConsts(name, n.S.Block*4)
 	n.derive()
 	n.C.Function(name)
-	n.fn, n.name = emit.Current(n.C), name
+	n.fn = emit.Current(n.C)
 	n.C.Attributes(attr.NOSPLIT)
 	n.C.SignatureExpr(Signature)
 	n.C.Doc(fmt.Sprintf("%s: conv %dx%dx%d -> %d, %dx%d/%dx%d pad %d,%d,%d,%d nhwc=%v epilogue %v tiling %s.",
@@ -420,7 +419,7 @@ func (n *Nest) rowTiles() {
 // input and the weights at in and w.
 func (n *Nest) BeginTile(u int) (in, w reg.Register) {
 	c := n.C
-	n.ph = emit.Begin(n.fn, n.Pkg, fmt.Sprintf("%s: tile %dx%d", n.name, n.NB, u))
+	n.ph = emit.Begin(n.fn, n.Pkg, fmt.Sprintf("tile %dx%d", n.NB, u))
 	n.claimAcc(n.ph, u)
 	var loadL, accL string
 	if n.Chunked() {
@@ -527,7 +526,7 @@ func (n *Nest) EndTile(u int) {
 func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhysical, block func(j int), affine func(j int, a reg.VecPhysical)) {
 	c := n.C
 	s := &n.S
-	ph := emit.Begin(n.fn, n.Pkg, fmt.Sprintf("%s: epilogue of tile %dx%d", n.name, n.NB, u))
+	ph := emit.Begin(n.fn, n.Pkg, fmt.Sprintf("epilogue of tile %dx%d", n.NB, u))
 	n.claimAcc(ph, u)
 	if s.Has(conv.Affine) {
 		ph.ClaimConst("affine", affineRegs...)
@@ -561,7 +560,7 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhy
 				case conv.Bias:
 					c.VADDPS(operand.Mem{Base: PBias, Disp: j * n.VecB}, a, a)
 				case conv.Relu:
-					c.VMAXPS(a, zero, a) // a = max(0, a), NaN kept (MAXPS returns its second source if either is NaN) (MAXPS returns its second source if either is NaN)
+					c.VMAXPS(a, zero, a) // a = max(0, a), NaN kept (MAXPS returns its second source if either is NaN)
 				case conv.AddResidual:
 					c.VADDPS(operand.Mem{Base: RTRes, Disp: j*n.resOcbB + p*n.rs*n.VecB}, a, a)
 				case conv.Store0:

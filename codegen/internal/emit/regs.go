@@ -63,31 +63,28 @@ type regKey struct {
 
 func key(r reg.Physical) regKey { return regKey{r.Kind(), r.PhysicalIndex()} }
 
-func (k regKey) String() string {
-	if k.kind == reg.KindVector {
-		return fmt.Sprintf("V%d", k.idx)
-	}
-	return fmt.Sprintf("r%d/%d", k.kind, k.idx)
-}
+func (k regKey) String() string { return fmt.Sprintf("V%d", k.idx) } // only vector registers are claimed
 
 // Current returns the function being emitted into c (the last one begun).
 func Current(c *build.Context) *ir.Function {
 	f, _ := c.Result()
-	var fn *ir.Function
-	for _, s := range f.Sections {
-		if g, ok := s.(*ir.Function); ok {
-			fn = g
+	for i := len(f.Sections) - 1; i >= 0; i-- {
+		if fn, ok := f.Sections[i].(*ir.Function); ok {
+			return fn
 		}
 	}
-	if fn == nil {
-		Bugf("emit: no active function")
-	}
-	return fn
+	Bugf("emit: no active function")
+	return nil
 }
 
-// Begin starts phase name of fn (the function being emitted, from
-// Current); pkg names the generator in failures.
-func Begin(fn *ir.Function, pkg, name string) *Phase {
+// Begin starts the phase what (e.g. "tile 4x3"; "" for the whole
+// function) of fn, the function being emitted (Current); failures name the
+// generator pkg, the function and the phase.
+func Begin(fn *ir.Function, pkg, what string) *Phase {
+	name := fn.Name
+	if what != "" {
+		name += ": " + what
+	}
 	return &Phase{pkg: pkg, name: name, fn: fn, start: len(fn.Nodes), role: map[regKey]string{}, constant: map[regKey]bool{}}
 }
 
@@ -115,9 +112,6 @@ func (p *Phase) claim(role string, constant bool, regs []reg.VecPhysical) {
 		p.order = append(p.order, k)
 	}
 }
-
-// Role is the role of r in the phase ("" if unclaimed).
-func (p *Phase) Role(r reg.VecPhysical) string { return p.role[key(r)] }
 
 // End checks the instructions emitted since Begin against the claims.
 func (p *Phase) End() {

@@ -16,7 +16,7 @@ func phaseErr(body func(c *build.Context, ph *Phase)) (err error) {
 	c := build.NewContext()
 	c.Function("f")
 	c.SignatureExpr("func()")
-	ph := Begin(Current(c), "test", "f: tile")
+	ph := Begin(Current(c), "test", "tile")
 	body(c, ph)
 	ph.End()
 	return nil

@@ -6,41 +6,19 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/rnc-dev/rnc/runtime"
 )
-
-// features are the CPU features each target's kernels need, as
-// runtime.Supported tests them, under their GODEBUG names
-// (GODEBUG=cpu.avx512f=off masks one: golang.org/x/sys/cpu honours it).
-var features = map[string][]struct {
-	name string
-	has  *bool
-}{
-	"avx512": {{"avx512f", &cpu.X86.HasAVX512F}, {"avx512vl", &cpu.X86.HasAVX512VL}, {"avx512bw", &cpu.X86.HasAVX512BW}, {"avx512dq", &cpu.X86.HasAVX512DQ}},
-	"avx2":   {{"avx2", &cpu.X86.HasAVX2}, {"fma", &cpu.X86.HasFMA}},
-}
 
 // Missing returns why this machine cannot run target's kernels: the
 // features it lacks (by GODEBUG name), or "" when runtime.Supported(target).
 func Missing(target string) string {
-	if runtime.Supported(target) {
+	switch {
+	case runtime.Supported(target):
 		return ""
-	}
-	if goruntime.GOARCH != "amd64" {
+	case goruntime.GOARCH != "amd64":
 		return "not amd64 (GOARCH " + goruntime.GOARCH + ")"
 	}
-	var no []string
-	for _, f := range features[target] {
-		if !*f.has {
-			no = append(no, f.name)
-		}
-	}
-	if len(no) == 0 {
-		return "unsupported" // runtime.Supported knows more than this table
-	}
-	return "no " + strings.Join(no, ", ")
+	return "no " + strings.Join(runtime.MissingFeatures(target), ", ")
 }
 
 // RequireCPU skips t, naming the missing CPU features, unless this CPU

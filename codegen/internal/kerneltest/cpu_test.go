@@ -2,7 +2,10 @@ package kerneltest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/rnc-dev/rnc/runtime"
 )
 
 // TestNeedsCPU: the instruction set a module needs is read off its
@@ -33,10 +36,13 @@ func TestMissing(t *testing.T) {
 	for _, target := range []string{"avx512", "avx2"} {
 		m := Missing(target)
 		t.Logf("%s: %q", target, m)
-		for _, f := range features[target] {
-			if !*f.has && m == "" {
-				t.Errorf("%s: no %s, but Missing says nothing", target, f.name)
+		for _, f := range runtime.MissingFeatures(target) {
+			if !strings.Contains(m, f) {
+				t.Errorf("%s: no %s, but Missing says %q", target, f, m)
 			}
+		}
+		if (m == "") != runtime.Supported(target) {
+			t.Errorf("%s: Missing %q, Supported %v", target, m, runtime.Supported(target))
 		}
 	}
 	if Missing("generic") != "" {

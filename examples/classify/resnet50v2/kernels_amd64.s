@@ -2197,9 +2197,6 @@ oh:
 	CMPQ    CX, R13
 	CMOVQLT CX, R13
 	SUBQ    BX, R13
-	XORQ    CX, CX
-	CMPQ    R13, CX
-	CMOVQLT CX, R13
 	MOVQ    R13, (SP)
 	ADDQ    BX, AX
 	IMUL3Q  $+7168, AX, AX
@@ -2223,17 +2220,14 @@ ow:
 	CMPQ    CX, R14
 	CMOVQLT CX, R14
 	SUBQ    BX, R14
-	XORQ    CX, CX
-	CMPQ    R14, CX
-	CMOVQLT CX, R14
 	ADDQ    BX, AX
 	IMUL3Q  $+64, AX, AX
 	ADDQ    DI, AX
 	MOVQ    (SP), R13
 	TESTQ   R13, R13
-	JEQ     empty
+	JLE     empty
 	TESTQ   R14, R14
-	JEQ     empty
+	JLE     empty
 	VMOVUPS Z6, Z0
 	KXORW   K2, K2, K2
 
@@ -45931,9 +45925,6 @@ oh:
 	CMPQ    CX, R13
 	CMOVQLT CX, R13
 	SUBQ    BX, R13
-	XORQ    CX, CX
-	CMPQ    R13, CX
-	CMOVQLT CX, R13
 	MOVQ    R13, (SP)
 	ADDQ    BX, AX
 	IMUL3Q  $+3584, AX, AX
@@ -45957,17 +45948,14 @@ ow:
 	CMPQ    CX, R14
 	CMOVQLT CX, R14
 	SUBQ    BX, R14
-	XORQ    CX, CX
-	CMPQ    R14, CX
-	CMOVQLT CX, R14
 	ADDQ    BX, AX
 	IMUL3Q  $+32, AX, AX
 	ADDQ    DI, AX
 	MOVQ    (SP), R13
 	TESTQ   R13, R13
-	JEQ     empty
+	JLE     empty
 	TESTQ   R14, R14
-	JEQ     empty
+	JLE     empty
 	VMOVUPS Y6, Y0
 	VXORPS  Y7, Y7, Y7
 
