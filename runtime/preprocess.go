@@ -117,7 +117,7 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 	if b.Empty() {
 		return fmt.Errorf("preprocess: the image has no pixels (bounds %v)", b)
 	}
-	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > 1<<40 || b.Dy() > 1<<40 { // (≤ 0: the subtraction overflowed)
+	if b.Dx() <= 0 || b.Dy() <= 0 || int64(b.Dx()) > 1<<40 || int64(b.Dy()) > 1<<40 { // (≤ 0: the subtraction overflowed)
 		return fmt.Errorf("preprocess: the image's bounds %v are too large", b)
 	}
 	if err := checkPixels(img); err != nil {

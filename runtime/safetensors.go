@@ -55,8 +55,7 @@ func ReadSafetensorsFile(path string) (*Weights, error) {
 	if err := ws.loadAll(); err != nil {
 		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
 	}
-	ws.src = nil
-	return ws, nil
+	return ws, nil // the deferred Close closes the file; the data is loaded
 }
 
 // stEntry is one tensor of a safetensors header.

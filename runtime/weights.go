@@ -247,13 +247,9 @@ func readHDF5(f *os.File, path string, size int64) ([]byte, error) {
 	if size > maxHDF5FileBytes {
 		return nil, fmt.Errorf("reading weights %s: HDF5 file of %d bytes is over the %d GiB limit", path, size, maxHDF5FileBytes>>30)
 	}
-	// The file may change size while it is read: read at most the limit.
-	data, err := io.ReadAll(io.LimitReader(f, maxHDF5FileBytes+1))
+	data, err := fileio.ReadOpen(f, path, size)
 	if err != nil {
-		return nil, fmt.Errorf("reading weights %s: %w", path, err)
-	}
-	if len(data) > maxHDF5FileBytes {
-		return nil, fmt.Errorf("reading weights %s: HDF5 file over the %d GiB limit", path, maxHDF5FileBytes>>30)
+		return nil, fmt.Errorf("reading weights: %w", err)
 	}
 	return data, nil
 }

@@ -65,13 +65,23 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, st.Size(), limit)
 	}
-	// The file may grow while it is read: read at most limit+1 bytes.
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	return ReadOpen(f, path, st.Size())
+}
+
+// ReadOpen reads the open file f (path names it in errors), whose size
+// was size when it was opened, into one buffer of that size: no more is
+// allocated, and a file that changed size meanwhile is an error.
+func ReadOpen(f *os.File, path string, size int64) ([]byte, error) {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, fmt.Errorf("reading %s: it shrank while it was read", path)
+		}
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is more than the limit of %d bytes", path, limit)
+	var one [1]byte
+	if n, _ := f.Read(one[:]); n > 0 {
+		return nil, fmt.Errorf("reading %s: it grew while it was read", path)
 	}
 	return b, nil
 }
