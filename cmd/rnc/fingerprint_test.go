@@ -10,15 +10,21 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rnc-dev/rnc/internal/randmodel"
 )
 
 var updateFingerprints = flag.Bool("update-fingerprints", false, "rewrite testdata/generated.sha256 from the packages rnc compile writes now")
 
 // fingerprintFile holds the SHA-256 of every file rnc compile writes
 // (--runtime import) for every model in models/, with its default
-// parameters: a change to the backend that claims to leave float32 code
+// parameters, and for the random models of seeds 1..fingerprintRandom
+// (which reach epilogues the models do not: sigmoid, multiply, gates,
+// odd channel counts): a change to the backend that claims to leave float32 code
 // alone must leave this file alone.
 const fingerprintFile = "testdata/generated.sha256"
+
+const fingerprintRandom = 40
 
 // TestGeneratedFingerprints compiles every model in models/ and compares
 // each generated file with its recorded SHA-256. A refactoring of the
@@ -36,9 +42,20 @@ func TestGeneratedFingerprints(t *testing.T) {
 	if len(models) < 20 {
 		t.Fatalf("found %d models", len(models))
 	}
+	randDir := t.TempDir()
+	for seed := uint64(1); seed <= fingerprintRandom; seed++ {
+		m := filepath.Join(randDir, fmt.Sprintf("random%d.rn", seed))
+		if err := os.WriteFile(m, []byte(randmodel.New(seed).Source), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, m)
+	}
 	var lines []string
 	for _, m := range models {
 		rel, _ := filepath.Rel(root, m)
+		if filepath.Dir(m) == randDir {
+			rel = "randmodel/" + filepath.Base(m)
+		}
 		dir := t.TempDir()
 		if out, err := rnc(t, "compile", m, "-o", dir, "--pkg", "p", "--runtime", "import"); err != nil {
 			t.Fatalf("compile %s: %v\n%s", rel, err, out)
