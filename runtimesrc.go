@@ -20,7 +20,7 @@ const Module = "github.com/rnc-dev/rnc"
 // The runtime's packages, tests included (RuntimeCopy leaves them out):
 // every package the generated code and runtime/npy need.
 //
-//go:embed runtime/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
+//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
 var source embed.FS
 
 // GoSum is rnc's go.sum: the checksums of the copy's one dependency,
@@ -45,6 +45,7 @@ func SysSum(v string) []byte {
 // the copy, relative to the copy of the runtime package.
 var copies = []struct{ from, to string }{
 	{"runtime", "."},
+	{"runtime/abi", "abi"},
 	{"runtime/hdf5", "hdf5"},
 	{"runtime/npy", "npy"},
 	{"runtime/internal/lookup3", "internal/lookup3"},
@@ -71,7 +72,7 @@ func CopiedImport(imp, runtimePath string) (string, bool) {
 }
 
 // RuntimeCopy returns the Go files of a copy of rnc's runtime whose
-// package runtime has the import path runtimePath: runtime, runtime/hdf5,
+// package runtime has the import path runtimePath: runtime, runtime/abi, runtime/hdf5,
 // runtime/npy, runtime/internal/lookup3 and internal/fileio (as
 // internal/fileio under the copy), without their tests. The keys are
 // slash-separated paths relative to the copy's directory ("model.go",

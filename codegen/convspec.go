@@ -8,20 +8,32 @@ import (
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
-// convEpilogue translates a conv step's epilogue for the assembly kernels
-// (bias, relu, sigmoid, constant scaling, one residual add at stride 1 or
-// 2, one product with a tensor of the output's layout and size, one affine,
-// at most two outputs); ok is false for epilogues they do not implement
-// (several adds or products, a strided product): such a step runs the
-// portable Go kernel. It also reports the residual's size and whether an
-// operand is overwritten in place by an output.
+// epiSteps is the shape of a plan step's epilogue a capability checks.
+func epiSteps(s *runtime.Step) []abi.Step {
+	out := make([]abi.Step, len(s.Epi))
+	for i, e := range s.Epi {
+		out[i] = abi.Step{Kind: e.Op, Sub: e.Sub}
+	}
+	return out
+}
+
+// convEpilogue translates a conv step's epilogue for the assembly kernels,
+// if their family accepts it (abi.ConvCaps, the table fuse reads) and its
+// operands are in the output's layout (a product's of the output's size);
+// ok is false otherwise, and the step runs the portable Go kernel. It
+// also reports the residual's size and whether an operand is overwritten
+// in place by an output.
 func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int, aliased, ok bool) {
+	if abi.ConvCaps.Check(epiSteps(s)) != nil {
+		return nil, 0, 0, false, false
+	}
 	if s.Bias >= 0 {
 		epi = append(epi, avx512.Step{Kind: avx512.Bias})
 	}
-	adds, muls, affines, stores := 0, 0, 0, 0
+	stores := 0
 	for _, e := range s.Epi {
 		switch e.Op {
 		case runtime.EpiRelu:
@@ -32,31 +44,26 @@ func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int
 			epi = append(epi, avx512.Step{Kind: avx512.Scale, A: e.Mul, B: e.Add})
 		case runtime.EpiAdd:
 			r := s.In[e.Arg]
-			if adds++; adds > 1 || (e.Sub != 1 && e.Sub != 2) || r.Block != block {
+			if r.Block != block {
 				return nil, 0, 0, false, false
 			}
 			resH, resW = r.H, r.W
-			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: e.Sub})
+			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: max(e.Sub, 1)})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiMul:
 			r, o := s.In[e.Arg], s.Out[0]
-			if muls++; muls > 1 || e.Sub != 1 || r.Block != block || r.H != o.H || r.W != o.W || r.CPad() != o.CPad() {
+			if r.Block != block || r.H != o.H || r.W != o.W || r.CPad() != o.CPad() {
 				return nil, 0, 0, false, false
 			}
 			epi = append(epi, avx512.Step{Kind: avx512.Mul})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiAffine:
-			if affines++; affines > 1 {
-				return nil, 0, 0, false, false
-			}
 			epi = append(epi, avx512.Step{Kind: avx512.Affine})
 		case runtime.EpiOut:
-			if stores++; stores > 1 {
-				return nil, 0, 0, false, false
-			}
+			stores++
 			epi = append(epi, avx512.Step{Kind: avx512.Store0})
 		default:
-			return nil, 0, 0, false, false
+			panic(fmt.Sprintf("codegen: abi.ConvCaps accepts %v, which convEpilogue does not translate", e.Op))
 		}
 	}
 	if stores == 0 {
@@ -80,15 +87,16 @@ func overwrites(s *runtime.Step, r runtime.Buf) bool {
 // convKernel describes the assembly kernel for a conv step on target t:
 // a key identifying it (identical kernels are emitted once), the emitter,
 // and the register tile's output-channel blocks (the step's split unit).
-// ok is false when t has no conv kernels or the step needs the Go kernel
-// (a dilated conv does, on every target: the assembly kernels take
+// ok is false when t has no direct-conv family or the step needs the Go
+// kernel (a dilated conv does, on every target: the assembly kernels take
 // adjacent taps only).
 func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, nb int, ok bool) {
-	block := t.Block()
-	if (t != passes.AVX512 && t != passes.AVX2) || s.WBlock != block || s.DH > 1 || s.DW > 1 {
+	d, gen := t.Desc(), backends[t].direct
+	block := d.Block
+	if !d.Has(abi.Direct) || gen == nil || s.WBlock != block || s.DH > 1 || s.DW > 1 {
 		return "", nil, 0, false
 	}
-	x, out := s.In[0], s.Out[0]
+	x := s.In[0]
 	nhwc := x.Block == 0
 	if nhwc && x.C > block || !nhwc && x.Block != block {
 		return "", nil, 0, false
@@ -97,24 +105,33 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 	if !ok {
 		return "", nil, 0, false
 	}
-	if t == passes.AVX512 {
-		spec := avx512.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-			PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW, Epilogue: epi}
-		if aliased {
-			// The residual is overwritten in place: a chunked reduction
-			// would keep partial sums in out0, so reduce in one pass.
-			spec.ICC = spec.ICB()
-		}
-		if spec.Validate() != nil {
-			return "", nil, 0, false
-		}
-		return fmt.Sprintf("avx512 %+v", spec), func(c ctxEmitter, name string) error {
-			_, err := avx512.Generate(c.ctx, name, &spec)
-			return err
-		}, avx512.ChooseTiling(&spec).NB, true
+	return gen(s, epi, resH, resW, aliased)
+}
+
+// avx512Direct is the AVX-512 target's direct convolution generator.
+func avx512Direct(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
+	x, out := s.In[0], s.Out[0]
+	spec := avx512.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}
+	if aliased {
+		// The residual is overwritten in place: a chunked reduction
+		// would keep partial sums in out0, so reduce in one pass.
+		spec.ICC = spec.ICB()
 	}
+	if spec.Validate() != nil {
+		return "", nil, 0, false
+	}
+	return fmt.Sprintf("avx512 %+v", spec), func(c ctxEmitter, name string) error {
+		_, err := avx512.Generate(c.ctx, name, &spec)
+		return err
+	}, avx512.ChooseTiling(&spec).NB, true
+}
+
+// avx2Direct is the AVX2 target's direct convolution generator.
+func avx2Direct(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
+	x, out := s.In[0], s.Out[0]
 	spec := avx2.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW, Epilogue: epi}
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}
 	if aliased {
 		spec.ICC = spec.ICB()
 	}
@@ -128,14 +145,16 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 }
 
 // winogradKernel describes the Winograd kernel for a conv step with
-// Winograd weights (AVX-512 only), as convKernel does for direct ones; it
+// Winograd weights (targets with the Winograd family: AVX-512), as
+// convKernel does for direct ones; it
 // also gives the per-thread workspace the kernel needs.
 func winogradKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, ws int, ok bool) {
 	x, out := s.In[0], s.Out[0]
-	if t != passes.AVX512 || x.Block != 16 || out.Block != 16 {
+	d := t.Desc()
+	if !d.Has(abi.Winograd) || x.Block != d.Block || out.Block != d.Block {
 		return "", nil, 0, false
 	}
-	epi, resH, resW, aliased, ok := convEpilogue(s, 16)
+	epi, resH, resW, aliased, ok := convEpilogue(s, d.Block)
 	if !ok {
 		return "", nil, 0, false
 	}

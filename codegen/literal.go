@@ -7,11 +7,25 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
+// enumNames are the runtime's names of enum values, by type and value:
+// the epilogue kinds and element types come from package abi's
+// vocabulary (runtime.EpiAdd is abi.Add, runtime.U8 is abi.U8; a plan
+// has no Bias step: a step's bias is its Bias weight).
 var enumNames = map[reflect.Type][]string{
 	reflect.TypeOf(runtime.OpKind(0)): {"OpConv", "OpPool", "OpGlobalPool", "OpEltwise", "OpDense", "OpHead", "OpReorder", "OpZeroPad", "OpSoftmax", "OpCopy"},
-	reflect.TypeOf(runtime.EpiOp(0)):  {"EpiRelu", "EpiSigmoid", "EpiAdd", "EpiMul", "EpiAffine", "EpiOut", "EpiScale"},
+	reflect.TypeOf(runtime.EpiOp(0)):  abiNames(abi.Ops()[:abi.Bias], func(k abi.Op) string { return "Epi" + strings.ToUpper(k.String()[:1]) + k.String()[1:] }),
+	reflect.TypeOf(runtime.DType(0)):  abiNames(abi.DTypes(), func(d abi.DType) string { return strings.ToUpper(d.String()) }),
+}
+
+func abiNames[T any](vals []T, name func(T) string) []string {
+	var out []string
+	for _, v := range vals {
+		out = append(out, name(v))
+	}
+	return out
 }
 
 // literal prints v (runtime plan data) as a Go composite literal, omitting

@@ -17,7 +17,8 @@ type lowered struct {
 
 func buf(v *ir.Value) runtime.Buf {
 	t := v.Type
-	b := runtime.Buf{Off: int(v.Mem.Offset / 4), C: t.C(), H: 1, W: 1, Block: t.Layout.Block()}
+	// The planner places values in bytes; a Buf counts elements of its type.
+	b := runtime.Buf{Type: t.DType, Off: int(v.Mem.Offset / int64(t.DType.Size())), C: t.C(), H: 1, W: 1, Block: t.Layout.Block()}
 	if len(t.Dims) == 3 {
 		b.H, b.W = t.H(), t.W()
 	} else {
@@ -68,23 +69,14 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 		a := &op.Attrs
 		epi := func(steps []ir.Step) {
 			for _, st := range steps {
-				e := runtime.Epi{Arg: st.Arg, Sub: st.Sub, Scale: -1, Shift: -1}
+				// One vocabulary (abi.Op): the kind carries over; the
+				// operands change form (weights become indices).
+				e := runtime.Epi{Op: st.Kind, Arg: st.Arg, Sub: st.Sub, Scale: -1, Shift: -1}
 				switch st.Kind {
-				case ir.StepRelu:
-					e.Op = runtime.EpiRelu
-				case ir.StepSigmoid:
-					e.Op = runtime.EpiSigmoid
-				case ir.StepAdd:
-					e.Op = runtime.EpiAdd
-				case ir.StepMul:
-					e.Op = runtime.EpiMul
 				case ir.StepAffine:
-					e.Op = runtime.EpiAffine
 					e.Scale, e.Shift = widx(st.Scale), widx(st.Shift)
-				case ir.StepOut:
-					e.Op = runtime.EpiOut
 				case ir.StepScale:
-					e.Op, e.Mul, e.Add = runtime.EpiScale, float32(st.Mul), float32(st.Add)
+					e.Mul, e.Add = float32(st.Mul), float32(st.Add)
 				}
 				s.Epi = append(s.Epi, e)
 			}

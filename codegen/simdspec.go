@@ -6,23 +6,22 @@ import (
 	"github.com/rnc-dev/rnc/codegen/simd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
-// simdWidth is the vector width of a target's simd kernels (0: none).
+// simdWidth is the vector width of a target's simd kernels, in floats
+// (0: portable).
 func simdWidth(t passes.Target) simd.Width {
-	switch t {
-	case passes.AVX512:
-		return 16
-	case passes.AVX2:
-		return 8
-	}
-	return 0
+	return simd.Width(t.Desc().VectorBytes / abi.F32.Size())
 }
 
 // mapEpi translates a pooling or eltwise step's epilogue for the simd
-// kernels: relu, affine, one unstrided residual add in the output's layout,
-// at most two outputs.
+// kernels, if their family accepts it (abi.MapCaps, the table fuse reads)
+// and its residual is in the output's layout and size.
 func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
+	if abi.MapCaps.Check(epiSteps(s)) != nil {
+		return nil, false
+	}
 	var epi []simd.Epi
 	for _, e := range s.Epi {
 		switch e.Op {
@@ -34,12 +33,12 @@ func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
 			epi = append(epi, simd.Out)
 		case runtime.EpiAdd:
 			r, o := s.In[e.Arg], s.Out[0]
-			if e.Sub != 1 || r.Block != o.Block || r.H != o.H || r.W != o.W || r.C != o.C {
+			if r.Block != o.Block || r.H != o.H || r.W != o.W || r.C != o.C {
 				return nil, false
 			}
 			epi = append(epi, simd.Add)
 		default:
-			return nil, false
+			panic(fmt.Sprintf("codegen: abi.MapCaps accepts %v, which mapEpi does not translate", e.Op))
 		}
 	}
 	return epi, true
@@ -48,11 +47,15 @@ func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
 // simdKernel describes the simd kernel for a step, or ok = false: key
 // identifies it (identical kernels are emitted once) and emit generates it.
 func simdKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, ok bool) {
-	w := simdWidth(t)
-	if w == 0 {
+	w, d := simdWidth(t), t.Desc()
+	if w == 0 || int(w) != d.Block {
 		return "", nil, false
 	}
-	B := int(w)
+	B := d.Block
+	family := map[runtime.OpKind]abi.Family{runtime.OpPool: abi.Pool, runtime.OpEltwise: abi.Eltwise, runtime.OpHead: abi.Head}
+	if f, ok := family[s.Kind]; !ok || !d.Has(f) {
+		return "", nil, false
+	}
 	switch s.Kind {
 	case runtime.OpPool:
 		x := s.In[0]

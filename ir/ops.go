@@ -1,6 +1,10 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
+)
 
 // Kind is an op kind. Every kind is declared once, in the kinds table below,
 // with its one-line semantics; the printer, parser, Verify and interpreter
@@ -206,17 +210,19 @@ func (a Attrs) clone(wmap map[*Weight]*Weight) Attrs {
 	return c
 }
 
-// StepKind is one step of an epilogue.
-type StepKind uint8
+// StepKind is one step of an epilogue: the vocabulary ir, passes, codegen
+// and runtime share (package abi). An IR epilogue has no Bias step: a
+// Conv2D's bias is its parameter.
+type StepKind = abi.Op
 
 const (
-	StepRelu    StepKind = iota // x = max(x, 0)
-	StepSigmoid                 // x = 1 / (1 + exp(-x))
-	StepAdd                     // x += input[Arg] read at stride Sub
-	StepMul                     // x *= input[Arg] read at stride Sub
-	StepAffine                  // x = x * Scale[c] + Shift[c]
-	StepOut                     // store x as the next output; the value after the last step is the last output
-	StepScale                   // x = x * Mul + Add (constants)
+	StepRelu    = abi.Relu    // x = max(x, 0)
+	StepSigmoid = abi.Sigmoid // x = 1 / (1 + exp(-x))
+	StepAdd     = abi.Add     // x += input[Arg] read at stride Sub
+	StepMul     = abi.Mul     // x *= input[Arg] read at stride Sub
+	StepAffine  = abi.Affine  // x = x * Scale[c] + Shift[c]
+	StepOut     = abi.Out     // store x as the next output; the value after the last step is the last output
+	StepScale   = abi.Scale   // x = x * Mul + Add (constants)
 )
 
 // Step is one epilogue step. Epilogues run per output element, in order, on

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Parse reads a graph from its text form (see Print). It checks syntax and
@@ -345,10 +347,16 @@ func parseType(s string) (Type, Mem, error) {
 	if len(f) < 2 || len(f) > 3 {
 		return t, m, fmt.Errorf("bad type %q", s)
 	}
-	if !strings.HasPrefix(f[0], "f32[N") || !strings.HasSuffix(f[0], "]") {
+	name, rest, ok := strings.Cut(f[0], "[N")
+	if !ok || !strings.HasSuffix(rest, "]") {
 		return t, m, fmt.Errorf("bad type %q: want f32[N,...]", f[0])
 	}
-	if dims := strings.TrimPrefix(f[0][len("f32[N"):len(f[0])-1], ","); dims != "" {
+	dt, err := abi.ParseDType(name)
+	if err != nil {
+		return t, m, fmt.Errorf("bad type %q: %v", f[0], err)
+	}
+	t.DType = dt
+	if dims := strings.TrimPrefix(rest[:len(rest)-1], ","); dims != "" {
 		v, err := parseInts(dims, ",", -1)
 		if err != nil {
 			return t, m, fmt.Errorf("bad type %q: %v", f[0], err)
@@ -385,13 +393,8 @@ func parseEpilogue(op *Op, s string, vals map[string]*Value, ws *WeightProgram) 
 	}
 	for _, f := range splitTop(s[1 : len(s)-1]) {
 		name, arg, hasArg := strings.Cut(f, "(")
-		var kind StepKind = 255
-		for k, n := range stepNames {
-			if n == name {
-				kind = k
-			}
-		}
-		if kind == 255 {
+		kind, err := abi.ParseOp(name)
+		if err != nil || kind == abi.Bias { // a conv's bias is its own parameter, not a step
 			return fmt.Errorf("unknown epilogue step %q", f)
 		}
 		st := Step{Kind: kind, Sub: 1}

@@ -216,11 +216,6 @@ func parseInts(s, sep string, n int) ([]int, error) {
 	return v, nil
 }
 
-var stepNames = map[StepKind]string{StepRelu: "relu", StepSigmoid: "sigmoid", StepAdd: "add", StepMul: "mul", StepAffine: "affine", StepOut: "out", StepScale: "scale"}
-
-// String is the step kind's name in the text form ("relu", "add", ...).
-func (k StepKind) String() string { return stepNames[k] }
-
 func (st Step) format(op *Op) string {
 	switch st.Kind {
 	case StepAdd, StepMul:
@@ -231,13 +226,13 @@ func (st Step) format(op *Op) string {
 		if st.Sub > 1 {
 			arg += "/" + strconv.Itoa(st.Sub)
 		}
-		return stepNames[st.Kind] + "(" + arg + ")"
+		return st.Kind.String() + "(" + arg + ")"
 	case StepAffine:
 		return "affine(" + weightName(st.Scale) + "," + weightName(st.Shift) + ")"
 	case StepScale:
 		return "scale(" + formatFloat(st.Mul) + "," + formatFloat(st.Add) + ")"
 	}
-	return stepNames[st.Kind]
+	return st.Kind.String()
 }
 
 func weightName(w *Weight) string {

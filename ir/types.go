@@ -4,16 +4,22 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
-// DType is an element type. rnc computes in float32 only.
-type DType uint8
+// DType is an element type (package abi: the runtime's buffers and the
+// kernels' parameters are typed with the same values). The float pipeline
+// computes in F32; the integer types are the quantized path's.
+type DType = abi.DType
 
 const (
-	F32 DType = iota
+	F32  = abi.F32  // float32
+	U8   = abi.U8   // uint8 activations (quantized, with a zero point)
+	S8   = abi.S8   // int8 weights (quantized, symmetric)
+	S32  = abi.S32  // int32 accumulators and quantized biases
+	BF16 = abi.BF16 // bfloat16: reserved
 )
-
-func (d DType) String() string { return "f32" }
 
 // Layout is how a value's elements are stored in memory, per image.
 type Layout uint8

@@ -90,6 +90,9 @@ func (v *verifier) run() {
 			if ids[o.ID] {
 				v.errorf(op, "value %s defined twice", o.Name())
 			}
+			if o.Type.DType != F32 {
+				v.errorf(op, "value %s is %s: the ops compute in f32 only (no quantized ops yet)", o.Name(), o.Type.DType)
+			}
 			ids[o.ID] = true
 			defined[o] = i
 		}

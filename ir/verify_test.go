@@ -31,6 +31,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"dilation shape", "s=1x1 pad=1,1,1,1", "s=1x1 dil=2x2 pad=1,1,1,1", "shape inference gives [6 6 4]"},
 		{"dilation zero", "s=1x1 pad=1,1,1,1", "s=1x1 dil=0x2 pad=1,1,1,1", "dilation must be positive, got 0x2"},
 		{"dilated kernel too large", "s=1x1 pad=1,1,1,1", "s=1x1 dil=5x1 pad=1,1,1,1", "kernel 3x3 dilated 5x1 does not fit the input_1 input 8x8 (padded 10x10)"},
+		{"element type", "%2 r = Activation(%1) fn=relu : f32[N,8,8,4]", "%2 r = Activation(%1) fn=relu : u8[N,8,8,4]", "value %2 is u8: the ops compute in f32 only"},
 		{"arena overlap", ": f32[N,8,8,3] nhwc\n", ": f32[N,8,8,3] nhwc @arena[0:768]\n", "memory is planned for 1 of 4 values"},
 	}
 	for _, c := range cases {
@@ -136,6 +137,8 @@ func TestParseErrors(t *testing.T) {
 		{"  return %3\n", "", "graph has no return line"},
 		{"c/bias : [4]", "c/bias : [4", "bad shape"},
 		{"f32[N,8,8,4] nhwc\n  %3", "f32[N,8,8,4] nhwx\n  %3", `unknown layout "nhwx"`},
+		{"f32[N,8,8,4] nhwc\n  %3", "f64[N,8,8,4] nhwc\n  %3", `unknown element type "f64"`},
+		{"bias=c/bias", "bias=c/bias epi=[bias]", `unknown epilogue step "bias"`},
 	}
 	for _, c := range cases {
 		src := strings.Replace(base, c.old, c.new, 1)

@@ -1,6 +1,9 @@
 package passes
 
-import "github.com/rnc-dev/rnc/ir"
+import (
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime/abi"
+)
 
 // Fuse merges elementwise work into the op that produces its input, as an
 // epilogue applied before the store:
@@ -119,47 +122,46 @@ func (f *fuser) fits(uses map[*ir.Value][]*ir.Op, h, e *ir.Op, self int) bool {
 }
 
 // KernelEpilogue reports whether target t's compiled kernels run an op of
-// kind head with epilogue epi. The direct and Winograd conv kernels of
-// AVX-512 and AVX2 take relu, sigmoid, constant scaling, one affine, one
-// residual add (at stride 1 or 2), one product with a tensor at stride 1
-// and one early store (two outputs); the pooling and elementwise kernels
-// take relu, one affine, one unstrided add and one early store. What they
-// do not take runs the portable Go kernels, so fuse keeps it out of a
-// compiled op rather than sending the whole op to Go. On the generic
-// target every kernel is portable Go: anything fuses.
-// (codegen/convspec.go and codegen/simdspec.go apply the same rules.)
+// kind head with epilogue epi: whether the kernel family that runs such an
+// op on t accepts it (abi.Caps; codegen asks the same table before it
+// emits the kernel, and TestCapsAgree there proves the two agree). What
+// they do not take runs the portable Go kernels, so fuse keeps it out of a
+// compiled op rather than sending the whole op to Go. On a target without
+// the family (the generic target has none) every kernel is portable Go:
+// anything fuses.
 func KernelEpilogue(t Target, head ir.Kind, epi []ir.Step) bool {
-	if t == Generic {
-		return true
+	caps := KernelCaps(t, head)
+	return caps == nil || caps.Check(CapSteps(epi)) == nil
+}
+
+// KernelCaps is the epilogue capability of the kernel family that runs an
+// op of kind head on target t, or nil when t has none (portable Go runs
+// the op, whatever its epilogue).
+func KernelCaps(t Target, head ir.Kind) *abi.Caps {
+	var f abi.Family
+	switch head {
+	case ir.Conv2D:
+		f = abi.Direct // the Winograd family accepts the same epilogues
+	case ir.MaxPool, ir.AvgPool:
+		f = abi.Pool
+	case ir.Eltwise:
+		f = abi.Eltwise
+	default:
+		return nil
 	}
-	conv := head == ir.Conv2D
-	adds, muls, affines, outs := 0, 0, 0, 0
-	for _, st := range epi {
-		switch st.Kind {
-		case ir.StepRelu:
-		case ir.StepAffine:
-			affines++
-		case ir.StepOut:
-			outs++
-		case ir.StepAdd:
-			adds++
-			if st.Sub != 1 && (!conv || st.Sub != 2) {
-				return false
-			}
-		case ir.StepSigmoid, ir.StepScale:
-			if !conv {
-				return false
-			}
-		case ir.StepMul:
-			muls++
-			if !conv || st.Sub != 1 {
-				return false
-			}
-		default:
-			return false
-		}
+	if !t.Desc().Has(f) {
+		return nil
 	}
-	return adds <= 1 && muls <= 1 && affines <= 1 && outs <= 1
+	return abi.FamilyCaps(f)
+}
+
+// CapSteps is the shape of an IR epilogue a capability checks.
+func CapSteps(epi []ir.Step) []abi.Step {
+	out := make([]abi.Step, len(epi))
+	for i, st := range epi {
+		out[i] = abi.Step{Kind: st.Kind, Sub: st.Sub}
+	}
+	return out
 }
 
 // steps translates e (reading its input `self` from the group) into

@@ -12,41 +12,49 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
-// Target selects what the lowered graph is for: its channel block and the
-// kernels that will run it.
+// Target names what the lowered graph is for; everything about it —
+// channel block, layout, kernel families — is its description in package
+// abi (Desc), not a switch on the name.
 type Target string
 
+// The targets of abi.Targets, by name.
 const (
 	AVX512  Target = "avx512"  // zmm kernels, NCHW16c
 	AVX2    Target = "avx2"    // ymm kernels, NCHW8c
 	Generic Target = "generic" // portable Go kernels, NCHW8c
 )
 
-// Block is the channel block of the target's blocked layout.
-func (t Target) Block() int {
-	if t == AVX512 {
-		return 16
+// Desc is the target's description. An unknown name (one ParseTarget
+// refuses) panics: a Target comes from ParseTarget or the constants.
+func (t Target) Desc() *abi.Target {
+	d, err := abi.Lookup(string(t))
+	if err != nil {
+		panic("passes: " + err.Error())
 	}
-	return 8
+	return d
 }
+
+// Block is the channel block of the target's blocked layout.
+func (t Target) Block() int { return t.Desc().Block }
 
 // Layout is the target's blocked activation layout.
 func (t Target) Layout() ir.Layout {
-	if t == AVX512 {
-		return ir.NCHW16c
+	l, err := ir.ParseLayout(t.Desc().Layout)
+	if err != nil {
+		panic(fmt.Sprintf("passes: target %s: %v", t, err))
 	}
-	return ir.NCHW8c
+	return l
 }
 
 // ParseTarget checks a target name.
 func ParseTarget(s string) (Target, error) {
-	switch t := Target(s); t {
-	case AVX512, AVX2, Generic:
-		return t, nil
+	if _, err := abi.Lookup(s); err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("unknown target %q (want avx512, avx2 or generic)", s)
+	return Target(s), nil
 }
 
 // Pass is one step of the pipeline.

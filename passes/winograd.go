@@ -2,6 +2,7 @@ package passes
 
 import (
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Winograd makes stride-1 undilated 3×3 convolutions on the AVX-512 target use
@@ -23,8 +24,8 @@ import (
 // --disable winograd turns it off; a larger --winograd-limit trades memory
 // for speed.
 func Winograd(g *ir.Graph, t Target, limit int) error {
-	if t != AVX512 {
-		return nil // kernels exist for AVX-512 only
+	if !t.Desc().Has(abi.Winograd) {
+		return nil // the target has no Winograd kernels (AVX-512 only has)
 	}
 	if limit <= 0 {
 		limit = DefaultWinogradLimit

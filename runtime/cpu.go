@@ -4,40 +4,24 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/sys/cpu"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
-
-// features are the CPU features each assembly target's kernels need,
-// under their GODEBUG names (GODEBUG=cpu.avx512f=off masks one:
-// golang.org/x/sys/cpu honours it).
-var features = map[string][]struct {
-	name string
-	has  *bool
-}{
-	"avx512": {{"avx512f", &cpu.X86.HasAVX512F}, {"avx512vl", &cpu.X86.HasAVX512VL}, {"avx512bw", &cpu.X86.HasAVX512BW}, {"avx512dq", &cpu.X86.HasAVX512DQ}},
-	"avx2":   {{"avx2", &cpu.X86.HasAVX2}, {"fma", &cpu.X86.HasFMA}},
-}
 
 // Supported reports whether this CPU can run a target's kernels.
 func Supported(target string) bool {
-	if target == "generic" {
-		return true
-	}
-	_, known := features[target]
-	return known && hasAsm && len(MissingFeatures(target)) == 0
+	t, err := abi.Lookup(target)
+	return err == nil && t.Runs()
 }
 
 // MissingFeatures lists, by GODEBUG name, the CPU features target's
 // kernels need that this CPU lacks (none for generic or an unknown
 // target).
 func MissingFeatures(target string) []string {
-	var no []string
-	for _, f := range features[target] {
-		if !*f.has {
-			no = append(no, f.name)
-		}
+	t, err := abi.Lookup(target)
+	if err != nil {
+		return nil
 	}
-	return no
+	return t.Missing()
 }
 
 // selectPlan picks the plan to run: the forced target if any (it must be

@@ -8,17 +8,11 @@ import "math"
 // accumulate in float32 in the same order as the compiled kernels (input
 // channel blocks, kernel rows, kernel columns, lanes).
 
-// img returns image i's slice of buffer b in an arena holding n images.
-func img(a []float32, b Buf, n, i int) []float32 {
-	off := n*b.Off + i*b.Size()
-	return a[off : off+b.Size()]
-}
-
 // convGo computes output rows [oh0, oh1) of output-channel blocks
 // [ocb0, ocb1) of image i.
-func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int) {
+func convGo(s *Step, w [][]float32, a Arena, n, i, ocb0, ocb1, oh0, oh1 int) {
 	x, out := s.In[0], s.Out[0]
-	in := img(a, x, n, i)
+	in := a.F32(x, n, i)
 	k := w[s.Kernel]
 	var bias []float32
 	if s.Bias >= 0 {
@@ -79,7 +73,7 @@ func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int)
 						// pad channels: the compiled kernels write the zeros
 						// that zero-padded weights and bias give
 						for _, ob := range s.Out {
-							img(a, ob, n, i)[ob.At(oh, ow, c)] = 0
+							a.F32(ob, n, i)[ob.At(oh, ow, c)] = 0
 						}
 						continue
 					}
@@ -92,9 +86,9 @@ func convGo(s *Step, w [][]float32, a []float32, n, i, ocb0, ocb1, oh0, oh1 int)
 
 // winogradGo computes a Winograd conv step for image i with the portable
 // float64 Winograd, then the bias and the epilogue.
-func winogradGo(s *Step, w [][]float32, a []float32, n, i int) {
+func winogradGo(s *Step, w [][]float32, a Arena, n, i int) {
 	x, out := s.In[0], s.Out[0]
-	in := img(a, x, n, i)
+	in := a.F32(x, n, i)
 	hwc := make([]float32, x.H*x.W*x.C)
 	for h := 0; h < x.H; h++ {
 		for ww := 0; ww < x.W; ww++ {
@@ -120,7 +114,7 @@ func winogradGo(s *Step, w [][]float32, a []float32, n, i int) {
 
 // epilogue applies s.Epi to value v of element (oh, ow, c) and stores the
 // outputs.
-func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float32) {
+func epilogue(s *Step, w [][]float32, a Arena, n, i, oh, ow, c int, v float32) {
 	out := 0
 	for _, e := range s.Epi {
 		switch e.Op {
@@ -130,7 +124,7 @@ func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float3
 			v = sigmoid(v)
 		case EpiAdd, EpiMul:
 			r := s.In[e.Arg]
-			u := img(a, r, n, i)[r.At(oh*e.Sub, ow*e.Sub, c)]
+			u := a.F32(r, n, i)[r.At(oh*e.Sub, ow*e.Sub, c)]
 			if e.Op == EpiAdd {
 				v += u
 			} else {
@@ -142,22 +136,22 @@ func epilogue(s *Step, w [][]float32, a []float32, n, i, oh, ow, c int, v float3
 			v = v*e.Mul + e.Add
 		case EpiOut:
 			o := s.Out[out]
-			img(a, o, n, i)[o.At(oh, ow, c)] = v
+			a.F32(o, n, i)[o.At(oh, ow, c)] = v
 			out++
 		}
 	}
 	o := s.Out[out]
-	img(a, o, n, i)[o.At(oh, ow, c)] = v
+	a.F32(o, n, i)[o.At(oh, ow, c)] = v
 }
 
 // zeroPadChannels writes zeros to the pad channels of every output of s at
 // rows [oh0, oh1), which compiled kernels produce and readers may rely on.
-func zeroPadChannels(s *Step, a []float32, n, i, oh0, oh1 int) {
+func zeroPadChannels(s *Step, a Arena, n, i, oh0, oh1 int) {
 	for _, o := range s.Out {
 		if o.Block == 0 || o.C == o.CPad() {
 			continue
 		}
-		buf := img(a, o, n, i)
+		buf := a.F32(o, n, i)
 		for c := o.C; c < o.CPad(); c++ {
 			for h := oh0; h < oh1; h++ {
 				for x := 0; x < o.W; x++ {
@@ -170,12 +164,12 @@ func zeroPadChannels(s *Step, a []float32, n, i, oh0, oh1 int) {
 
 // eltwiseGo applies the epilogue to In[0] for output rows [oh0, oh1); buf
 // is the calling thread's scratch (grown when too small).
-func eltwiseGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[]float32) {
+func eltwiseGo(s *Step, w [][]float32, a Arena, n, i, oh0, oh1 int, buf *[]float32) {
 	if eltwiseFlat(s, w, a, n, i, oh0, oh1, buf) {
 		return
 	}
 	x, out := s.In[0], s.Out[0]
-	in := img(a, x, n, i)
+	in := a.F32(x, n, i)
 	for h := oh0; h < oh1; h++ {
 		for ww := 0; ww < out.W; ww++ {
 			for c := 0; c < out.C; c++ {
@@ -188,9 +182,9 @@ func eltwiseGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[]f
 
 // poolGo computes rows [oh0, oh1) of a max or average pooling and its
 // epilogue.
-func poolGo(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int) {
+func poolGo(s *Step, w [][]float32, a Arena, n, i, oh0, oh1 int) {
 	x, out := s.In[0], s.Out[0]
-	in := img(a, x, n, i)
+	in := a.F32(x, n, i)
 	for oh := oh0; oh < oh1; oh++ {
 		for ow := 0; ow < out.W; ow++ {
 			for c := 0; c < out.C; c++ {
@@ -299,9 +293,9 @@ func softmax(v []float32) {
 
 // headGo runs a Head or Dense step on image i; scratch holds at least the
 // input's channel count.
-func headGo(s *Step, w [][]float32, a []float32, n, i int, scratch []float32) {
+func headGo(s *Step, w [][]float32, a Arena, n, i int, scratch []float32) {
 	x, out := s.In[0], s.Out[0]
-	in, o := img(a, x, n, i), img(a, out, n, i)
+	in, o := a.F32(x, n, i), a.F32(out, n, i)
 	if s.Kind == OpDense && !x.Vec { // per pixel of an nhwc map
 		for p := 0; p < x.H*x.W; p++ {
 			denseGo(s, w, in[p*x.C:(p+1)*x.C], out.C, o[p*out.C:(p+1)*out.C])
@@ -318,9 +312,9 @@ func headGo(s *Step, w [][]float32, a []float32, n, i int, scratch []float32) {
 
 // simpleGo runs the remaining step kinds on image i; scratch holds at
 // least the input's channel count.
-func simpleGo(s *Step, a []float32, n, i int, scratch []float32) {
+func simpleGo(s *Step, a Arena, n, i int, scratch []float32) {
 	x, out := s.In[0], s.Out[0]
-	in, o := img(a, x, n, i), img(a, out, n, i)
+	in, o := a.F32(x, n, i), a.F32(out, n, i)
 	switch s.Kind {
 	case OpGlobalPool:
 		globalPool(x, in, s.Max, o[:out.C])
@@ -378,7 +372,7 @@ func simpleGo(s *Step, a []float32, n, i int, scratch []float32) {
 // by rows), with the weight program's values w and per-thread scratch
 // (at least twice the largest channel count, rounded up to 16). It is the
 // twin the compiled kernels are tested against.
-func (s *Step) RunGo(w [][]float32, a []float32, n, i, r0, r1 int, scratch []float32) {
+func (s *Step) RunGo(w [][]float32, a Arena, n, i, r0, r1 int, scratch []float32) {
 	switch s.Kind {
 	case OpConv:
 		if s.Winograd {
@@ -403,7 +397,7 @@ func (s *Step) RunGo(w [][]float32, a []float32, n, i, r0, r1 int, scratch []flo
 // dims and no read is strided: the epilogue runs step by step over
 // contiguous runs of a row range (per channel block when blocked), which
 // Go compiles into tight loops. It reports false when it does not apply.
-func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[]float32) bool {
+func eltwiseFlat(s *Step, w [][]float32, a Arena, n, i, oh0, oh1 int, buf *[]float32) bool {
 	out := s.Out[0]
 	if s.Sub0 != 1 || out.Vec {
 		return false
@@ -444,7 +438,7 @@ func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[
 			*buf = make([]float32, hi-lo)
 		}
 		v := (*buf)[:hi-lo]
-		copy(v, img(a, s.In[0], n, i)[lo:hi])
+		copy(v, a.F32(s.In[0], n, i)[lo:hi])
 		channel := func(j int) int {
 			if B > 0 {
 				return cb*B + j%B
@@ -459,11 +453,11 @@ func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[
 			case EpiSigmoid:
 				activate(ActSigmoid, v)
 			case EpiAdd:
-				for j, x := range img(a, s.In[e.Arg], n, i)[lo:hi] {
+				for j, x := range a.F32(s.In[e.Arg], n, i)[lo:hi] {
 					v[j] += x
 				}
 			case EpiMul:
-				for j, x := range img(a, s.In[e.Arg], n, i)[lo:hi] {
+				for j, x := range a.F32(s.In[e.Arg], n, i)[lo:hi] {
 					v[j] *= x
 				}
 			case EpiAffine:
@@ -477,11 +471,11 @@ func eltwiseFlat(s *Step, w [][]float32, a []float32, n, i, oh0, oh1 int, buf *[
 					v[j] = x*e.Mul + e.Add
 				}
 			case EpiOut:
-				copy(img(a, s.Out[store], n, i)[lo:hi], v)
+				copy(a.F32(s.Out[store], n, i)[lo:hi], v)
 				store++
 			}
 		}
-		copy(img(a, s.Out[store], n, i)[lo:hi], v)
+		copy(a.F32(s.Out[store], n, i)[lo:hi], v)
 	}
 	zeroPadChannels(s, a, n, i, oh0, oh1)
 	return true

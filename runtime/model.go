@@ -46,7 +46,7 @@ type Model struct {
 	pool *Pool
 
 	mu      sync.Mutex
-	arena   []float32
+	arena   Arena
 	n       int // images in the current call
 	scratch [][]float32
 	ws      [][]float32           // per-thread Winograd workspace
@@ -221,7 +221,7 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 	for i := range times {
 		times[i] = 0
 	}
-	chunk := max(1, maxArenaBytes/(4*max(1, p.ArenaFloats)))
+	chunk := max(1, maxArenaBytes/max(1, p.ArenaBytes()))
 	for i0 := 0; i0 < n; i0 += chunk {
 		k := min(chunk, n-i0)
 		m.run(dst[i0*outSize:(i0+k)*outSize], src[i0*per:(i0+k)*per], k, times)
@@ -232,11 +232,14 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 // run computes the k images of src into dst (m.mu held).
 func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 	p := m.plan
-	if need := k*p.ArenaFloats + 16; len(m.arena) < need {
-		m.arena = alignedFloats(need)
+	if need := k*p.ArenaBytes() + 64; len(m.arena) < need {
+		m.arena = NewArena(need)
 	}
 	m.n = k
-	copy(m.arena[k*p.Input.Off:], src)
+	per := p.Input.Size()
+	for i := 0; i < k; i++ {
+		copy(m.arena.F32(p.Input, k, i), src[i*per:(i+1)*per])
+	}
 	for i := range p.Steps {
 		var t0 time.Time
 		if times != nil {
@@ -249,7 +252,7 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 	}
 	out := p.Output
 	for i := 0; i < k; i++ {
-		copy(dst[i*out.Size():(i+1)*out.Size()], img(m.arena, out, k, i))
+		copy(dst[i*out.Size():(i+1)*out.Size()], m.arena.F32(out, k, i))
 	}
 }
 
@@ -282,10 +285,6 @@ func rows(total, parts, r int) (int, int) {
 	return total * r / parts, total * (r + 1) / parts
 }
 
-func ptr(a []float32, b Buf, n, i int) *float32 {
-	return &a[n*b.Off+i*b.Size()]
-}
-
 // runTask runs task t of step s on the given worker.
 func (m *Model) runTask(s *Step, t, worker int) {
 	a, n := m.arena, m.n
@@ -309,7 +308,7 @@ func (m *Model) runTask(s *Step, t, worker int) {
 		if s.Bias >= 0 {
 			bias = &m.w[s.Bias][0]
 		}
-		s.Conv(ptr(a, s.In[0], n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, ptr(a, s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
+		s.Conv(a.ptrF32(s.In[0], n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, a.ptrF32(s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
 	case OpPool, OpEltwise:
 		i, r := t/s.RowTasks, t%s.RowTasks
 		oh0, oh1 := rows(s.OH(), s.RowTasks, r)
@@ -341,15 +340,15 @@ func (m *Model) epiPointers(s *Step, i int) (res, mul, scale, shift, out1 *float
 	for _, e := range s.Epi {
 		switch e.Op {
 		case EpiAdd:
-			res = ptr(m.arena, s.In[e.Arg], m.n, i)
+			res = m.arena.ptrF32(s.In[e.Arg], m.n, i)
 		case EpiMul:
-			mul = ptr(m.arena, s.In[e.Arg], m.n, i)
+			mul = m.arena.ptrF32(s.In[e.Arg], m.n, i)
 		case EpiAffine:
 			scale, shift = &m.w[e.Scale][0], &m.w[e.Shift][0]
 		}
 	}
 	if len(s.Out) > 1 {
-		out1 = ptr(m.arena, s.Out[1], m.n, i)
+		out1 = m.arena.ptrF32(s.Out[1], m.n, i)
 	}
 	return res, mul, scale, shift, out1
 }
@@ -363,7 +362,7 @@ func (m *Model) runMap(s *Step, i, oh0, oh1 int) {
 		r0, r1 = oh0*s.Out[0].W, oh1*s.Out[0].W
 	}
 	o := s.Out[0]
-	s.Map(ptr(m.arena, s.In[0], m.n, i), res, scale, shift, ptr(m.arena, o, m.n, i), out1, 0, o.CPad()/o.Block, r0, r1)
+	s.Map(m.arena.ptrF32(s.In[0], m.n, i), res, scale, shift, m.arena.ptrF32(o, m.n, i), out1, 0, o.CPad()/o.Block, r0, r1)
 }
 
 // runHead runs a compiled head on image i.
@@ -374,8 +373,8 @@ func (m *Model) runHead(s *Step, i int, scratch []float32) {
 	if s.Bias >= 0 {
 		bias = &m.w[s.Bias][0]
 	}
-	s.Head(ptr(m.arena, s.In[0], m.n, i), &m.w[s.Kernel][0], bias, &v[0], &y[0])
-	out := img(m.arena, s.Out[0], m.n, i)
+	s.Head(m.arena.ptrF32(s.In[0], m.n, i), &m.w[s.Kernel][0], bias, &v[0], &y[0])
+	out := m.arena.F32(s.Out[0], m.n, i)
 	copy(out, y[:s.Out[0].C])
 	activate(s.Act, out[:s.Out[0].C])
 }
@@ -405,7 +404,7 @@ func (m *Model) Memory(n int) (weights, arena int64) {
 	for _, w := range m.w {
 		weights += 4 * int64(len(w))
 	}
-	return weights, 4 * int64(n*m.plan.ArenaFloats)
+	return weights, int64(n) * int64(m.plan.ArenaBytes())
 }
 
 // runWinograd runs task t of a Winograd conv: a range of tile rows of one
@@ -426,7 +425,7 @@ func (m *Model) runWinograd(s *Step, t, worker int) {
 	if s.Bias >= 0 {
 		bias = &m.w[s.Bias][0]
 	}
-	s.Wino(ptr(m.arena, x, m.n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, ptr(m.arena, s.Out[0], m.n, i), out1, &m.ws[worker][0], t0, t1)
+	s.Wino(m.arena.ptrF32(x, m.n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, m.arena.ptrF32(s.Out[0], m.n, i), out1, &m.ws[worker][0], t0, t1)
 }
 
 // winoTasks is the number of tile-row ranges a Winograd conv splits into

@@ -77,7 +77,7 @@ func TestPredictChunks(t *testing.T) {
 			t.Errorf("image %d: %v, want %v", i, dst[i], src[i])
 		}
 	}
-	if len(m.arena) > 2+16 {
-		t.Errorf("arena of %d floats for chunks of 2 one-float images", len(m.arena))
+	if len(m.arena) > 2*4+64 {
+		t.Errorf("arena of %d bytes for chunks of 2 one-float images", len(m.arena))
 	}
 }

@@ -1,6 +1,10 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
+)
 
 // A Program is what a generated package hands to runtime: the input and
 // output shapes and one Plan per target it was compiled for.
@@ -18,18 +22,37 @@ type Plan struct {
 	Target  string // avx512, avx2 or generic
 	Weights []WStep
 	Steps   []Step
-	// ArenaFloats is the activation arena per image, in floats.
+	// ArenaFloats is the activation arena per image in 4-byte words
+	// (ArenaBytes: the arena's bytes). The planner aligns every buffer to
+	// 64 bytes, so an arena of any element types is a whole number of words.
 	ArenaFloats int
 	Input       Buf // where the NHWC input images go
 	Output      Buf // the graph's output
 }
 
-// Buf locates one value in the arena. Offsets and sizes are per image: for
-// a batch of n images, value v of image i starts at n*Off + i*Size().
+// DType is a buffer's element type (package abi's), under the names
+// generated plans spell.
+type DType = abi.DType
+
+const (
+	F32  = abi.F32
+	U8   = abi.U8
+	S8   = abi.S8
+	S32  = abi.S32
+	BF16 = abi.BF16
+)
+
+// ArenaBytes is the activation arena per image, in bytes.
+func (p *Plan) ArenaBytes() int { return 4 * p.ArenaFloats }
+
+// Buf locates one value in the arena. Offsets and sizes are per image and
+// count elements of the buffer's type: for a batch of n images, value v of
+// image i starts at element n*Off + i*Size(), byte Type.Size() times that.
 type Buf struct {
-	Off     int // in floats
-	H, W, C int // logical dimensions (H = W = 1 for vectors)
-	Block   int // 0: NHWC (or a plain vector); 8 or 16: NCHW[Block]c
+	Type    abi.DType // element type (zero: float32)
+	Off     int       // in elements of Type
+	H, W, C int       // logical dimensions (H = W = 1 for vectors)
+	Block   int       // 0: NHWC (or a plain vector); 8 or 16: NCHW[Block]c
 	Vec     bool
 }
 
@@ -41,8 +64,11 @@ func (b Buf) CPad() int {
 	return (b.C + b.Block - 1) / b.Block * b.Block
 }
 
-// Size is the number of floats per image.
+// Size is the number of elements per image.
 func (b Buf) Size() int { return b.H * b.W * b.CPad() }
+
+// Bytes is the buffer's size per image in bytes.
+func (b Buf) Bytes() int { return b.Size() * b.Type.Size() }
 
 // At is the offset of logical element (h, w, c) within one image.
 func (b Buf) At(h, w, c int) int {
@@ -76,17 +102,18 @@ const (
 	ActSoftmax
 )
 
-// EpiOp is one epilogue step.
-type EpiOp uint8
+// EpiOp is one epilogue step: the one vocabulary of package abi, under
+// the names generated plans spell.
+type EpiOp = abi.Op
 
 const (
-	EpiRelu    EpiOp = iota // x = max(x, 0)
-	EpiSigmoid              // x = 1/(1+exp(-x))
-	EpiAdd                  // x += In[Arg] at stride Sub
-	EpiMul                  // x *= In[Arg] at stride Sub
-	EpiAffine               // x = x*w[Scale][c] + w[Shift][c]
-	EpiOut                  // store x to the next output
-	EpiScale                // x = x*Mul + Add
+	EpiRelu    = abi.Relu    // x = max(x, 0)
+	EpiSigmoid = abi.Sigmoid // x = 1/(1+exp(-x))
+	EpiAdd     = abi.Add     // x += In[Arg] at stride Sub
+	EpiMul     = abi.Mul     // x *= In[Arg] at stride Sub
+	EpiAffine  = abi.Affine  // x = x*w[Scale][c] + w[Shift][c]
+	EpiOut     = abi.Out     // store x to the next output
+	EpiScale   = abi.Scale   // x = x*Mul + Add
 )
 
 // Epi is one epilogue step.
@@ -166,8 +193,12 @@ func (s *Step) OW() int { return s.Out[0].W }
 // validate checks a plan's internal consistency once, at load time.
 func (p *Plan) validate() error {
 	check := func(b Buf) error {
-		if b.Off < 0 || b.Off+b.Size() > p.ArenaFloats || b.H < 1 || b.W < 1 || b.C < 1 {
-			return fmt.Errorf("buffer %+v outside the arena of %d floats", b, p.ArenaFloats)
+		es := b.Type.Size()
+		if es == 0 || b.Type != abi.F32 {
+			return fmt.Errorf("buffer %+v: element type %s has no kernels in this runtime", b, b.Type)
+		}
+		if b.Off < 0 || b.H < 1 || b.W < 1 || b.C < 1 || (b.Off+b.Size())*es > p.ArenaBytes() {
+			return fmt.Errorf("buffer %+v outside the arena of %d bytes", b, p.ArenaBytes())
 		}
 		return nil
 	}

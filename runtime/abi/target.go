@@ -1,0 +1,122 @@
+package abi
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/cpu"
+)
+
+// A Target describes what a plan is compiled for: the CPU features its
+// kernels need, its vector width and blocked layout, the kernel families
+// it has, the element types they compute in, and the files its kernels go
+// to. The compiler lowers and generates from the description; the runtime
+// tests Features before it runs a plan. docs/targets.md walks through
+// adding one.
+type Target struct {
+	Name string
+	// GOARCH is the architecture its kernels are assembly for ("": portable
+	// Go, every architecture); the generated files are named with
+	// FileSuffix ("_amd64": kernels_amd64.s) so that other architectures
+	// build without them.
+	GOARCH, FileSuffix string
+	// Features are the CPU features its kernels need, under their GODEBUG
+	// names (GODEBUG=cpu.avx512f=off masks one: golang.org/x/sys/cpu and
+	// Go's runtime honour it).
+	Features []Feature
+	// VectorBytes is the width of one vector register (0: portable).
+	VectorBytes int
+	// Block is the channel block of its blocked layout (NCHW[Block]c),
+	// and Layout that layout's name in the IR's text form.
+	Block  int
+	Layout string
+	// Families are the compiled kernel families; a step no family takes
+	// runs the portable Go kernel.
+	Families []Family
+	// Elems are the element types its kernels compute in.
+	Elems []DType
+	Doc   string
+}
+
+// A Feature is one CPU feature a target needs.
+type Feature struct {
+	Name string // GODEBUG name: avx512f
+	Has  *bool  // golang.org/x/sys/cpu's flag
+}
+
+// The targets, fastest first: a generated package holds one plan per
+// target it was compiled for, in this order, and runs the first its CPU
+// supports.
+var (
+	AVX512 = &Target{
+		Name: "avx512", GOARCH: "amd64", FileSuffix: "_amd64",
+		Features: []Feature{
+			{"avx512f", &cpu.X86.HasAVX512F}, {"avx512vl", &cpu.X86.HasAVX512VL},
+			{"avx512bw", &cpu.X86.HasAVX512BW}, {"avx512dq", &cpu.X86.HasAVX512DQ},
+		},
+		VectorBytes: 64, Block: 16, Layout: "nChw16c",
+		Families: []Family{Direct, Winograd, Pool, Eltwise, Head},
+		Elems:    []DType{F32},
+		Doc:      "zmm kernels, NCHW16c",
+	}
+	AVX2 = &Target{
+		Name: "avx2", GOARCH: "amd64", FileSuffix: "_amd64",
+		Features:    []Feature{{"avx2", &cpu.X86.HasAVX2}, {"fma", &cpu.X86.HasFMA}},
+		VectorBytes: 32, Block: 8, Layout: "nChw8c",
+		Families: []Family{Direct, Pool, Eltwise, Head},
+		Elems:    []DType{F32},
+		Doc:      "ymm kernels, NCHW8c",
+	}
+	Generic = &Target{
+		Name: "generic", Block: 8, Layout: "nChw8c",
+		Elems: []DType{F32},
+		Doc:   "portable Go kernels, NCHW8c",
+	}
+	Targets = []*Target{AVX512, AVX2, Generic}
+)
+
+// Lookup finds a target by name.
+func Lookup(name string) (*Target, error) {
+	for _, t := range Targets {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown target %q (want %s)", name, Names())
+}
+
+// Names lists the targets' names: "avx512, avx2 or generic".
+func Names() string {
+	var n []string
+	for _, t := range Targets {
+		n = append(n, t.Name)
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
+
+// Has reports whether the target has compiled kernels of family f.
+func (t *Target) Has(f Family) bool { return has(t.Families, f) }
+
+// Portable reports whether the target's kernels are all portable Go.
+func (t *Target) Portable() bool { return t.GOARCH == "" }
+
+// Missing lists, by GODEBUG name, the CPU features the target's kernels
+// need that this CPU lacks.
+func (t *Target) Missing() []string {
+	var no []string
+	for _, f := range t.Features {
+		if !*f.Has {
+			no = append(no, f.Name)
+		}
+	}
+	return no
+}
+
+// Runs reports whether this program's architecture and CPU run the
+// target's kernels.
+func (t *Target) Runs() bool {
+	return t.Portable() || t.GOARCH == runtime.GOARCH && len(t.Missing()) == 0
+}
+
+func (t *Target) String() string { return t.Name }

@@ -1,4 +1,0 @@
-package runtime
-
-// hasAsm: generated packages carry amd64 assembly kernels.
-const hasAsm = true

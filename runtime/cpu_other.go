@@ -1,6 +1,0 @@
-//go:build !amd64
-
-package runtime
-
-// hasAsm: generated packages carry assembly only for amd64.
-const hasAsm = false
