@@ -5,6 +5,7 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/avx2"
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -17,52 +18,52 @@ import (
 // (several adds or products, a strided product): such a step runs the
 // portable Go kernel. It also reports the residual's size and whether an
 // operand is overwritten in place by an output.
-func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int, aliased, ok bool) {
+func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, aliased, ok bool) {
 	if s.Bias >= 0 {
-		epi = append(epi, avx512.Step{Kind: avx512.Bias})
+		epi = append(epi, conv.Step{Kind: conv.Bias})
 	}
 	adds, muls, affines, stores := 0, 0, 0, 0
 	for _, e := range s.Epi {
 		switch e.Op {
 		case runtime.EpiRelu:
-			epi = append(epi, avx512.Step{Kind: avx512.Relu})
+			epi = append(epi, conv.Step{Kind: conv.Relu})
 		case runtime.EpiSigmoid:
-			epi = append(epi, avx512.Step{Kind: avx512.Sigmoid})
+			epi = append(epi, conv.Step{Kind: conv.Sigmoid})
 		case runtime.EpiScale:
-			epi = append(epi, avx512.Step{Kind: avx512.Scale, A: e.Mul, B: e.Add})
+			epi = append(epi, conv.Step{Kind: conv.Scale, A: e.Mul, B: e.Add})
 		case runtime.EpiAdd:
 			r := s.In[e.Arg]
 			if adds++; adds > 1 || (e.Sub != 1 && e.Sub != 2) || r.Block != block {
 				return nil, 0, 0, false, false
 			}
 			resH, resW = r.H, r.W
-			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: e.Sub})
+			epi = append(epi, conv.Step{Kind: conv.AddResidual, ResStride: e.Sub})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiMul:
 			r, o := s.In[e.Arg], s.Out[0]
 			if muls++; muls > 1 || e.Sub != 1 || r.Block != block || r.H != o.H || r.W != o.W || r.CPad() != o.CPad() {
 				return nil, 0, 0, false, false
 			}
-			epi = append(epi, avx512.Step{Kind: avx512.Mul})
+			epi = append(epi, conv.Step{Kind: conv.Mul})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiAffine:
 			if affines++; affines > 1 {
 				return nil, 0, 0, false, false
 			}
-			epi = append(epi, avx512.Step{Kind: avx512.Affine})
+			epi = append(epi, conv.Step{Kind: conv.Affine})
 		case runtime.EpiOut:
 			if stores++; stores > 1 {
 				return nil, 0, 0, false, false
 			}
-			epi = append(epi, avx512.Step{Kind: avx512.Store0})
+			epi = append(epi, conv.Step{Kind: conv.Store0})
 		default:
 			return nil, 0, 0, false, false
 		}
 	}
 	if stores == 0 {
-		epi = append(epi, avx512.Step{Kind: avx512.Store0})
+		epi = append(epi, conv.Step{Kind: conv.Store0})
 	} else {
-		epi = append(epi, avx512.Step{Kind: avx512.Store1})
+		epi = append(epi, conv.Step{Kind: conv.Store1})
 	}
 	return epi, resH, resW, aliased, true
 }
