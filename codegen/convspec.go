@@ -5,6 +5,7 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/avx2"
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -26,50 +27,50 @@ func epiSteps(s *runtime.Step) []abi.Step {
 // ok is false otherwise, and the step runs the portable Go kernel. It
 // also reports the residual's size and whether an operand is overwritten
 // in place by an output.
-func convEpilogue(s *runtime.Step, block int) (epi []avx512.Step, resH, resW int, aliased, ok bool) {
+func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, aliased, ok bool) {
 	if abi.ConvCaps.Check(epiSteps(s)) != nil {
 		return nil, 0, 0, false, false
 	}
 	if s.Bias >= 0 {
-		epi = append(epi, avx512.Step{Kind: avx512.Bias})
+		epi = append(epi, conv.Step{Kind: conv.Bias})
 	}
 	stores := 0
 	for _, e := range s.Epi {
 		switch e.Op {
 		case runtime.EpiRelu:
-			epi = append(epi, avx512.Step{Kind: avx512.Relu})
+			epi = append(epi, conv.Step{Kind: conv.Relu})
 		case runtime.EpiSigmoid:
-			epi = append(epi, avx512.Step{Kind: avx512.Sigmoid})
+			epi = append(epi, conv.Step{Kind: conv.Sigmoid})
 		case runtime.EpiScale:
-			epi = append(epi, avx512.Step{Kind: avx512.Scale, A: e.Mul, B: e.Add})
+			epi = append(epi, conv.Step{Kind: conv.Scale, A: e.Mul, B: e.Add})
 		case runtime.EpiAdd:
 			r := s.In[e.Arg]
 			if r.Block != block {
 				return nil, 0, 0, false, false
 			}
 			resH, resW = r.H, r.W
-			epi = append(epi, avx512.Step{Kind: avx512.AddResidual, ResStride: max(e.Sub, 1)})
+			epi = append(epi, conv.Step{Kind: conv.AddResidual, ResStride: max(e.Sub, 1)})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiMul:
 			r, o := s.In[e.Arg], s.Out[0]
 			if r.Block != block || r.H != o.H || r.W != o.W || r.CPad() != o.CPad() {
 				return nil, 0, 0, false, false
 			}
-			epi = append(epi, avx512.Step{Kind: avx512.Mul})
+			epi = append(epi, conv.Step{Kind: conv.Mul})
 			aliased = aliased || overwrites(s, r)
 		case runtime.EpiAffine:
-			epi = append(epi, avx512.Step{Kind: avx512.Affine})
+			epi = append(epi, conv.Step{Kind: conv.Affine})
 		case runtime.EpiOut:
 			stores++
-			epi = append(epi, avx512.Step{Kind: avx512.Store0})
+			epi = append(epi, conv.Step{Kind: conv.Store0})
 		default:
 			panic(fmt.Sprintf("codegen: abi.ConvCaps accepts %v, which convEpilogue does not translate", e.Op))
 		}
 	}
 	if stores == 0 {
-		epi = append(epi, avx512.Step{Kind: avx512.Store0})
+		epi = append(epi, conv.Step{Kind: conv.Store0})
 	} else {
-		epi = append(epi, avx512.Step{Kind: avx512.Store1})
+		epi = append(epi, conv.Step{Kind: conv.Store1})
 	}
 	return epi, resH, resW, aliased, true
 }
@@ -109,7 +110,7 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 }
 
 // avx512Direct is the AVX-512 target's direct convolution generator.
-func avx512Direct(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
+func avx512Direct(s *runtime.Step, epi []conv.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
 	x, out := s.In[0], s.Out[0]
 	spec := avx512.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}
@@ -128,7 +129,7 @@ func avx512Direct(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bo
 }
 
 // avx2Direct is the AVX2 target's direct convolution generator.
-func avx2Direct(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
+func avx2Direct(s *runtime.Step, epi []conv.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
 	x, out := s.In[0], s.Out[0]
 	spec := avx2.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}

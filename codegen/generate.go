@@ -14,7 +14,7 @@ import (
 	"github.com/mmcloughlin/avo/build"
 
 	"github.com/rnc-dev/rnc"
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -265,7 +265,7 @@ func Program() *runtime.Program { return program }
 		return nil, err
 	}
 	if len(kernels) > 0 {
-		asm, stubs, err := avx512.Print(ctx, opt.Package, "rnc")
+		asm, stubs, err := goasm.Print(ctx, opt.Package, "rnc")
 		if err != nil {
 			return nil, fmt.Errorf("assembling kernels: %w", err)
 		}

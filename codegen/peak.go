@@ -9,7 +9,7 @@ import (
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 )
 
 // PeakPackage generates a small package that measures this machine's FMA
@@ -45,7 +45,7 @@ func PeakPackage(pkg string) (map[string][]byte, error) {
 		ctx.VZEROUPPER()
 		ctx.RET()
 	}
-	asm, stubs, err := avx512.Print(ctx, pkg, "rnc")
+	asm, stubs, err := goasm.Print(ctx, pkg, "rnc")
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 package codegen
 
 import (
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
 )
@@ -17,7 +17,7 @@ type backend struct {
 	// translated: its key (equal keys, one kernel), its emitter, and the
 	// register tile's output-channel blocks; ok false sends the step to
 	// the portable Go kernel.
-	direct func(s *runtime.Step, epi []avx512.Step, resH, resW int, aliased bool) (key string, emit func(ctxEmitter, string) error, nb int, ok bool)
+	direct func(s *runtime.Step, epi []conv.Step, resH, resW int, aliased bool) (key string, emit func(ctxEmitter, string) error, nb int, ok bool)
 }
 
 // backends holds the generator of every target with assembly kernels.

@@ -26,10 +26,12 @@
 // # Types shared with avx512
 //
 // Step, StepKind (Bias, Relu, AddResidual, Store0, Affine, Store1,
-// Sigmoid, Mul, Scale), Sizes
-// and Args are aliases of avx512's types, and Signature is the same
-// string, so a compiler builds one epilogue list and one call site for
-// both targets. ConvSpec and Tiling are this package's own: their blocks
+// Sigmoid, Mul, Scale), Sizes and Args are aliases of the types of
+// codegen/internal/conv, as avx512's are, Signature is the same string
+// (codegen/internal/direct.Signature) and Print is the same printer
+// (codegen/internal/goasm.Print), so a compiler builds one epilogue list
+// and one call site for both targets; this package does not import
+// avx512. ConvSpec and Tiling are this package's own: their blocks
 // are 8 channels wide, and AVX2 has no embedded broadcast, so avx512's
 // EmbedBcast is replaced by WMem (weights as FMA memory operands).
 //

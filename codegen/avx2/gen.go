@@ -7,13 +7,12 @@ import (
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/direct"
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
 )
 
 // Signature is the Go signature of every generated kernel (the same as
-// avx512's).
+// avx512's: direct.Signature).
 //
 // The kernel computes output rows [oh0, oh1) of the output-channel blocks
 // [ocb0, ocb1) (8 channels each) of one image. ocb0 and ocb1 must be
@@ -21,7 +20,7 @@ import (
 // return at once. Pointers the epilogue does not use may be nil. Calls on
 // disjoint (block range × row range) rectangles write disjoint output and
 // may run concurrently.
-const Signature = avx512.Signature
+const Signature = direct.Signature
 
 // Tiling is the register tiling of a kernel: each register tile holds
 // NB×URW accumulators (NB output-channel blocks of 8 × URW consecutive

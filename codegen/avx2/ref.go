@@ -1,14 +1,11 @@
 package avx2
 
-import (
-	"github.com/rnc-dev/rnc/codegen/avx512"
-	"github.com/rnc-dev/rnc/codegen/internal/conv"
-)
+import "github.com/rnc-dev/rnc/codegen/internal/conv"
 
-// Args holds the per-image buffers of one kernel call (avx512's type).
-// Unused buffers may be nil. Layouts are described in the package
-// documentation.
-type Args = avx512.Args
+// Args holds the per-image buffers of one kernel call (conv.Args, as
+// avx512.Args). Unused buffers may be nil. Layouts are described in the
+// package documentation.
+type Args = conv.Args
 
 // RefConv is the pure-Go twin of a generated kernel: it computes output
 // rows [oh0, oh1) of output-channel blocks [ocb0, ocb1) of one image with

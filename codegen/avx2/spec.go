@@ -4,51 +4,52 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 )
 
-// StepKind is one operation of a kernel epilogue. It is avx512's type: the
-// steps mean the same for both generators (only the block width of the
-// tensors they touch differs), so one epilogue list serves both.
-type StepKind = avx512.StepKind
+// StepKind is one operation of a kernel epilogue. It is conv.StepKind, as
+// in package avx512: the steps mean the same for both generators (only the
+// block width of the tensors they touch differs), so one epilogue list
+// serves both.
+type StepKind = conv.StepKind
 
 // The epilogue steps, applied in list order to the fp32 accumulator of
 // every output element (oc, oh, ow) before and between the stores.
 const (
 	// Bias adds bias[oc].
-	Bias = avx512.Bias
+	Bias = conv.Bias
 	// Relu replaces x by max(x, 0).
-	Relu = avx512.Relu
+	Relu = conv.Relu
 	// AddResidual adds res[oc, oh*ResStride, ow*ResStride] (NCHW8c with
 	// spatial size ConvSpec.ResH × ConvSpec.ResW).
-	AddResidual = avx512.AddResidual
+	AddResidual = conv.AddResidual
 	// Store0 stores x to out0 (NCHW8c, OH×OW).
-	Store0 = avx512.Store0
+	Store0 = conv.Store0
 	// Affine replaces x by x*scale[oc] + shift[oc].
-	Affine = avx512.Affine
+	Affine = conv.Affine
 	// Store1 stores x to out1 (NCHW8c, OH×OW).
-	Store1 = avx512.Store1
+	Store1 = conv.Store1
 	// Sigmoid replaces x by 1/(1+exp(−x)).
-	Sigmoid = avx512.Sigmoid
+	Sigmoid = conv.Sigmoid
 	// Mul multiplies x by mul[oc, oh, ow] (NCHW8c, OH×OW).
-	Mul = avx512.Mul
+	Mul = conv.Mul
 	// Scale replaces x by x*Step.A + Step.B.
-	Scale = avx512.Scale
+	Scale = conv.Scale
 )
 
-// Step is one epilogue step (avx512's type). ResStride (1 or 2) is used by
-// AddResidual only; 0 means 1; A and B are Scale's constants.
-type Step = avx512.Step
+// Step is one epilogue step (conv.Step, as in package avx512). ResStride
+// (1 or 2) is used by AddResidual only; 0 means 1; A and B are Scale's
+// constants.
+type Step = conv.Step
 
 // Steps is a convenience constructor: Steps(Bias, Relu, Store0).
 // AddResidual steps get ResStride 1; set it explicitly for stride 2.
-func Steps(kinds ...StepKind) []Step { return avx512.Steps(kinds...) }
+func Steps(kinds ...StepKind) []Step { return conv.Steps(kinds...) }
 
 // Sizes are the float32 element counts of the kernel's buffers for one
-// image (0 when the buffer is unused by the epilogue). Same type as
-// avx512.Sizes; the counts here are for the 8-blocked layouts.
-type Sizes = avx512.Sizes
+// image (0 when the buffer is unused by the epilogue). It is conv.Sizes,
+// as avx512.Sizes; the counts here are for the 8-blocked layouts.
+type Sizes = conv.Sizes
 
 // ConvSpec describes one convolution layer for one image (batch is looped by
 // the caller: every pointer is per image). The fields mean what they mean

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mmcloughlin/avo/build"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 	"github.com/rnc-dev/rnc/codegen/simd"
 )
 
@@ -152,7 +152,7 @@ func TestKernels(t *testing.T) {
 		}
 		table = append(table, fmt.Sprintf("\t{%q, %q, %q, %s, %s},", c.name, c.kind, c.cpu, c.name, c.step))
 	}
-	asm, stubs, err := avx512.Print(ctx, "kt", "simd_test")
+	asm, stubs, err := goasm.Print(ctx, "kt", "simd_test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 )
 
@@ -34,7 +34,7 @@ type resnetLayer struct {
 // 224×224 (batch 1) with their multiplicities and epilogue (BN folded into
 // the kernel and bias, then ReLU).
 func resnet50v2Layers() []resnetLayer {
-	ep := avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0)
+	ep := conv.Steps(conv.Bias, conv.Relu, conv.Store0)
 	c3 := func(hw, c int) Spec {
 		return Spec{IC: c, OC: c, H: hw, W: hw, PadT: 1, PadB: 1, PadL: 1, PadR: 1, Epilogue: ep}
 	}
@@ -80,7 +80,7 @@ func TestBenchLayers(t *testing.T) {
 		}
 		ws = append(ws, wcase{Name: fmt.Sprintf("w%d", i), Spec: l.Spec})
 		owner[fmt.Sprintf("w%d", i)] = i
-		ds = append(ds, dcase{Name: fmt.Sprintf("d%d", i), Spec: l.Spec.Conv()})
+		ds = append(ds, dcase{Name: fmt.Sprintf("d%d", i), Spec: directSpec(&l.Spec)})
 		if !*benchVariants {
 			continue
 		}

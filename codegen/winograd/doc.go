@@ -55,8 +55,9 @@
 // residual, ResStride 1) when AddResidual precedes Store0 in the epilogue:
 // every residual element is read just before the same out0 element is
 // written and out0 is never read otherwise. in, u, ws and the outputs must
-// not overlap otherwise. Unused pointers may be nil. Print with
-// avx512.Print (or avo's pass.Compile and printers).
+// not overlap otherwise. Unused pointers may be nil. Print with Print
+// (the printer of every kernel generator, codegen/internal/goasm; or
+// avo's pass.Compile and printers).
 //
 // # Loop nest (everything but t0, t1 and the pointers is an immediate)
 //
@@ -154,7 +155,7 @@
 //
 // # Numerics
 //
-// Against a float64-accumulated direct convolution (avx512.RefConv) the
+// Against a float64-accumulated direct convolution (conv.RefConv) the
 // worst error of the test sweep is 1.05e−5 × max(1, max|ref|) (7×7, 512→512;
 // ≤ 9e−6 at ≤ 128 channels), ≈ 10× the direct kernel's; the test bound is
 // 2e−4.
@@ -186,7 +187,7 @@
 // before every call, outputs between NaN-payload sentinels, each kernel
 // called over several tile-row ranges (incl. empty and out-of-range ones
 // that must be clamped), in-place residual runs (res == out0) compared bit
-// for bit, and the result compared with avx512.RefConv on the same HWIO
+// for bit, and the result compared with conv.RefConv on the same HWIO
 // kernel (max abs diff ≤ 2e−4 × max(1, max|ref|)). Instruction checks:
 // every kernel has VFMADD231PS and no CALL. TestWorkspace checks the
 // generator's workspace against runtime.WinogradWorkspace.

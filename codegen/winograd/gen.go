@@ -10,7 +10,7 @@ import (
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
 )
 
@@ -73,8 +73,8 @@ func claimRange(ph *emit.Phase, role string, lo, hi int) {
 }
 
 // Generate emits the kernel for s as the function name (with Signature)
-// into ctx. It does not call ctx.Package; many kernels (and avx512 ones)
-// may share one ctx. Print the file with avx512.Print.
+// into ctx. It does not call ctx.Package; many kernels (and direct ones)
+// may share one ctx. Print the file with Print.
 //
 // Aliasing: out0, out1 and ws must not overlap each other, the input or U.
 // res may be the same buffer as out0 (in-place residual, ResStride 1) when
@@ -599,7 +599,7 @@ func (g *gen) outputPhase() {
 	g.constant(4, outC4)
 	g.constant(8, outC8)
 	c.VPXORD(outZero, outZero, outZero)
-	if s.has(avx512.Mul) {
+	if s.has(conv.Mul) {
 		c.MOVQ(emit.Param(c, "mul"), reg.R15)
 		c.SUBQ(emit.Param(c, "out0"), reg.R15)
 	}
@@ -632,10 +632,10 @@ func (g *gen) outputPhase() {
 		c.ADDQ(emit.Param(c, p), dst)
 	}
 	ptr("out0", g.outOcb, 4*g.outRow, reg.R9)
-	if s.has(avx512.Store1) {
+	if s.has(conv.Store1) {
 		ptr("out1", g.outOcb, 4*g.outRow, reg.R10)
 	}
-	if s.has(avx512.AddResidual) {
+	if s.has(conv.AddResidual) {
 		ptr("res", g.resOcb, 4*g.rs*g.resRow, reg.R11)
 	}
 	c.IMUL3Q(imm(nb*64), reg.R12, reg.R12)
@@ -646,10 +646,10 @@ func (g *gen) outputPhase() {
 		c.MOVQ(emit.Param(c, p), reg.RSI)
 		c.VMOVUPS(operand.Mem{Base: reg.RSI, Index: reg.R12, Scale: 1}, z)
 	}
-	if s.has(avx512.Bias) {
+	if s.has(conv.Bias) {
 		vec("bias", outBias)
 	}
-	if s.has(avx512.Affine) {
+	if s.has(conv.Affine) {
 		vec("scale", outScale)
 		vec("shift", outShift)
 	}
@@ -662,10 +662,10 @@ func (g *gen) outputPhase() {
 	advance := func() {
 		c.ADDQ(imm(64), reg.RAX)
 		c.ADDQ(imm(4*64), reg.RBX)
-		if s.has(avx512.Store1) {
+		if s.has(conv.Store1) {
 			c.ADDQ(imm(4*64), reg.RCX)
 		}
-		if s.has(avx512.AddResidual) {
+		if s.has(conv.AddResidual) {
 			c.ADDQ(imm(4*g.rs*64), reg.RDX)
 		}
 	}
@@ -688,10 +688,10 @@ func (g *gen) outputPhase() {
 	}
 	c.ADDQ(imm(g.mJ), reg.R8)
 	c.ADDQ(imm(g.outOcb), reg.R9)
-	if s.has(avx512.Store1) {
+	if s.has(conv.Store1) {
 		c.ADDQ(imm(g.outOcb), reg.R10)
 	}
-	if s.has(avx512.AddResidual) {
+	if s.has(conv.AddResidual) {
 		c.ADDQ(imm(g.resOcb), reg.R11)
 	}
 	c.ADDQ(imm(64), reg.R12)
@@ -802,23 +802,23 @@ func (g *gen) outTile(cols int) {
 				v := y[jj]
 				for _, st := range s.Epilogue {
 					switch st.Kind {
-					case avx512.Bias:
+					case conv.Bias:
 						c.VADDPS(outBias, v, v)
-					case avx512.Relu:
+					case conv.Relu:
 						c.VMAXPS(v, outZero, v) // NaN kept
-					case avx512.AddResidual:
+					case conv.AddResidual:
 						c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), v, v)
-					case avx512.Store0:
+					case conv.Store0:
 						c.VMOVUPS(v, mem(reg.RBX, i*g.outRow+jj*64))
-					case avx512.Affine:
+					case conv.Affine:
 						c.VFMADD213PS(outShift, outScale, v)
-					case avx512.Store1:
+					case conv.Store1:
 						c.VMOVUPS(v, mem(reg.RCX, i*g.outRow+jj*64))
-					case avx512.Sigmoid:
+					case conv.Sigmoid:
 						emit.Sigmoid(c, g.k, v, a, b, true)
-					case avx512.Mul:
+					case conv.Mul:
 						c.VMULPS(operand.Mem{Base: reg.RBX, Index: reg.R15, Scale: 1, Disp: i*g.outRow + jj*64}, v, v)
-					case avx512.Scale:
+					case conv.Scale:
 						emit.Scale(c, g.k, v, st.A, st.B)
 					}
 				}

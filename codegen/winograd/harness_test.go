@@ -10,6 +10,7 @@ import (
 	"github.com/mmcloughlin/avo/build"
 
 	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 	"github.com/rnc-dev/rnc/runtime"
 )
@@ -21,20 +22,29 @@ type wcase struct {
 	T    Tiling // filled by writeModule
 }
 
-// dcase is one avx512 direct kernel of a generated (benchmark) module.
+// dcase is one avx512 direct kernel of a generated (benchmark) module:
+// the only use of package avx512 here, in tests, to time the direct kernel
+// of a layer against its Winograd kernel.
 type dcase struct {
 	Name string
 	Spec avx512.ConvSpec
 	T    avx512.Tiling
 }
 
+// directSpec returns the avx512 direct convolution equivalent to s.
+func directSpec(s *Spec) avx512.ConvSpec {
+	c := s.conv()
+	return avx512.ConvSpec{IC: c.IC, OC: c.OC, H: c.H, W: c.W, KH: c.KH, KW: c.KW, SH: c.SH, SW: c.SW,
+		PadT: c.PadT, PadB: c.PadB, PadL: c.PadL, PadR: c.PadR, ResH: c.ResH, ResW: c.ResW, Epilogue: c.Epilogue}
+}
+
 // inPlaceOK reports whether the spec's epilogue allows res == out0.
 func inPlaceOK(s *Spec) bool {
 	for _, st := range s.Epilogue {
 		switch {
-		case st.Kind == avx512.AddResidual:
+		case st.Kind == conv.AddResidual:
 			return st.ResStride <= 1
-		case st.Kind == avx512.Store0:
+		case st.Kind == conv.Store0:
 			return false
 		}
 	}
@@ -64,7 +74,7 @@ func writeModule(t testing.TB, dir string, ws []wcase, ds []dcase) []byte {
 		ds[i].T = tl
 		dks = append(dks, kerneltest.DirectKernel{Name: ds[i].Name, Sizes: s.Sizes(), OCB: s.OCB(), NB: tl.NB, OH: s.OH()})
 	}
-	asm, stubs, err := avx512.Print(ctx, "main", "winograd test")
+	asm, stubs, err := Print(ctx, "main", "winograd test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +98,9 @@ func checkAsm(t *testing.T, asm []byte) {
 }
 
 // wargs are the inputs of one Winograd test kernel: the direct kernel's
-// operands (for avx512.RefConv) plus U.
+// operands (for conv.RefConv) plus U.
 type wargs struct {
-	avx512.Args
+	conv.Args
 	U []float32
 }
 
@@ -98,7 +108,7 @@ type wargs struct {
 // lanes and pad channels are zero). The kernel is drawn in HWIO and packed
 // both ways.
 func randInputs(s *Spec, rng *rand.Rand) wargs {
-	cs := s.Conv()
+	cs := s.conv()
 	z := cs.Sizes()
 	var a wargs
 	a.In = kerneltest.Blocked(rng, 16, s.IC, s.H, s.W)
@@ -116,7 +126,7 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 			}
 		}
 	}
-	a.Wt = avx512.PackOIHW(&cs, oihw)
+	a.Wt = conv.PackOIHW(cs, oihw)
 	a.U = runtime.PackWinograd(hwio, s.IC, s.OC)
 	a.Bias, a.Scale, a.Shift = kerneltest.Vec(rng, z.Bias, s.OC), kerneltest.Vec(rng, z.Scale, s.OC), kerneltest.Vec(rng, z.Shift, s.OC)
 	if z.Res > 0 {

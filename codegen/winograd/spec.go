@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/runtime"
 )
@@ -19,7 +18,7 @@ type Spec struct {
 	H, W                   int // input spatial size
 	PadT, PadB, PadL, PadR int // zero padding, 0..2 each
 	ResH, ResW             int
-	Epilogue               []avx512.Step // as avx512.ConvSpec.Epilogue
+	Epilogue               []conv.Step // as in the direct kernels (avx512.ConvSpec.Epilogue)
 
 	// Tuning overrides (0 = automatic, see ChooseTiling): output-channel
 	// blocks per GEMM group, widest register block (tiles), tile rows per
@@ -46,10 +45,10 @@ func (s *Spec) Tiles() (th, tw int) {
 	return runtime.WinogradTiles(s.H, s.W, s.PadT, s.PadB, s.PadL, s.PadR)
 }
 
-// Conv returns the equivalent direct convolution (for avx512.RefConv and
-// avx512.Generate).
-func (s *Spec) Conv() avx512.ConvSpec {
-	return avx512.ConvSpec{IC: s.IC, OC: s.OC, H: s.H, W: s.W, KH: 3, KW: 3, SH: 1, SW: 1,
+// conv returns the equivalent direct convolution with 16-channel blocks
+// (for its buffer sizes, its checks and conv.RefConv).
+func (s *Spec) conv() *conv.Spec {
+	return &conv.Spec{Block: 16, IC: s.IC, OC: s.OC, H: s.H, W: s.W, KH: 3, KW: 3, SH: 1, SW: 1,
 		PadT: s.PadT, PadB: s.PadB, PadL: s.PadL, PadR: s.PadR, ResH: s.ResH, ResW: s.ResW, Epilogue: s.Epilogue}
 }
 
@@ -58,7 +57,7 @@ func (s *Spec) resDims() (rh, rw, rs int) {
 	return conv.ResDims(s.Epilogue, s.ResH, s.ResW, s.OH(), s.OW())
 }
 
-func (s *Spec) has(k avx512.StepKind) bool { return conv.Has(s.Epilogue, k) }
+func (s *Spec) has(k conv.StepKind) bool { return conv.Has(s.Epilogue, k) }
 
 // Sizes are the float32 element counts of the kernel's buffers for one
 // image (0 when unused), including channel padding, and WS the workspace
@@ -70,8 +69,7 @@ type Sizes struct {
 // Sizes returns the buffer sizes (in float32 elements) the kernel reads or
 // writes.
 func (s *Spec) Sizes() Sizes {
-	c := s.Conv()
-	z := c.Sizes()
+	z := s.conv().Sizes()
 	return Sizes{In: z.In, U: runtime.NumElements(runtime.WinogradShape(s.IC, s.OC)),
 		Bias: z.Bias, Res: z.Res, Mul: z.Mul, Scale: z.Scale, Shift: z.Shift, Out0: z.Out0, Out1: z.Out1,
 		WS: ChooseTiling(s).Workspace}
@@ -96,9 +94,8 @@ func (s *Spec) Validate() error {
 	case s.NB != 0 && s.U > maxU(s.NB):
 		return fmt.Errorf("winograd: U=%d too wide for NB=%d (max %d)", s.U, s.NB, maxU(s.NB))
 	}
-	c := s.Conv()
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("winograd: %w", err)
+	if err := s.conv().Validate("winograd"); err != nil {
+		return err
 	}
 	return nil
 }

@@ -6,24 +6,24 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
+	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
 // Epilogues used by ResNet v1/v2 (and reordered ones), and by gated units.
-var testEpilogues = [][]avx512.Step{
-	avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0), // ResNetV2 3×3
-	avx512.Steps(avx512.Store0),
-	avx512.Steps(avx512.Bias, avx512.Store0),
-	avx512.Steps(avx512.Bias, avx512.Relu, avx512.Store0, avx512.Affine, avx512.Relu, avx512.Store1),
-	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Store0}, {Kind: avx512.Affine}, {Kind: avx512.Relu}, {Kind: avx512.Store1}},
-	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Relu}, {Kind: avx512.Store0}}, // ResNet v1
-	{{Kind: avx512.Bias}, {Kind: avx512.AddResidual, ResStride: 2}, {Kind: avx512.Store0}, {Kind: avx512.Affine}, {Kind: avx512.Relu}, {Kind: avx512.Store1}},
-	avx512.Steps(avx512.Store0, avx512.Affine, avx512.Relu, avx512.Store1),
-	avx512.Steps(avx512.Affine, avx512.Store1, avx512.Relu, avx512.Bias, avx512.Store0),
-	{{Kind: avx512.Bias}, {Kind: avx512.Mul}, {Kind: avx512.AddResidual, ResStride: 1}, {Kind: avx512.Relu}, {Kind: avx512.Store0}},
-	{{Kind: avx512.Bias}, {Kind: avx512.Sigmoid}, {Kind: avx512.Store0}, {Kind: avx512.Scale, A: -1, B: 1}, {Kind: avx512.Mul}, {Kind: avx512.Store1}},
+var testEpilogues = [][]conv.Step{
+	conv.Steps(conv.Bias, conv.Relu, conv.Store0), // ResNetV2 3×3
+	conv.Steps(conv.Store0),
+	conv.Steps(conv.Bias, conv.Store0),
+	conv.Steps(conv.Bias, conv.Relu, conv.Store0, conv.Affine, conv.Relu, conv.Store1),
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}}, // ResNet v1
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
+	conv.Steps(conv.Store0, conv.Affine, conv.Relu, conv.Store1),
+	conv.Steps(conv.Affine, conv.Store1, conv.Relu, conv.Bias, conv.Store0),
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}},
+	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store1}},
 }
 
 type pads struct{ t, b, l, r int }
@@ -42,10 +42,10 @@ func sweepCases() []wcase {
 		}
 		cases = append(cases, wcase{Name: fmt.Sprintf("w%d", len(cases)), Spec: s})
 	}
-	spec := func(ic, oc int, hw [2]int, p pads, ep []avx512.Step) Spec {
+	spec := func(ic, oc int, hw [2]int, p pads, ep []conv.Step) Spec {
 		s := Spec{IC: ic, OC: oc, H: hw[0], W: hw[1], PadT: p.t, PadB: p.b, PadL: p.l, PadR: p.r, Epilogue: ep}
 		for _, st := range ep {
-			if st.Kind == avx512.AddResidual && st.ResStride == 2 {
+			if st.Kind == conv.AddResidual && st.ResStride == 2 {
 				s.ResH, s.ResW = 2*s.OH()-rng.Intn(2), 2*s.OW()-rng.Intn(2)
 			}
 		}
@@ -131,12 +131,12 @@ func TestKernels(t *testing.T) {
 	for i, c := range cases {
 		tilings[c.T.String()]++
 		got := r.Output(t, c.Name)
-		cs := c.Spec.Conv()
+		cs := c.Spec.conv()
 		z := cs.Sizes()
 		a := ins[i].Args
 		a.Out0 = make([]float32, z.Out0)
 		a.Out1 = make([]float32, z.Out1)
-		avx512.RefConv(&cs, a, 0, cs.OCB(), 0, cs.OH())
+		conv.RefConv(cs, a, 0, cs.OCB(), 0, cs.OH())
 		want := append(a.Out0, a.Out1...)
 		maxDiff, maxRef, at := kerneltest.Compare(t, c.Name, got, want)
 		rel := maxDiff / math.Max(1, maxRef)
@@ -150,7 +150,7 @@ func TestKernels(t *testing.T) {
 		a = specials[i].Args
 		a.Out0 = make([]float32, z.Out0)
 		a.Out1 = make([]float32, z.Out1)
-		avx512.RefConv(&cs, a, 0, cs.OCB(), 0, cs.OH())
+		conv.RefConv(cs, a, 0, cs.OCB(), 0, cs.OH())
 		nonFinite += kerneltest.CompareSpecial(t, fmt.Sprintf("%s %+v tiling %v", c.Name, c.Spec, c.T),
 			r.Output(t, c.Name+".special"), append(a.Out0, a.Out1...), 2e-4, tileSpread(&c.Spec, a.In))
 	}

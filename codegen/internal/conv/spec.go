@@ -8,6 +8,12 @@ import (
 // Spec describes one convolution layer for one image (batch is looped by
 // the caller) with channel blocks of Block lanes: the fields avx512.ConvSpec
 // (Block 16) and avx2.ConvSpec (Block 8) have in common.
+//
+// Those two stay types of their own, not aliases of Spec: they have no
+// Block field, and each has a tiling override the other lacks (EmbedBcast,
+// WMem), and codegen names a kernel by the SHA-256 of its spec's %+v form,
+// so their fields (names, order, types) must not change. Each converts
+// itself with a conv method.
 type Spec struct {
 	Block                  int // channels per block (16 or 8)
 	IC, OC                 int // logical channel counts (padded to Block in memory)

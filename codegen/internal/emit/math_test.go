@@ -12,8 +12,8 @@ import (
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 
-	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
+	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
 )
 
@@ -98,7 +98,7 @@ func TestSigmoid(t *testing.T) {
 	mathKernel(c, "sig8", false, false)
 	mathKernel(c, "scalesig16", true, true)
 	mathKernel(c, "scalesig8", false, true)
-	asm, stubs, err := avx512.Print(c, "main", "emit test")
+	asm, stubs, err := goasm.Print(c, "main", "emit test")
 	if err != nil {
 		t.Fatal(err)
 	}
