@@ -88,7 +88,7 @@ func TestCapsAgree(t *testing.T) {
 	var epi []capStep
 	var walk func(depth int)
 	walk = func(depth int) {
-		for _, target := range []passes.Target{passes.AVX512, passes.AVX2} {
+		for _, target := range passes.AsmTargets() {
 			for _, h := range heads {
 				irEpi := make([]ir.Step, len(epi))
 				for i, st := range epi {
@@ -164,7 +164,7 @@ func TestFusedEpiloguesCompile(t *testing.T) {
 		return ok
 	}
 	n := 0
-	for _, target := range []passes.Target{passes.AVX512, passes.AVX2} {
+	for _, target := range passes.AsmTargets() {
 		for _, load := range graphs {
 			g := load()
 			if err := passes.Run(g, passes.Config{Target: target}); err != nil {

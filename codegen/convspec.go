@@ -62,15 +62,15 @@ func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, 
 			epi = append(epi, conv.Step{Kind: conv.Affine})
 		case runtime.EpiOut:
 			stores++
-			epi = append(epi, conv.Step{Kind: conv.Store0})
+			epi = append(epi, conv.Step{Kind: conv.Store})
 		default:
 			panic(fmt.Sprintf("codegen: abi.ConvCaps accepts %v, which convEpilogue does not translate", e.Op))
 		}
 	}
 	if stores == 0 {
-		epi = append(epi, conv.Step{Kind: conv.Store0})
+		epi = append(epi, conv.Step{Kind: conv.Store})
 	} else {
-		epi = append(epi, conv.Step{Kind: conv.Store1})
+		epi = append(epi, conv.Step{Kind: conv.Store, Out: 1})
 	}
 	return epi, resH, resW, aliased, true
 }

@@ -85,7 +85,7 @@ func differential(t testing.TB, dir string, seed uint64) string {
 	return writePackage(t, dir, fmt.Sprintf("m%d", seed), g, w, x, y[0])
 }
 
-var allTargets = []passes.Target{passes.AVX512, passes.AVX2}
+var allTargets = passes.AsmTargets()
 
 func loadModel(t testing.TB, name string, set map[string]string) *ir.Graph {
 	t.Helper()

@@ -22,24 +22,15 @@ func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
 	if abi.MapCaps.Check(epiSteps(s)) != nil {
 		return nil, false
 	}
-	var epi []simd.Epi
+	var epi []simd.Epi // the same kinds: only the operands' form differs
 	for _, e := range s.Epi {
-		switch e.Op {
-		case runtime.EpiRelu:
-			epi = append(epi, simd.Relu)
-		case runtime.EpiAffine:
-			epi = append(epi, simd.Affine)
-		case runtime.EpiOut:
-			epi = append(epi, simd.Out)
-		case runtime.EpiAdd:
+		if e.Op == runtime.EpiAdd {
 			r, o := s.In[e.Arg], s.Out[0]
 			if r.Block != o.Block || r.H != o.H || r.W != o.W || r.C != o.C {
 				return nil, false
 			}
-			epi = append(epi, simd.Add)
-		default:
-			panic(fmt.Sprintf("codegen: abi.MapCaps accepts %v, which mapEpi does not translate", e.Op))
 		}
+		epi = append(epi, e.Op)
 	}
 	return epi, true
 }

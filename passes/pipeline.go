@@ -49,6 +49,26 @@ func (t Target) Layout() ir.Layout {
 	return l
 }
 
+// Targets lists every target of abi.Targets, fastest first.
+func Targets() []Target {
+	var out []Target
+	for _, d := range abi.Targets {
+		out = append(out, Target(d.Name))
+	}
+	return out
+}
+
+// AsmTargets lists the targets whose kernels are assembly.
+func AsmTargets() []Target {
+	var out []Target
+	for _, t := range Targets() {
+		if !t.Desc().Portable() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // ParseTarget checks a target name.
 func ParseTarget(s string) (Target, error) {
 	if _, err := abi.Lookup(s); err != nil {

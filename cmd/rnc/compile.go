@@ -124,7 +124,7 @@ an existing file of such a name is replaced only if it starts with that line too
 
 func compileTargets(s string) ([]passes.Target, error) {
 	if s == "auto" {
-		return []passes.Target{passes.AVX512, passes.AVX2, passes.Generic}, nil
+		return passes.Targets(), nil
 	}
 	t, err := passes.ParseTarget(s)
 	if err != nil {

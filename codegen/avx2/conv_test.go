@@ -88,7 +88,7 @@ func TestKernels(t *testing.T) {
 // picks it.
 func TestRegisterRoles(t *testing.T) {
 	s := ConvSpec{IC: 16, OC: 8, H: 14, W: 14, KH: 1, KW: 1, SH: 1, SW: 1,
-		Epilogue: Steps(Bias, Sigmoid, Store0)}
+		Epilogue: Steps(Bias, Sigmoid, Store)}
 	bad := Tiling{NB: 1, URW: 14, WR: weightRegs(1, 14, 0), ICC: 2}
 	_, err := generate(build.NewContext(), "k", &s, bad)
 	if err == nil || !strings.Contains(err.Error(), "register Y13 is both accumulator 0,13 and sigmoid scratch") {

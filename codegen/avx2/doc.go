@@ -25,7 +25,7 @@
 //
 // # Types shared with avx512
 //
-// Step, StepKind (Bias, Relu, AddResidual, Store0, Affine, Store1,
+// Step, StepKind (Bias, Relu, AddResidual, Store→out0, Affine, Store→out1,
 // Sigmoid, Mul, Scale), Sizes and Args are aliases of the types of
 // codegen/internal/conv, as avx512's are, Signature is the same string
 // (codegen/internal/direct.Signature) and Print is the same printer
@@ -39,15 +39,15 @@
 //
 // ConvSpec.Epilogue is an ordered list of steps applied to each fp32
 // accumulator before/between the stores: Bias (+bias[oc]), Relu,
-// AddResidual, Store0 (to out0), Affine (x*scale[oc]+shift[oc], as VMULPS
-// then VADDPS), Store1 (to out1), Sigmoid (codegen/internal/emit.Sigmoid;
+// AddResidual, Store→out0 (to out0), Affine (x*scale[oc]+shift[oc], as VMULPS
+// then VADDPS), Store→out1 (to out1), Sigmoid (codegen/internal/emit.Sigmoid;
 // its two scratch registers Y13, Y14 cap the tile at 13 accumulators),
 // Mul (×mul[oc, oh, ow]) and Scale (x*A + B; constants in the kernel's
-// read-only table). Any order is allowed (Store0 exactly once, Store1,
+// read-only table). Any order is allowed (Store→out0 exactly once, Store→out1,
 // AddResidual and Mul at most once), e.g. ResNetV2 block end: Bias,
-// AddResidual, Store0, Affine, Relu, Store1; ResNet v1: Bias,
-// AddResidual, Relu, Store0; an exclusive gate: Bias, Sigmoid, Store0,
-// Scale(−1, 1), Mul, Store1.
+// AddResidual, Store→out0, Affine, Relu, Store→out1; ResNet v1: Bias,
+// AddResidual, Relu, Store→out0; an exclusive gate: Bias, Sigmoid, Store→out0,
+// Scale(−1, 1), Mul, Store→out1.
 //
 // # Kernel API, granularity and calling convention
 //
@@ -227,7 +227,7 @@
 // the 6-step ResNetV2 block-end epilogue: 2 stores and 5 vector operations
 // per accumulator against only ICB×8 = 64–128 lane steps of FMAs) lose
 // 2–5% to it (c2 1×1 64→256: 91.7% of peak, the same shape as the
-// shortcut with Bias, Store0: 96.5%); the 7-wide layers lose a few
+// shortcut with Bias, Store→out0: 96.5%); the 7-wide layers lose a few
 // percent to 2-pixel tiles (8 accumulators); with weights from DRAM the
 // c5 3×3 layer is bound by the weight stream (9.4 MiB in ≈ 1.87 ms, 16%
 // slower than warm). At half the FMA throughput of AVX-512 the weight

@@ -22,16 +22,16 @@
 //
 // ConvSpec.Epilogue is an ordered list of steps applied to each fp32
 // accumulator before/between the stores: Bias (+bias[oc]), Relu,
-// AddResidual, Store0 (to out0), Affine (x*scale[oc]+shift[oc]), Store1 (to
+// AddResidual, Store→out0 (to out0), Affine (x*scale[oc]+shift[oc]), Store→out1 (to
 // out1), Sigmoid (codegen/internal/emit.Sigmoid, scratch Z28, Z29), Mul
 // (×mul[oc, oh, ow], same layout as out0) and Scale (x*A + B; A, B and the
 // sigmoid's constants live in the kernel's read-only table NAME_c<>). Any
-// order is allowed (Store0 exactly once, Store1, AddResidual and Mul at
-// most once), e.g. ResNetV2 block end: Bias, AddResidual, Store0, Affine,
-// Relu, Store1 (the next block's pre-activation BN+ReLU as a second
-// output); ResNet v1: Bias, AddResidual, Relu, Store0; exclusive gating:
-// Bias, Sigmoid, Store0, Scale(−1, 1), Mul, Store1 (g and x·(1−g)) and
-// Bias, Mul, AddResidual, Relu, Store0 (F·g + x·(1−g)).
+// order is allowed (Store→out0 exactly once, Store→out1, AddResidual and Mul at
+// most once), e.g. ResNetV2 block end: Bias, AddResidual, Store→out0, Affine,
+// Relu, Store→out1 (the next block's pre-activation BN+ReLU as a second
+// output); ResNet v1: Bias, AddResidual, Relu, Store→out0; exclusive gating:
+// Bias, Sigmoid, Store→out0, Scale(−1, 1), Mul, Store→out1 (g and x·(1−g)) and
+// Bias, Mul, AddResidual, Relu, Store→out0 (F·g + x·(1−g)).
 //
 // # Kernel API, granularity and calling convention
 //

@@ -21,12 +21,10 @@ const (
 	// AddResidual adds res[oc, oh*ResStride, ow*ResStride] (NCHW16c with
 	// spatial size ConvSpec.ResH × ConvSpec.ResW).
 	AddResidual = conv.AddResidual
-	// Store0 stores x to out0 (NCHW16c, OH×OW).
-	Store0 = conv.Store0
+	// Store stores x to out0 or out1 (Step.Out; NCHW16c, OH×OW).
+	Store = conv.Store
 	// Affine replaces x by x*scale[oc] + shift[oc].
 	Affine = conv.Affine
-	// Store1 stores x to out1 (NCHW16c, OH×OW).
-	Store1 = conv.Store1
 	// Sigmoid replaces x by 1/(1+exp(−x)) (see conv.Sigmoid for the
 	// accuracy).
 	Sigmoid = conv.Sigmoid
@@ -40,7 +38,7 @@ const (
 // 0 means 1; A and B are Scale's constants.
 type Step = conv.Step
 
-// Steps is a convenience constructor: Steps(Bias, Relu, Store0).
+// Steps is a convenience constructor: Steps(Bias, Relu, Store).
 // AddResidual steps get ResStride 1; set it explicitly for stride 2.
 func Steps(kinds ...StepKind) []Step { return conv.Steps(kinds...) }
 
@@ -62,7 +60,7 @@ type ConvSpec struct {
 	// epilogue has AddResidual. 0 means OH*rs, OW*rs.
 	ResH, ResW int
 
-	// Epilogue is the ordered list of steps. It must contain Store0.
+	// Epilogue is the ordered list of steps. It must store to out0 once (a Store with Out 0).
 	Epilogue []Step
 
 	// Tiling overrides (0 = automatic, see ChooseTiling): number of 16-wide

@@ -17,6 +17,8 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Width is the vector width in floats: 16 (AVX-512) or 8 (AVX2).
@@ -41,17 +43,16 @@ const MapSignature = "func(in, res, scale, shift, out0, out1 *float32, cb0, cb1,
 // rounded up to the block) are scratch; y receives x·kernel + bias.
 const HeadSignature = "func(in, wt, bias, v, y *float32)"
 
-// Epi is an epilogue step the map kernels implement.
-type Epi int
+// Epi is an epilogue step the map kernels implement: a kind of the one
+// epilogue vocabulary (package abi) that abi.MapCaps accepts.
+type Epi = abi.Op
 
 const (
-	Relu   Epi = iota // x = max(x, 0)
-	Add               // x += res (same position, same layout)
-	Affine            // x = x*scale[c] + shift[c]
-	Out               // store x to out0; the final value goes to out0, or to out1 after an Out
+	Relu   = abi.Relu   // x = max(x, 0)
+	Add    = abi.Add    // x += res (same position, same layout)
+	Affine = abi.Affine // x = x*scale[c] + shift[c]
+	Out    = abi.Out    // store x to out0; the final value goes to out0, or to out1 after an Out
 )
-
-func (e Epi) String() string { return [...]string{"relu", "add", "affine", "out"}[e] }
 
 func param(c *build.Context, name string) operand.Mem { return emit.Param(c, name) }
 
@@ -100,13 +101,16 @@ func broadcastConst(c *build.Context, f float32, tmp reg.Register, x, v reg.VecP
 	c.VBROADCASTSS(x, v)
 }
 
-// checkEpi validates an epilogue: at most one Add, one Affine and one Out.
+// checkEpi validates an epilogue against the map kernels' capability
+// (abi.MapCaps, the table the fuse pass reads): relu, at most one
+// unstrided Add, one Affine and one Out.
 func checkEpi(epi []Epi) error {
-	n := map[Epi]int{}
-	for _, e := range epi {
-		if n[e]++; n[e] > 1 && e != Relu {
-			return fmt.Errorf("simd: epilogue %v has more than one %v", epi, e)
-		}
+	steps := make([]abi.Step, len(epi))
+	for i, e := range epi {
+		steps[i] = abi.Step{Kind: e, Sub: 1}
+	}
+	if err := abi.MapCaps.Check(steps); err != nil {
+		return fmt.Errorf("simd: epilogue %v: %v", epi, err)
 	}
 	return nil
 }

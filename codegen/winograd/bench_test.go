@@ -34,7 +34,7 @@ type resnetLayer struct {
 // 224×224 (batch 1) with their multiplicities and epilogue (BN folded into
 // the kernel and bias, then ReLU).
 func resnet50v2Layers() []resnetLayer {
-	ep := conv.Steps(conv.Bias, conv.Relu, conv.Store0)
+	ep := conv.Steps(conv.Bias, conv.Relu, conv.Store)
 	c3 := func(hw, c int) Spec {
 		return Spec{IC: c, OC: c, H: hw, W: hw, PadT: 1, PadB: 1, PadL: 1, PadR: 1, Epilogue: ep}
 	}

@@ -52,7 +52,7 @@
 // of one image. Calls on disjoint tile-row ranges write disjoint output
 // rows and, each with its own workspace, may run concurrently: a driver
 // splits a layer over threads by tile rows. res may alias out0 (in-place
-// residual, ResStride 1) when AddResidual precedes Store0 in the epilogue:
+// residual, ResStride 1) when AddResidual precedes Store→out0 in the epilogue:
 // every residual element is read just before the same out0 element is
 // written and out0 is never read otherwise. in, u, ws and the outputs must
 // not overlap otherwise. Unused pointers may be nil. Print with Print
@@ -125,7 +125,7 @@
 //	go test ./codegen/winograd -run TestBenchLayers -v -bench-layers -bench-reps 101 [-bench-mode warm,coldw] [-bench-min] [-bench-variants] [-bench-filter RE]
 //
 // GFLOP/s count the direct convolution's FLOPs (2·OH·OW·9·IC·OC) for both;
-// epilogue [Bias, Relu, Store0]; measured 2026-11-27:
+// epilogue [Bias, Relu, Store→out0]; measured 2026-11-27:
 //
 //	layer (ResNet50V2)  n tiling   |  warm: direct  winograd  GF/s dir/win  speedup | coldw: direct  winograd  GF/s dir/win  speedup
 //	c2 3x3 64  @56      2 4x6p/r2  |        886.8     276.8    261 /  835    3.20x  |         893.3     297.8    259 /  776    3.00x
@@ -178,7 +178,7 @@
 //
 // TestKernels generates ~190 kernels (IC, OC ∈ {16, 24, 64, 128} × sizes
 // 4×4, 5×7, 7×7, 14×14, 28×28, 30×29 with the ResNetV2 epilogue; every
-// other epilogue — residual stride 1 and 2, Affine + Store1, reordered —
+// other epilogue — residual stride 1 and 2, Affine + Store→out1, reordered —
 // and pads (0..2, asymmetric) on random shapes; forced tilings incl. strips
 // taller than the image and 1×1 register blocks; 256→256 @14 and 512→512
 // @7; odd channel counts 3, 8, 40, 200) into one standalone module, builds

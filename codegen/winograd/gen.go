@@ -78,7 +78,7 @@ func claimRange(ph *emit.Phase, role string, lo, hi int) {
 //
 // Aliasing: out0, out1 and ws must not overlap each other, the input or U.
 // res may be the same buffer as out0 (in-place residual, ResStride 1) when
-// AddResidual comes before Store0 in the epilogue: each residual element is
+// AddResidual comes before Store→out0 in the epilogue: each residual element is
 // read right before the same element of out0 is written, and no call reads
 // out0 otherwise.
 func Generate(ctx *build.Context, name string, s *Spec) (err error) {
@@ -632,7 +632,7 @@ func (g *gen) outputPhase() {
 		c.ADDQ(emit.Param(c, p), dst)
 	}
 	ptr("out0", g.outOcb, 4*g.outRow, reg.R9)
-	if s.has(conv.Store1) {
+	if conv.Stores1(s.Epilogue) {
 		ptr("out1", g.outOcb, 4*g.outRow, reg.R10)
 	}
 	if s.has(conv.AddResidual) {
@@ -662,7 +662,7 @@ func (g *gen) outputPhase() {
 	advance := func() {
 		c.ADDQ(imm(64), reg.RAX)
 		c.ADDQ(imm(4*64), reg.RBX)
-		if s.has(conv.Store1) {
+		if conv.Stores1(s.Epilogue) {
 			c.ADDQ(imm(4*64), reg.RCX)
 		}
 		if s.has(conv.AddResidual) {
@@ -688,7 +688,7 @@ func (g *gen) outputPhase() {
 	}
 	c.ADDQ(imm(g.mJ), reg.R8)
 	c.ADDQ(imm(g.outOcb), reg.R9)
-	if s.has(conv.Store1) {
+	if conv.Stores1(s.Epilogue) {
 		c.ADDQ(imm(g.outOcb), reg.R10)
 	}
 	if s.has(conv.AddResidual) {
@@ -808,12 +808,14 @@ func (g *gen) outTile(cols int) {
 						c.VMAXPS(v, outZero, v) // NaN kept
 					case conv.AddResidual:
 						c.VADDPS(mem(reg.RDX, i*g.rs*g.resRow+jj*g.rs*64), v, v)
-					case conv.Store0:
-						c.VMOVUPS(v, mem(reg.RBX, i*g.outRow+jj*64))
+					case conv.Store:
+						out := reg.RBX
+						if st.Out == 1 {
+							out = reg.RCX
+						}
+						c.VMOVUPS(v, mem(out, i*g.outRow+jj*64))
 					case conv.Affine:
 						c.VFMADD213PS(outShift, outScale, v)
-					case conv.Store1:
-						c.VMOVUPS(v, mem(reg.RCX, i*g.outRow+jj*64))
 					case conv.Sigmoid:
 						emit.Sigmoid(c, g.k, v, a, b, true)
 					case conv.Mul:

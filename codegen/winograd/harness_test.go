@@ -44,7 +44,7 @@ func inPlaceOK(s *Spec) bool {
 		switch {
 		case st.Kind == conv.AddResidual:
 			return st.ResStride <= 1
-		case st.Kind == conv.Store0:
+		case st.Kind == conv.Store && st.Out == 0:
 			return false
 		}
 	}

@@ -13,17 +13,17 @@ import (
 
 // Epilogues used by ResNet v1/v2 (and reordered ones), and by gated units.
 var testEpilogues = [][]conv.Step{
-	conv.Steps(conv.Bias, conv.Relu, conv.Store0), // ResNetV2 3×3
-	conv.Steps(conv.Store0),
-	conv.Steps(conv.Bias, conv.Store0),
-	conv.Steps(conv.Bias, conv.Relu, conv.Store0, conv.Affine, conv.Relu, conv.Store1),
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}}, // ResNet v1
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
-	conv.Steps(conv.Store0, conv.Affine, conv.Relu, conv.Store1),
-	conv.Steps(conv.Affine, conv.Store1, conv.Relu, conv.Bias, conv.Store0),
-	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}},
-	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store1}},
+	conv.Steps(conv.Bias, conv.Relu, conv.Store), // ResNetV2 3×3
+	conv.Steps(conv.Store),
+	conv.Steps(conv.Bias, conv.Store),
+	conv.Steps(conv.Bias, conv.Relu, conv.Store, conv.Affine, conv.Relu, conv.Store),
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}},
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store}}, // ResNet v1
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}},
+	conv.Steps(conv.Store, conv.Affine, conv.Relu, conv.Store),
+	[]conv.Step{{Kind: conv.Affine}, {Kind: conv.Store, Out: 1}, {Kind: conv.Relu}, {Kind: conv.Bias}, {Kind: conv.Store}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store}},
+	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store, Out: 1}},
 }
 
 type pads struct{ t, b, l, r int }

@@ -71,12 +71,14 @@ func RefConv(s *Spec, a Args, ocb0, ocb1, oh0, oh1 int) {
 						case AddResidual:
 							rs := max(st.ResStride, 1)
 							v += float64(a.Res[((ob*rh+y*rs)*rw+x*rs)*b+o])
-						case Store0:
-							a.Out0[((ob*oh+y)*ow+x)*b+o] = float32(v)
+						case Store:
+							out := a.Out0
+							if st.Out == 1 {
+								out = a.Out1
+							}
+							out[((ob*oh+y)*ow+x)*b+o] = float32(v)
 						case Affine:
 							v = v*float64(a.Scale[c]) + float64(a.Shift[c])
-						case Store1:
-							a.Out1[((ob*oh+y)*ow+x)*b+o] = float32(v)
 						default:
 							v = EpiStep(st, v, a.Mul, ((ob*oh+y)*ow+x)*b+o)
 						}

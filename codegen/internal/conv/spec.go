@@ -31,7 +31,7 @@ type Spec struct {
 	// epilogue has AddResidual. 0 means OH*rs, OW*rs.
 	ResH, ResW int
 
-	// Epilogue is the ordered list of steps. It must contain Store0.
+	// Epilogue is the ordered list of steps. It must contain Store→out0.
 	Epilogue []Step
 
 	// Tiling overrides (0 = automatic): output-channel blocks and output
@@ -118,10 +118,12 @@ func (s *Spec) Sizes() Sizes {
 			z.Mul = out
 		case Affine:
 			z.Scale, z.Shift = ocp, ocp
-		case Store0:
-			z.Out0 = out
-		case Store1:
-			z.Out1 = out
+		case Store:
+			if st.Out == 0 {
+				z.Out0 = out
+			} else {
+				z.Out1 = out
+			}
 		}
 	}
 	return z
@@ -155,10 +157,15 @@ func (s *Spec) Validate(pkg string) error {
 			if st.ResStride != 0 && st.ResStride != 1 && st.ResStride != 2 {
 				return e("residual stride must be 1 or 2")
 			}
-		case Store0:
-			n0++
-		case Store1:
-			n1++
+		case Store:
+			switch st.Out {
+			case 0:
+				n0++
+			case 1:
+				n1++
+			default:
+				return e(fmt.Sprintf("a store to output %d (the kernels have out0 and out1)", st.Out))
+			}
 		case Mul:
 			nmul++
 		case Bias, Relu, Affine, Sigmoid, Scale:
@@ -167,7 +174,7 @@ func (s *Spec) Validate(pkg string) error {
 		}
 	}
 	if n0 != 1 || n1 > 1 || nres > 1 || nmul > 1 {
-		return e("epilogue needs exactly one Store0, at most one Store1, one AddResidual and one Mul")
+		return e("epilogue needs exactly one store to out0, at most one to out1, one AddResidual and one Mul")
 	}
 	if nres == 1 {
 		rh, rw, rs := s.ResDims()

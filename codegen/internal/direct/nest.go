@@ -192,7 +192,7 @@ func (n *Nest) body() {
 	}
 	grpPtr("wt", n.OcbWB, n.lGrpW)
 	grpPtr("out0", n.outOcbB, n.lGrpOut0)
-	if s.Has(conv.Store1) {
+	if conv.Stores1(s.Epilogue) {
 		grpPtr("out1", n.outOcbB, n.lGrpOut1)
 	}
 	if s.Has(conv.AddResidual) {
@@ -297,7 +297,7 @@ func (n *Nest) rowSetup() {
 	c.IMUL3Q(n.Imm(n.outRowB), RTmp, RTmp)
 	c.MOVQ(n.lGrpOut0, RTOut0)
 	c.ADDQ(RTmp, RTOut0)
-	if s.Has(conv.Store1) {
+	if conv.Stores1(s.Epilogue) {
 		c.MOVQ(n.lGrpOut1, RTOut1)
 		c.ADDQ(RTmp, RTOut1)
 	}
@@ -367,7 +367,7 @@ func (n *Nest) advance(u int) {
 	c := n.C
 	c.ADDQ(n.Imm(u*n.S.SW*n.PixB), RTIn)
 	c.ADDQ(n.Imm(u*n.VecB), RTOut0)
-	if n.S.Has(conv.Store1) {
+	if conv.Stores1(n.S.Epilogue) {
 		c.ADDQ(n.Imm(u*n.VecB), RTOut1)
 	}
 	if n.S.Has(conv.AddResidual) {
@@ -563,12 +563,14 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhy
 					c.VMAXPS(a, zero, a) // a = max(0, a), NaN kept (MAXPS returns its second source if either is NaN)
 				case conv.AddResidual:
 					c.VADDPS(operand.Mem{Base: RTRes, Disp: j*n.resOcbB + p*n.rs*n.VecB}, a, a)
-				case conv.Store0:
-					c.VMOVUPS(a, operand.Mem{Base: RTOut0, Disp: j*n.outOcbB + p*n.VecB})
+				case conv.Store:
+					out := RTOut0
+					if st.Out == 1 {
+						out = RTOut1
+					}
+					c.VMOVUPS(a, operand.Mem{Base: out, Disp: j*n.outOcbB + p*n.VecB})
 				case conv.Affine:
 					affine(j, a)
-				case conv.Store1:
-					c.VMOVUPS(a, operand.Mem{Base: RTOut1, Disp: j*n.outOcbB + p*n.VecB})
 				case conv.Sigmoid:
 					emit.Sigmoid(c, n.Consts, a, tmp[0], tmp[1], s.Block == 16)
 				case conv.Mul:

@@ -222,12 +222,14 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 						case conv.AddResidual:
 							rs := max(st.ResStride, 1)
 							v += float64(a.Res[((oc/b*rh+y*rs)*rw+x*rs)*b+oc%b])
-						case conv.Store0:
-							o0 = v
+						case conv.Store:
+							if st.Out == 0 {
+								o0 = v
+							} else {
+								o1 = v
+							}
 						case conv.Affine:
 							v = v*float64(a.Scale[oc]) + float64(a.Shift[oc])
-						case conv.Store1:
-							o1 = v
 						default:
 							v = conv.EpiStep(st, v, a.Mul, ((oc/b*oh+y)*ow+x)*b+oc%b)
 						}
@@ -253,19 +255,19 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 // scaled sigmoid; codegen/internal/emit tests the sigmoid on its whole
 // range).
 var Epilogues = [][]conv.Step{
-	conv.Steps(conv.Store0),
-	conv.Steps(conv.Bias, conv.Store0),
-	conv.Steps(conv.Bias, conv.Relu, conv.Store0),
-	conv.Steps(conv.Bias, conv.Relu, conv.Store0, conv.Affine, conv.Relu, conv.Store1),
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}},
-	{{Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store0}},
-	conv.Steps(conv.Store0, conv.Affine, conv.Relu, conv.Store1),
-	conv.Steps(conv.Affine, conv.Store1, conv.Relu, conv.Bias, conv.Store0),
-	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store1}},
-	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}},
-	{{Kind: conv.Scale, A: 4, B: -0.5}, {Kind: conv.Sigmoid}, {Kind: conv.Store0}},
+	conv.Steps(conv.Store),
+	conv.Steps(conv.Bias, conv.Store),
+	conv.Steps(conv.Bias, conv.Relu, conv.Store),
+	conv.Steps(conv.Bias, conv.Relu, conv.Store, conv.Affine, conv.Relu, conv.Store),
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}},
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}},
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store}},
+	{{Kind: conv.AddResidual, ResStride: 2}, {Kind: conv.Store}},
+	conv.Steps(conv.Store, conv.Affine, conv.Relu, conv.Store),
+	[]conv.Step{{Kind: conv.Affine}, {Kind: conv.Store, Out: 1}, {Kind: conv.Relu}, {Kind: conv.Bias}, {Kind: conv.Store}},
+	{{Kind: conv.Bias}, {Kind: conv.Sigmoid}, {Kind: conv.Store}, {Kind: conv.Scale, A: -1, B: 1}, {Kind: conv.Mul}, {Kind: conv.Store, Out: 1}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store}},
+	{{Kind: conv.Scale, A: 4, B: -0.5}, {Kind: conv.Sigmoid}, {Kind: conv.Store}},
 }
 
 // Geom is a kernel geometry: size, strides and padding.
@@ -356,8 +358,8 @@ func (w *Sweep[S, T]) GeomsEpilogues() {
 // scale (AVX-512), plus a residual, a gating operand and two stores; and
 // the same without Sigmoid (whose scratch registers shrink the tile).
 var HeavyEpilogues = [][]conv.Step{
-	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Sigmoid}, {Kind: conv.Mul}, {Kind: conv.Store1}},
-	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}},
+	{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Relu}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Sigmoid}, {Kind: conv.Mul}, {Kind: conv.Store, Out: 1}},
+	{{Kind: conv.Bias}, {Kind: conv.Mul}, {Kind: conv.AddResidual, ResStride: 1}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}},
 }
 
 // TileSweep adds, for every register tile the generator's cost model can
@@ -476,11 +478,11 @@ type Layer[S any] struct {
 // batch 1, with their multiplicities (53 conv layers in total) and the
 // epilogues of the BN-folded v2 graph.
 func (d Direct[S, T]) Layers() []Layer[S] {
-	reduce := conv.Steps(conv.Bias, conv.Relu, conv.Store0) // conv (BN folded) + ReLU
-	expand := func(rs int) []conv.Step {                    // conv+bias, + shortcut, store, next pre-activation BN+ReLU
-		return []conv.Step{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: rs}, {Kind: conv.Store0}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store1}}
+	reduce := conv.Steps(conv.Bias, conv.Relu, conv.Store) // conv (BN folded) + ReLU
+	expand := func(rs int) []conv.Step {                   // conv+bias, + shortcut, store, next pre-activation BN+ReLU
+		return []conv.Step{{Kind: conv.Bias}, {Kind: conv.AddResidual, ResStride: rs}, {Kind: conv.Store}, {Kind: conv.Affine}, {Kind: conv.Relu}, {Kind: conv.Store, Out: 1}}
 	}
-	short := conv.Steps(conv.Bias, conv.Store0)
+	short := conv.Steps(conv.Bias, conv.Store)
 	c1 := func(hw, ic, oc int, ep []conv.Step) conv.Spec {
 		return conv.Spec{IC: ic, OC: oc, H: hw, W: hw, KH: 1, KW: 1, SH: 1, SW: 1, Epilogue: ep}
 	}
