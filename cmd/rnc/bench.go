@@ -54,7 +54,7 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 		return err
 	}
 	r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
-		return checkBatch(n, compiledImageBytes(g, res))
+		return checkBatch(n, compiledBatchBytes(n, g, res))
 	})
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ of the total. Synthetic weights are used unless --weights is given.`,
 				return fmt.Errorf("bench: synthetic weights: %w", err)
 			}
 			r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
-				if err := checkBatch(*batch, compiledImageBytes(g, res)); err != nil {
+				if err := checkBatch(*batch, compiledBatchBytes(*batch, g, res)); err != nil {
 					return fmt.Errorf("bench: --batch %d: %w", *batch, err)
 				}
 				return nil

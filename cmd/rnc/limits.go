@@ -32,8 +32,8 @@ const (
 	// bench's synthetic weights): 1 GiB of float32, over 4× ResNet152's 60
 	// million.
 	maxParams = 1 << 28
-	// maxBatchBytes bounds the activation memory of one batch (bench
-	// --batch, the images of run --input) and the size of an input file.
+	// maxBatchBytes bounds the memory of one batch (bench --batch, the
+	// images of run --input: checkBatch) and the size of an input file.
 	maxBatchBytes = 8 << 30
 )
 
@@ -74,26 +74,61 @@ func checkParams(g *ir.Graph) error {
 	return nil
 }
 
-// checkBatch refuses a batch of n images that needs more than maxBatchBytes
-// at perImage bytes each.
-func checkBatch(n int, perImage int64) error {
-	if perImage > 0 && int64(n) > maxBatchBytes/perImage {
-		return fmt.Errorf("a batch of %d images needs %d bytes of activations (%d per image), more than the limit of %d (%d GiB)", n, int64(n)*perImage, perImage, int64(maxBatchBytes), maxBatchBytes>>30)
+// checkBatch refuses a batch of n images that needs more than
+// maxBatchBytes (need bytes: batchBytes, or n × the interpreter's
+// ImageBytes).
+func checkBatch(n int, need int64) error {
+	if need > maxBatchBytes {
+		return fmt.Errorf("a batch of %d images needs %d bytes of inputs, outputs and activations, more than the limit of %d (%d GiB)", n, need, int64(maxBatchBytes), maxBatchBytes>>30)
 	}
 	return nil
 }
 
-// compiledImageBytes is the activation memory per image of the generated
-// package's largest plan: its arena, plus the caller's input and output.
-func compiledImageBytes(g *ir.Graph, res *codegen.Result) int64 {
-	var m int64
-	for _, h := range res.Graphs {
-		arena, _, _ := ir.ArenaStats(h)
-		m = max(m, arena)
+// runtimeArenaCap is the runtime's bound on the activation arena of one
+// Predict call (maxArenaBytes in runtime/model.go; TestRuntimeArenaCap
+// keeps the two equal): Predict runs a larger batch in chunks of as many
+// images as fit, at least one.
+const runtimeArenaCap = 1 << 30
+
+// batchBytes is the memory a batch of n images takes in a generated
+// package: n × io bytes the caller holds (inputs and outputs) plus the
+// arena of the chunk Predict runs at once, arena bytes per image:
+// n·io + min(n·arena, max(arena, the cap rounded down to whole images)).
+// It saturates instead of overflowing.
+func batchBytes(n int, io, arena int64) int64 {
+	chunk := int64(n)
+	if arena > 0 {
+		chunk = min(chunk, max(1, runtimeArenaCap/arena))
 	}
-	in := g.Inputs()[0].Type.Bytes()
-	out := g.Outputs[0].Type.Bytes()
-	return m + in + out
+	return addSat(mulSat(int64(n), io), mulSat(chunk, arena))
+}
+
+// compiledBatchBytes is batchBytes for the generated package's largest
+// plan.
+func compiledBatchBytes(n int, g *ir.Graph, res *codegen.Result) int64 {
+	var arena int64
+	for _, h := range res.Graphs {
+		a, _, _ := ir.ArenaStats(h)
+		arena = max(arena, a)
+	}
+	io := g.Inputs()[0].Type.Bytes() + g.Outputs[0].Type.Bytes()
+	return batchBytes(n, io, arena)
+}
+
+// mulSat is a × b for non-negative a and b, saturating at MaxInt64.
+func mulSat(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// addSat is a + b for non-negative a and b, saturating at MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // readInput reads an input tensor file of at most maxBatchBytes.

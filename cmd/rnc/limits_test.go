@@ -1,0 +1,77 @@
+package main
+
+import (
+	"go/ast"
+	"go/constant"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"math"
+	"testing"
+)
+
+// TestBatchBytes: a batch is charged its inputs and outputs for every
+// image but the arena only for the chunk runtime Predict runs at once, so
+// a batch whose n × arena is far above maxBatchBytes passes when its
+// chunks fit.
+func TestBatchBytes(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		n         int
+		io, arena int64
+		want      int64
+	}{
+		{1, 3 * mib, 100 * mib, 103 * mib},
+		{3, mib, 100 * mib, 303 * mib},
+		// 10 images of 100 MiB fit in the 1 GiB cap: 100 images run in
+		// chunks of 10.
+		{100, mib, 100 * mib, 1100 * mib},
+		// An arena above the cap runs one image at a time.
+		{2, mib, 3 << 30, 2*mib + 3<<30},
+		{4, mib, 0, 4 * mib},
+		{maxBatch, math.MaxInt64 / 2, mib, math.MaxInt64},
+		{2, mib, math.MaxInt64 - mib, math.MaxInt64},
+	} {
+		if got := batchBytes(c.n, c.io, c.arena); got != c.want {
+			t.Errorf("batchBytes(%d, %d, %d) = %d, want %d", c.n, c.io, c.arena, got, c.want)
+		}
+	}
+	// 100 images of 100 MiB of activations (10 GiB as n × arena) take
+	// 1.1 GiB.
+	if err := checkBatch(100, batchBytes(100, mib, 100*mib)); err != nil {
+		t.Error(err)
+	}
+	// Inputs and outputs are charged per image: 8192 images of 1 MiB.
+	if err := checkBatch(8192, batchBytes(8192, mib, mib)); err == nil {
+		t.Error("a batch of 8 GiB of inputs and outputs passed")
+	}
+}
+
+// TestRuntimeArenaCap: runtimeArenaCap is the value of maxArenaBytes in
+// runtime/model.go, which rnc cannot import.
+func TestRuntimeArenaCap(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path("runtime/model.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "maxArenaBytes" || len(vs.Values) != 1 {
+			return true
+		}
+		found = true
+		tv, err := types.Eval(fset, nil, token.NoPos, types.ExprString(vs.Values[0]))
+		if err != nil || tv.Value == nil {
+			t.Fatalf("maxArenaBytes = %s: not a constant (%v)", types.ExprString(vs.Values[0]), err)
+		}
+		if v, ok := constant.Int64Val(tv.Value); !ok || v != runtimeArenaCap {
+			t.Errorf("runtime's maxArenaBytes is %s, runtimeArenaCap %d", tv.Value, int64(runtimeArenaCap))
+		}
+		return false
+	})
+	if !found {
+		t.Error("runtime/model.go declares no maxArenaBytes")
+	}
+}
