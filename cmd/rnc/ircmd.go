@@ -88,22 +88,6 @@ func (p *pipelineFlags) lower(path, stop string) (*ir.Graph, error) {
 	return g, nil
 }
 
-// blockFilter keeps the ops of one residual block: those with a layer name
-// equal to block or starting with block + "_" (fused names included).
-func blockFilter(block string) func(*ir.Op) bool {
-	if block == "" {
-		return nil
-	}
-	return func(op *ir.Op) bool {
-		for _, n := range op.Names {
-			if n == block || strings.HasPrefix(n, block+"_") {
-				return true
-			}
-		}
-		return false
-	}
-}
-
 var irCmd = &command{
 	short: "print the IR after a pass, or diff one block of two models",
 	name:  "ir",
@@ -146,7 +130,7 @@ blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 			if err != nil {
 				return err
 			}
-			filter := blockFilter(*block)
+			filter := ir.BlockFilter(*block)
 			if err := checkBlock(an, a, *block); err != nil {
 				return err
 			}
@@ -163,7 +147,7 @@ blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 			if err := checkBlock(bn, b, *block); err != nil {
 				return err
 			}
-			d, err := ir.AlignOps(a, b, filter, *block)
+			d, err := ir.AlignOps(a, b, *block)
 			if err != nil {
 				return fmt.Errorf("ir --diff %s %s: %w", an, bn, err)
 			}
@@ -181,7 +165,7 @@ func checkBlock(path string, g *ir.Graph, block string) error {
 	if block == "" {
 		return nil
 	}
-	keep := blockFilter(block)
+	keep := ir.BlockFilter(block)
 	for _, op := range g.Ops {
 		if keep(op) {
 			return nil
