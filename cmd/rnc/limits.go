@@ -45,30 +45,10 @@ func checkInt(flag string, v, lo, hi int) error {
 	return nil
 }
 
-// fileParams counts the values of g's weight file (saturating instead of
-// overflowing).
-func fileParams(g *ir.Graph) int64 {
-	var total int64
-	for _, w := range g.Weights.Files() {
-		n := int64(1)
-		for _, d := range w.Shape {
-			if d != 0 && n > math.MaxInt64/int64(d) {
-				return math.MaxInt64
-			}
-			n *= int64(d)
-		}
-		if total > math.MaxInt64-n {
-			return math.MaxInt64
-		}
-		total += n
-	}
-	return total
-}
-
 // checkParams refuses to make up the weights of a model with more than
 // maxParams parameters.
 func checkParams(g *ir.Graph) error {
-	if n := fileParams(g); n > maxParams {
+	if n := ir.Count(g).Params; n > maxParams {
 		return fmt.Errorf("the model has %d parameters, more than the limit of %d (%d GiB of float32) for weights rnc makes up", n, maxParams, maxParams*4>>30)
 	}
 	return nil
