@@ -90,9 +90,7 @@ var benchCmd = &command{
 runs after two warm-up runs), and a table of every layer (Keras names): time, GFLOP/s and share
 of the total. Synthetic weights are used unless --weights is given.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
-		*pf.target = "auto"
-		fs.Lookup("target").DefValue = "auto"
+		pf := addPipelineFlags(fs, "auto")
 		threads := fs.Int("threads", 1, "threads per layer")
 		batch := fs.Int("batch", 1, "images per Predict call")
 		runs := fs.Int("runs", 20, "timed runs")

@@ -25,10 +25,17 @@ type pipelineFlags struct {
 	winograd *float64
 }
 
-func addPipelineFlags(fs *flag.FlagSet) *pipelineFlags {
+// addPipelineFlags defines the pipeline flags on fs, --target defaulting
+// to target: "auto" for the commands that compile a package (every target;
+// the best the CPU supports runs), a target for ir, which prints one.
+func addPipelineFlags(fs *flag.FlagSet, target string) *pipelineFlags {
 	p := &pipelineFlags{set: setFlag{}}
 	fs.Var(p.set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
-	p.target = fs.String("target", "avx512", "lowering target: avx512 (NCHW16c), avx2 or generic (NCHW8c)")
+	usage := "lowering target: avx512 (NCHW16c), avx2 or generic (NCHW8c)"
+	if target == "auto" {
+		usage = "lowering target: auto (every target; the best the CPU supports runs), avx512 (NCHW16c), avx2 or generic (NCHW8c)"
+	}
+	p.target = fs.String("target", target, usage)
 	p.disable = fs.String("disable", "", "comma-separated passes to skip, to bisect a problem ("+strings.Join(passes.Names(), ", ")+")")
 	p.check = fs.Bool("check", false, "run ir.Verify after every pass")
 	p.winograd = fs.Float64("winograd-limit", float64(passes.DefaultWinogradLimit)/(1<<20),
@@ -101,7 +108,7 @@ pair names what differs), - only in the first model, + only in the second. In th
 weight named after the op's layer shows as its role (kernel,bias). --format dot draws the two
 blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
+		pf := addPipelineFlags(fs, "avx512")
 		after := fs.String("after", "none", "print the graph after this pass ("+strings.Join(passes.Names(), ", ")+"), all, or none (as expanded)")
 		block := fs.String("block", "", "keep only the ops of this residual block (layer-name prefix), e.g. conv2_block1")
 		format := fs.String("format", "text", "text or dot (Graphviz)")
