@@ -111,7 +111,6 @@ func addSat(a, b int64) int64 {
 	return a + b
 }
 
-// readInput reads an input tensor file of at most maxBatchBytes.
 // readModelInput reads rnc run's --input for model g: a tensor file
 // (readInput), or a PNG, JPEG or GIF picture (told by content), made one
 // image of the model's input as the generated Preprocess makes it, in the
@@ -171,6 +170,7 @@ func isPicture(head []byte) bool {
 	return false
 }
 
+// readInput reads an input tensor file of at most maxBatchBytes.
 func readInput(path string) ([]float32, []int, error) {
 	if st, err := os.Stat(path); err == nil && st.Size() > maxBatchBytes {
 		return nil, nil, fmt.Errorf("input %s is %d bytes, more than the limit of %d (%d GiB)", path, st.Size(), int64(maxBatchBytes), maxBatchBytes>>30)
