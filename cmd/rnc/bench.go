@@ -31,6 +31,17 @@ func benchTargets(s string) ([]passes.Target, []string, error) {
 	return ts, env, nil
 }
 
+// runnerInput is the file the runner reads rnc run's input from: a
+// tensor file itself (the runner reads it as readInput does), or, for a
+// picture, dir/in.f32 holding x, the picture as preprocessed.
+func runnerInput(input string, x []float32, picture bool, dir string) (string, error) {
+	if !picture {
+		return filepath.Abs(input)
+	}
+	p := filepath.Join(dir, "in.f32")
+	return p, npy.Write(p, x, nil)
+}
+
 // runCompiled is `rnc run` without --interp: compile, build, run.
 func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string, threads int) error {
 	g, cfg, err := pf.load(path)
@@ -41,13 +52,16 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	x, shape, err := readModelInput(input, g)
+	x, shape, picture, err := readModelInput(input, g)
 	if err != nil {
 		return err
 	}
 	n, err := batchOf(g, len(x), shape)
 	if err != nil {
 		return err
+	}
+	if !picture {
+		x = nil // the runner reads the tensor file itself
 	}
 	absWeights, err := filepath.Abs(weights)
 	if err != nil {
@@ -60,9 +74,8 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 		return err
 	}
 	defer r.Close()
-	// The runner reads the input as checked (and preprocessed) here.
-	absInput := filepath.Join(r.dir, "in.f32")
-	if err := npy.Write(absInput, x, nil); err != nil {
+	absInput, err := runnerInput(input, x, picture, r.dir)
+	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(r.dir, "out.f32")

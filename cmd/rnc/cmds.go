@@ -230,7 +230,7 @@ or, with --after, as lowered by the passes up to that one.`,
 			if err != nil {
 				return err
 			}
-			x, shape, err := readModelInput(*input, g)
+			x, shape, _, err := readModelInput(*input, g)
 			if err != nil {
 				return err
 			}

@@ -112,48 +112,49 @@ func addSat(a, b int64) int64 {
 }
 
 // readModelInput reads rnc run's --input for model g: a tensor file
-// (readInput), or a PNG, JPEG or GIF picture (told by content), made one
-// image of the model's input as the generated Preprocess makes it, in the
-// convention g's Input declares.
-func readModelInput(path string, g *ir.Graph) ([]float32, []int, error) {
+// (readInput), or a PNG, JPEG or GIF picture (told by content; picture
+// is then true), made one image of the model's input as the generated
+// Preprocess makes it, in the convention g's Input declares.
+func readModelInput(path string, g *ir.Graph) (x []float32, shape []int, picture bool, err error) {
 	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer f.Close()
 	head := make([]byte, 16)
 	n, _ := io.ReadFull(f, head)
 	if !isPicture(head[:n]) {
-		return readInput(path)
+		x, shape, err = readInput(path)
+		return x, shape, false, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > maxPicturePixels {
-		return nil, nil, fmt.Errorf("%s: a %dx%d picture, more than %d pixels", path, cfg.Width, cfg.Height, maxPicturePixels)
+		return nil, nil, false, fmt.Errorf("%s: a %dx%d picture, more than %d pixels", path, cfg.Width, cfg.Height, maxPicturePixels)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	img, _, err := image.Decode(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	ins := g.Inputs()
 	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 {
-		return nil, nil, fmt.Errorf("%s: a picture needs a model with one image input", path)
+		return nil, nil, false, fmt.Errorf("%s: a picture needs a model with one image input", path)
 	}
 	t := ins[0].Type
 	p := ins[0].Def.Attrs.Prep
-	x := make([]float32, t.H()*t.W()*t.C())
+	x = make([]float32, t.H()*t.W()*t.C())
 	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std}); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	return x, []int{1, t.H(), t.W(), t.C()}, nil
+	return x, []int{1, t.H(), t.W(), t.C()}, true, nil
 }
 
 // maxPicturePixels bounds a picture rnc run decodes (64 megapixels).

@@ -7,7 +7,12 @@ import (
 	"go/token"
 	"go/types"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
 // TestBatchBytes: a batch is charged its inputs and outputs for every
@@ -73,5 +78,34 @@ func TestRuntimeArenaCap(t *testing.T) {
 	})
 	if !found {
 		t.Error("runtime/model.go declares no maxArenaBytes")
+	}
+}
+
+// TestRunnerInput: the runner reads a tensor file where the user put it,
+// nothing is copied; a picture is written, as preprocessed, to the
+// runner's directory.
+func TestRunnerInput(t *testing.T) {
+	dir := t.TempDir()
+	in := path("testdata/golden/stemv2_input_b2_seed2.npy")
+	got, err := runnerInput(in, nil, false, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.Abs(in); got != want {
+		t.Errorf("a tensor file: the runner reads %s, want %s", got, want)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("a tensor file was copied: %v", ents)
+	}
+	x := []float32{1, -2, 3.5}
+	got, err = runnerInput("cat.jpg", x, true, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(got) != dir {
+		t.Errorf("a picture: the runner reads %s, not a file in %s", got, dir)
+	}
+	if y, _, err := npy.Read(got); err != nil || !slices.Equal(y, x) {
+		t.Errorf("a picture: the runner reads %v (%v), want %v", y, err, x)
 	}
 }
