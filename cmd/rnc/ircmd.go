@@ -55,12 +55,12 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 	if !(w >= 0 && w <= maxWinogradMiB) { // NaN fails too
 		return passes.Config{}, fmt.Errorf("--winograd-limit %v: want a number of MiB from 0 (no Winograd) to %d", w, maxWinogradMiB)
 	}
-	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: int(w * (1 << 20))}
+	// passes reads a limit of 0 as its default; 1 byte is below any
+	// layer's Winograd weights (4 bytes an element), so the pass runs (and
+	// is dumped) and turns no layer into Winograd.
+	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: max(1, int(w*(1<<20)))}
 	if *p.disable != "" {
 		cfg.Disable = strings.Split(*p.disable, ",")
-	}
-	if cfg.WinogradLimit == 0 { // passes reads 0 as its default limit
-		cfg.Disable = append(cfg.Disable, "winograd")
 	}
 	return cfg, nil
 }

@@ -793,6 +793,21 @@ func TestNumericFlags(t *testing.T) {
 			t.Errorf("--winograd-limit %s: Winograd layers %v, want %v", limit, got, want)
 		}
 	}
+	// The winograd pass still runs, converting nothing: --dump-after
+	// winograd writes its dump (it wrote none when the limit disabled the
+	// pass).
+	dir := t.TempDir()
+	if out, err := rnc(t, "compile", path("models/stemv2.rn"), "-o", filepath.Join(dir, "p"), "--runtime", "import", "--target", "avx512",
+		"--dump-after", "winograd", "--dump-dir", dir, "--winograd-limit", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	dump, err := os.ReadFile(filepath.Join(dir, "05-avx512-winograd.ir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(dump), "wino16") {
+		t.Errorf("--winograd-limit 0: Winograd weights after the winograd pass:\n%s", dump)
+	}
 }
 
 // TestResourceLimits: rnc refuses, before allocating, to load a model with
