@@ -1,15 +1,18 @@
 package main
 
 import (
+	"encoding/binary"
 	"go/ast"
 	"go/constant"
 	"go/parser"
 	"go/token"
 	"go/types"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rnc-dev/rnc/runtime/npy"
@@ -108,4 +111,53 @@ func TestRunnerInput(t *testing.T) {
 	if y, _, err := npy.Read(got); err != nil || !slices.Equal(y, x) {
 		t.Errorf("a picture: the runner reads %v (%v), want %v", y, err, x)
 	}
+}
+
+// TestInputLimits: an input file over 8 GiB (a sparse file: nothing is
+// written) and a picture of more than 64 megapixels (a PNG header
+// declaring one) are refused before they are read, by run with and
+// without --interp.
+func TestInputLimits(t *testing.T) {
+	m, w := path("models/tinyv2.rn"), path("testdata/golden/tinyv2.safetensors")
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.f32")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Truncate(big, maxBatchBytes+4); err != nil {
+		t.Fatal(err)
+	}
+	pic := filepath.Join(dir, "huge.png")
+	if err := os.WriteFile(pic, pngHeader(8193, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ input, want string }{
+		{big, "input " + big + " is 8589934596 bytes, more than the limit of 8589934592 (8 GiB)"},
+		{pic, pic + ": a 8193x8192 picture, more than 67108864 pixels"},
+	} {
+		for _, mode := range []string{"--interp", ""} {
+			args := []string{"run", m, "--weights", w, "--input", c.input}
+			if mode != "" {
+				args = append(args, mode)
+			}
+			if _, err := rnc(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: %v, want %q", args, err, c.want)
+			}
+		}
+	}
+}
+
+// pngHeader is the start of a PNG file of the given size: the signature
+// and the IHDR chunk (8-bit RGB), all image.DecodeConfig reads.
+func pngHeader(width, height uint32) []byte {
+	ihdr := []byte("IHDR")
+	ihdr = binary.BigEndian.AppendUint32(ihdr, width)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, height)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ihdr)-4))
+	b = append(b, ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
 }
