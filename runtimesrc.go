@@ -9,7 +9,6 @@ import (
 	"go/parser"
 	"go/token"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -126,7 +125,7 @@ func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error)
 		start, end int
 		text       string
 	}
-	var edits []edit
+	var edits []edit // in source order, as the parser lists f.Imports
 	for _, s := range f.Imports {
 		imp, err := strconv.Unquote(s.Path.Value)
 		if err != nil {
@@ -146,7 +145,6 @@ func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error)
 			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and golang.org/x/sys", name, imp)
 		}
 	}
-	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 	var b bytes.Buffer
 	last := 0
 	for _, e := range edits {

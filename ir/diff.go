@@ -51,10 +51,29 @@ type Diff struct {
 // MaxAlignCells bounds len(a)·len(b) of AlignOps (the table it fills).
 const MaxAlignCells = 1 << 24
 
-// AlignOps aligns the ops of a and b that filter selects (all when nil),
-// block being the layer-name prefix filter selects by. Removed and added
-// ops between two pairs are listed removed first.
-func AlignOps(a, b *Graph, filter func(*Op) bool, block string) (*Diff, error) {
+// InBlock reports whether the layer name name belongs to the residual
+// block block: it is block or starts with block + "_".
+func InBlock(name, block string) bool {
+	return strings.HasPrefix(name, block) && (len(name) == len(block) || name[len(block)] == '_')
+}
+
+// BlockFilter selects the ops of the residual block block: those with a
+// layer name InBlock (fused ops have several). It is nil, selecting every
+// op, for block "".
+func BlockFilter(block string) func(*Op) bool {
+	if block == "" {
+		return nil
+	}
+	return func(op *Op) bool {
+		return slices.ContainsFunc(op.Names, func(n string) bool { return InBlock(n, block) })
+	}
+}
+
+// AlignOps aligns the ops of a and b in the residual block block
+// (BlockFilter; all for ""). Removed and added ops between two pairs are
+// listed removed first.
+func AlignOps(a, b *Graph, block string) (*Diff, error) {
+	filter := BlockFilter(block)
 	sel := func(g *Graph) []*Op {
 		var ops []*Op
 		for _, op := range g.Ops {
@@ -155,7 +174,7 @@ func AlignOps(a, b *Graph, filter func(*Op) bool, block string) (*Diff, error) {
 func (d *Diff) roles(op *Op) []string {
 	r := make([]string, len(op.Names))
 	for i, n := range op.Names {
-		if d.Block != "" && strings.HasPrefix(n, d.Block) && (len(n) == len(d.Block) || n[len(d.Block)] == '_') {
+		if d.Block != "" && InBlock(n, d.Block) {
 			n = n[len(d.Block):]
 		}
 		r[i] = n

@@ -10,17 +10,6 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 )
 
-func blockOps(block string) func(*ir.Op) bool {
-	return func(op *ir.Op) bool {
-		for _, n := range op.Names {
-			if n == block || strings.HasPrefix(n, block+"_") {
-				return true
-			}
-		}
-		return false
-	}
-}
-
 // rowString is a row as "mark A-names B-names [changes]", the block
 // prefix left out.
 func rowString(r ir.DiffRow, block string) string {
@@ -45,7 +34,7 @@ func rowString(r ir.DiffRow, block string) string {
 // other.
 func TestAlignPreact(t *testing.T) {
 	const block = "conv2_block1"
-	d, err := ir.AlignOps(loadModel(t, "resnet50"), loadModel(t, "resnet50v2"), blockOps(block), block)
+	d, err := ir.AlignOps(loadModel(t, "resnet50"), loadModel(t, "resnet50v2"), block)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +69,7 @@ func TestAlignPreact(t *testing.T) {
 func TestAlignSelf(t *testing.T) {
 	for _, m := range []string{"resnet50", "tinyv2"} {
 		a, b := loadModel(t, m), loadModel(t, m)
-		d, err := ir.AlignOps(a, b, nil, "")
+		d, err := ir.AlignOps(a, b, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +88,7 @@ func TestAlignSelf(t *testing.T) {
 // rejoining an op's lines gives its text.
 func TestDiffWidth(t *testing.T) {
 	a, b := loadModel(t, "resnet50"), loadModel(t, "resnet50v2")
-	d, err := ir.AlignOps(a, b, blockOps("conv3_block1"), "conv3_block1")
+	d, err := ir.AlignOps(a, b, "conv3_block1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +139,34 @@ func TestDiffWidth(t *testing.T) {
 func TestAlignLimit(t *testing.T) {
 	g := &ir.Graph{Ops: make([]*ir.Op, 1<<13)}
 	h := &ir.Graph{Ops: make([]*ir.Op, 1<<11+1)}
-	_, err := ir.AlignOps(g, h, nil, "")
+	_, err := ir.AlignOps(g, h, "")
 	if err == nil || !strings.Contains(err.Error(), "aligning 8192 ops with 2049 ops is over the limit of 16777216 pairs: select a block") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestBlockFilter: a block is its name and the names that continue it
+// with "_", not a longer block number; a fused op belongs to every block
+// one of its names does; "" selects every op.
+func TestBlockFilter(t *testing.T) {
+	if ir.BlockFilter("") != nil {
+		t.Error(`BlockFilter("") is not nil`)
+	}
+	keep := ir.BlockFilter("conv2_block1")
+	for _, c := range []struct {
+		names []string
+		want  bool
+	}{
+		{[]string{"conv2_block1"}, true},
+		{[]string{"conv2_block1_1_conv"}, true},
+		{[]string{"conv2_block10_1_conv"}, false},
+		{[]string{"conv2_block"}, false},
+		{[]string{"conv2_block1x"}, false},
+		{[]string{"conv2_block0_out", "conv2_block1_preact_bn"}, true},
+		{nil, false},
+	} {
+		if got := keep(&ir.Op{Names: c.names}); got != c.want {
+			t.Errorf("%v in conv2_block1: %v, want %v", c.names, got, c.want)
+		}
 	}
 }

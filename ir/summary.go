@@ -60,30 +60,39 @@ func KerasOrder(g *Graph) []*Op {
 // ParamCounts returns the trainable and non-trainable parameter counts of
 // a Keras-level op.
 func ParamCounts(op *Op) (trainable, nonTrainable int) {
+	t, nt := paramCounts(op)
+	return int(t), int(nt)
+}
+
+// paramCounts is ParamCounts in int64, saturating at math.MaxInt64, so that
+// no count overflows a 32-bit int or wraps.
+func paramCounts(op *Op) (trainable, nonTrainable int64) {
 	for _, p := range op.Kind.Info().Params {
 		w := op.Params[p.Role]
 		if w == nil {
 			continue
 		}
-		n := 1
+		n := int64(1)
 		for _, d := range w.Shape {
-			n *= d
+			n = mulSat(n, int64(d))
 		}
 		if p.Trainable {
-			trainable += n
+			trainable = addSat(trainable, n)
 		} else {
-			nonTrainable += n
+			nonTrainable = addSat(nonTrainable, n)
 		}
 	}
 	return trainable, nonTrainable
 }
 
-// Counts are the size figures of a Keras-level graph.
+// Counts are the size figures of a Keras-level graph, in int64 (saturating
+// at math.MaxInt64), which a 32-bit build cannot overflow: the command line
+// bounds the parameters it makes up by Params.
 type Counts struct {
-	Params, Trainable int
+	Params, Trainable int64
 	// ConvDense counts the weights of Conv2D and Dense layers only (kernels
 	// and biases): papers' parameter counts, which leave out batch norms.
-	ConvDense int
+	ConvDense int64
 	// FLOPs per image: 2 × the multiply-adds of convolutions and Dense
 	// layers, over their full kernel windows.
 	FLOPs int64
@@ -93,21 +102,37 @@ type Counts struct {
 func Count(g *Graph) Counts {
 	var c Counts
 	for _, op := range g.Ops {
-		t, nt := ParamCounts(op)
-		c.Params += t + nt
-		c.Trainable += t
+		t, nt := paramCounts(op)
+		c.Params = addSat(c.Params, addSat(t, nt))
+		c.Trainable = addSat(c.Trainable, t)
 		switch op.Kind {
 		case Conv2D:
-			c.ConvDense += t + nt
+			c.ConvDense = addSat(c.ConvDense, addSat(t, nt))
 			o, a := op.Out().Type, op.Attrs
 			c.FLOPs += 2 * int64(o.H()*o.W()*a.Filters) * int64(a.Kernel[0]*a.Kernel[1]*op.Inputs[0].Type.C())
 		case Dense:
-			c.ConvDense += t + nt
+			c.ConvDense = addSat(c.ConvDense, addSat(t, nt))
 			in := op.Inputs[0].Type
 			c.FLOPs += 2 * int64(in.Elems()) * int64(op.Attrs.Units)
 		}
 	}
 	return c
+}
+
+// mulSat is a × b for non-negative a and b, saturating at math.MaxInt64.
+func mulSat(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// addSat is a + b for non-negative a and b, saturating at math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // SummaryOptions adds to Keras's summary.
@@ -151,11 +176,8 @@ func SummaryWith(w io.Writer, g *Graph, opt SummaryOptions) error {
 	row("Layer (type)", "Output Shape", "Param #", "Connected to")
 	b.WriteString(strings.Repeat("=", lineLength) + "\n")
 	order := KerasOrder(g)
-	var trainable, nonTrainable int
 	for i, op := range order {
-		t, nt := ParamCounts(op)
-		trainable += t
-		nonTrainable += nt
+		t, nt := paramCounts(op)
 		shape := op.Out().Type.KerasShape()
 		if op.Kind == Input {
 			shape = "[" + shape + "]"
@@ -168,7 +190,7 @@ func SummaryWith(w io.Writer, g *Graph, opt SummaryOptions) error {
 		if len(conns) > 0 {
 			first = conns[0]
 		}
-		row(op.Names[0]+" ("+op.Kind.Info().Keras+")", shape, strconv.Itoa(t+nt), first)
+		row(op.Names[0]+" ("+op.Kind.Info().Keras+")", shape, strconv.FormatInt(addSat(t, nt), 10), first)
 		for _, c := range conns[min(1, len(conns)):] {
 			row("", "", "", c)
 		}
@@ -178,22 +200,21 @@ func SummaryWith(w io.Writer, g *Graph, opt SummaryOptions) error {
 			b.WriteString(strings.Repeat("_", lineLength) + "\n")
 		}
 	}
-	fmt.Fprintf(&b, "Total params: %s\n", commas(trainable+nonTrainable))
-	fmt.Fprintf(&b, "Trainable params: %s\n", commas(trainable))
-	fmt.Fprintf(&b, "Non-trainable params: %s\n", commas(nonTrainable))
+	c := Count(g)
+	fmt.Fprintf(&b, "Total params: %s\n", Commas(c.Params))
+	fmt.Fprintf(&b, "Trainable params: %s\n", Commas(c.Trainable))
+	fmt.Fprintf(&b, "Non-trainable params: %s\n", Commas(c.Params-c.Trainable))
 	if opt.ConvDense {
-		n := Count(g).ConvDense
-		fmt.Fprintf(&b, "Conv2D and Dense weights: %s (%.1fM)\n", commas(n), math.Round(float64(n)/1e5)/10)
+		n := c.ConvDense
+		fmt.Fprintf(&b, "Conv2D and Dense weights: %s (%.1fM)\n", Commas(n), math.Round(float64(n)/1e5)/10)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // Commas formats n with thousands separators, as Python's "{:,}".
-func Commas(n int) string { return commas(n) }
-
-func commas(n int) string {
-	s := strconv.Itoa(n)
+func Commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder

@@ -329,13 +329,6 @@ func scope(name string) string {
 	return ""
 }
 
-// keras2Name maps a Keras 2 weight name to "<layer>/<param>" (rules in the
-// file comment); all are the layer's weight names.
-func keras2Name(layer, weight string, all []string) string {
-	common, uniform := commonScope(all)
-	return keras2NameIn(layer, weight, common, uniform)
-}
-
 // commonScope returns the scope every name has (after stripIndex), if they
 // share one.
 func commonScope(all []string) (string, bool) {
@@ -351,7 +344,8 @@ func commonScope(all []string) (string, bool) {
 	return s, true
 }
 
-// keras2NameIn is keras2Name given the layer's common scope.
+// keras2NameIn maps a Keras 2 weight name to "<layer>/<param>" (rules in
+// the file comment), given commonScope of the layer's weight names.
 func keras2NameIn(layer, weight, common string, uniform bool) string {
 	w := stripIndex(weight)
 	if !strings.Contains(w, "/") {

@@ -172,6 +172,12 @@ func TestParseKerasH5Nested(t *testing.T) {
 	}
 }
 
+// keras2Name is keras2NameIn for a layer whose weight names are all.
+func keras2Name(layer, weight string, all []string) string {
+	common, uniform := commonScope(all)
+	return keras2NameIn(layer, weight, common, uniform)
+}
+
 func TestKeras2Name(t *testing.T) {
 	for _, tc := range []struct {
 		layer, weight string

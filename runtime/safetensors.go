@@ -513,17 +513,6 @@ func tokValue(tok json.Token) any {
 	return tok
 }
 
-// jsonValue decodes one JSON value, keeping numbers as json.Number.
-func jsonValue(raw json.RawMessage) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonErr(err)
-	}
-	return v, nil
-}
-
 // jsonInt converts a raw JSON value to a non-negative int.
 func jsonInt(raw json.RawMessage) (int, error) {
 	if k := rawKind(raw); k != "a number" {
@@ -556,14 +545,6 @@ func jsonKind(v any) string {
 		return fmt.Sprintf("%q", v)
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// jsonDesc is jsonKind with the length of arrays.
-func jsonDesc(v any) string {
-	if a, ok := v.([]any); ok {
-		return fmt.Sprintf("an array of %d elements", len(a))
-	}
-	return jsonKind(v)
 }
 
 // WriteSafetensors writes ws in safetensors format. The output is a

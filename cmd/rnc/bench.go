@@ -31,6 +31,17 @@ func benchTargets(s string) ([]passes.Target, []string, error) {
 	return ts, env, nil
 }
 
+// runnerInput is the file the runner reads rnc run's input from: a
+// tensor file itself (the runner reads it as readInput does), or, for a
+// picture, dir/in.f32 holding x, the picture as preprocessed.
+func runnerInput(input string, x []float32, picture bool, dir string) (string, error) {
+	if !picture {
+		return filepath.Abs(input)
+	}
+	p := filepath.Join(dir, "in.f32")
+	return p, npy.Write(p, x, nil)
+}
+
 // runCompiled is `rnc run` without --interp: compile, build, run.
 func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string, threads int) error {
 	g, cfg, err := pf.load(path)
@@ -41,7 +52,7 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	x, shape, err := readModelInput(input, g)
+	x, shape, picture, err := readModelInput(input, g)
 	if err != nil {
 		return err
 	}
@@ -49,20 +60,22 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
+	if !picture {
+		x = nil // the runner reads the tensor file itself
+	}
 	absWeights, err := filepath.Abs(weights)
 	if err != nil {
 		return err
 	}
 	r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
-		return checkBatch(n, compiledImageBytes(g, res))
+		return checkBatch(n, compiledBatchBytes(n, g, res))
 	})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	// The runner reads the input as checked (and preprocessed) here.
-	absInput := filepath.Join(r.dir, "in.f32")
-	if err := npy.Write(absInput, x, nil); err != nil {
+	absInput, err := runnerInput(input, x, picture, r.dir)
+	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(r.dir, "out.f32")
@@ -90,9 +103,7 @@ var benchCmd = &command{
 runs after two warm-up runs), and a table of every layer (Keras names): time, GFLOP/s and share
 of the total. Synthetic weights are used unless --weights is given.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
-		*pf.target = "auto"
-		fs.Lookup("target").DefValue = "auto"
+		pf := addPipelineFlags(fs, "auto")
 		threads := fs.Int("threads", 1, "threads per layer")
 		batch := fs.Int("batch", 1, "images per Predict call")
 		runs := fs.Int("runs", 20, "timed runs")
@@ -124,7 +135,7 @@ of the total. Synthetic weights are used unless --weights is given.`,
 				return fmt.Errorf("bench: synthetic weights: %w", err)
 			}
 			r, err := buildRunner(g, ts, cfg, path, func(res *codegen.Result) error {
-				if err := checkBatch(*batch, compiledImageBytes(g, res)); err != nil {
+				if err := checkBatch(*batch, compiledBatchBytes(*batch, g, res)); err != nil {
 					return fmt.Errorf("bench: --batch %d: %w", *batch, err)
 				}
 				return nil

@@ -202,9 +202,7 @@ model is compiled into a temporary package, built and run (the best --target thi
 unless one is given); --interp runs the reference interpreter instead, on the graph as expanded
 or, with --after, as lowered by the passes up to that one.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
-		*pf.target = "auto"
-		fs.Lookup("target").DefValue = "auto"
+		pf := addPipelineFlags(fs, "auto")
 		after := fs.String("after", "none", "with --interp: run the graph after this pass, all, or none (as expanded)")
 		weights := fs.String("weights", "", "weight file (safetensors, Keras names; required)")
 		input := fs.String("input", "", "input images, .npy or raw little-endian .f32, or one PNG, JPEG or GIF picture (required)")
@@ -232,7 +230,7 @@ or, with --after, as lowered by the passes up to that one.`,
 			if err != nil {
 				return err
 			}
-			x, shape, err := readModelInput(*input, g)
+			x, shape, _, err := readModelInput(*input, g)
 			if err != nil {
 				return err
 			}
@@ -248,7 +246,7 @@ or, with --after, as lowered by the passes up to that one.`,
 			if err != nil {
 				return fmt.Errorf("weights %s: %w", *weights, err)
 			}
-			if err := checkBatch(n, it.ImageBytes()); err != nil {
+			if err := checkBatch(n, mulSat(int64(n), it.ImageBytes())); err != nil {
 				return fmt.Errorf("run --interp: %w", err)
 			}
 			outs, err := it.Run(x, n)

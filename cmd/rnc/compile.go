@@ -41,9 +41,7 @@ copied from; other files in DIR are left alone. --dump-after files are named
 NN-TARGET-PASS.ir and start with the line "` + dumpHeader + `";
 an existing file of such a name is replaced only if it starts with that line too; dumps of earlier compiles are kept.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
-		*pf.target = "auto"
-		fs.Lookup("target").DefValue = "auto"
+		pf := addPipelineFlags(fs, "auto")
 		out := fs.String("o", "", "output directory (required)")
 		pkg := fs.String("pkg", "", "package name (default: the output directory's base name)")
 		dumpAfter := fs.String("dump-after", "", "write the IR after this pass (or all) of each target's pipeline to --dump-dir, as NN-TARGET-PASS.ir")

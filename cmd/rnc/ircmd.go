@@ -25,10 +25,17 @@ type pipelineFlags struct {
 	winograd *float64
 }
 
-func addPipelineFlags(fs *flag.FlagSet) *pipelineFlags {
+// addPipelineFlags defines the pipeline flags on fs, --target defaulting
+// to target: "auto" for the commands that compile a package (every target;
+// the best the CPU supports runs), a target for ir, which prints one.
+func addPipelineFlags(fs *flag.FlagSet, target string) *pipelineFlags {
 	p := &pipelineFlags{set: setFlag{}}
 	fs.Var(p.set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
-	p.target = fs.String("target", "avx512", "lowering target: avx512 (NCHW16c), avx2 or generic (NCHW8c)")
+	usage := "lowering target: avx512 (NCHW16c), avx2 or generic (NCHW8c)"
+	if target == "auto" {
+		usage = "lowering target: auto (every target; the best the CPU supports runs), avx512 (NCHW16c), avx2 or generic (NCHW8c)"
+	}
+	p.target = fs.String("target", target, usage)
 	p.disable = fs.String("disable", "", "comma-separated passes to skip, to bisect a problem ("+strings.Join(passes.Names(), ", ")+")")
 	p.check = fs.Bool("check", false, "run ir.Verify after every pass")
 	p.winograd = fs.Float64("winograd-limit", float64(passes.DefaultWinogradLimit)/(1<<20),
@@ -48,12 +55,12 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 	if !(w >= 0 && w <= maxWinogradMiB) { // NaN fails too
 		return passes.Config{}, fmt.Errorf("--winograd-limit %v: want a number of MiB from 0 (no Winograd) to %d", w, maxWinogradMiB)
 	}
-	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: int(w * (1 << 20))}
+	// passes reads a limit of 0 as its default; 1 byte is below any
+	// layer's Winograd weights (4 bytes an element), so the pass runs (and
+	// is dumped) and turns no layer into Winograd.
+	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: max(1, int(w*(1<<20)))}
 	if *p.disable != "" {
 		cfg.Disable = strings.Split(*p.disable, ",")
-	}
-	if cfg.WinogradLimit == 0 { // passes reads 0 as its default limit
-		cfg.Disable = append(cfg.Disable, "winograd")
 	}
 	return cfg, nil
 }
@@ -88,22 +95,6 @@ func (p *pipelineFlags) lower(path, stop string) (*ir.Graph, error) {
 	return g, nil
 }
 
-// blockFilter keeps the ops of one residual block: those with a layer name
-// equal to block or starting with block + "_" (fused names included).
-func blockFilter(block string) func(*ir.Op) bool {
-	if block == "" {
-		return nil
-	}
-	return func(op *ir.Op) bool {
-		for _, n := range op.Names {
-			if n == block || strings.HasPrefix(n, block+"_") {
-				return true
-			}
-		}
-		return false
-	}
-}
-
 var irCmd = &command{
 	short: "print the IR after a pass, or diff one block of two models",
 	name:  "ir",
@@ -117,7 +108,7 @@ pair names what differs), - only in the first model, + only in the second. In th
 weight named after the op's layer shows as its role (kernel,bias). --format dot draws the two
 blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
-		pf := addPipelineFlags(fs)
+		pf := addPipelineFlags(fs, "avx512")
 		after := fs.String("after", "none", "print the graph after this pass ("+strings.Join(passes.Names(), ", ")+"), all, or none (as expanded)")
 		block := fs.String("block", "", "keep only the ops of this residual block (layer-name prefix), e.g. conv2_block1")
 		format := fs.String("format", "text", "text or dot (Graphviz)")
@@ -146,7 +137,7 @@ blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 			if err != nil {
 				return err
 			}
-			filter := blockFilter(*block)
+			filter := ir.BlockFilter(*block)
 			if err := checkBlock(an, a, *block); err != nil {
 				return err
 			}
@@ -163,7 +154,7 @@ blocks as two clusters, paired ops side by side and joined by dashed edges.`,
 			if err := checkBlock(bn, b, *block); err != nil {
 				return err
 			}
-			d, err := ir.AlignOps(a, b, filter, *block)
+			d, err := ir.AlignOps(a, b, *block)
 			if err != nil {
 				return fmt.Errorf("ir --diff %s %s: %w", an, bn, err)
 			}
@@ -181,7 +172,7 @@ func checkBlock(path string, g *ir.Graph, block string) error {
 	if block == "" {
 		return nil
 	}
-	keep := blockFilter(block)
+	keep := ir.BlockFilter(block)
 	for _, op := range g.Ops {
 		if keep(op) {
 			return nil

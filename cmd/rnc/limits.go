@@ -32,8 +32,8 @@ const (
 	// bench's synthetic weights): 1 GiB of float32, over 4× ResNet152's 60
 	// million.
 	maxParams = 1 << 28
-	// maxBatchBytes bounds the activation memory of one batch (bench
-	// --batch, the images of run --input) and the size of an input file.
+	// maxBatchBytes bounds the memory of one batch (bench --batch, the
+	// images of run --input: checkBatch) and the size of an input file.
 	maxBatchBytes = 8 << 30
 )
 
@@ -45,101 +45,116 @@ func checkInt(flag string, v, lo, hi int) error {
 	return nil
 }
 
-// fileParams counts the values of g's weight file (saturating instead of
-// overflowing).
-func fileParams(g *ir.Graph) int64 {
-	var total int64
-	for _, w := range g.Weights.Files() {
-		n := int64(1)
-		for _, d := range w.Shape {
-			if d != 0 && n > math.MaxInt64/int64(d) {
-				return math.MaxInt64
-			}
-			n *= int64(d)
-		}
-		if total > math.MaxInt64-n {
-			return math.MaxInt64
-		}
-		total += n
-	}
-	return total
-}
-
 // checkParams refuses to make up the weights of a model with more than
 // maxParams parameters.
 func checkParams(g *ir.Graph) error {
-	if n := fileParams(g); n > maxParams {
+	if n := ir.Count(g).Params; n > maxParams {
 		return fmt.Errorf("the model has %d parameters, more than the limit of %d (%d GiB of float32) for weights rnc makes up", n, maxParams, maxParams*4>>30)
 	}
 	return nil
 }
 
-// checkBatch refuses a batch of n images that needs more than maxBatchBytes
-// at perImage bytes each.
-func checkBatch(n int, perImage int64) error {
-	if perImage > 0 && int64(n) > maxBatchBytes/perImage {
-		return fmt.Errorf("a batch of %d images needs %d bytes of activations (%d per image), more than the limit of %d (%d GiB)", n, int64(n)*perImage, perImage, int64(maxBatchBytes), maxBatchBytes>>30)
+// checkBatch refuses a batch of n images that needs more than
+// maxBatchBytes (need bytes: batchBytes, or n × the interpreter's
+// ImageBytes).
+func checkBatch(n int, need int64) error {
+	if need > maxBatchBytes {
+		return fmt.Errorf("a batch of %d images needs %d bytes of inputs, outputs and activations, more than the limit of %d (%d GiB)", n, need, int64(maxBatchBytes), maxBatchBytes>>30)
 	}
 	return nil
 }
 
-// compiledImageBytes is the activation memory per image of the generated
-// package's largest plan: its arena, plus the caller's input and output.
-func compiledImageBytes(g *ir.Graph, res *codegen.Result) int64 {
-	var m int64
-	for _, h := range res.Graphs {
-		arena, _, _ := ir.ArenaStats(h)
-		m = max(m, arena)
+// runtimeArenaCap is the runtime's bound on the activation arena of one
+// Predict call (maxArenaBytes in runtime/model.go; TestRuntimeArenaCap
+// keeps the two equal): Predict runs a larger batch in chunks of as many
+// images as fit, at least one.
+const runtimeArenaCap = 1 << 30
+
+// batchBytes is the memory a batch of n images takes in a generated
+// package: n × io bytes the caller holds (inputs and outputs) plus the
+// arena of the chunk Predict runs at once, arena bytes per image:
+// n·io + min(n·arena, max(arena, the cap rounded down to whole images)).
+// It saturates instead of overflowing.
+func batchBytes(n int, io, arena int64) int64 {
+	chunk := int64(n)
+	if arena > 0 {
+		chunk = min(chunk, max(1, runtimeArenaCap/arena))
 	}
-	in := g.Inputs()[0].Type.Bytes()
-	out := g.Outputs[0].Type.Bytes()
-	return m + in + out
+	return addSat(mulSat(int64(n), io), mulSat(chunk, arena))
 }
 
-// readInput reads an input tensor file of at most maxBatchBytes.
+// compiledBatchBytes is batchBytes for the generated package's largest
+// plan.
+func compiledBatchBytes(n int, g *ir.Graph, res *codegen.Result) int64 {
+	var arena int64
+	for _, h := range res.Graphs {
+		a, _, _ := ir.ArenaStats(h)
+		arena = max(arena, a)
+	}
+	io := g.Inputs()[0].Type.Bytes() + g.Outputs[0].Type.Bytes()
+	return batchBytes(n, io, arena)
+}
+
+// mulSat is a × b for non-negative a and b, saturating at MaxInt64.
+func mulSat(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// addSat is a + b for non-negative a and b, saturating at MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 // readModelInput reads rnc run's --input for model g: a tensor file
-// (readInput), or a PNG, JPEG or GIF picture (told by content), made one
-// image of the model's input as the generated Preprocess makes it, in the
-// convention g's Input declares.
-func readModelInput(path string, g *ir.Graph) ([]float32, []int, error) {
+// (readInput), or a PNG, JPEG or GIF picture (told by content; picture
+// is then true), made one image of the model's input as the generated
+// Preprocess makes it, in the convention g's Input declares.
+func readModelInput(path string, g *ir.Graph) (x []float32, shape []int, picture bool, err error) {
 	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer f.Close()
 	head := make([]byte, 16)
 	n, _ := io.ReadFull(f, head)
 	if !isPicture(head[:n]) {
-		return readInput(path)
+		x, shape, err = readInput(path)
+		return x, shape, false, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > maxPicturePixels {
-		return nil, nil, fmt.Errorf("%s: a %dx%d picture, more than %d pixels", path, cfg.Width, cfg.Height, maxPicturePixels)
+		return nil, nil, false, fmt.Errorf("%s: a %dx%d picture, more than %d pixels", path, cfg.Width, cfg.Height, maxPicturePixels)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	img, _, err := image.Decode(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	ins := g.Inputs()
 	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 {
-		return nil, nil, fmt.Errorf("%s: a picture needs a model with one image input", path)
+		return nil, nil, false, fmt.Errorf("%s: a picture needs a model with one image input", path)
 	}
 	t := ins[0].Type
 	p := ins[0].Def.Attrs.Prep
-	x := make([]float32, t.H()*t.W()*t.C())
+	x = make([]float32, t.H()*t.W()*t.C())
 	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std}); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	return x, []int{1, t.H(), t.W(), t.C()}, nil
+	return x, []int{1, t.H(), t.W(), t.C()}, true, nil
 }
 
 // maxPicturePixels bounds a picture rnc run decodes (64 megapixels).
@@ -156,6 +171,7 @@ func isPicture(head []byte) bool {
 	return false
 }
 
+// readInput reads an input tensor file of at most maxBatchBytes.
 func readInput(path string) ([]float32, []int, error) {
 	if st, err := os.Stat(path); err == nil && st.Size() > maxBatchBytes {
 		return nil, nil, fmt.Errorf("input %s is %d bytes, more than the limit of %d (%d GiB)", path, st.Size(), int64(maxBatchBytes), maxBatchBytes>>30)

@@ -793,6 +793,21 @@ func TestNumericFlags(t *testing.T) {
 			t.Errorf("--winograd-limit %s: Winograd layers %v, want %v", limit, got, want)
 		}
 	}
+	// The winograd pass still runs, converting nothing: --dump-after
+	// winograd writes its dump (it wrote none when the limit disabled the
+	// pass).
+	dir := t.TempDir()
+	if out, err := rnc(t, "compile", path("models/stemv2.rn"), "-o", filepath.Join(dir, "p"), "--runtime", "import", "--target", "avx512",
+		"--dump-after", "winograd", "--dump-dir", dir, "--winograd-limit", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	dump, err := os.ReadFile(filepath.Join(dir, "05-avx512-winograd.ir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(dump), "wino16") {
+		t.Errorf("--winograd-limit 0: Winograd weights after the winograd pass:\n%s", dump)
+	}
 }
 
 // TestResourceLimits: rnc refuses, before allocating, to load a model with
@@ -1009,14 +1024,23 @@ func TestRunPicture(t *testing.T) {
 	}
 }
 
-// TestRunTargetAuto: rnc run compiles every target and runs the best this
-// CPU supports, as bench does (its default was avx512, which failed on
-// AVX2-only CPUs).
+// TestRunTargetAuto: rnc run, bench and compile default to --target auto
+// (every target compiled, the best this CPU supports run; run's default
+// was avx512, which failed on AVX2-only CPUs), in the flag's value as well
+// as in its help; ir prints one target, avx512 by default.
 func TestRunTargetAuto(t *testing.T) {
-	fs := newFlagSet(runCmd, io.Discard)
-	runCmd.flags(fs)
-	if d := fs.Lookup("target").DefValue; d != "auto" {
-		t.Errorf("run --target defaults to %q", d)
+	for _, c := range []*command{runCmd, benchCmd, compileCmd} {
+		fs := newFlagSet(c, io.Discard)
+		c.flags(fs)
+		f := fs.Lookup("target")
+		if f.DefValue != "auto" || f.Value.String() != "auto" {
+			t.Errorf("%s --target defaults to %q, holds %q; want auto", c.name, f.DefValue, f.Value)
+		}
+	}
+	fs := newFlagSet(irCmd, io.Discard)
+	irCmd.flags(fs)
+	if f := fs.Lookup("target"); f.DefValue != "avx512" || f.Value.String() != "avx512" {
+		t.Errorf("ir --target defaults to %q, holds %q; want avx512", f.DefValue, f.Value)
 	}
 }
 

@@ -144,7 +144,7 @@ var variantTables = []variantTable{
 
 // variantStats are a model's columns.
 type variantStats struct {
-	params, paperParams int
+	params, paperParams int64
 	flops               int64
 	steps, goSteps      int
 	kernels             int
