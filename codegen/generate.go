@@ -15,6 +15,7 @@ import (
 
 	"github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen/internal/goasm"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -279,9 +280,11 @@ func Program() *runtime.Program { return program }
 			return nil, err
 		}
 	}
-	b.Reset()
-	fmt.Fprintf(&b, testTemplate, Header, opt.Package)
-	if err := put(res, "model_test.go", b.Bytes()); err != nil {
+	test, err := gotmpl.Execute(testTemplate, testFile{Header, opt.Package})
+	if err != nil {
+		return nil, err
+	}
+	if err := put(res, "model_test.go", test); err != nil {
 		return nil, err
 	}
 	if opt.Runtime != "" {
