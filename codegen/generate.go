@@ -214,7 +214,7 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	test, err := gotmpl.Execute(testTemplate, testFile{Header, opt.Package})
+	test, err := gotmpl.Execute(testTemplate, pkgFile{Header, opt.Package})
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ type modelFile struct {
 }
 
 // testTemplate is the generated package's test file, model_test.go
-// (templates/model_test.go.txt, on testFile): API checks on
+// (templates/model_test.go.txt, on pkgFile): API checks on
 // synthetic weights, allocation and determinism checks, an optional
 // comparison with reference outputs (RNC_REFERENCE=dir holding
 // weights.h5 or weights.safetensors, input.f32 and expected.f32), and
@@ -43,8 +43,15 @@ var testTemplate = gotmpl.Parse("model_test.go.txt", testTemplateText)
 //go:embed templates/model_test.go.txt
 var testTemplateText string
 
-// testFile is what varies in model_test.go.
-type testFile struct {
+// pkgFile is what varies in model_test.go and peak.go.
+type pkgFile struct {
 	Header  string // the first line, Header
 	Package string // the package name
 }
+
+// peakTemplate is peak.go of the package PeakPackage generates
+// (templates/peak.go.txt, on pkgFile): GFLOPS, which times its kernels.
+var peakTemplate = gotmpl.Parse("peak.go.txt", peakTemplateText)
+
+//go:embed templates/peak.go.txt
+var peakTemplateText string

@@ -41,8 +41,10 @@ func TestTemplates(t *testing.T) {
 		{"model.go (runtime copy)", modelTemplate, copied, []string{
 			"//\n// It runs on a copy of rnc's runtime,\n// example.com/m/resnet50v2/runtime, which needs the module\n",
 			"const Preprocessing = \"\"\n", "var preprocessing = runtime.Preprocessing{Mode: \"\"}\n"}},
-		{"model_test.go", testTemplate, testFile{Header, "resnet50v2"},
+		{"model_test.go", testTemplate, pkgFile{Header, "resnet50v2"},
 			[]string{Header + "\n\npackage resnet50v2\n", "}{{2 * Classes, 0}, {"}},
+		{"peak.go", peakTemplate, pkgFile{Header, "peak"},
+			[]string{Header + "\n\n// Package peak measures the FMA peak of this machine.\npackage peak\n"}},
 	} {
 		src, err := gotmpl.Execute(c.tm, c.data)
 		if err != nil {
