@@ -15,6 +15,7 @@ import (
 
 	"github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen/internal/goasm"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -175,89 +176,23 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	if src == "" {
 		src = "a model"
 	}
+	prep, err := preprocessAPI(ins[0].Def.Attrs.Prep)
+	if err != nil {
+		return nil, err
+	}
+	model, err := gotmpl.Execute(modelTemplate, modelFile{
+		Header: Header, Package: opt.Package, Source: path.Base(src),
+		Targets: strings.Join(targetNames(targets), ", "), Runtime: opt.Runtime, OutShape: outShape,
+		InputHeight: in.H(), InputWidth: in.W(), InputChannels: in.C(), Classes: classes,
+		OutputHeight: oh, OutputWidth: ow, OutputChannels: oc, Prep: prep,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := put(res, "model.go", model); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\n\n// Package %s runs %s, compiled by rnc for %s.\n//\n", Header, opt.Package, path.Base(src), strings.Join(targetNames(targets), ", "))
-	if opt.Runtime != "" {
-		fmt.Fprintf(&b, "// It runs on a copy of rnc's runtime,\n// %s, which needs the module\n// golang.org/x/sys: run go mod tidy once in the module.\n//\n", opt.Runtime)
-	}
-	fmt.Fprintf(&b, "//\tm, err := %s.Load(\"weights.safetensors\") // Keras names; .h5 works too\n", opt.Package)
-	fmt.Fprintf(&b, "//\tprobs := make([]float32, n*%s.Classes)\n//\terr = m.Predict(probs, images) // n NHWC images\npackage %s\n\n", opt.Package, opt.Package)
-	fmt.Fprintf(&b, `import (
-	"image"
-
-	"github.com/rnc-dev/rnc/runtime"
-)
-
-// The input is InputHeight×InputWidth×InputChannels NHWC float32 images;
-// each output is %s.
-const (
-	InputHeight    = %d
-	InputWidth     = %d
-	InputChannels  = %d
-	Classes        = %d
-	OutputHeight   = %d
-	OutputWidth    = %d
-	OutputChannels = %d
-)
-
-// Model is a loaded model. Predict is safe for concurrent use.
-type Model struct{ m *runtime.Model }
-
-// Option configures Load.
-type Option = runtime.Option
-
-// WithThreads sets how many threads run each layer (default GOMAXPROCS).
-func WithThreads(n int) Option { return runtime.WithThreads(n) }
-
-// WithTarget forces one of the compiled targets (%s) instead of the
-// best this CPU supports; the environment variable RNC_TARGET does the same.
-func WithTarget(t string) Option { return runtime.WithTarget(t) }
-
-// Load reads Keras-named weights (safetensors, or a Keras .h5 file, by
-// content) and prepares the model: it runs the weight program (batch-norm
-// folding, packing into blocked layouts) once.
-func Load(path string, opts ...Option) (*Model, error) {
-	m, err := runtime.Load(program, path, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Model{m}, nil
-}
-
-// New is Load for weights already in memory.
-func New(w *runtime.Weights, opts ...Option) (*Model, error) {
-	m, err := runtime.New(program, w, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Model{m}, nil
-}
-
-// Predict classifies len(src)/(InputHeight*InputWidth*InputChannels)
-// images: src holds them NHWC, dst receives Classes values per image. It
-// returns an error, and writes nothing, if src is not a positive multiple of
-// one image or dst is too short.
-func (m *Model) Predict(dst, src []float32) error { return m.m.Predict(dst, src) }
-
-// Target is the compiled target the model runs.
-func (m *Model) Target() string { return m.m.Target() }
-
-// Runtime gives access to the underlying runtime model (profiles, plan).
-func (m *Model) Runtime() *runtime.Model { return m.m }
-
-// Close releases the model's threads and memory.
-func (m *Model) Close() error { return m.m.Close() }
-
-// Program is the compiled model.
-func Program() *runtime.Program { return program }
-`, outShape, in.H(), in.W(), in.C(), classes, oh, ow, oc, strings.Join(targetNames(targets), ", "))
-	if err := preprocessAPI(&b, ins[0].Def.Attrs.Prep, src); err != nil {
-		return nil, err
-	}
-	if err := put(res, "model.go", b.Bytes()); err != nil {
-		return nil, err
-	}
-	b.Reset()
 	fmt.Fprintf(&b, "%s\n\npackage %s\n\nimport \"github.com/rnc-dev/rnc/runtime\"\n\n", Header, opt.Package)
 	fmt.Fprintf(&b, "var program = &runtime.Program{Name: %q, InputH: %d, InputW: %d, InputC: %d, Classes: %d, Plans: []*runtime.Plan{\n%s,\n}}\n",
 		opt.Package, in.H(), in.W(), in.C(), classes, strings.Join(plans, ",\n"))
@@ -279,9 +214,11 @@ func Program() *runtime.Program { return program }
 			return nil, err
 		}
 	}
-	b.Reset()
-	fmt.Fprintf(&b, testTemplate, Header, opt.Package)
-	if err := put(res, "model_test.go", b.Bytes()); err != nil {
+	test, err := gotmpl.Execute(testTemplate, pkgFile{Header, opt.Package})
+	if err != nil {
+		return nil, err
+	}
+	if err := put(res, "model_test.go", test); err != nil {
 		return nil, err
 	}
 	if opt.Runtime != "" {

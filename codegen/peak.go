@@ -1,7 +1,6 @@
 package codegen
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/mmcloughlin/avo/attr"
@@ -10,6 +9,7 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/rnc-dev/rnc/codegen/internal/goasm"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 )
 
 // PeakPackage generates a small package that measures this machine's FMA
@@ -50,36 +50,11 @@ func PeakPackage(pkg string) (map[string][]byte, error) {
 		return nil, err
 	}
 	files := map[string][]byte{"peak_amd64.s": fixHeader(asm), "peak_amd64.go": fixHeader(stubs)}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `%s
-
-// Package %s measures the FMA peak of this machine.
-package %s
-
-import "time"
-
-// GFLOPS returns the single-thread FMA peak in GFLOP/s for a target
-// (avx512 or avx2): the best of 200 timed runs of 12 independent FMA
-// chains, each well under a millisecond (as short as the layers rnc bench
-// times), so that a run the scheduler interrupts on a busy machine does
-// not lower the peak.
-func GFLOPS(target string) float64 {
-	lanes, run := 16, fmaZMM
-	if target == "avx2" {
-		lanes, run = 8, fmaYMM
+	src, err := gotmpl.Execute(peakTemplate, pkgFile{Header, pkg})
+	if err != nil {
+		return nil, err
 	}
-	const n = 100_000
-	run(200 * n) // warm up the clock
-	best := time.Duration(1 << 62)
-	for i := 0; i < 200; i++ {
-		t0 := time.Now()
-		run(n)
-		best = min(best, time.Since(t0))
-	}
-	return float64(n) * 12 * float64(lanes) * 2 / best.Seconds() / 1e9
-}
-`, Header, pkg, pkg)
-	out, err := formatGo("peak.go", b.Bytes())
+	out, err := formatGo("peak.go", src)
 	if err != nil {
 		return nil, err
 	}

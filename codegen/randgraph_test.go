@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/internal/randmodel"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
@@ -27,8 +28,18 @@ var (
 	randGraphSeed = flag.Uint64("randgraph-seed", 1, "TestRandomGraphs: the first seed")
 )
 
+// randDriver is the driver of TestRandomGraphs
+// (testdata/randgraph_driver.go.txt, a text/template on randDriverFile).
+var randDriver = gotmpl.Parse("randgraph_driver.go.txt", randDriverText)
+
 //go:embed testdata/randgraph_driver.go.txt
-var randDriver string
+var randDriverText string
+
+// randDriverFile is what varies in the driver.
+type randDriverFile struct {
+	Imports string // the import lines of the generated packages, sorted
+	Models  string // the rows of the table of models
+}
 
 // TestRandomGraphs is the random-graph differential test: it writes random
 // valid models (internal/randmodel: every builtin, odd shapes and channel
@@ -193,6 +204,34 @@ func generateChecked(g *ir.Graph, name string) (res *Result, err error) {
 	return Generate(g, Options{Package: name, Targets: allTargets, Pipeline: passes.Config{Check: true, Model: name}, Source: name + ".rn"})
 }
 
+// randDriverSource is the driver's source for the models in names, packages
+// under dir (relative to codegen).
+func randDriverSource(dir string, names []string) ([]byte, error) {
+	var imports, models []string
+	for i, n := range names {
+		imports = append(imports, fmt.Sprintf("\t%s \"github.com/rnc-dev/rnc/codegen/%s/%s\"", n, filepath.ToSlash(dir), n))
+		models = append(models, fmt.Sprintf("\t{%q, %s.Program(), %d},", n, n, 1+i%2))
+	}
+	sort.Strings(imports) // as gofmt sorts them
+	return gotmpl.Execute(randDriver, randDriverFile{strings.Join(imports, "\n"), strings.Join(models, "\n")})
+}
+
+// TestRandDriverSource: the driver, for a few models, is a gofmt-clean Go
+// file.
+func TestRandDriverSource(t *testing.T) {
+	src, err := randDriverSource(filepath.Join("testdata", "rand-1"), []string{"rand3", "rand10", "rand1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gotmpl.Check("randgraph_driver.go.txt", src); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(string(src), "\trand10 \"github.com/rnc-dev/rnc/codegen/testdata/rand-1/rand10\"\n\trand3 ") ||
+		!strings.Contains(string(src), "{\n\t{\"rand3\", rand3.Program(), 1},\n\t{\"rand10\", rand10.Program(), 2},\n") {
+		t.Errorf("imports or models not as expected:\n%s", src)
+	}
+}
+
 // runDriver writes the driver package importing the models in names and
 // runs it; it returns the driver's summary line.
 func runDriver(t testing.TB, dir string, names []string) string {
@@ -200,18 +239,15 @@ func runDriver(t testing.TB, dir string, names []string) string {
 	if len(names) == 0 {
 		t.Fatal("no model to run")
 	}
-	var imports, models []string
-	for i, n := range names {
-		imports = append(imports, fmt.Sprintf("\t%s \"github.com/rnc-dev/rnc/codegen/%s/%s\"", n, filepath.ToSlash(dir), n))
-		models = append(models, fmt.Sprintf("\t{%q, %s.Program(), %d},", n, n, 1+i%2))
+	src, err := randDriverSource(dir, names)
+	if err != nil {
+		t.Fatal(err)
 	}
-	src := strings.Replace(randDriver, "// IMPORTS", strings.Join(imports, "\n"), 1)
-	src = strings.Replace(src, "// MODELS", strings.Join(models, "\n"), 1)
 	drv := filepath.Join(dir, "driver")
 	if err := os.MkdirAll(drv, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(drv, "driver_test.go"), []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(drv, "driver_test.go"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "test", "-count=1", "-v", "./"+filepath.ToSlash(drv))

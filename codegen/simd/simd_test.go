@@ -13,6 +13,7 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 	"github.com/rnc-dev/rnc/codegen/simd"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 )
 
 // kcase is one kernel of the sweep: its generator and the runtime.Step
@@ -152,6 +153,10 @@ func TestKernels(t *testing.T) {
 		}
 		table = append(table, fmt.Sprintf("\t{%q, %q, %q, %s, %s},", c.name, c.kind, c.cpu, c.name, c.step))
 	}
+	src, err := gotmpl.Execute(harness, harnessFile{strings.Join(table, "\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	asm, stubs, err := goasm.Print(ctx, "kt", "simd_test")
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +174,7 @@ func TestKernels(t *testing.T) {
 	files := map[string]string{
 		"kernels_amd64.s":  string(asm),
 		"kernels_amd64.go": string(stubs),
-		"kt_test.go":       strings.Replace(harness, "// CASES", strings.Join(table, "\n"), 1),
+		"kt_test.go":       string(src),
 	}
 	for f, s := range files {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
@@ -186,7 +191,30 @@ func TestKernels(t *testing.T) {
 	}
 }
 
-// harness is the generated package's test (testdata/harness.go.txt).
-//
+// harness is the generated package's test (testdata/harness.go.txt, a
+// text/template on harnessFile).
+var harness = gotmpl.Parse("harness.go.txt", harnessText)
+
 //go:embed testdata/harness.go.txt
-var harness string
+var harnessText string
+
+// harnessFile is what varies in the harness.
+type harnessFile struct {
+	Cases string // the rows of the table of cases
+}
+
+// TestHarnessSource: the harness, with a representative table, is a
+// gofmt-clean Go file.
+func TestHarnessSource(t *testing.T) {
+	src, err := gotmpl.Execute(harness, harnessFile{"\t{\"pool0\", \"map\", \"avx512\", pool0, runtime.Step{Kind: runtime.OpPool, In: bufs(16, 3, 3, 16, 1, 1, false), Out: outs(16, 1, 1, 16, 1)}},\n" +
+		"\t{\"head1\", \"head\", \"avx2\", head1, runtime.Step{Kind: runtime.OpHead, In: vec(8), Out: vec(9)}},"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gotmpl.Check("harness.go.txt", src); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(string(src), "\tin := []runtime.Buf{{H: h, W: w, C: c, Block: block}}\n") {
+		t.Errorf("the escaped {{ of a composite literal is not as written:\n%s", src)
+	}
+}

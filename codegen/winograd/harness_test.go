@@ -1,6 +1,7 @@
 package winograd
 
 import (
+	_ "embed"
 	"fmt"
 	"math"
 	"math/rand"
@@ -12,6 +13,7 @@ import (
 	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -139,8 +141,9 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 	return a
 }
 
-// driverSrc is main.go of the generated test module (with the shared
-// driver library: kerneltest.CommonSrc, kerneltest.DirectSrc).
+// driverSrc is main.go of the generated test module
+// (testdata/driver.go.txt; with the shared driver library:
+// kerneltest.CommonSrc, kerneltest.DirectSrc).
 //
 //	wt check DIR   runs every Winograd kernel on DIR/NAME.in (in, u, bias,
 //	               res, mul, scale, shift concatenated) and on
@@ -152,88 +155,16 @@ func randInputs(s *Spec, rng *rand.Rand) wargs {
 //	               residual run (res == out0) where the epilogue allows it;
 //	               writes DIR/NAME.out (out0, out1).
 //	wt bench REPS [coldw] [FILTER]  times every kernel over a whole image.
-const driverSrc = `package main
+//
+//go:embed testdata/driver.go.txt
+var driverSrc string
 
-import "os"
-
-type wfn = func(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)
-
-type winfo struct {
-	name    string
-	fn      wfn
-	sz      [10]int // in u bias res mul scale shift out0 out1 ws
-	th      int
-	inplace bool
-}
-
-// run calls k over pieces of its tile-row range. inplace: out0 starts as a
-// copy of res and res points to out0.
-func run(k winfo, in [7][]float32, atEnd, inplace bool) (o0, o1 []float32) {
-	g := guardedCopies(in, atEnd)
-	ws := guarded(k.sz[9], true)
-	outs, bufs := outputs(k.sz[7], k.sz[8])
-	res := g[3]
-	if inplace {
-		copy(outs[0], in[3])
-		res = outs[0]
+// TestDriverSource: the driver is a gofmt-clean Go file of package main.
+func TestDriverSource(t *testing.T) {
+	if err := gotmpl.Check("driver.go.txt", []byte(driverSrc)); err != nil {
+		t.Error(err)
 	}
-	call := func(t0, t1 int) {
-		fillNaN(ws)
-		k.fn(ptr(g[0]), ptr(g[1]), ptr(g[2]), ptr(res), ptr(g[4]), ptr(g[5]), ptr(g[6]), ptr(outs[0]), ptr(outs[1]), ptr(ws), t0, t1)
-	}
-	call(1, 1) // empty
-	call(k.th, k.th)
-	call(k.th, k.th+3) // clamped to empty
-	call(-2, 0)
-	rs := ranges(k.th, 1, 1, k.th/2+1)
-	for i, r := range rs {
-		if i == 0 {
-			r[0] = -1 // clamped to 0
-		}
-		if i == len(rs)-1 {
-			r[1] += 5 // clamped to th
-		}
-		call(r[0], r[1])
-	}
-	checkGuards(k.name, bufs)
-	return outs[0], outs[1]
-}
-
-func check(dir string) {
-	for _, k := range wkernels {
-		for _, set := range inputSets(dir, k.name) {
-			in := readInputs(dir, set, k.sz[:7])
-			a0, a1 := run(k, in, true, false)
-			b0, b1 := run(k, in, false, false)
-			same(set, "out0 between runs", a0, b0)
-			same(set, "out1 between runs", a1, b1)
-			if k.inplace {
-				c0, c1 := run(k, in, true, true)
-				same(set, "out0 in place", a0, c0)
-				same(set, "out1 in place", a1, c1)
-			}
-			writeOutputs(dir, set, a0, a1)
-		}
+	if !strings.HasPrefix(driverSrc, "package main\n") {
+		t.Error("driver.go.txt: not package main")
 	}
 }
-
-// bench times each Winograd kernel over a whole image (one call).
-func bench(bn *bencher) {
-	for _, k := range wkernels {
-		bn.kernel(k.name, k.sz[:], func(b [][]float32, w []float32) {
-			k.fn(ptr(b[0]), ptr(w), ptr(b[2]), ptr(b[3]), ptr(b[4]), ptr(b[5]), ptr(b[6]), ptr(b[7]), ptr(b[8]), ptr(b[9]), 0, k.th)
-		})
-	}
-}
-
-func main() {
-	switch os.Args[1] {
-	case "check":
-		check(os.Args[2])
-	case "bench":
-		bn := newBencher()
-		bench(bn)
-		benchDirect(bn)
-	}
-}
-`

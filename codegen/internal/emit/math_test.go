@@ -1,6 +1,7 @@
 package emit_test
 
 import (
+	_ "embed"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
 	"github.com/rnc-dev/rnc/codegen/internal/goasm"
 	"github.com/rnc-dev/rnc/codegen/internal/kerneltest"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 )
 
 // mathKernel emits name(x *float32, n int): x[i] = f(x[i]) for i < n (n a
@@ -50,39 +52,22 @@ func mathKernel(c *build.Context, name string, avx512 bool, scale bool) {
 	k.Emit(c)
 }
 
-const mathMain = `package main
+// mathMain is main.go of TestSigmoid's module
+// (testdata/math_main.go.txt): it runs the kernels named on its command line
+// on the input file and writes their outputs, one after the other.
+//
+//go:embed testdata/math_main.go.txt
+var mathMain string
 
-import (
-	"encoding/binary"
-	"math"
-	"os"
-)
-
-func main() {
-	b, err := os.ReadFile(os.Args[1])
-	if err != nil {
-		panic(err)
+// TestMathMainSource: mathMain is a gofmt-clean Go file of package main.
+func TestMathMainSource(t *testing.T) {
+	if err := gotmpl.Check("math_main.go.txt", []byte(mathMain)); err != nil {
+		t.Error(err)
 	}
-	x := make([]float32, len(b)/4)
-	for i := range x {
-		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	if !strings.HasPrefix(mathMain, "package main\n") {
+		t.Error("math_main.go.txt: not package main")
 	}
-	funcs := map[string]func(*float32, int){"sig16": sig16, "sig8": sig8, "scalesig16": scalesig16, "scalesig8": scalesig8}
-	var out []float32
-	for _, name := range os.Args[3:] { // those this CPU runs
-		f := funcs[name]
-		y := append([]float32(nil), x...)
-		f(&y[0], len(y))
-		out = append(out, y...)
-	}
-	f, err := os.Create(os.Args[2])
-	if err != nil {
-		panic(err)
-	}
-	binary.Write(f, binary.LittleEndian, out)
-	f.Close()
 }
-`
 
 // TestSigmoid runs emit.Sigmoid (and Scale) on both instruction sets over
 // [−120, 120] densely, the clamping points and the special values, and
