@@ -20,7 +20,7 @@ import (
 // return at once. Pointers the epilogue does not use may be nil. Calls on
 // disjoint (block range × row range) rectangles write disjoint output and
 // may run concurrently.
-const Signature = direct.Signature
+var Signature = direct.Signature
 
 // Tiling is the register tiling of a kernel: each register tile holds
 // NB×URW accumulators (NB output-channel blocks of 8 × URW consecutive

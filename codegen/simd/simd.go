@@ -37,11 +37,11 @@ var xmm = []reg.VecPhysical{reg.X0, reg.X1, reg.X2, reg.X3, reg.X4, reg.X5, reg.
 // MapSignature is the signature of pooling and eltwise kernels: pooling
 // computes output rows [r0, r1), eltwise pixels [r0, r1), of channel
 // blocks [cb0, cb1).
-const MapSignature = "func(in, res, scale, shift, out0, out1 *float32, cb0, cb1, r0, r1 int)"
+var MapSignature = emit.Signature(abi.F32, "in, res, scale, shift, out0, out1", "cb0, cb1, r0, r1")
 
 // HeadSignature is the classifier head's: v (CPad floats) and y (units
 // rounded up to the block) are scratch; y receives x·kernel + bias.
-const HeadSignature = "func(in, wt, bias, v, y *float32)"
+var HeadSignature = emit.Signature(abi.F32, "in, wt, bias, v, y", "")
 
 // Epi is an epilogue step the map kernels implement: a kind of the one
 // epilogue vocabulary (package abi) that abi.MapCaps accepts.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Signature is the Go signature of every generated kernel.
@@ -23,7 +25,7 @@ import (
 // Pointers the epilogue does not use may be nil. Calls on disjoint tile-row
 // ranges with different workspaces write disjoint memory and may run
 // concurrently.
-const Signature = "func(in, u, bias, res, mul, scale, shift, out0, out1, ws *float32, t0, t1 int)"
+var Signature = emit.Signature(abi.F32, "in, u, bias, res, mul, scale, shift, out0, out1, ws", "t0, t1")
 
 var zmm = emit.ZMM
 

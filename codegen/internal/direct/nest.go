@@ -12,10 +12,12 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/codegen/internal/emit"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Signature is the Go signature of every direct-convolution kernel.
-const Signature = "func(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)"
+var Signature = emit.Signature(abi.F32, "in, wt, bias, res, mul, scale, shift, out0, out1", "ocb0, ocb1, oh0, oh1")
 
 // Registers. The hot loop uses only R8–R13 (R15 with prefetch) and the
 // vector file.

@@ -7,6 +7,8 @@ import (
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Labels numbers the labels of one function: New("row") returns
@@ -56,4 +58,17 @@ var ZMM = [32]reg.VecPhysical{
 var YMM = [16]reg.VecPhysical{
 	reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
 	reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15,
+}
+
+// Signature is a kernel's Go signature from its element type: pointer
+// parameters ptrs to elements of elem, then int parameters ints:
+// Signature(abi.F32, "in, out", "n") is "func(in, out *float32, n int)".
+// The kernels' pointer types come from the element type's description
+// (abi.DType.GoType), not from text written per kernel.
+func Signature(elem abi.DType, ptrs, ints string) string {
+	s := "func(" + ptrs + " *" + elem.GoType()
+	if ints != "" {
+		s += ", " + ints + " int"
+	}
+	return s + ")"
 }
