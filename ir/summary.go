@@ -74,12 +74,12 @@ func paramCounts(op *Op) (trainable, nonTrainable int64) {
 		}
 		n := int64(1)
 		for _, d := range w.Shape {
-			n = mulSat(n, int64(d))
+			n = MulSat(n, int64(d))
 		}
 		if p.Trainable {
-			trainable = addSat(trainable, n)
+			trainable = AddSat(trainable, n)
 		} else {
-			nonTrainable = addSat(nonTrainable, n)
+			nonTrainable = AddSat(nonTrainable, n)
 		}
 	}
 	return trainable, nonTrainable
@@ -103,15 +103,15 @@ func Count(g *Graph) Counts {
 	var c Counts
 	for _, op := range g.Ops {
 		t, nt := paramCounts(op)
-		c.Params = addSat(c.Params, addSat(t, nt))
-		c.Trainable = addSat(c.Trainable, t)
+		c.Params = AddSat(c.Params, AddSat(t, nt))
+		c.Trainable = AddSat(c.Trainable, t)
 		switch op.Kind {
 		case Conv2D:
-			c.ConvDense = addSat(c.ConvDense, addSat(t, nt))
+			c.ConvDense = AddSat(c.ConvDense, AddSat(t, nt))
 			o, a := op.Out().Type, op.Attrs
 			c.FLOPs += 2 * int64(o.H()*o.W()*a.Filters) * int64(a.Kernel[0]*a.Kernel[1]*op.Inputs[0].Type.C())
 		case Dense:
-			c.ConvDense = addSat(c.ConvDense, addSat(t, nt))
+			c.ConvDense = AddSat(c.ConvDense, AddSat(t, nt))
 			in := op.Inputs[0].Type
 			c.FLOPs += 2 * int64(in.Elems()) * int64(op.Attrs.Units)
 		}
@@ -119,16 +119,16 @@ func Count(g *Graph) Counts {
 	return c
 }
 
-// mulSat is a × b for non-negative a and b, saturating at math.MaxInt64.
-func mulSat(a, b int64) int64 {
+// MulSat is a × b for non-negative a and b, saturating at math.MaxInt64.
+func MulSat(a, b int64) int64 {
 	if a != 0 && b > math.MaxInt64/a {
 		return math.MaxInt64
 	}
 	return a * b
 }
 
-// addSat is a + b for non-negative a and b, saturating at math.MaxInt64.
-func addSat(a, b int64) int64 {
+// AddSat is a + b for non-negative a and b, saturating at math.MaxInt64.
+func AddSat(a, b int64) int64 {
 	if a > math.MaxInt64-b {
 		return math.MaxInt64
 	}
@@ -190,7 +190,7 @@ func SummaryWith(w io.Writer, g *Graph, opt SummaryOptions) error {
 		if len(conns) > 0 {
 			first = conns[0]
 		}
-		row(op.Names[0]+" ("+op.Kind.Info().Keras+")", shape, strconv.FormatInt(addSat(t, nt), 10), first)
+		row(op.Names[0]+" ("+op.Kind.Info().Keras+")", shape, strconv.FormatInt(AddSat(t, nt), 10), first)
 		for _, c := range conns[min(1, len(conns)):] {
 			row("", "", "", c)
 		}

@@ -246,7 +246,7 @@ or, with --after, as lowered by the passes up to that one.`,
 			if err != nil {
 				return fmt.Errorf("weights %s: %w", *weights, err)
 			}
-			if err := checkBatch(n, mulSat(int64(n), it.ImageBytes())); err != nil {
+			if err := checkBatch(n, ir.MulSat(int64(n), it.ImageBytes())); err != nil {
 				return fmt.Errorf("run --interp: %w", err)
 			}
 			outs, err := it.Run(x, n)

@@ -8,7 +8,6 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
-	"math"
 	"os"
 
 	"github.com/rnc-dev/rnc/codegen"
@@ -80,7 +79,7 @@ func batchBytes(n int, io, arena int64) int64 {
 	if arena > 0 {
 		chunk = min(chunk, max(1, runtimeArenaCap/arena))
 	}
-	return addSat(mulSat(int64(n), io), mulSat(chunk, arena))
+	return ir.AddSat(ir.MulSat(int64(n), io), ir.MulSat(chunk, arena))
 }
 
 // compiledBatchBytes is batchBytes for the generated package's largest
@@ -93,22 +92,6 @@ func compiledBatchBytes(n int, g *ir.Graph, res *codegen.Result) int64 {
 	}
 	io := g.Inputs()[0].Type.Bytes() + g.Outputs[0].Type.Bytes()
 	return batchBytes(n, io, arena)
-}
-
-// mulSat is a × b for non-negative a and b, saturating at MaxInt64.
-func mulSat(a, b int64) int64 {
-	if a != 0 && b > math.MaxInt64/a {
-		return math.MaxInt64
-	}
-	return a * b
-}
-
-// addSat is a + b for non-negative a and b, saturating at MaxInt64.
-func addSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
 
 // readModelInput reads rnc run's --input for model g: a tensor file
