@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
@@ -63,7 +64,7 @@ func TestBadVariance(t *testing.T) {
 			t.Errorf("the error does not name the layer and tensor: %v", err)
 		}
 		if stop != "none" { // the weight program the generated package runs
-			steps, _ := interp.WeightSteps(g)
+			steps, _ := codegen.WeightSteps(g)
 			if _, err := runtime.RunWeightProgram(steps, badVariance(t), nil); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("after %s: weight program error %v, want one containing %q", stop, err, want)
 			}
