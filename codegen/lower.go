@@ -5,7 +5,6 @@ import (
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/ir"
-	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -29,7 +28,7 @@ func buf(v *ir.Value) runtime.Buf {
 
 // lower turns a graph that has been through the whole pipeline into a plan.
 func lower(g *ir.Graph, target string) (*lowered, error) {
-	steps, index := interp.WeightSteps(g)
+	steps, index := WeightSteps(g)
 	l := &lowered{plan: &runtime.Plan{Target: target, Weights: steps}}
 	arena, _, _ := ir.ArenaStats(g)
 	l.plan.ArenaFloats = int(arena / 4)

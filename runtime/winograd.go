@@ -145,9 +145,8 @@ var (
 )
 
 // WinogradConv is a plain Winograd F(4×4, 3×3) convolution in float64 (the
-// reference interpreter's and the portable fallback's): x is one image in
-// (h, w, c) order with ic channels, u the weights in PackWinograd's layout,
-// pad the zero padding (top, bottom, left, right, each 0..2). It returns
+// portable fallback's): x is one image in (h, w, c) order with ic
+// channels, u the weights in PackWinograd's layout, pad the zero padding (top, bottom, left, right, each 0..2). It returns
 // the oh×ow×oc output in (h, w, c) order, without bias.
 func WinogradConv(x []float32, h, w, ic int, u []float32, oc int, pad [4]int) []float64 {
 	oh, ow := h+pad[0]+pad[1]-2, w+pad[2]+pad[3]-2

@@ -102,8 +102,8 @@ func RunWeightProgram(prog []WStep, file *Weights, keep []bool) ([][]float32, er
 
 // CheckVariance reports the first channel of a batch normalization whose
 // variance plus epsilon is not positive: the rule the weight program's
-// bnscale step applies at load, shared with the reference interpreter
-// (ir/interp) so that both refuse the same weights with the same message.
+// bnscale step applies at load (the reference interpreter, ir/interp,
+// applies it with its own code and the same message: TestBadVariance).
 func CheckVariance(variance []float32, eps float64) error {
 	for i, v := range variance {
 		if d := float64(v) + eps; !(d > 0) {

@@ -136,12 +136,9 @@ Keras 3 .weights.h5) in pure Go and write its tensors as safetensors with rnc's 
 				if err != nil {
 					return err
 				}
-				steps, _ := interp.WeightSteps(g)
 				var want []runtime.TensorSpec
-				for _, s := range steps {
-					if s.Op == "load" {
-						want = append(want, runtime.TensorSpec{Name: s.Name, Shape: s.Shape})
-					}
+				for _, w := range g.Weights.Files() {
+					want = append(want, runtime.TensorSpec{Name: w.Name, Shape: w.Shape})
 				}
 				if err := ws.Check(want); err != nil {
 					return fmt.Errorf("%s does not fit %s: %w", path, *model, err)

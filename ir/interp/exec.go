@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/rnc-dev/rnc/ir"
-	"github.com/rnc-dev/rnc/runtime"
 )
 
 // exec computes op's outputs (logical order) from its inputs (logical).
@@ -64,7 +63,7 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 		}
 		return one(toF32(res))
 	case ir.Dense:
-		return one(dense(in[0], x.C(), a.Units, it.weights[op.Param("kernel")], op.Param("kernel"), it.weights[op.Param("bias")], a.Act))
+		return one(dense(in[0], x.C(), a.Units, it.weights[op.Param("kernel")], it.vec(op.Param("bias"), a.Units), a.Act))
 	case ir.Rescale:
 		out := make([]float32, len(in[0]))
 		for i, xv := range in[0] {
@@ -90,7 +89,7 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 		if a.Pooling != "none" {
 			v = globalPool(a.Pooling == "max", v, n, x)
 		}
-		return one(dense(v, c, a.Units, it.weights[op.Param("kernel")], op.Param("kernel"), it.weights[op.Param("bias")], a.Act))
+		return one(dense(v, c, a.Units, it.weights[op.Param("kernel")], it.vec(op.Param("bias"), a.Units), a.Act))
 	}
 	panic(fmt.Sprintf("no interpreter rule for %s", op.Kind))
 }
@@ -111,34 +110,15 @@ func toF32(v []float64) []float32 {
 	return r
 }
 
-// hwio returns a conv kernel as HWIO, unpacking a blocked layout.
-func (it *Interp) hwio(w *ir.Weight, kh, kw, cin, cout int) []float32 {
-	data := it.weights[w]
-	if w.Op != ir.WPack {
-		return data
-	}
-	b, fam, _ := ir.PackBlock(w.Layout)
-	up := func(n int) int { return (n + b - 1) / b }
-	r := make([]float32, kh*kw*cin*cout)
-	for h := 0; h < kh; h++ {
-		for x := 0; x < kw; x++ {
-			for i := 0; i < cin; i++ {
-				for o := 0; o < cout; o++ {
-					var at int
-					if fam == "OIhw" {
-						at = ((((o/b)*up(cin)+i/b)*kh+h)*kw+x)*b*b + (i%b)*b + o%b
-					} else {
-						at = (((o/b)*kh+h)*kw+x)*cin*b + i*b + o%b
-					}
-					r[((h*kw+x)*cin+i)*cout+o] = data[at]
-				}
-			}
-		}
+func toF64(v []float32) []float64 {
+	r := make([]float64, len(v))
+	for i, x := range v {
+		r[i] = float64(x)
 	}
 	return r
 }
 
-// vec returns a per-channel vector, dropping the zero padding of a packed one.
+// vec returns a per-channel vector of c values, nil for a missing weight.
 func (it *Interp) vec(w *ir.Weight, c int) []float32 {
 	if w == nil {
 		return nil
@@ -146,7 +126,9 @@ func (it *Interp) vec(w *ir.Weight, c int) []float32 {
 	return it.weights[w][:c]
 }
 
-// conv computes the convolution plus bias, in float64.
+// conv computes the convolution plus bias directly, in float64, from the
+// HWIO kernel — a Winograd-transformed conv included: the oracle of the
+// Winograd kernels is the convolution they compute, not their algorithm.
 func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	a := &op.Attrs
 	xt, ot := op.Inputs[0].Type, op.Out().Type
@@ -154,22 +136,9 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	OH, OW, F := ot.H(), ot.W(), ot.C()
 	kh, kw := a.Kernel[0], a.Kernel[1]
 	dil := a.Dil()
-	k := it.kernels[op]
+	k := it.weights[op.Param("kernel")]
 	bias := it.vec(op.Param("bias"), F)
 	out := make([]float64, n*OH*OW*F)
-	if isWinograd(op) { // the same arithmetic as the generated kernels, in float64
-		u := it.weights[op.Param("kernel")]
-		for b := 0; b < n; b++ {
-			y := runtime.WinogradConv(x[b*H*W*C:(b+1)*H*W*C], H, W, C, u, F, a.Pad)
-			for i, v := range y {
-				if bias != nil {
-					v += float64(bias[i%F])
-				}
-				out[b*OH*OW*F+i] = v
-			}
-		}
-		return out
-	}
 	for b := 0; b < n; b++ {
 		img := x[b*H*W*C:]
 		for oh := 0; oh < OH; oh++ {
@@ -381,19 +350,9 @@ func globalPool(isMax bool, x []float32, n int, t ir.Type) []float32 {
 	return out
 }
 
-// dense computes act(x · kernel + bias) over the last axis; kernel may be
-// packed (OIBo).
-func dense(x []float32, cin, units int, k []float32, kw *ir.Weight, bias []float32, act string) []float32 {
-	if kw.Op == ir.WPack {
-		b, _, _ := ir.PackBlock(kw.Layout)
-		u := make([]float32, cin*units)
-		for i := 0; i < cin; i++ {
-			for o := 0; o < units; o++ {
-				u[i*units+o] = k[((o/b)*cin+i)*b+o%b]
-			}
-		}
-		k = u
-	}
+// dense computes act(x · kernel + bias) over the last axis; kernel is
+// [in, out].
+func dense(x []float32, cin, units int, k []float32, bias []float32, act string) []float32 {
 	rows := len(x) / cin
 	out := make([]float32, rows*units)
 	acc := make([]float64, units)

@@ -6,6 +6,13 @@
 // arithmetic. Each op reads its inputs into Keras's logical NHWC order,
 // computes in float64, and stores float32 results.
 //
+// The interpreter shares no computation with what it checks: it evaluates
+// the weight program's expressions (ir/weights.go: batch-norm folding,
+// scaling, packing, Winograd U) with its own code (EvalWeights) and
+// computes every convolution directly from its logical HWIO kernel,
+// a Winograd-transformed one included. Of the runtime it uses only the
+// container of named tensors, runtime.Weights (TestOracleIndependent).
+//
 // # Numeric semantics
 //
 // The interpreter defines what every target computes, non-finite values
@@ -31,67 +38,62 @@ package interp
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
-// WeightSteps translates g's weight program into runtime steps, with the
-// index of every weight.
-func WeightSteps(g *ir.Graph) ([]runtime.WStep, map[*ir.Weight]int) {
-	index := map[*ir.Weight]int{}
-	steps := make([]runtime.WStep, 0, len(g.Weights.List))
-	for i, w := range g.Weights.List {
-		s := runtime.WStep{Op: w.Op.String(), Eps: w.Eps, Layout: w.Layout, Shape: append([]int(nil), w.Shape...)}
-		if w.Op == ir.WLoad {
-			s.Name = w.Name
-		}
-		for _, a := range w.Args {
-			s.Args = append(s.Args, index[a])
-		}
-		steps = append(steps, s)
-		index[w] = i
-	}
-	return steps, index
-}
-
 // Interp runs one graph with one set of weights.
 type Interp struct {
-	g       *ir.Graph
+	g *ir.Graph
+	// weights holds the value of every weight an op reads, in its
+	// logical layout (HWIO kernels, [in, out] Dense kernels, vectors of
+	// the channel count): a packed weight's entry is its argument's value.
 	weights map[*ir.Weight][]float32
-	// kernels holds every conv kernel as HWIO (unpacked once).
-	kernels map[*ir.Op][]float32
 	planned bool
 	arena   int64 // per-image arena bytes when planned
 }
 
-// New runs g's weight program on the file tensors and prepares to run g.
+// New evaluates the weights g's ops use from the file tensors (EvalWeights:
+// the interpreter's own evaluation of the weight program) and prepares to
+// run g.
 func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
-	steps, index := WeightSteps(g)
-	vals, err := runtime.RunWeightProgram(steps, file, nil)
+	var roots []*ir.Weight
+	for _, op := range g.Ops {
+		for _, w := range opWeights(op) {
+			roots = append(roots, logical(w))
+		}
+	}
+	vals, err := evalWeights(g, file, roots)
 	if err != nil {
 		return nil, err
 	}
-	it := &Interp{g: g, weights: map[*ir.Weight][]float32{}, kernels: map[*ir.Op][]float32{}}
-	for w, i := range index {
-		it.weights[w] = vals[i]
-	}
-	// A batch norm the passes have folded is checked by the weight
-	// program's bnscale step; one still in the graph reads its variance
-	// directly, so apply the same rule here.
+	it := &Interp{g: g, weights: map[*ir.Weight][]float32{}}
 	for _, op := range g.Ops {
-		if op.Kind != ir.BatchNorm {
-			continue
-		}
-		v := op.Param("moving_variance")
-		if err := runtime.CheckVariance(it.weights[v], op.Attrs.Eps); err != nil {
-			return nil, fmt.Errorf("%s %s: tensor %q: %w", op.Kind, op.Name(), v.Name, err)
+		for _, w := range opWeights(op) {
+			it.weights[w] = vals[logical(w)]
 		}
 	}
 	for _, op := range g.Ops {
-		if op.Kind == ir.Conv2D && !isWinograd(op) {
+		switch op.Kind {
+		case ir.BatchNorm:
+			// A batch norm the passes have folded is checked by its bnscale
+			// weight; one still in the graph reads its variance directly,
+			// so apply the same rule here.
+			v := op.Param("moving_variance")
+			if err := checkVariance(toF64(it.weights[v]), op.Attrs.Eps); err != nil {
+				return nil, fmt.Errorf("%s %s: tensor %q: %w", op.Kind, op.Name(), logical(v).Name, err)
+			}
+		case ir.Conv2D:
 			a := &op.Attrs
-			it.kernels[op] = it.hwio(op.Param("kernel"), a.Kernel[0], a.Kernel[1], op.Inputs[0].Type.C(), a.Filters)
+			k := op.Param("kernel")
+			if k == nil {
+				return nil, fmt.Errorf("%s %s has no kernel", op.Kind, op.Name())
+			}
+			if want := a.Kernel[0] * a.Kernel[1] * op.Inputs[0].Type.C() * a.Filters; len(it.weights[k]) != want {
+				return nil, fmt.Errorf("%s %s: kernel %s has %d values, want %d", op.Kind, op.Name(), logical(k).Name, len(it.weights[k]), want)
+			}
 		}
 	}
 	for _, op := range g.Ops {
@@ -103,6 +105,30 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 		}
 	}
 	return it, nil
+}
+
+// opWeights returns the weights op reads: its parameters (by role name)
+// and its epilogue's scales and shifts.
+func opWeights(op *ir.Op) []*ir.Weight {
+	roles := make([]string, 0, len(op.Params))
+	for r := range op.Params {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	var ws []*ir.Weight
+	for _, r := range roles {
+		if w := op.Params[r]; w != nil {
+			ws = append(ws, w)
+		}
+	}
+	for _, st := range op.Attrs.Epi {
+		for _, w := range []*ir.Weight{st.Scale, st.Shift} {
+			if w != nil {
+				ws = append(ws, w)
+			}
+		}
+	}
+	return ws
 }
 
 // ImageBytes is about the memory Run holds per image of a batch: the arena once
@@ -263,14 +289,4 @@ func (st *state) load(v *ir.Value) []float32 {
 		}
 	}
 	return out
-}
-
-// isWinograd reports whether a conv's weights are Winograd-transformed.
-func isWinograd(op *ir.Op) bool {
-	k := op.Param("kernel")
-	if k == nil || k.Op != ir.WPack {
-		return false
-	}
-	_, fam, _ := ir.PackBlock(k.Layout)
-	return fam == "wino"
 }

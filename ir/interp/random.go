@@ -47,7 +47,7 @@ func RandomWeights(g *ir.Graph, seed uint64) *runtime.Weights {
 	ws := runtime.NewWeights()
 	ws.Metadata["generator"] = "rnc weights init"
 	for _, w := range g.Weights.Files() {
-		n := runtime.NumElements(w.Shape)
+		n := numElements(w.Shape)
 		data := make([]float32, n)
 		op := owner[w]
 		scale := 1.0

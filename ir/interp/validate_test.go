@@ -1,10 +1,12 @@
 package interp_test
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
@@ -63,7 +65,7 @@ func TestBadVariance(t *testing.T) {
 			t.Errorf("the error does not name the layer and tensor: %v", err)
 		}
 		if stop != "none" { // the weight program the generated package runs
-			steps, _ := interp.WeightSteps(g)
+			steps, _ := codegen.WeightSteps(g)
 			if _, err := runtime.RunWeightProgram(steps, badVariance(t), nil); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("after %s: weight program error %v, want one containing %q", stop, err, want)
 			}
@@ -115,6 +117,47 @@ func TestImageBytes(t *testing.T) {
 		}
 		if got := it.ImageBytes(); got != want {
 			t.Errorf("planned %v: ImageBytes %d, want %d", planned, got, want)
+		}
+	}
+}
+
+// TestNonFiniteWeights: a NaN in a file tensor is refused, on the graph as
+// written and lowered, whether the weights are in memory (Weights.Check
+// sees them) or read from the file on demand (the interpreter's own check
+// as it reads them), with the message the generated package's weight
+// program gives.
+func TestNonFiniteWeights(t *testing.T) {
+	const want = `tensor "conv1_conv/kernel" holds a non-finite value NaN at flat index 5`
+	bad := badVariance(t) // a fresh copy; restore the variance
+	bad.Tensors["conv2_block1_preact_bn/moving_variance"].Data[3] = 1
+	bad.Tensors["conv1_conv/kernel"].Data[5] = float32(math.NaN())
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	if err := runtime.WriteSafetensorsFile(path, bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, stop := range []string{"none", "all"} {
+		g, err := dsl.Load(filepath.Join("..", "..", "models", "tinyv2.rn"), dsl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stop == "all" {
+			if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lazy, err := runtime.OpenSafetensors(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lazy.Close()
+		for name, w := range map[string]*runtime.Weights{"in memory": bad, "lazy": lazy} {
+			if _, err := interp.New(g, w); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("after %s, %s: error %v, want one containing %q", stop, name, err, want)
+			}
+		}
+		steps, _ := codegen.WeightSteps(g)
+		if _, err := runtime.RunWeightProgram(steps, lazy, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("after %s: weight program error %v, want one containing %q", stop, err, want)
 		}
 	}
 }
