@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"flag"
 	"fmt"
 	"path/filepath"
 	"runtime/debug"
@@ -14,6 +15,8 @@ import (
 	"github.com/rnc-dev/rnc/runtime"
 )
 
+var weightprogAll = flag.Bool("weightprog-all", false, "TestWeightProgramMatchesInterp: also the models of over 30M parameters")
+
 // TestWeightProgramMatchesInterp is the differential test of the weight
 // program: for every model in models/ and models/variants (as written,
 // random weights), lowered for every target, every weight the program
@@ -23,6 +26,10 @@ import (
 // does at load) and from the interpreter's own evaluation of the IR's
 // expressions (interp.EvalWeights), within float32 rounding. The two share
 // no code; the interpreter evaluates in float64 and rounds once.
+//
+// Models of over 30M parameters (ResNet101, 152, 200 and their V2s: the
+// same weight forms as ResNet50's, more of them) run with
+// -weightprog-all.
 func TestWeightProgramMatchesInterp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("evaluates every model's weights three times")
@@ -59,6 +66,9 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
 			g0, err := dsl.Load(f, opt)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if p := ir.Count(g0).Params; p > 30e6 && !*weightprogAll {
+				t.Skipf("%d parameters: the forms of ResNet50's weights, more of them (-weightprog-all runs it)", p)
 			}
 			w := interp.RandomWeights(g0, 1)
 			for _, tg := range []passes.Target{passes.AVX512, passes.AVX2, passes.Generic} {
