@@ -3,9 +3,8 @@ package codegen
 import (
 	"fmt"
 
-	"github.com/rnc-dev/rnc/codegen/avx2"
-	"github.com/rnc-dev/rnc/codegen/avx512"
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
+	"github.com/rnc-dev/rnc/codegen/internal/direct"
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
@@ -106,43 +105,13 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 	if !ok {
 		return "", nil, 0, false
 	}
-	return gen(s, epi, resH, resW, aliased)
-}
-
-// avx512Direct is the AVX-512 target's direct convolution generator.
-func avx512Direct(s *runtime.Step, epi []conv.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
-	x, out := s.In[0], s.Out[0]
-	spec := avx512.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}
-	if aliased {
-		// The residual is overwritten in place: a chunked reduction
-		// would keep partial sums in out0, so reduce in one pass.
-		spec.ICC = spec.ICB()
-	}
-	if spec.Validate() != nil {
+	k, ok := gen(direct.Request{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW,
+		Epilogue: epi, InPlace: aliased})
+	if !ok {
 		return "", nil, 0, false
 	}
-	return fmt.Sprintf("avx512 %+v", spec), func(c ctxEmitter, name string) error {
-		_, err := avx512.Generate(c.ctx, name, &spec)
-		return err
-	}, avx512.ChooseTiling(&spec).NB, true
-}
-
-// avx2Direct is the AVX2 target's direct convolution generator.
-func avx2Direct(s *runtime.Step, epi []conv.Step, resH, resW int, aliased bool) (string, func(ctxEmitter, string) error, int, bool) {
-	x, out := s.In[0], s.Out[0]
-	spec := avx2.ConvSpec{IC: x.C, OC: out.C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: x.Block == 0, ResH: resH, ResW: resW, Epilogue: epi}
-	if aliased {
-		spec.ICC = spec.ICB()
-	}
-	if spec.Validate() != nil {
-		return "", nil, 0, false
-	}
-	return fmt.Sprintf("avx2 %+v", spec), func(c ctxEmitter, name string) error {
-		_, err := avx2.Generate(c.ctx, name, &spec)
-		return err
-	}, avx2.ChooseTiling(&spec).NB, true
+	return k.Key, func(c ctxEmitter, name string) error { return k.Emit(c.ctx, name) }, k.NB, true
 }
 
 // winogradKernel describes the Winograd kernel for a conv step with

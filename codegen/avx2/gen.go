@@ -294,3 +294,25 @@ func (g *gen) Epilogue(u int) {
 		g.C.VADDPS(operand.Mem{Base: direct.PShift, Disp: j * vecB}, a, a)
 	})
 }
+
+// Direct is the avx2 target's entry in codegen's backend table: the
+// kernel for a direct convolution request, or ok false when its spec does
+// not validate (the step then runs the portable Go code).
+func Direct(r direct.Request) (direct.Kernel, bool) {
+	spec := ConvSpec{IC: r.IC, OC: r.OC, H: r.H, W: r.W, KH: r.KH, KW: r.KW, SH: r.SH, SW: r.SW,
+		PadT: r.PadT, PadB: r.PadB, PadL: r.PadL, PadR: r.PadR, FirstNHWC: r.FirstNHWC, ResH: r.ResH, ResW: r.ResW, Epilogue: r.Epilogue}
+	if r.InPlace {
+		spec.ICC = spec.ICB()
+	}
+	if spec.Validate() != nil {
+		return direct.Kernel{}, false
+	}
+	return direct.Kernel{
+		Key: fmt.Sprintf("avx2 %+v", spec),
+		Emit: func(ctx *build.Context, name string) error {
+			_, err := Generate(ctx, name, &spec)
+			return err
+		},
+		NB: ChooseTiling(&spec).NB,
+	}, true
+}
