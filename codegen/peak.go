@@ -15,7 +15,8 @@ import (
 // PeakPackage generates a small package that measures this machine's FMA
 // peak, for rnc peak and the "% of peak" column of rnc bench: a loop of 12
 // independent FMA chains (enough to cover the FMA latency on two pipes) on
-// zmm (AVX-512) or ymm (AVX2) registers.
+// zmm (AVX-512) or ymm (AVX2) registers; and its int8 peak, the same loop
+// of VPDPBUSD (AVX-512 VNNI: 64 u8×s8 multiply-adds into 16 int32 lanes).
 func PeakPackage(pkg string) (map[string][]byte, error) {
 	ctx := build.NewContext()
 	zmm := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7, reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13}
@@ -23,11 +24,13 @@ func PeakPackage(pkg string) (map[string][]byte, error) {
 	for _, k := range []struct {
 		name string
 		r    []reg.VecPhysical
-	}{{"fmaZMM", zmm}, {"fmaYMM", ymm}} {
+		op   func(...operand.Op)
+		what string
+	}{{"fmaZMM", zmm, ctx.VFMADD231PS, "FMAs"}, {"fmaYMM", ymm, ctx.VFMADD231PS, "FMAs"}, {"vnniZMM", zmm, ctx.VPDPBUSD, "VPDPBUSDs"}} {
 		ctx.Function(k.name)
 		ctx.Attributes(attr.NOSPLIT)
 		ctx.SignatureExpr("func(n int)")
-		ctx.Doc(fmt.Sprintf("%s runs n iterations of 12 independent FMAs.", k.name))
+		ctx.Doc(fmt.Sprintf("%s runs n iterations of 12 independent %s.", k.name, k.what))
 		b, err := ctx.Param("n").Resolve()
 		if err != nil {
 			return nil, err
@@ -38,7 +41,7 @@ func PeakPackage(pkg string) (map[string][]byte, error) {
 		}
 		ctx.Label("loop")
 		for i := 0; i < 12; i++ {
-			ctx.VFMADD231PS(k.r[12], k.r[13], k.r[i])
+			k.op(k.r[12], k.r[13], k.r[i])
 		}
 		ctx.DECQ(reg.RCX)
 		ctx.JNZ(operand.LabelRef("loop"))

@@ -24,6 +24,7 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -910,6 +911,9 @@ func TestOutsideTree(t *testing.T) {
 		out, err := rnc(t, "peak")
 		if err != nil || !strings.Contains(out, "GFLOP/s per thread") {
 			t.Errorf("rnc peak: %q, %v", out, err)
+		}
+		if abi.HasFeature("avx512vnni") && !strings.Contains(out, "avx512vnni int8: ") {
+			t.Errorf("rnc peak on a CPU with AVX-512 VNNI prints no int8 peak: %q", out)
 		}
 	}
 	outPath := filepath.Join(dir, "y.npy")

@@ -45,16 +45,36 @@ type Feature struct {
 	Has  *bool  // golang.org/x/sys/cpu's flag
 }
 
+// features are the CPU features rnc's kernels use, by GODEBUG name.
+var features = map[string]*bool{
+	"avx512f": &cpu.X86.HasAVX512F, "avx512vl": &cpu.X86.HasAVX512VL, "avx512bw": &cpu.X86.HasAVX512BW,
+	"avx512dq": &cpu.X86.HasAVX512DQ, "avx512vnni": &cpu.X86.HasAVX512VNNI,
+	"avx2": &cpu.X86.HasAVX2, "fma": &cpu.X86.HasFMA,
+}
+
+// feature is the Feature of a known name (a typo panics at start-up).
+func feature(name string) Feature {
+	has, ok := features[name]
+	if !ok {
+		panic("abi: unknown CPU feature " + name)
+	}
+	return Feature{name, has}
+}
+
+// HasFeature reports whether this CPU has the feature of GODEBUG name
+// name (false for a name rnc does not know).
+func HasFeature(name string) bool {
+	has, ok := features[name]
+	return ok && *has
+}
+
 // The targets, fastest first: a generated package holds one plan per
 // target it was compiled for, in this order, and runs the first its CPU
 // supports.
 var (
 	AVX512 = &Target{
 		Name: "avx512", GOARCH: "amd64", FileSuffix: "_amd64",
-		Features: []Feature{
-			{"avx512f", &cpu.X86.HasAVX512F}, {"avx512vl", &cpu.X86.HasAVX512VL},
-			{"avx512bw", &cpu.X86.HasAVX512BW}, {"avx512dq", &cpu.X86.HasAVX512DQ},
-		},
+		Features:    []Feature{feature("avx512f"), feature("avx512vl"), feature("avx512bw"), feature("avx512dq")},
 		VectorBytes: 64, Block: 16, Layout: "nChw16c",
 		Families: []Family{Direct, Winograd, Pool, Eltwise, Head},
 		Elems:    []DType{F32},
@@ -62,7 +82,7 @@ var (
 	}
 	AVX2 = &Target{
 		Name: "avx2", GOARCH: "amd64", FileSuffix: "_amd64",
-		Features:    []Feature{{"avx2", &cpu.X86.HasAVX2}, {"fma", &cpu.X86.HasFMA}},
+		Features:    []Feature{feature("avx2"), feature("fma")},
 		VectorBytes: 32, Block: 8, Layout: "nChw8c",
 		Families: []Family{Direct, Pool, Eltwise, Head},
 		Elems:    []DType{F32},
