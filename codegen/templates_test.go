@@ -3,7 +3,6 @@ package codegen
 import (
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/ir"
@@ -29,7 +28,7 @@ func TestTemplates(t *testing.T) {
 	copied.Runtime, copied.Prep = "example.com/m/resnet50v2/runtime", none
 	for _, c := range []struct {
 		name string
-		tm   *template.Template
+		tm   *gotmpl.Template
 		data any
 		want []string // substrings of the instantiated file
 	}{
@@ -44,7 +43,7 @@ func TestTemplates(t *testing.T) {
 		{"model_test.go", testTemplate, pkgFile{Header, "resnet50v2"},
 			[]string{Header + "\n\npackage resnet50v2\n", "}{{2 * Classes, 0}, {"}},
 		{"peak.go", peakTemplate, pkgFile{Header, "peak"},
-			[]string{Header + "\n\n// Package peak measures the FMA peak of this machine.\npackage peak\n"}},
+			[]string{Header + "\n\n// Package peak measures the FMA and int8 (VNNI) peaks of this machine.\npackage peak\n"}},
 	} {
 		src, err := gotmpl.Execute(c.tm, c.data)
 		if err != nil {

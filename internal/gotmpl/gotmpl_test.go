@@ -51,3 +51,36 @@ func TestTemplate(t *testing.T) {
 	}()
 	Parse("bad", "var x = []T{{2 * n, 0}}")
 }
+
+// TestEngine: fields, nested fields, printf, if blocks, literals, and the
+// errors: a missing field, an unsupported action, an unclosed if.
+func TestEngine(t *testing.T) {
+	type inner struct{ Mode string }
+	data := struct {
+		A    int
+		On   bool
+		Off  string
+		Prep inner
+	}{A: 7, On: true, Prep: inner{"tf"}}
+	tm := Parse("e", `a={{.A}} {{if .On}}on{{if .Off}}off{{end}}{{end}} {{printf "%q/%d" .Prep.Mode .A}} {{"{{"}}x}}`)
+	out, err := Execute(tm, &data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `a=7 on "tf"/7 {{x}}`; string(out) != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+	if _, err := Execute(Parse("m", "{{.Prep.Nope}}"), data); err == nil || !strings.Contains(err.Error(), "has no field Nope") {
+		t.Errorf("missing nested field: %v", err)
+	}
+	for _, bad := range []string{"{{if .On}}x", "x{{end}}", "{{range .A}}{{end}}", "{{.}}", "{{A}}", "{{printf %q .A}}", "{{.A"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Parse(%q) did not panic", bad)
+				}
+			}()
+			Parse("bad", bad)
+		}()
+	}
+}
