@@ -36,9 +36,11 @@ func AccReal(acc int32, m, b float32) float32 {
 	return float32(float32(acc)*m) + b
 }
 
-// Dequant is the real value of a uint8 q with zero point z and scale s.
+// Dequant is the real value of a uint8 q with zero point z and scale s,
+// rounded to float32 here (the explicit conversion keeps a caller that
+// adds it from fusing the product into a multiply-add after inlining).
 func Dequant(q uint8, z int32, s float32) float32 {
-	return float32(int32(q)-z) * s
+	return float32(float32(int32(q)-z) * s)
 }
 
 // Cvt is VCVTPS2DQ's result for x: x rounded half to even, or
