@@ -303,7 +303,7 @@ func TestConvU8Extremes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for o := range k.a.M {
-			k.a.M[o] = []float32{1e30, 1e-9, 3e-8, 1}[o%4]
+			k.a.M[o] = []float32{1e32, 1e-9, 3e-8, 1}[o%4]
 		}
 		for i := range k.a.Mul {
 			k.a.Mul[i] = uint8(i % 3) // 0: the zero point: Inf·0
@@ -312,6 +312,7 @@ func TestConvU8Extremes(t *testing.T) {
 		if err := c.Run(&k.a, 0, 1, 0, 3); err != nil {
 			t.Fatal(err)
 		}
+		seen := map[uint8]bool{}
 		for o := 0; o < 16; o++ {
 			for y := 0; y < 3; y++ {
 				for x := 0; x < 3; x++ {
@@ -321,8 +322,12 @@ func TestConvU8Extremes(t *testing.T) {
 							t.Fatalf("sign %g: output %d (oc %d, %d, %d) = %d, want %d", sign, j, o, y, x, got, w)
 						}
 					}
+					seen[want[1]] = true
 				}
 			}
+		}
+		if !seen[0] || !seen[100] {
+			t.Errorf("sign %g: out1 never NaN (0) or never 0 (100): %v", sign, seen)
 		}
 	}
 }
