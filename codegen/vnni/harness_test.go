@@ -96,7 +96,14 @@ const (
 	setMax     = "max"     // every input byte (pad lanes too) 255, every weight 127: the largest accumulators
 	setMin     = "min"     // every input byte 255, every weight −127: the smallest
 	setSpecial = "special" // scales that make ±Inf, NaN and int32 overflow in the epilogue
+	setEdge    = "edge"    // M = 0: v is the bias, chosen at the edges of VCVTPS2DQ's range and of the clamp
 )
+
+// edgeValues are the biases of the edge set: round-half-even ties, the
+// largest float32s below 2^31 (plus a zero point of 128..255, past
+// MaxInt32), −2^31 and just beyond, the clamp's ends.
+var edgeValues = []float32{0.5, 1.5, 2.5, -0.5, -1.5, 254.5, 255.5, 127.5, -127.5, 2147483520, 2147483392, 2147483264,
+	2147483648, -2147483648, -2147483904, 1e10, -1e10, 0, float32(math.Copysign(0, -1))}
 
 // blockedU8 returns random bytes in nChw16c for c channels of an h×w map;
 // pad lanes hold pad(rng).
@@ -212,6 +219,13 @@ func makeArgs(s *ConvSpec, set string, rng *rand.Rand) runtime.ConvU8Args {
 			}
 		}
 	}
+	if set == setEdge {
+		for c := range a.M {
+			a.M[c] = 0
+			a.B[c] = edgeValues[rng.Intn(len(edgeValues))]
+		}
+		a.Q.Out = [2]runtime.U8Out{{Inv: 1, Z: 255}, {Inv: 1, Z: 130}}
+	}
 	for i := 0; i < rz.Outs; i++ {
 		a.Out = append(a.Out, make([]uint8, rz.Out))
 	}
@@ -220,7 +234,7 @@ func makeArgs(s *ConvSpec, set string, rng *rand.Rand) runtime.ConvU8Args {
 
 // sets lists the input sets of s.
 func sets(s *ConvSpec) []string {
-	l := []string{setRand, setMax, setMin, setSpecial}
+	l := []string{setRand, setMax, setMin, setSpecial, setEdge}
 	if s.IC%Block != 0 {
 		l = append(l, setPad)
 	}
