@@ -132,8 +132,9 @@ type gen struct {
 // the file with goasm.Print.
 //
 // Aliasing: out0 and out1 must not overlap the input, the weights or each
-// other; res and mul may be out0 (read before it is written, element by
-// element) when read at stride 1.
+// other. res (read at stride 1) and mul may be out0 when the epilogue
+// reads them before its store to out0: each element is read, then
+// written, by the same epilogue step sequence.
 func Generate(ctx *build.Context, name string, s *ConvSpec) (t Tiling, err error) {
 	if err := s.Validate(); err != nil {
 		return Tiling{}, err
