@@ -300,3 +300,23 @@ func TestTilingRegisters(t *testing.T) {
 		}
 	}
 }
+
+// TestFeatures: the package's feature list is the avx512 target's plus
+// AVX-512 VNNI, and Missing agrees with the harness's check.
+func TestFeatures(t *testing.T) {
+	names := map[string]bool{}
+	for _, f := range Features {
+		names[f.Name] = true
+	}
+	for _, f := range abi.AVX512.Features {
+		if !names[f.Name] {
+			t.Errorf("Features lacks %s", f.Name)
+		}
+	}
+	if !names["avx512vnni"] || len(Features) != len(abi.AVX512.Features)+1 {
+		t.Errorf("Features %v: want the avx512 target's and avx512vnni", names)
+	}
+	if m, km := Missing(), kerneltest.Missing(kerneltest.VNNI); (len(m) == 0) != (km == "") {
+		t.Errorf("Missing() = %v, kerneltest.Missing = %q", m, km)
+	}
+}
