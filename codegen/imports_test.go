@@ -37,8 +37,8 @@ func moduleDeps(t *testing.T, pkg string) map[string]bool {
 	return deps
 }
 
-// TestGeneratorsIndependentOfAVX512 checks that the AVX2 and Winograd
-// generators do not import the AVX-512 direct-conv generator, directly or
+// TestGeneratorsIndependentOfAVX512 checks that the AVX2, Winograd and
+// VNNI generators do not import the AVX-512 direct-conv generator, directly or
 // transitively: what they share with it (the epilogue steps, the spec
 // helpers, the pure-Go reference, the printer) lives in codegen/internal.
 func TestGeneratorsIndependentOfAVX512(t *testing.T) {
@@ -47,7 +47,7 @@ func TestGeneratorsIndependentOfAVX512(t *testing.T) {
 	if !moduleDeps(t, "codegen")[avx512] {
 		t.Fatal("codegen does not seem to import codegen/avx512: the import walk is broken")
 	}
-	for _, pkg := range []string{"codegen/avx2", "codegen/winograd"} {
+	for _, pkg := range []string{"codegen/avx2", "codegen/winograd", "codegen/vnni"} {
 		deps := moduleDeps(t, pkg)
 		if !deps[modulePath+"/codegen/internal/conv"] {
 			t.Errorf("%s: codegen/internal/conv not among its imports: the import walk is broken", pkg)

@@ -84,10 +84,23 @@ type Nest struct {
 	Split        func(ow, u int) []int // the tile widths of a row of ow pixels
 	ISA          ISA
 
+	// The element types, as sizes in bytes (0: 4, float32): ActB of the
+	// activations (input, outputs, residual, gating operand), WtB of the
+	// weights. The per-channel operands (bias, scale, shift) are float32
+	// whatever these are. A chunked reduction (ICC < ICB) keeps partial
+	// sums in out0 and needs float32 activations.
+	ActB, WtB int
+	// Sig is the kernel's Go signature ("": Signature). Whatever its
+	// types, it has the parameters the nest reads: in, wt, out0, ocb0,
+	// ocb1, oh0, oh1, and those of the epilogue's steps (out1, res, mul,
+	// bias, scale, shift).
+	Sig string
+
 	// Derived constants (bytes, or counts): VecB is one channel block of
-	// one pixel (a vector), Lanes the input channels of one weight tap,
-	// PixB one input pixel, TapWB the weights of one (kh, kw) tap of one
-	// output block, OcbWB all weights of one output block.
+	// one pixel of an activation (a vector of float32), Lanes the input
+	// channels of one weight tap, PixB one input pixel, TapWB the weights
+	// of one (kh, kw) tap of one output block, OcbWB all weights of one
+	// output block.
 	VecB, Lanes, PixB, TapWB, OcbWB int
 
 	// Consts is the kernel's constant table (Sigmoid, Scale).
@@ -124,10 +137,17 @@ func (n *Nest) Emit(name, tiling string) {
 	n.labels = emit.Labels{Prefix: "L"}
 	n.Consts = emit.NewConsts(name, n.S.Block*4)
 	n.derive()
+	if n.Chunked() && n.VecB != n.S.Block*4 {
+		emit.Bugf("%s: %s: a chunked reduction keeps partial sums in out0, which needs float32 outputs", n.Pkg, name)
+	}
 	n.C.Function(name)
 	n.fn = emit.Current(n.C)
 	n.C.Attributes(attr.NOSPLIT)
-	n.C.SignatureExpr(Signature)
+	sig := n.Sig
+	if sig == "" {
+		sig = Signature
+	}
+	n.C.SignatureExpr(sig)
 	n.C.Doc(fmt.Sprintf("%s: conv %dx%dx%d -> %d, %dx%d/%dx%d pad %d,%d,%d,%d nhwc=%v epilogue %v tiling %s.",
 		name, s.H, s.W, s.IC, s.OC, s.KH, s.KW, s.SH, s.SW, s.PadT, s.PadB, s.PadL, s.PadR, s.FirstNHWC, s.Epilogue, tiling))
 	n.body()
@@ -136,18 +156,25 @@ func (n *Nest) Emit(name, tiling string) {
 
 func (n *Nest) derive() {
 	s := &n.S
-	n.VecB = s.Block * 4
+	actB, wtB := n.ActB, n.WtB
+	if actB == 0 {
+		actB = 4
+	}
+	if wtB == 0 {
+		wtB = 4
+	}
+	n.VecB = s.Block * actB
 	n.oh, n.ow, n.icb, n.ocb = s.OH(), s.OW(), s.ICB(), s.OCB()
 	if s.FirstNHWC {
 		n.Lanes = s.IC
-		n.PixB = s.IC * 4
+		n.PixB = s.IC * actB
 	} else {
 		n.Lanes = s.Block
 		n.PixB = n.VecB
 	}
 	n.inRowB = s.W * n.PixB
 	n.icbInB = s.H * s.W * n.VecB
-	n.TapWB = n.Lanes * n.VecB
+	n.TapWB = n.Lanes * s.Block * wtB
 	n.khWB = s.KW * n.TapWB
 	n.icbWB = s.KH * n.khWB
 	n.OcbWB = n.icb * n.icbWB
@@ -200,12 +227,13 @@ func (n *Nest) body() {
 	if s.Has(conv.AddResidual) {
 		grpPtr("res", n.resOcbB, n.lGrpRes)
 	}
+	chanB := s.Block * 4 // one block of a float32 per-channel operand
 	if s.Has(conv.Bias) {
-		grpPtr("bias", n.VecB, n.lGrpBias)
+		grpPtr("bias", chanB, n.lGrpBias)
 	}
 	if s.Has(conv.Affine) {
-		grpPtr("scale", n.VecB, n.lGrpScale)
-		grpPtr("shift", n.VecB, n.lGrpShift)
+		grpPtr("scale", chanB, n.lGrpScale)
+		grpPtr("shift", chanB, n.lGrpShift)
 	}
 	chunk := n.label("chunk")
 	if n.Chunked() {
@@ -464,6 +492,11 @@ func (n *Nest) BeginTile(u int) (in, w reg.Register) {
 	}
 	return in, w
 }
+
+// GroupOcb is the stack slot holding the first output block of the
+// current group (valid from the group's start to its end, e.g. in an
+// ISA's Epilogue).
+func (n *Nest) GroupOcb() operand.Mem { return n.lOcb }
 
 // Phase is the accumulation phase of the current tile (between BeginTile
 // and EndTile), for the ISA to claim its registers.

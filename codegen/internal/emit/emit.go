@@ -3,6 +3,7 @@ package emit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
@@ -71,4 +72,27 @@ func Signature(elem abi.DType, ptrs, ints string) string {
 		s += ", " + ints + " int"
 	}
 	return s + ")"
+}
+
+// Ptrs is a group of a kernel's pointer parameters to elements of one
+// type: Ptrs{"res, mul", abi.U8}.
+type Ptrs struct {
+	Names string
+	Elem  abi.DType
+}
+
+// MixedSignature is Signature for a kernel whose pointer parameters point
+// to elements of several types (an int8 kernel's uint8 activations, int8
+// weights and float32 scales): the groups ptrs in order, then int
+// parameters ints. MixedSignature([]Ptrs{{"in", abi.U8}, {"wt", abi.S8}},
+// "n") is "func(in *uint8, wt *int8, n int)".
+func MixedSignature(ptrs []Ptrs, ints string) string {
+	var parts []string
+	for _, p := range ptrs {
+		parts = append(parts, p.Names+" *"+p.Elem.GoType())
+	}
+	if ints != "" {
+		parts = append(parts, ints+" int")
+	}
+	return "func(" + strings.Join(parts, ", ") + ")"
 }

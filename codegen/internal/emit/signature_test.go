@@ -23,3 +23,24 @@ func TestSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedSignature: pointer groups of several element types.
+func TestMixedSignature(t *testing.T) {
+	for _, c := range []struct {
+		ptrs []Ptrs
+		ints string
+		want string
+	}{
+		{[]Ptrs{{"in", abi.U8}, {"wt", abi.S8}, {"m, b", abi.F32}, {"q", abi.S32}}, "ocb0, ocb1", "func(in *uint8, wt *int8, m, b *float32, q *int32, ocb0, ocb1 int)"},
+		{[]Ptrs{{"x", abi.F32}}, "", "func(x *float32)"},
+		{nil, "n", "func(n int)"},
+	} {
+		if got := MixedSignature(c.ptrs, c.ints); got != c.want {
+			t.Errorf("MixedSignature(%v, %q) = %q, want %q", c.ptrs, c.ints, got, c.want)
+		}
+	}
+	// A single group is Signature.
+	if a, b := MixedSignature([]Ptrs{{"in, out", abi.F32}}, "n"), Signature(abi.F32, "in, out", "n"); a != b {
+		t.Errorf("MixedSignature %q != Signature %q", a, b)
+	}
+}

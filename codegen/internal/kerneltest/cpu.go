@@ -6,12 +6,33 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/rnc-dev/rnc/runtime"
 )
 
+// VNNI is the pseudo-target of the int8 kernels (codegen/vnni): the
+// avx512 target's features and AVX-512 VNNI (GODEBUG name avx512vnni).
+const VNNI = "avx512vnni"
+
 // Missing returns why this machine cannot run target's kernels: the
-// features it lacks (by GODEBUG name), or "" when runtime.Supported(target).
+// features it lacks (by GODEBUG name), or "" when runtime.Supported(target)
+// (for VNNI: when the avx512 target is supported and the CPU has
+// AVX-512 VNNI).
 func Missing(target string) string {
+	if target == VNNI {
+		m := runtime.MissingFeatures("avx512")
+		if !cpu.X86.HasAVX512VNNI {
+			m = append(m, VNNI)
+		}
+		if goruntime.GOARCH != "amd64" {
+			return "not amd64 (GOARCH " + goruntime.GOARCH + ")"
+		}
+		if len(m) == 0 {
+			return ""
+		}
+		return "no " + strings.Join(m, ", ")
+	}
 	switch {
 	case runtime.Supported(target):
 		return ""
@@ -23,7 +44,7 @@ func Missing(target string) string {
 
 // RequireCPU skips t, naming the missing CPU features, unless this CPU
 // runs target's kernels ("avx512": AVX-512 F/VL/BW/DQ; "avx2": AVX2 and
-// FMA).
+// FMA; VNNI: those of avx512 and AVX-512 VNNI).
 func RequireCPU(t testing.TB, target string) {
 	t.Helper()
 	if m := Missing(target); m != "" {
@@ -32,11 +53,13 @@ func RequireCPU(t testing.TB, target string) {
 }
 
 // NeedsCPU returns the targets whose CPU features the instructions of asm
-// (Go assembly) need: "avx512" if any uses an AVX-512 register (Z0–Z31,
-// X16–X31, Y16–Y31, K0–K7) or EVEX syntax (.BCST, .Z, rounding), "avx2" if
-// any is a VEX instruction (V...) or uses an xmm or ymm register.
+// (Go assembly) need: VNNI if any is a VNNI instruction (VPDPBUSD,
+// VPDPWSSD and their saturating forms), "avx512" if any uses an AVX-512
+// register (Z0–Z31, X16–X31, Y16–Y31, K0–K7) or EVEX syntax (.BCST, .Z,
+// rounding), "avx2" if any is a VEX instruction (V...) or uses an xmm or
+// ymm register.
 func NeedsCPU(asm []byte) []string {
-	evex, vex := false, false
+	evex, vex, vnni := false, false, false
 	for _, line := range strings.Split(string(asm), "\n") {
 		if line == "" || (line[0] != ' ' && line[0] != '\t') {
 			continue // a label, a directive, a comment
@@ -53,6 +76,9 @@ func NeedsCPU(asm []byte) []string {
 		op, args := words[0], words[1:]
 		if op[0] == 'V' {
 			vex = true
+		}
+		if strings.HasPrefix(op, "VPDPBUSD") || strings.HasPrefix(op, "VPDPWSSD") {
+			vnni = true
 		}
 		if i := strings.IndexByte(op, '.'); i >= 0 {
 			switch op[i+1:] {
@@ -78,11 +104,11 @@ func NeedsCPU(asm []byte) []string {
 				vex = vex || n < 16
 			}
 		}
-		if evex && vex {
-			break
-		}
 	}
 	var need []string
+	if vnni {
+		need = append(need, VNNI)
+	}
 	if evex {
 		need = append(need, "avx512")
 	}

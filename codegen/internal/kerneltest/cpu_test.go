@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -23,6 +25,8 @@ func TestNeedsCPU(t *testing.T) {
 		{"TEXT ·f(SB), $0\n\tVMOVUPS Y0, K1, (AX)\n", []string{"avx512", "avx2"}},
 		{"TEXT ·f(SB), $0\n\tVFMADD231PS.BCST (AX), Y1, Y2\n", []string{"avx512", "avx2"}},
 		{"// Z1 in a comment, Y2 too\nTEXT ·Z1(SB), $0\n\tRET\n", nil},
+		{"TEXT ·f(SB), $0\n\tVPDPBUSD Z31, Z29, Z1\n", []string{VNNI, "avx512", "avx2"}},
+		{"TEXT ·f(SB), $0\n\tVPDPBUSDS.BCST (AX), Z29, Z1\n", []string{VNNI, "avx512", "avx2"}},
 	} {
 		if got := NeedsCPU([]byte(c.asm)); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q: %v, want %v", c.asm, got, c.want)
@@ -44,6 +48,11 @@ func TestMissing(t *testing.T) {
 		if (m == "") != runtime.Supported(target) {
 			t.Errorf("%s: Missing %q, Supported %v", target, m, runtime.Supported(target))
 		}
+	}
+	m := Missing(VNNI)
+	t.Logf("%s: %q", VNNI, m)
+	if (m == "") != (runtime.Supported("avx512") && cpu.X86.HasAVX512VNNI) {
+		t.Errorf("%s: Missing %q, avx512 supported %v, VNNI %v", VNNI, m, runtime.Supported("avx512"), cpu.X86.HasAVX512VNNI)
 	}
 	if Missing("generic") != "" {
 		t.Error("generic: missing something")

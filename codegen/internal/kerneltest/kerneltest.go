@@ -210,9 +210,9 @@ func CheckAsm(t *testing.T, asm []byte, fma string, more func(name, block string
 	for _, b := range blocks[1:] {
 		name := strings.SplitN(b, "(", 2)[0]
 		if !fmaRe.MatchString(b) {
-			t.Errorf("%s: no VFMADD231PS", name)
+			t.Errorf("%s: no multiply-add (%s)", name, fma)
 		} else if !fmaInLoop(b, fmaRe) {
-			t.Errorf("%s: no VFMADD231PS inside a loop", name)
+			t.Errorf("%s: no multiply-add (%s) inside a loop", name, fma)
 		}
 		if call.MatchString(b) {
 			t.Errorf("%s: contains CALL", name)
