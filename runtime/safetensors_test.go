@@ -349,12 +349,20 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 			ws.Tensors["a"].DType, ws.Tensors["a"].Data = abi.S32, nil
 			return ws
 		}, `tensor "a": element type s32 cannot be stored (F32, I8 and U8 can)`},
-		{"I8 too short", func(ws *Weights) *Weights { ws.AddInt8("q", []int{3}, []int8{1, 2, 3}); ws.Tensors["q"].I8 = ws.Tensors["q"].I8[:2]; return ws }, `tensor "q": shape [3] holds 3 values, got 2`},
+		{"I8 too short", func(ws *Weights) *Weights {
+			ws.AddInt8("q", []int{3}, []int8{1, 2, 3})
+			ws.Tensors["q"].I8 = ws.Tensors["q"].I8[:2]
+			return ws
+		}, `tensor "q": shape [3] holds 3 values, got 2`},
 		{"I8 with floats", func(ws *Weights) *Weights {
 			ws.Tensors["a"].DType, ws.Tensors["a"].I8 = abi.S8, []int8{1, 2}
 			return ws
 		}, `tensor "a" of type I8 also holds 2 float32 values`},
-		{"U8 with int8s", func(ws *Weights) *Weights { ws.AddUint8("u", []int{1}, []uint8{1}); ws.Tensors["u"].I8 = []int8{1}; return ws }, `tensor "u" of type U8 also holds 1 int8 values`},
+		{"U8 with int8s", func(ws *Weights) *Weights {
+			ws.AddUint8("u", []int{1}, []uint8{1})
+			ws.Tensors["u"].I8 = []int8{1}
+			return ws
+		}, `tensor "u" of type U8 also holds 1 int8 values`},
 		{"bad UTF-8 metadata", func(ws *Weights) *Weights { ws.Metadata["k"] = "\xfe"; return ws }, `metadata "k": key or value is not valid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
