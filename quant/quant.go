@@ -30,7 +30,7 @@ const (
 // told otherwise; docs/int8.md gives the measurements behind the choice.
 const (
 	DefaultMethod     = Percentile
-	DefaultPercentile = 99.99
+	DefaultPercentile = 99.999
 )
 
 // ParseMethod checks a method name.
