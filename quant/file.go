@@ -83,6 +83,8 @@ func (r *Result) Weights() (*runtime.Weights, error) {
 	md["calibration_images"] = fmt.Sprint(r.Images)
 	md["float32_layers"] = strings.Join(floats, ",")
 	md["output_sqnr_db"] = fmt.Sprintf("%.2f", r.OutputSQNR)
-	md["top1_agreement"] = fmt.Sprintf("%d/%d", r.Agree, r.Measured)
+	if r.Classifies() {
+		md["top1_agreement"] = fmt.Sprintf("%d/%d", r.Agree, r.Measured)
+	}
 	return ws, nil
 }

@@ -47,7 +47,8 @@ type Options struct {
 	Method     Method  // "" is DefaultMethod
 	Percentile float64 // for Percentile, in (0, 100]; 0 is DefaultPercentile
 	// MemoryBytes bounds what one interpreter run may hold (0: 1 GiB); the
-	// images run in batches that fit.
+	// images run in batches that fit, and a model one image of which does
+	// not fit is an error.
 	MemoryBytes int64
 }
 
@@ -133,6 +134,11 @@ type Tensor struct {
 	Signal, Noise float64
 }
 
+// Classifies reports whether the graph's output is a vector of class
+// scores, of which Agree counts the top-1 (a model without its classifier
+// outputs feature maps).
+func (r *Result) Classifies() bool { return len(r.Graph.Outputs[0].Type.Dims) == 1 }
+
 // SQNR is 10·log10(Signal/Noise) in dB: +Inf when the fake-quantized run
 // gave the float32 values exactly.
 func (t *Tensor) SQNR() float64 { return sqnr(t.Signal, t.Noise) }
@@ -191,6 +197,9 @@ func Calibrate(g *ir.Graph, file *runtime.Weights, images []float32, n int, opt 
 	r := &Result{Graph: g, Options: opt, Images: n, it: it, per: logicalSize(ins[0].Type), mem: opt.MemoryBytes}
 	if err := r.checkImages(images, n); err != nil {
 		return nil, err
+	}
+	if need := r.imageBytes(); need > opt.MemoryBytes {
+		return nil, fmt.Errorf("quantize: one image needs %d bytes of activations and their copies, more than the limit of %d", need, opt.MemoryBytes)
 	}
 	if err := r.plan(); err != nil {
 		return nil, err
@@ -311,7 +320,7 @@ func (r *Result) Measure(images []float32, n int) error {
 		}
 		s, e := sumSq(want[0], got[0])
 		outSig, outNoise = outSig+s, outNoise+e
-		for j := 0; j < k; j++ {
+		for j := 0; j < k && r.Classifies(); j++ {
 			if argmax(want[0][j*classes:(j+1)*classes]) == argmax(got[0][j*classes:(j+1)*classes]) {
 				r.Agree++
 			}
@@ -550,14 +559,19 @@ func (r *Result) fakeGraph(file *runtime.Weights) (*ir.Graph, *runtime.Weights, 
 // Options.MemoryBytes with the run's activations (ImageBytes) and the
 // copies of every output Measure keeps, at least one.
 func (r *Result) batch(n int) int {
+	return int(max(1, min(int64(n), r.mem/max(r.imageBytes(), 1))))
+}
+
+// imageBytes is about what one image costs a run of Measure.
+func (r *Result) imageBytes() int64 {
 	var values int64
 	for _, op := range r.Graph.Ops {
 		for _, o := range op.Outputs {
-			values += 4 * int64(logicalSize(o.Type))
+			values = ir.AddSat(values, ir.MulSat(4, int64(logicalSize(o.Type))))
 		}
 	}
-	per := r.it.ImageBytes() + 2*values // the fake-quantized model's are the same
-	return int(max(1, min(int64(n), r.mem/max(per, 1))))
+	// The fake-quantized model's activations are the same.
+	return ir.AddSat(r.it.ImageBytes(), ir.MulSat(2, values))
 }
 
 func logicalSize(t ir.Type) int {

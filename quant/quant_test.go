@@ -13,6 +13,7 @@ import (
 
 	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/abi"
@@ -317,10 +318,48 @@ func TestCalibrateErrors(t *testing.T) {
 		{"percentile", func() error { _, err := Calibrate(g, w, x, 2, Options{Percentile: 101}); return err }, "percentile 101: want a number in (0, 100]"},
 		{"count", func() error { _, err := Calibrate(g, w, x[:100], 2, Options{}); return err }, "100 values are not 2 images of (None, 32, 32, 3)"},
 		{"weights", func() error { _, err := Calibrate(g, other, x, 2, Options{}); return err }, `missing tensor "conv1_conv/kernel"`},
+		{"memory", func() error { _, err := Calibrate(g, w, x, 2, Options{MemoryBytes: 1 << 20}); return err }, "quantize: one image needs"},
 		{"NaN", func() error { _, err := Calibrate(g, w, nan, 2, Options{}); return err }, "conv1_pad+conv1_conv+conv2_block1_preact_bn+conv2_block1_preact_relu output 0 on calibration images 0..1: non-finite value NaN"},
 	} {
 		if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestNoClassifier: a model without its classifier outputs a feature map,
+// which stays float32; there is no top-1 to agree on, and the table and
+// the file say nothing of one.
+func TestNoClassifier(t *testing.T) {
+	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{Set: map[string]string{"include_top": "false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := interp.RandomWeights(g, 1)
+	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, x := golden(t)
+	r, err := Calibrate(g, w, x, 2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := r.Layers[len(r.Layers)-1]
+	if r.Classifies() || last.Outputs[0].Quantized || !last.Int8 {
+		t.Errorf("classifies %v; the last layer %s: int8 %v, output quantized %v", r.Classifies(), last.Name, last.Int8, last.Outputs[0].Quantized)
+	}
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "top-1") || !strings.Contains(b.String(), "output SQNR") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	ws, err := r.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ws.Metadata["top1_agreement"]; ok || ws.Tensors[OutScaleName(last.Name, 0)] != nil {
+		t.Errorf("metadata %v; %s has an output scale", ws.Metadata, last.Name)
 	}
 }

@@ -46,8 +46,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Options.Method == Percentile {
 		method += fmt.Sprintf(" %g%%", r.Options.Percentile)
 	}
-	fmt.Fprintf(&b, "calibrated on %d images (%s); on %d images: output SQNR %s dB, top-1 agreement with float32 %d/%d (%.1f%%)\n",
-		r.Images, method, r.Measured, db(r.OutputSQNR), r.Agree, r.Measured, 100*float64(r.Agree)/float64(max(r.Measured, 1)))
+	fmt.Fprintf(&b, "calibrated on %d images (%s); on %d images: output SQNR %s dB", r.Images, method, r.Measured, db(r.OutputSQNR))
+	if r.Classifies() {
+		fmt.Fprintf(&b, ", top-1 agreement with float32 %d/%d (%.1f%%)", r.Agree, r.Measured, 100*float64(r.Agree)/float64(max(r.Measured, 1)))
+	}
+	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -80,7 +80,7 @@ there is replaced only if it is a safetensors file (whole, once everything has b
 				return err
 			}
 			defer ws.Close()
-			res, err := quant.Calibrate(g, ws, x, n, quant.Options{Method: m, Percentile: *pct})
+			res, err := quant.Calibrate(g, ws, x, n, quant.Options{Method: m, Percentile: *pct, MemoryBytes: maxBatchBytes})
 			if err != nil {
 				return fmt.Errorf("weights %s, calibration images %s: %w", *weights, *calibrate, err)
 			}
