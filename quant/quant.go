@@ -20,9 +20,10 @@ const (
 	// MinMax covers every value seen: nothing is clipped, and one outlier
 	// widens every step.
 	MinMax Method = "minmax"
-	// Percentile covers the central Options.Percentile percent of the
-	// values seen (both tails for a tensor with negative values, the top
-	// one for a non-negative tensor), clipping the rest.
+	// Percentile covers the values seen from their (100 − P)th to their
+	// P-th percentile (P = Options.Percentile): the top 100 − P percent are
+	// clipped, and as many at the bottom of a tensor with negative values
+	// (the grid holds 0 whatever the range).
 	Percentile Method = "percentile"
 )
 

@@ -88,8 +88,8 @@ func (s *Stats) bins(f func(lo, hi float64, n int64) bool) {
 	}
 }
 
-// Percentile returns the range [lo, hi] that holds the central p percent
-// of the values (p in (0, 100]): hi is the top of the histogram bin where
+// Percentile returns the range [lo, hi] from the (100 − p)th to the p-th
+// percentile of the values (p in (0, 100]): hi is the top of the histogram bin where
 // p percent of the values have been counted, lo the bottom of the bin
 // where 100 − p percent have (at least one value), both within [Min, Max].
 // With p = 100 it is [Min, Max]. With no values it is [0, 0].

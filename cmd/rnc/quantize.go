@@ -18,17 +18,18 @@ var quantizeCmd = &command{
 	short: "calibrate a model for int8 and write its quantized weights",
 	args:  "MODEL.rn --weights W --calibrate X.npy|X.f32 -o Q.safetensors [--method minmax|percentile] [--percentile P] [--target avx512|avx2|generic] [--set name=value]...",
 	summary: `Calibrate a model for int8 inference (docs/int8.md): run it in float32 with the reference
-interpreter on the calibration images (NHWC float32, as rnc run --input takes them), after the
-passes of --target (batch norms folded, epilogues fused: the ops an int8 package runs), observing
-every op's outputs; choose each quantized tensor's uint8 scale and zero point (--method: minmax
-covers every value seen, percentile the central --percentile percent), quantize every conv kernel
-per output channel to int8 (the 3-channel stem conv and the classifier stay float32); then run
-the fake-quantized model on the same images and print, per op output, the range seen, the range
-quantized, scale, zero point and SQNR, and the output's SQNR and top-1 agreement with float32.
-Q.safetensors holds the int8 kernels (I8), their scales, the folded biases and the other float32
-weights, and every quantized tensor's scale and zero point (U8), under the names docs/int8.md
-lists. -o must not name the model, the weights or the calibration file, and an existing file
-there is replaced only if it is a safetensors file (whole, once everything has been computed).`,
+interpreter on the calibration images (NHWC float32, .npy or .f32), after the passes of --target
+(batch norms folded, epilogues fused: the ops an int8 package runs), observing every op's
+outputs; choose each quantized tensor's uint8 scale and zero point (--method minmax covers every
+value seen; percentile clips the top 100 − P percent, P = --percentile, and as many at the
+bottom of a tensor with negative values); quantize every conv kernel per output channel to int8
+(the 3-channel stem conv and the classifier stay float32); then run the fake-quantized model on
+the same images and print, per op output, the range seen, the range quantized, scale, zero point
+and SQNR, then the output's SQNR and top-1 agreement with float32. Q.safetensors holds the int8
+kernels (I8), their scales, the folded biases and the other float32 weights, and every quantized
+tensor's scale and zero point (U8), under the names docs/int8.md lists. -o must not name the
+model, the weights or the calibration file, and an existing file there is replaced only if it is
+a safetensors file (whole, once everything has been computed).`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		set := setFlag{}
 		fs.Var(set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
