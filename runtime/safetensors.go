@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/rnc-dev/rnc/internal/fileio"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // maxSafetensorsHeader bounds the JSON header length read from a file; a
@@ -26,8 +27,9 @@ const maxSafetensorsHeader = 100 << 20
 // metadataKey is the reserved header key holding string metadata.
 const metadataKey = "__metadata__"
 
-// ParseSafetensors decodes a safetensors file held in memory. Only F32
-// tensors are supported. The tensors are listed in Order by their position
+// ParseSafetensors decodes a safetensors file held in memory. F32 tensors
+// are supported, and the I8 and U8 tensors of a quantized weight file
+// (docs/int8.md; Tensor.DType says which). The tensors are listed in Order by their position
 // in the data section (file order) and their values are copied out, so data
 // may be dropped or reused afterwards. The header's "__metadata__" object, if
 // any, goes into Metadata.
@@ -61,9 +63,27 @@ func ReadSafetensorsFile(path string) (*Weights, error) {
 // stEntry is one tensor of a safetensors header.
 type stEntry struct {
 	name       string
+	dtype      abi.DType
 	shape      []int
 	n          int // number of elements
 	begin, end int // byte offsets in the data section
+}
+
+// stDTypes are the safetensors element types rnc reads and writes, with
+// their element types.
+var stDTypes = []struct {
+	name  string
+	dtype abi.DType
+}{{"F32", abi.F32}, {"I8", abi.S8}, {"U8", abi.U8}}
+
+// stDTypeName is d's safetensors name, "" if rnc does not store d.
+func stDTypeName(d abi.DType) string {
+	for _, t := range stDTypes {
+		if t.dtype == d {
+			return t.name
+		}
+	}
+	return ""
 }
 
 func parseSafetensors(data []byte) (*Weights, error) {
@@ -80,12 +100,20 @@ func parseSafetensors(data []byte) (*Weights, error) {
 	}
 	section := data[8+hlen:]
 	for _, e := range entries {
-		vals := make([]float32, e.n)
 		raw := section[e.begin:e.end]
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		t := ws.Tensors[e.name]
+		switch e.dtype {
+		case abi.S8:
+			t.I8 = bytesAsInt8(raw)
+		case abi.U8:
+			t.U8 = append([]uint8{}, raw...)
+		default:
+			vals := make([]float32, e.n)
+			for i := range vals {
+				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+			t.Data = vals
 		}
-		ws.Tensors[e.name].Data = vals
 	}
 	return ws, nil
 }
@@ -152,7 +180,7 @@ func parseHeader(header []byte, sectionLen int) (*Weights, []stEntry, error) {
 		last = i
 	}
 	for _, e := range entries {
-		ws.Tensors[e.name] = &Tensor{Name: e.name, Shape: e.shape}
+		ws.Tensors[e.name] = &Tensor{Name: e.name, Shape: e.shape, DType: e.dtype}
 		ws.Order = append(ws.Order, e.name)
 	}
 	return ws, entries, nil
@@ -223,6 +251,9 @@ func (s *fileSource) read(name string) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("no tensor %q in the file", name)
 	}
+	if e.dtype != abi.F32 {
+		return nil, fmt.Errorf("tensor %q holds %s values, not float32", name, e.dtype.GoType())
+	}
 	vals := make([]float32, e.n)
 	if e.n == 0 {
 		return vals, nil
@@ -240,6 +271,28 @@ func (s *fileSource) read(name string) ([]float32, error) {
 		}
 	}
 	return vals, nil
+}
+
+// readBytes reads the data of a tensor of one-byte elements.
+func (s *fileSource) readBytes(name string) ([]byte, error) {
+	e, ok := s.at[name]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %q in the file", name)
+	}
+	if e.dtype.Size() != 1 {
+		return nil, fmt.Errorf("tensor %q holds %s values, not bytes", name, e.dtype.GoType())
+	}
+	raw := make([]byte, e.n)
+	if e.n == 0 {
+		return raw, nil
+	}
+	if _, err := s.f.ReadAt(raw, s.start+int64(e.begin)); err != nil {
+		if err == io.EOF {
+			err = errors.New("the file ends before them (was it truncated after it was opened?)")
+		}
+		return nil, fmt.Errorf("tensor %q: reading data bytes [%d, %d): %w", name, e.begin, e.end, err)
+	}
+	return raw, nil
 }
 
 func (s *fileSource) close() error { return s.f.Close() }
@@ -283,10 +336,16 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 		return e, fmt.Errorf("dtype: %w", err)
 	}
 	if !ok {
-		return e, fmt.Errorf("dtype is %s, want the string \"F32\"", rawKind(vals["dtype"]))
+		return e, fmt.Errorf("dtype is %s, want the string \"F32\" (or \"I8\", \"U8\")", rawKind(vals["dtype"]))
 	}
-	if dtype != "F32" {
-		return e, fmt.Errorf("dtype %s is not supported, want F32", dtype)
+	known := false
+	for _, t := range stDTypes {
+		if dtype == t.name {
+			e.dtype, known = t.dtype, true
+		}
+	}
+	if !known {
+		return e, fmt.Errorf("dtype %s is not supported, want F32 (or I8, U8 in a quantized file)", dtype)
 	}
 
 	dims, n, err := jsonArray(vals["shape"], maxRank)
@@ -342,9 +401,9 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 	if e.end > sectionLen {
 		return e, fmt.Errorf("data_offsets [%d, %d]: end is beyond the data section (%d bytes)", e.begin, e.end, sectionLen)
 	}
-	if size := e.end - e.begin; size != 4*e.n {
-		return e, fmt.Errorf("data_offsets [%d, %d] span %d bytes, want %d (4 bytes × %d elements of shape %v)",
-			e.begin, e.end, size, 4*e.n, e.n, e.shape)
+	if size, esz := e.end-e.begin, e.dtype.Size(); size != esz*e.n {
+		return e, fmt.Errorf("data_offsets [%d, %d] span %d bytes, want %d (%d bytes × %d elements of shape %v)",
+			e.begin, e.end, size, esz*e.n, esz, e.n, e.shape)
 	}
 	return e, nil
 }
@@ -572,15 +631,26 @@ func writeSafetensors(w io.Writer, ws *Weights, header []byte) error {
 	bw.Write(header)
 	buf := make([]byte, 0, 1<<16)
 	for _, name := range ws.Order {
-		for _, v := range ws.Tensors[name].Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) == cap(buf) {
-				bw.Write(buf)
-				buf = buf[:0]
+		t := ws.Tensors[name]
+		switch t.DType {
+		case abi.S8:
+			for _, v := range t.I8 {
+				bw.WriteByte(byte(v))
 			}
+		case abi.U8:
+			bw.Write(t.U8)
+		default:
+			for _, v := range t.Data {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+				if len(buf) == cap(buf) {
+					bw.Write(buf)
+					buf = buf[:0]
+				}
+			}
+			bw.Write(buf)
+			buf = buf[:0]
 		}
 	}
-	bw.Write(buf)
 	if err := bw.Flush(); err != nil { // bufio keeps the first write error
 		return fmt.Errorf("safetensors: %w", err)
 	}
@@ -693,14 +763,24 @@ func safetensorsHeader(ws *Weights) ([]byte, error) {
 			}
 			n *= d
 		}
-		if n != len(t.Data) {
-			return nil, fmt.Errorf("tensor %q: shape %v holds %d values, got %d", name, t.Shape, n, len(t.Data))
+		dtype := stDTypeName(t.DType)
+		if dtype == "" {
+			return nil, fmt.Errorf("tensor %q: element type %s cannot be stored (F32, I8 and U8 can)", name, t.DType)
+		}
+		for _, d := range stDTypes {
+			k := map[abi.DType]int{abi.F32: len(t.Data), abi.S8: len(t.I8), abi.U8: len(t.U8)}[d.dtype]
+			switch {
+			case d.dtype == t.DType && k != n:
+				return nil, fmt.Errorf("tensor %q: shape %v holds %d values, got %d", name, t.Shape, n, k)
+			case d.dtype != t.DType && k > 0:
+				return nil, fmt.Errorf("tensor %q of type %s also holds %d %s values", name, dtype, k, d.dtype.GoType())
+			}
 		}
 		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
 		writeJSONString(&b, name)
-		b.WriteString(`:{"dtype":"F32","shape":[`)
+		b.WriteString(`:{"dtype":"` + dtype + `","shape":[`)
 		for i, d := range t.Shape {
 			if i > 0 {
 				b.WriteByte(',')
@@ -710,7 +790,7 @@ func safetensorsHeader(ws *Weights) ([]byte, error) {
 		b.WriteString(`],"data_offsets":[`)
 		b.WriteString(strconv.Itoa(off))
 		b.WriteByte(',')
-		off += 4 * n
+		off += t.DType.Size() * n
 		b.WriteString(strconv.Itoa(off))
 		b.WriteString("]}")
 	}

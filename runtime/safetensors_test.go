@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // stFile assembles a safetensors file from a header and a data section.
@@ -45,6 +47,10 @@ func sameWeights(a, b *Weights) string {
 		if ta.Name != tb.Name || !slices.Equal(ta.Shape, tb.Shape) || len(ta.Data) != len(tb.Data) {
 			return "tensor " + name + " name/shape/length differs"
 		}
+		if ta.DType != tb.DType || !slices.Equal(ta.I8, tb.I8) || !slices.Equal(ta.U8, tb.U8) ||
+			(ta.I8 == nil) != (tb.I8 == nil) || (ta.U8 == nil) != (tb.U8 == nil) {
+			return "tensor " + name + " dtype or integer data differs"
+		}
 		for i := range ta.Data {
 			if math.Float32bits(ta.Data[i]) != math.Float32bits(tb.Data[i]) {
 				return "tensor " + name + " data differs"
@@ -76,6 +82,16 @@ func sampleWeights(t testing.TB) *Weights {
 	add("empty", []int{0, 3}, []float32{})
 	add(`odd "name" <&> ü`, []int{3}, []float32{nan, float32(math.Inf(1)), float32(math.Inf(-1))})
 	add("b/bias", []int{2}, []float32{math.MaxFloat32, math.SmallestNonzeroFloat32})
+	if err := ws.AddInt8("q/kernel_q", []int{2, 3}, []int8{-128, -127, -1, 0, 1, 127}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.AddUint8("q/out0_zero_point", []int{3}, []uint8{0, 128, 255}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.AddInt8("q/empty", []int{0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	add("after/ints", []int{1}, []float32{-3})
 	ws.Metadata["model"] = "sample"
 	ws.Metadata["a"] = "<&> \"quoted\"\n"
 	return ws
@@ -249,6 +265,12 @@ func TestParseSafetensorsErrors(t *testing.T) {
 		{"end beyond data", hdr(`"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}`), `tensor "w": data_offsets [0, 16]: end is beyond the data section (8 bytes)`},
 		{"huge end", hdr(`"w":{"dtype":"F32","shape":[2],"data_offsets":[0,9223372036854775807]}`), `end is beyond the data section`},
 		{"size mismatch", hdr(`"w":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}`), `tensor "w": data_offsets [0, 8] span 8 bytes, want 4 (4 bytes × 1 elements of shape [1])`},
+		{"dtype I16", hdr(`"w":{"dtype":"I16","shape":[4],"data_offsets":[0,8]}`), `tensor "w": dtype I16 is not supported, want F32 (or I8, U8`},
+		{"I8 size mismatch", hdr(`"w":{"dtype":"I8","shape":[2],"data_offsets":[0,8]}`), `tensor "w": data_offsets [0, 8] span 8 bytes, want 2 (1 bytes × 2 elements of shape [2])`},
+		{"U8 size mismatch", hdr(`"w":{"dtype":"U8","shape":[4,4],"data_offsets":[0,8]}`), `span 8 bytes, want 16 (1 bytes × 16 elements`},
+		{"I8 beyond data", hdr(`"w":{"dtype":"I8","shape":[9],"data_offsets":[0,9]}`), `end is beyond the data section (8 bytes)`},
+		{"I8 byte size overflow", hdr(`"w":{"dtype":"I8","shape":[4611686018427387904],"data_offsets":[0,8]}`), `byte size overflows`},
+		{"I8 overlaps F32", hdr(`"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I8","shape":[2],"data_offsets":[3,5]}`), `tensors "a" (bytes [0, 4)) and "b" (bytes [3, 5)) overlap`},
 		{"overlap", hdr(`"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}`), `tensors "a" (bytes [0, 8)) and "b" (bytes [4, 8)) overlap`},
 		{"identical ranges", hdr(`"a":{` + ok + `},"b":{` + ok + `}`), `tensors "a" (bytes [0, 8)) and "b" (bytes [0, 8)) overlap`},
 		{"overlap across empty", hdr(`"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}`), `tensors "a" (bytes [0, 8)) and "b" (bytes [4, 8)) overlap`},
@@ -323,6 +345,24 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 		{"listed twice", func(ws *Weights) *Weights { ws.Order = append(ws.Order, "a"); return ws }, `tensor "a" is listed twice in Order`},
 		{"reserved name", func(ws *Weights) *Weights { ws.Add("__metadata__", nil, []float32{1}); return ws }, `tensor name "__metadata__" is reserved`},
 		{"bad UTF-8 name", func(ws *Weights) *Weights { ws.Add("\xff", nil, []float32{1}); return ws }, `name is not valid UTF-8`},
+		{"unstorable type", func(ws *Weights) *Weights {
+			ws.Tensors["a"].DType, ws.Tensors["a"].Data = abi.S32, nil
+			return ws
+		}, `tensor "a": element type s32 cannot be stored (F32, I8 and U8 can)`},
+		{"I8 too short", func(ws *Weights) *Weights {
+			ws.AddInt8("q", []int{3}, []int8{1, 2, 3})
+			ws.Tensors["q"].I8 = ws.Tensors["q"].I8[:2]
+			return ws
+		}, `tensor "q": shape [3] holds 3 values, got 2`},
+		{"I8 with floats", func(ws *Weights) *Weights {
+			ws.Tensors["a"].DType, ws.Tensors["a"].I8 = abi.S8, []int8{1, 2}
+			return ws
+		}, `tensor "a" of type I8 also holds 2 float32 values`},
+		{"U8 with int8s", func(ws *Weights) *Weights {
+			ws.AddUint8("u", []int{1}, []uint8{1})
+			ws.Tensors["u"].I8 = []int8{1}
+			return ws
+		}, `tensor "u" of type U8 also holds 1 int8 values`},
 		{"bad UTF-8 metadata", func(ws *Weights) *Weights { ws.Metadata["k"] = "\xfe"; return ws }, `metadata "k": key or value is not valid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,6 +563,7 @@ func FuzzParseSafetensors(f *testing.F) {
 	f.Add(stFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[],"data_offsets":[8,12]}}`, f32LE(1, 2, 3)))
 	f.Add(stFile(`{"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}`, f32LE(1)))
 	f.Add(stFile(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, f32LE(1)))
+	f.Add(stFile(`{"k":{"dtype":"I8","shape":[3],"data_offsets":[0,3]},"z":{"dtype":"U8","shape":[1],"data_offsets":[3,4]},"f":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, append([]byte{0x80, 0x7f, 1, 255}, f32LE(2)...)))
 	f.Add([]byte{})
 	// Hostile headers: absurd lengths, huge values of the wrong kind,
 	// offsets outside the file, overlapping and out-of-order data.
@@ -572,4 +613,96 @@ func FuzzParseSafetensors(f *testing.F) {
 		}
 		checkRoundTrip(t, ws)
 	})
+}
+
+// TestSafetensorsInt: the I8 and U8 tensors of a quantized weight file
+// (docs/int8.md) are written and read byte for byte, in memory and lazily,
+// and a reader asking for the wrong element type is told so.
+func TestSafetensorsInt(t *testing.T) {
+	ws := NewWeights()
+	if err := ws.AddInt8("k", []int{3}, []int8{-128, 127, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.AddUint8("z", []int{1}, []uint8{255}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Add("f", []int{1}, []float32{2}); err != nil {
+		t.Fatal(err)
+	}
+	header := `{"k":{"dtype":"I8","shape":[3],"data_offsets":[0,3]},` +
+		`"z":{"dtype":"U8","shape":[1],"data_offsets":[3,4]},` +
+		`"f":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`
+	for len(header)%8 != 0 {
+		header += " "
+	}
+	want := stFile(header, append([]byte{0x80, 0x7f, 1, 255}, f32LE(2)...))
+	var buf bytes.Buffer
+	if err := WriteSafetensors(&buf, ws); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("got\n%q\nwant\n%q", buf.Bytes(), want)
+	}
+	parsed, err := ParseSafetensors(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameWeights(ws, parsed); d != "" {
+		t.Fatalf("parsed: %s", d)
+	}
+	if tk := parsed.Tensors["k"]; tk.DType != abi.S8 || tk.Data != nil || tk.U8 != nil {
+		t.Errorf("k parsed as %+v", tk)
+	}
+	path := writeTemp(t, "q.safetensors", want)
+	lazy, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	for _, ww := range []*Weights{parsed, lazy} {
+		if k, err := ww.Int8("k"); err != nil || !slices.Equal(k, []int8{-128, 127, 1}) {
+			t.Errorf("Int8(k) = %v, %v", k, err)
+		}
+		if z, err := ww.Uint8("z"); err != nil || !slices.Equal(z, []uint8{255}) {
+			t.Errorf("Uint8(z) = %v, %v", z, err)
+		}
+		if f, err := ww.Data("f"); err != nil || !slices.Equal(f, []float32{2}) {
+			t.Errorf("Data(f) = %v, %v", f, err)
+		}
+		for _, tc := range []struct {
+			name string
+			fn   func() error
+			want string
+		}{
+			{"Data(k)", func() error { _, err := ww.Data("k"); return err }, `tensor "k" holds int8 values, not float32`},
+			{"Data(z)", func() error { _, err := ww.Data("z"); return err }, `tensor "z" holds uint8 values, not float32`},
+			{"Int8(f)", func() error { _, err := ww.Int8("f"); return err }, `tensor "f" holds float32 values, not int8`},
+			{"Uint8(k)", func() error { _, err := ww.Uint8("k"); return err }, `tensor "k" holds int8 values, not uint8`},
+			{"Int8(none)", func() error { _, err := ww.Int8("none"); return err }, `no tensor "none"`},
+			{"Check", func() error { return ww.Check([]TensorSpec{{"k", []int{3}}, {"z", []int{1}}, {"f", []int{1}}}) }, `tensor "k" holds int8 values, want float32`},
+		} {
+			if err := tc.fn(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+			}
+		}
+	}
+	if err := lazy.loadAll(); err != nil {
+		t.Fatal(err)
+	}
+	lazy.src = nil
+	if d := sameWeights(ws, lazy); d != "" {
+		t.Fatalf("loaded lazily: %s", d)
+	}
+	// A file truncated after it was opened is an error, not short data.
+	trunc, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trunc.Close()
+	if err := os.Truncate(path, int64(len(want)-6)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trunc.Int8("k"); err == nil || !strings.Contains(err.Error(), `tensor "k": reading data bytes [0, 3)`) {
+		t.Errorf("truncated: %v", err)
+	}
 }

@@ -10,14 +10,33 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/internal/fileio"
+	"github.com/rnc-dev/rnc/runtime/abi"
 	"github.com/rnc-dev/rnc/runtime/hdf5"
 )
 
-// Tensor is one named float32 tensor, row-major (C order).
+// Tensor is one named tensor, row-major (C order): float32 values in
+// Data, or, in a quantized weight file (docs/int8.md), int8 values in I8
+// or uint8 values in U8, as DType says.
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
+	// DType is the element type: abi.F32 (the zero value; Data), abi.S8
+	// (I8, safetensors "I8") or abi.U8 (U8, safetensors "U8").
+	DType abi.DType
+	I8    []int8
+	U8    []uint8
+}
+
+// loaded reports whether t's values are in memory.
+func (t *Tensor) loaded() bool {
+	switch t.DType {
+	case abi.S8:
+		return t.I8 != nil
+	case abi.U8:
+		return t.U8 != nil
+	}
+	return t.Data != nil
 }
 
 // NumElements returns the product of the shape's dimensions.
@@ -44,16 +63,21 @@ type Weights struct {
 
 // weightSource reads tensor data on demand.
 type weightSource interface {
+	// read returns a float32 tensor's values.
 	read(name string) ([]float32, error)
+	// readBytes returns the bytes of a tensor of one-byte elements (I8,
+	// U8).
+	readBytes(name string) ([]byte, error)
 	close() error
 }
 
-// Data returns a tensor's values: Tensor.Data if loaded, else read from
-// the file the weights were opened from (a new slice on every call).
+// Data returns a float32 tensor's values: Tensor.Data if loaded, else read
+// from the file the weights were opened from (a new slice on every call).
+// A tensor of another element type is an error.
 func (w *Weights) Data(name string) ([]float32, error) {
-	t := w.Tensors[name]
-	if t == nil {
-		return nil, fmt.Errorf("no tensor %q", name)
+	t, err := w.typed(name, abi.F32)
+	if err != nil {
+		return nil, err
 	}
 	if t.Data != nil || w.src == nil {
 		return t.Data, nil
@@ -61,18 +85,79 @@ func (w *Weights) Data(name string) ([]float32, error) {
 	return w.src.read(name)
 }
 
+// Int8 returns an int8 tensor's values (see Data).
+func (w *Weights) Int8(name string) ([]int8, error) {
+	t, err := w.typed(name, abi.S8)
+	if err != nil {
+		return nil, err
+	}
+	if t.I8 != nil || w.src == nil {
+		return t.I8, nil
+	}
+	b, err := w.src.readBytes(name)
+	if err != nil {
+		return nil, err
+	}
+	return bytesAsInt8(b), nil
+}
+
+// Uint8 returns a uint8 tensor's values (see Data).
+func (w *Weights) Uint8(name string) ([]uint8, error) {
+	t, err := w.typed(name, abi.U8)
+	if err != nil {
+		return nil, err
+	}
+	if t.U8 != nil || w.src == nil {
+		return t.U8, nil
+	}
+	return w.src.readBytes(name)
+}
+
+// typed returns the tensor name, which must hold elements of type d.
+func (w *Weights) typed(name string, d abi.DType) (*Tensor, error) {
+	t := w.Tensors[name]
+	if t == nil {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	if t.DType != d {
+		return nil, fmt.Errorf("tensor %q holds %s values, not %s", name, t.DType.GoType(), d.GoType())
+	}
+	return t, nil
+}
+
+func bytesAsInt8(b []byte) []int8 {
+	out := make([]int8, len(b))
+	for i, v := range b {
+		out[i] = int8(v)
+	}
+	return out
+}
+
 // loadAll reads the data of every tensor not loaded yet.
 func (w *Weights) loadAll() error {
 	for _, name := range w.Order {
 		t := w.Tensors[name]
-		if t == nil || t.Data != nil || w.src == nil {
+		if t == nil || t.loaded() || w.src == nil {
 			continue
 		}
-		d, err := w.src.read(name)
-		if err != nil {
-			return err
+		switch t.DType {
+		case abi.S8, abi.U8:
+			b, err := w.src.readBytes(name)
+			if err != nil {
+				return err
+			}
+			if t.DType == abi.S8 {
+				t.I8 = bytesAsInt8(b)
+			} else {
+				t.U8 = b
+			}
+		default:
+			d, err := w.src.read(name)
+			if err != nil {
+				return err
+			}
+			t.Data = d
 		}
-		t.Data = d
 	}
 	return nil
 }
@@ -106,6 +191,35 @@ func (w *Weights) Add(name string, shape []int, data []float32) error {
 	return nil
 }
 
+// AddInt8 inserts an int8 tensor (safetensors "I8"), as Add does.
+func (w *Weights) AddInt8(name string, shape []int, data []int8) error {
+	return w.addTyped(&Tensor{Name: name, Shape: append([]int(nil), shape...), DType: abi.S8, I8: data}, len(data))
+}
+
+// AddUint8 inserts a uint8 tensor (safetensors "U8"), as Add does.
+func (w *Weights) AddUint8(name string, shape []int, data []uint8) error {
+	return w.addTyped(&Tensor{Name: name, Shape: append([]int(nil), shape...), DType: abi.U8, U8: data}, len(data))
+}
+
+func (w *Weights) addTyped(t *Tensor, n int) error {
+	if _, dup := w.Tensors[t.Name]; dup {
+		return fmt.Errorf("duplicate tensor %q", t.Name)
+	}
+	if want := NumElements(t.Shape); want != n {
+		return fmt.Errorf("tensor %q: shape %v holds %d values, got %d", t.Name, t.Shape, want, n)
+	}
+	if n == 0 { // loaded, not to be read from a file
+		if t.DType == abi.S8 {
+			t.I8 = []int8{}
+		} else {
+			t.U8 = []uint8{}
+		}
+	}
+	w.Tensors[t.Name] = t
+	w.Order = append(w.Order, t.Name)
+	return nil
+}
+
 // TensorSpec is what a model expects of one tensor.
 type TensorSpec struct {
 	Name  string
@@ -127,6 +241,10 @@ func (w *Weights) Check(want []TensorSpec) error {
 		}
 		if !equalShape(t.Shape, s.Shape) {
 			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", s.Name, t.Shape, s.Shape))
+			continue
+		}
+		if t.DType != abi.F32 {
+			problems = append(problems, fmt.Sprintf("tensor %q holds %s values, want float32 (a quantized weight file? docs/int8.md)", s.Name, t.DType.GoType()))
 			continue
 		}
 		if err := checkFinite(s.Name, t.Data); err != nil { // data not loaded yet: checked when read
@@ -310,6 +428,10 @@ func loadWeightsFile(path string, headersOnly bool) (*Weights, error) {
 type listedSource struct{}
 
 func (listedSource) read(name string) ([]float32, error) {
+	return nil, fmt.Errorf("tensor %q: the weights were listed (ListWeightsFile), not loaded", name)
+}
+
+func (listedSource) readBytes(name string) ([]byte, error) {
 	return nil, fmt.Errorf("tensor %q: the weights were listed (ListWeightsFile), not loaded", name)
 }
 

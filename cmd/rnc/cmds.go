@@ -14,6 +14,7 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -157,7 +158,7 @@ var weightsLsCmd = &command{
 	short:   "list the tensors of a weight file",
 	name:    "weights ls",
 	args:    "WEIGHTS",
-	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts, and the file's metadata, from its headers (no tensor data is read).",
+	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts (and the element type of a quantized file's integer tensors), and the file's metadata, from its headers (no tensor data is read).",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
 			path, err := oneArg(args, "weight file")
@@ -180,7 +181,11 @@ var weightsLsCmd = &command{
 			}
 			for _, name := range ws.Order {
 				t := ws.Tensors[name]
-				fmt.Fprintf(w, "%-50s %-20s %d\n", name, fmt.Sprint(t.Shape), runtime.NumElements(t.Shape))
+				typ := ""
+				if t.DType != abi.F32 { // a quantized file's integers (docs/int8.md)
+					typ = " " + t.DType.String()
+				}
+				fmt.Fprintf(w, "%-50s %-20s %d%s\n", name, fmt.Sprint(t.Shape), runtime.NumElements(t.Shape), typ)
 			}
 			fmt.Fprintf(w, "%d tensors, %d parameters\n", len(ws.Order), countParams(ws))
 			return nil

@@ -55,7 +55,7 @@ func runCleanups() {
 
 func init() {
 	commands = []*command{
-		demoCmd, compileCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd, reportCmd,
+		demoCmd, compileCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, quantizeCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd, reportCmd,
 	}
 }
 

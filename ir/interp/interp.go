@@ -155,7 +155,22 @@ func (it *Interp) ImageBytes() int64 {
 
 // Run executes the graph on a batch of n images (NHWC float32, images
 // consecutive) and returns the graph's outputs in logical order.
-func (it *Interp) Run(input []float32, n int) (outs [][]float32, err error) {
+func (it *Interp) Run(input []float32, n int) ([][]float32, error) {
+	return it.RunObserved(input, n, nil)
+}
+
+// Observer sees every op's outputs during RunObserved, once per op, in
+// graph order, after the op has computed them for the whole batch and
+// before they are stored: outs[i] is output i in logical order (NHWC, or
+// NC for vectors), the n images one after another; the Input op's is a
+// copy of the input. The observer may change the values in place (a
+// fake-quantized run rounds every output so): the op's readers and the
+// graph's outputs see what it leaves. It must not keep outs.
+type Observer func(op *ir.Op, outs [][]float32)
+
+// RunObserved is Run with an observer (nil: none) called on each op's
+// outputs.
+func (it *Interp) RunObserved(input []float32, n int, observe Observer) (outs [][]float32, err error) {
 	ins := it.g.Inputs()
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("interp: graph has %d inputs, want 1", len(ins))
@@ -183,12 +198,18 @@ func (it *Interp) Run(input []float32, n int) (outs [][]float32, err error) {
 		var vals [][]float32 // logical
 		if op.Kind == ir.Input {
 			vals = [][]float32{input}
+			if observe != nil {
+				vals = [][]float32{append([]float32(nil), input...)}
+			}
 		} else {
 			inputs := make([][]float32, len(op.Inputs))
 			for i, v := range op.Inputs {
 				inputs[i] = st.load(v)
 			}
 			vals = it.exec(op, inputs, n)
+		}
+		if observe != nil {
+			observe(op, vals)
 		}
 		for i, o := range op.Outputs {
 			st.store(o, vals[i])
