@@ -1,0 +1,60 @@
+package quant
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+// digitsFloat32Correct is the float32 tinyv2's score on the digits test
+// split (ir/interp TestDigitsFloat32Accuracy asserts it).
+const digitsFloat32Correct = 198
+
+// TestDigitsFakeQuant: calibrated on the 30 calibration images of the
+// digits data (testdata/digits), the fake-quantized tinyv2 — every int8
+// layer's kernel and every quantized tensor on its uint8 grid, as int8
+// inference computes them — classifies the 200 held-out test images as the
+// float32 model does on all but at most 2 (the bound: int8 top-1
+// within 1 point of float32's, 198/200). This is the simulation of int8
+// inference (TestFakeQuantIsInt8 checks it against abi's integer
+// arithmetic on relu-only layers); the integer reference and the
+// generated int8 package take its place when the int8 path is wired in.
+func TestDigitsFakeQuant(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "digits")
+	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := runtime.ReadSafetensorsFile(filepath.Join(dir, "tinyv2_digits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) ([]float32, []int) {
+		v, shape, err := npy.Read(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, shape
+	}
+	calib, cs := read("calib_inputs.npy")
+	test, ts := read("test_inputs.npy")
+	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Measure(test, ts[0]); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("calibrated on %d images (%s %g): on the %d test images, output SQNR %.1f dB, top-1 agreement with float32 %d/%d",
+		r.Images, r.Options.Method, r.Options.Percentile, r.Measured, r.OutputSQNR, r.Agree, r.Measured)
+	if r.Measured != 200 || r.Agree < r.Measured-2 {
+		t.Errorf("top-1 agreement %d/%d: more than 2 test images change class (float32 scores %d/200)", r.Agree, r.Measured, digitsFloat32Correct)
+	}
+}
