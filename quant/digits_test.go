@@ -58,3 +58,61 @@ func TestDigitsFakeQuant(t *testing.T) {
 		t.Errorf("top-1 agreement %d/%d: more than 2 test images change class (float32 scores %d/200)", r.Agree, r.Measured, digitsFloat32Correct)
 	}
 }
+
+// TestDigitsInt8: the integer reference (interp.RunInt8: int32 sums of
+// uint8 × int8 codes, abi's epilogue arithmetic) of tinyv2 calibrated on
+// the 30 digits calibration images scores within 1 point (2 images) of
+// float32's 198/200 on the 200 test images.
+func TestDigitsInt8(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "digits")
+	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := runtime.ReadSafetensorsFile(filepath.Join(dir, "tinyv2_digits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) ([]float32, []int) {
+		v, shape, err := npy.Read(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, shape
+	}
+	calib, cs := read("calib_inputs.npy")
+	test, ts := read("test_inputs.npy")
+	labels, _ := read("test_labels.npy")
+	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := r.Int8()
+	if len(q.Convs) < 10 {
+		t.Fatalf("%d int8 convs", len(q.Convs))
+	}
+	out, err := r.RunInt8(test, ts[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct, classes := 0, len(out[0])/ts[0]
+	for i := 0; i < ts[0]; i++ {
+		p := out[0][i*classes : (i+1)*classes]
+		best := 0
+		for c := range p {
+			if p[c] > p[best] {
+				best = c
+			}
+		}
+		if best == int(labels[i]) {
+			correct++
+		}
+	}
+	t.Logf("int8 (integer reference, %d int8 convs): %d/%d correct; float32: %d/200", len(q.Convs), correct, ts[0], digitsFloat32Correct)
+	if correct < digitsFloat32Correct-2 {
+		t.Errorf("int8 top-1 %d/200, more than 1 point below float32's %d/200", correct, digitsFloat32Correct)
+	}
+}

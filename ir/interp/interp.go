@@ -171,6 +171,13 @@ type Observer func(op *ir.Op, outs [][]float32)
 // RunObserved is Run with an observer (nil: none) called on each op's
 // outputs.
 func (it *Interp) RunObserved(input []float32, n int, observe Observer) (outs [][]float32, err error) {
+	return it.runWith(input, n, func(op *ir.Op, in [][]float32) [][]float32 { return it.exec(op, in, n) }, observe)
+}
+
+// runWith runs the graph with exec computing each op's outputs from its
+// inputs (logical order; exec may overwrite the inputs it is given), and
+// observe (nil: none) seeing them before they are stored.
+func (it *Interp) runWith(input []float32, n int, exec func(op *ir.Op, in [][]float32) [][]float32, observe Observer) (outs [][]float32, err error) {
 	ins := it.g.Inputs()
 	if len(ins) != 1 {
 		return nil, fmt.Errorf("interp: graph has %d inputs, want 1", len(ins))
@@ -206,7 +213,7 @@ func (it *Interp) RunObserved(input []float32, n int, observe Observer) (outs []
 			for i, v := range op.Inputs {
 				inputs[i] = st.load(v)
 			}
-			vals = it.exec(op, inputs, n)
+			vals = exec(op, inputs)
 		}
 		if observe != nil {
 			observe(op, vals)

@@ -1,0 +1,160 @@
+package quant
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rnc-dev/rnc/dsl"
+	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
+)
+
+// blocked turns image i of a logical NHWC map of codes (n images) into
+// uint8 nChw16c.
+func blocked(v []float32, t ir.Type, i int) []uint8 {
+	H, W, C := t.H(), t.W(), t.C()
+	cb := (C + 15) / 16
+	out := make([]uint8, cb*H*W*16)
+	img := v[i*H*W*C:]
+	for h := 0; h < H; h++ {
+		for w := 0; w < W; w++ {
+			for c := 0; c < C; c++ {
+				out[((c/16*H+h)*W+w)*16+c%16] = uint8(img[(h*W+w)*C+c])
+			}
+		}
+	}
+	return out
+}
+
+// pad16 pads a per-channel vector to whole 16-channel blocks with zeros.
+func pad16(v []float32) []float32 {
+	out := make([]float32, (len(v)+15)/16*16)
+	copy(out, v)
+	return out
+}
+
+// TestInt8ReferencesAgree: on every int8 conv of tinyv2 calibrated on the
+// digits data — residual adds at strides 1 and 2, the pre-activation
+// dual outputs, affine and relu epilogues — the interpreter's integer
+// reference (interp.RunInt8, its own code) and the runtime's
+// (runtime.ConvU8, which the VNNI kernels equal bit for bit: codegen/vnni
+// TestKernels) give the same output bytes on real activations. The two
+// share only abi's arithmetic definitions, so this ties the oracle to
+// the kernels.
+func TestInt8ReferencesAgree(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "digits")
+	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := runtime.ReadSafetensorsFile(filepath.Join(dir, "tinyv2_digits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calib, cs := func() ([]float32, []int) {
+		v, s, err := npy.Read(filepath.Join(dir, "calib_inputs.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, s
+	}()
+	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := r.Int8()
+	codes := map[*ir.Value][]float32{}
+	const n = 2
+	per := len(calib) / cs[0]
+	if _, err := r.RunInt8(calib[:n*per], n, func(op *ir.Op, outs [][]float32) {
+		for i, o := range op.Outputs {
+			codes[o] = append([]float32(nil), outs[i]...)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checked, stride2, dual, affine := 0, 0, 0, 0
+	for op, c := range q.Convs {
+		a := &op.Attrs
+		xt, ot := op.Inputs[0].Type, op.Out().Type
+		cv := &runtime.ConvU8{IC: xt.C(), OC: ot.C(), H: xt.H(), W: xt.W(), KH: a.Kernel[0], KW: a.Kernel[1],
+			SH: a.Strides[0], SW: a.Strides[1], Pad: a.Pad}
+		sx := q.Tensors[op.Inputs[0]].Scale
+		m := make([]float32, ot.C())
+		for f := range m {
+			m[f] = sx * c.Scale[f]
+		}
+		hwio := make([]float32, len(c.Kernel))
+		for i, k := range c.Kernel {
+			hwio[i] = float32(k) * c.Scale[i%ot.C()]
+		}
+		wt, err := runtime.PackConvS8(hwio, a.Kernel[0], a.Kernel[1], xt.C(), ot.C(), c.Scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for img := 0; img < n; img++ {
+			args := &runtime.ConvU8Args{In: blocked(codes[op.Inputs[0]], xt, img), Wt: wt, M: pad16(m), B: pad16(c.Bias)}
+			cv.Epi = nil
+			for _, st := range a.Epi {
+				e := runtime.Epi{Op: st.Kind, Sub: st.Sub, Mul: float32(st.Mul), Add: float32(st.Add)}
+				cv.Epi = append(cv.Epi, e)
+				switch st.Kind {
+				case ir.StepAdd, ir.StepMul:
+					v := op.Inputs[st.Arg]
+					p := q.Tensors[v]
+					if st.Kind == ir.StepAdd {
+						args.Res, args.Q.Res = blocked(codes[v], v.Type, img), runtime.U8Quant{S: p.Scale, Z: p.Zero}
+						cv.ResH, cv.ResW = v.Type.H(), v.Type.W()
+						if st.Sub == 2 && img == 0 {
+							stride2++
+						}
+					} else {
+						args.Mul, args.Q.Mul = blocked(codes[v], v.Type, img), runtime.U8Quant{S: p.Scale, Z: p.Zero}
+					}
+				case ir.StepAffine:
+					ws, err := interp.EvalWeights(r.Graph, w, []*ir.Weight{st.Scale, st.Shift})
+					if err != nil {
+						t.Fatal(err)
+					}
+					args.Scale, args.Shift = pad16(ws[0][:ot.C()]), pad16(ws[1][:ot.C()])
+					if img == 0 {
+						affine++
+					}
+				}
+			}
+			for k, o := range op.Outputs {
+				p := q.Tensors[o]
+				args.Q.Out[k] = runtime.U8Out{Inv: 1 / p.Scale, Z: p.Zero}
+				args.Out = append(args.Out, make([]uint8, cv.OCB()*16*cv.OH()*cv.OW()))
+			}
+			if len(op.Outputs) == 2 && img == 0 {
+				dual++
+			}
+			if err := cv.Run(args, 0, cv.OCB(), 0, cv.OH()); err != nil {
+				t.Fatalf("%s: %v", op.Name(), err)
+			}
+			for k, o := range op.Outputs {
+				want := blocked(codes[o], o.Type, img)
+				for i := range want {
+					if lane := i % 16; (i/16/(cv.OH()*cv.OW()))*16+lane >= ot.C() {
+						continue // pad channels
+					}
+					if args.Out[k][i] != want[i] {
+						t.Fatalf("%s output %d image %d: byte %d is %d in runtime.ConvU8, %d in the interpreter", op.Name(), k, img, i, args.Out[k][i], want[i])
+					}
+				}
+			}
+		}
+		checked++
+	}
+	t.Logf("%d int8 convs agree byte for byte on %d images (%d with a stride-2 residual, %d with two outputs, %d with an affine)", checked, n, stride2, dual, affine)
+	if checked < 10 || stride2 == 0 || dual == 0 || affine == 0 {
+		t.Errorf("the model did not exercise the epilogues: %d convs, %d stride-2, %d dual, %d affine", checked, stride2, dual, affine)
+	}
+}
