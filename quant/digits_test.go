@@ -2,6 +2,8 @@ package quant
 
 import (
 	"path/filepath"
+
+	"github.com/rnc-dev/rnc/ir"
 	"testing"
 
 	"github.com/rnc-dev/rnc/dsl"
@@ -14,16 +16,17 @@ import (
 // split (ir/interp TestDigitsFloat32Accuracy asserts it).
 const digitsFloat32Correct = 198
 
-// TestDigitsFakeQuant: calibrated on the 30 calibration images of the
-// digits data (testdata/digits), the fake-quantized tinyv2 — every int8
-// layer's kernel and every quantized tensor on its uint8 grid, as int8
-// inference computes them — classifies the 200 held-out test images as the
-// float32 model does on all but at most 2 (the bound: int8 top-1
-// within 1 point of float32's, 198/200). This is the simulation of int8
-// inference (TestFakeQuantIsInt8 checks it against abi's integer
-// arithmetic on relu-only layers); the integer reference and the
-// generated int8 package take its place when the int8 path is wired in.
-func TestDigitsFakeQuant(t *testing.T) {
+// digitsData is tinyv2 lowered for AVX-512 with its digits weights, and
+// the digits calibration and test splits (testdata/digits).
+type digitsData struct {
+	g                  *ir.Graph
+	w                  *runtime.Weights
+	calib, test, label []float32
+	nCalib, nTest      int
+}
+
+func loadDigits(t *testing.T) *digitsData {
+	t.Helper()
 	dir := filepath.Join("..", "testdata", "digits")
 	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
 	if err != nil {
@@ -36,20 +39,36 @@ func TestDigitsFakeQuant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(name string) ([]float32, []int) {
+	read := func(name string) ([]float32, int) {
 		v, shape, err := npy.Read(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v, shape
+		return v, shape[0]
 	}
-	calib, cs := read("calib_inputs.npy")
-	test, ts := read("test_inputs.npy")
-	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	d := &digitsData{g: g, w: w}
+	d.calib, d.nCalib = read("calib_inputs.npy")
+	d.test, d.nTest = read("test_inputs.npy")
+	d.label, _ = read("test_labels.npy")
+	return d
+}
+
+// TestDigitsFakeQuant: calibrated on the 30 calibration images of the
+// digits data (testdata/digits), the fake-quantized tinyv2 — every int8
+// layer's kernel and every quantized tensor on its uint8 grid, as int8
+// inference computes them — classifies the 200 held-out test images as the
+// float32 model does on all but at most 2 (the bound: int8 top-1
+// within 1 point of float32's, 198/200). This is the simulation of int8
+// inference (TestFakeQuantIsInt8 checks it against abi's integer
+// arithmetic on relu-only layers); the integer reference and the
+// generated int8 package take its place when the int8 path is wired in.
+func TestDigitsFakeQuant(t *testing.T) {
+	d := loadDigits(t)
+	r, err := Calibrate(d.g, d.w, d.calib, d.nCalib, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Measure(test, ts[0]); err != nil {
+	if err := r.Measure(d.test, d.nTest); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("calibrated on %d images (%s %g): on the %d test images, output SQNR %.1f dB, top-1 agreement with float32 %d/%d",
@@ -64,29 +83,8 @@ func TestDigitsFakeQuant(t *testing.T) {
 // the 30 digits calibration images scores within 1 point (2 images) of
 // float32's 198/200 on the 200 test images.
 func TestDigitsInt8(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "digits")
-	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
-		t.Fatal(err)
-	}
-	w, err := runtime.ReadSafetensorsFile(filepath.Join(dir, "tinyv2_digits.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(name string) ([]float32, []int) {
-		v, shape, err := npy.Read(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v, shape
-	}
-	calib, cs := read("calib_inputs.npy")
-	test, ts := read("test_inputs.npy")
-	labels, _ := read("test_labels.npy")
-	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	d := loadDigits(t)
+	r, err := Calibrate(d.g, d.w, d.calib, d.nCalib, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +92,12 @@ func TestDigitsInt8(t *testing.T) {
 	if len(q.Convs) < 10 {
 		t.Fatalf("%d int8 convs", len(q.Convs))
 	}
-	out, err := r.RunInt8(test, ts[0], nil)
+	out, err := r.RunInt8(d.test, d.nTest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	correct, classes := 0, len(out[0])/ts[0]
-	for i := 0; i < ts[0]; i++ {
+	correct, classes := 0, len(out[0])/d.nTest
+	for i := 0; i < d.nTest; i++ {
 		p := out[0][i*classes : (i+1)*classes]
 		best := 0
 		for c := range p {
@@ -107,11 +105,11 @@ func TestDigitsInt8(t *testing.T) {
 				best = c
 			}
 		}
-		if best == int(labels[i]) {
+		if best == int(d.label[i]) {
 			correct++
 		}
 	}
-	t.Logf("int8 (integer reference, %d int8 convs): %d/%d correct; float32: %d/200", len(q.Convs), correct, ts[0], digitsFloat32Correct)
+	t.Logf("int8 (integer reference, %d int8 convs): %d/%d correct; float32: %d/200", len(q.Convs), correct, d.nTest, digitsFloat32Correct)
 	if correct < digitsFloat32Correct-2 {
 		t.Errorf("int8 top-1 %d/200, more than 1 point below float32's %d/200", correct, digitsFloat32Correct)
 	}

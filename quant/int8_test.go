@@ -1,15 +1,11 @@
 package quant
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/rnc-dev/rnc/dsl"
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
-	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
-	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
 // blocked turns image i of a logical NHWC map of codes (n images) into
@@ -45,33 +41,16 @@ func pad16(v []float32) []float32 {
 // share only abi's arithmetic definitions, so this ties the oracle to
 // the kernels.
 func TestInt8ReferencesAgree(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "digits")
-	g, err := dsl.Load(filepath.Join("..", "models", "tinyv2.rn"), dsl.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
-		t.Fatal(err)
-	}
-	w, err := runtime.ReadSafetensorsFile(filepath.Join(dir, "tinyv2_digits.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	calib, cs := func() ([]float32, []int) {
-		v, s, err := npy.Read(filepath.Join(dir, "calib_inputs.npy"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v, s
-	}()
-	r, err := Calibrate(g, w, calib, cs[0], Options{})
+	d := loadDigits(t)
+	w, calib := d.w, d.calib
+	r, err := Calibrate(d.g, w, calib, d.nCalib, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := r.Int8()
 	codes := map[*ir.Value][]float32{}
 	const n = 2
-	per := len(calib) / cs[0]
+	per := len(calib) / d.nCalib
 	if _, err := r.RunInt8(calib[:n*per], n, func(op *ir.Op, outs [][]float32) {
 		for i, o := range op.Outputs {
 			codes[o] = append([]float32(nil), outs[i]...)
