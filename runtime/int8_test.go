@@ -349,7 +349,7 @@ func TestConvU8Errors(t *testing.T) {
 		{func(c *ConvU8) { c.Epi = []Epi{{Op: abi.Bias}} }, "no bias step"},
 		{func(c *ConvU8) { c.Epi = []Epi{{Op: EpiAdd, Sub: 3}} }, "stride 3"},
 		{func(c *ConvU8) { c.Epi = []Epi{{Op: EpiMul, Sub: 2}} }, "mul operand read at stride 2"},
-		{func(c *ConvU8) { c.Epi = []Epi{{Op: EpiOut}, {Op: EpiOut}} }, "2 out steps"},
+		{func(c *ConvU8) { c.Epi = []Epi{{Op: EpiOut}, {Op: EpiOut}} }, "more than 1 out step"},
 		{func(c *ConvU8) { c.Epi = []Epi{{Op: EpiAdd, Sub: 2}}; c.ResH = 4 }, "residual read at stride 2"},
 	} {
 		g := ok

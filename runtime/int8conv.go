@@ -181,29 +181,18 @@ func (c *ConvU8) Check() error {
 		int64(c.ICB())*U8Block*int64(c.H)*int64(c.W) > maxPackedS8:
 		return fmt.Errorf("int8 conv: %d×%d×%d -> %d, %d×%d kernel: too large", c.H, c.W, c.IC, c.OC, c.KH, c.KW)
 	}
-	count := map[EpiOp]int{}
+	steps := make([]abi.Step, len(c.Epi))
 	for i, e := range c.Epi {
-		count[e.Op]++
-		switch e.Op {
-		case EpiRelu, EpiAffine, EpiScale, EpiOut:
-		case EpiAdd:
-			if s := max(e.Sub, 1); s > 2 {
-				return fmt.Errorf("int8 conv: epilogue step %d: an add operand read at stride %d, want 1 or 2", i, s)
-			}
-		case EpiMul:
-			if max(e.Sub, 1) != 1 {
-				return fmt.Errorf("int8 conv: epilogue step %d: a mul operand read at stride %d, want 1", i, e.Sub)
-			}
-		default:
-			return fmt.Errorf("int8 conv: epilogue step %d: no %s step in the int8 arithmetic", i, e.Op)
-		}
+		steps[i] = abi.Step{Kind: e.Op, Sub: e.Sub}
 	}
-	for _, op := range []EpiOp{EpiAdd, EpiMul, EpiAffine, EpiOut} {
-		if count[op] > 1 {
-			return fmt.Errorf("int8 conv: %d %s steps, want at most one", count[op], op)
-		}
+	if err := abi.ConvU8Caps.Check(steps); err != nil {
+		return fmt.Errorf("int8 conv: epilogue: %w", err)
 	}
-	if count[EpiAdd] > 0 {
+	hasAdd := false
+	for _, e := range c.Epi {
+		hasAdd = hasAdd || e.Op == EpiAdd
+	}
+	if hasAdd {
 		rh, rw, sub := c.resDims()
 		if (c.OH()-1)*sub >= rh || (c.OW()-1)*sub >= rw {
 			return fmt.Errorf("int8 conv: a %d×%d residual read at stride %d for a %d×%d output", rh, rw, sub, c.OH(), c.OW())

@@ -32,16 +32,10 @@ func Missing() []string {
 
 // Caps is what the kernels' epilogue takes, in the IR's terms (an Out
 // step is an early store; the value after the last step is the last
-// output): relu, constant scaling, one affine, one residual add read at
-// stride 1 or 2, one product with a gate at stride 1, one early store.
-// The conv's bias is part of AccReal, and there is no bit-exact int8
-// sigmoid.
-var Caps = abi.Caps{
-	Kinds:      []abi.Op{abi.Relu, abi.Scale, abi.Add, abi.Mul, abi.Affine, abi.Out},
-	Max:        map[abi.Op]int{abi.Add: 1, abi.Mul: 1, abi.Affine: 1, abi.Out: 1},
-	AddStrides: []int{1, 2},
-	MulStrides: []int{1},
-}
+// output): abi.ConvU8Caps, the one table runtime.ConvU8 checks too —
+// relu, constant scaling, one affine, one residual add read at stride 1
+// or 2, one product with a gate at stride 1, one early store.
+var Caps = &abi.ConvU8Caps
 
 // ConvSpec describes one int8 convolution layer for one image (batch is
 // looped by the caller: every pointer is per image). Layouts, the

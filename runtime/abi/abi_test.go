@@ -57,6 +57,8 @@ func TestCaps(t *testing.T) {
 		{&MapCaps, []Step{{Kind: Relu}, {Kind: Relu}, {Kind: Add}, {Kind: Affine}, {Kind: Out}}, ""},
 		{&MapCaps, []Step{{Kind: Sigmoid}}, "no sigmoid step"},
 		{&MapCaps, []Step{{Kind: Add, Sub: 2}}, "add operand read at stride 2"},
+		{&ConvU8Caps, []Step{{Kind: Add, Sub: 2}, {Kind: Out}, {Kind: Affine}, {Kind: Relu}}, ""},
+		{&ConvU8Caps, []Step{{Kind: Sigmoid}}, "no sigmoid step"},
 	} {
 		err := c.caps.Check(c.epi)
 		switch {

@@ -147,6 +147,17 @@ var (
 	}
 )
 
+// ConvU8Caps is what an int8 convolution's epilogue takes (the VNNI
+// kernels, codegen/vnni, and the portable runtime.ConvU8): the float32
+// conv's steps but the sigmoid (no bit-exact int8 sigmoid is defined in
+// int8.go). Its bias is part of AccReal.
+var ConvU8Caps = Caps{
+	Kinds:      []Op{Relu, Scale, Add, Mul, Affine, Out},
+	Max:        map[Op]int{Add: 1, Mul: 1, Affine: 1, Out: 1},
+	AddStrides: []int{1, 2},
+	MulStrides: []int{1},
+}
+
 // FamilyCaps is the epilogue capability of family f's kernels (nil for a
 // family that takes no epilogue: the head).
 func FamilyCaps(f Family) *Caps {
