@@ -58,19 +58,37 @@ type Model struct {
 // Load reads a weight file (safetensors or Keras HDF5, by content) and
 // prepares prog to run.
 func Load(prog *Program, path string, opts ...Option) (*Model, error) {
-	if _, err := checkNew(prog, opts); err != nil {
-		return nil, err
+	o, plan, err := prepare(prog, opts)
+	if err != nil {
+		return nil, err // before reading a weight file it cannot use
 	}
 	ws, err := LoadWeightsFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer ws.Close()
-	m, err := New(prog, ws, opts...)
+	m, err := newModel(prog, plan, o, ws)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// prepare checks the program and the options and picks and validates the
+// plan: everything New and Load can refuse before they touch the weights.
+func prepare(prog *Program, opts []Option) (options, *Plan, error) {
+	o, err := checkNew(prog, opts)
+	if err != nil {
+		return o, nil, err
+	}
+	plan, err := selectPlan(prog, o.target)
+	if err != nil {
+		return o, nil, err
+	}
+	if err := plan.validate(); err != nil {
+		return o, nil, fmt.Errorf("%s: %w", prog.Name, err)
+	}
+	return o, plan, nil
 }
 
 // checkNew checks the program and the options, before any work.
@@ -97,19 +115,17 @@ func checkNew(prog *Program, opts []Option) (options, error) {
 
 // New prepares prog to run with the given weights.
 func New(prog *Program, ws *Weights, opts ...Option) (*Model, error) {
-	o, err := checkNew(prog, opts)
+	o, plan, err := prepare(prog, opts)
 	if err != nil {
 		return nil, err
 	}
+	return newModel(prog, plan, o, ws)
+}
+
+// newModel runs plan's weight program on ws and makes the model.
+func newModel(prog *Program, plan *Plan, o options, ws *Weights) (*Model, error) {
 	if ws == nil {
 		return nil, fmt.Errorf("%s: nil *Weights", prog.Name)
-	}
-	plan, err := selectPlan(prog, o.target)
-	if err != nil {
-		return nil, err
-	}
-	if err := plan.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", prog.Name, err)
 	}
 	// Keep only what the steps read.
 	used := make([]bool, len(plan.Weights))

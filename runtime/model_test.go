@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,23 @@ func TestPredictChunks(t *testing.T) {
 	}
 	if len(m.arena) > 2*4+64 {
 		t.Errorf("arena of %d bytes for chunks of 2 one-float images", len(m.arena))
+	}
+}
+
+// TestLoadChecksPlanFirst: Load refuses a target the program lacks, and a
+// plan that does not validate, before it opens the weight file (which
+// here does not exist: the error names the plan, not the file).
+func TestLoadChecksPlanFirst(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no.safetensors")
+	if _, err := Load(tinyProgram(), missing, WithTarget("avx512")); err == nil || !strings.Contains(err.Error(), "not compiled in") {
+		t.Errorf("a target the program lacks: %v", err)
+	}
+	bad := tinyProgram()
+	bad.Plans[0].Output.Off = 1 << 20
+	if _, err := Load(bad, missing); err == nil || !strings.Contains(err.Error(), "outside the arena") {
+		t.Errorf("a plan that does not validate: %v", err)
+	}
+	if _, err := Load(tinyProgram(), missing); err == nil || !strings.Contains(err.Error(), "no.safetensors") {
+		t.Errorf("a valid plan and a missing file: %v", err)
 	}
 }
