@@ -61,15 +61,22 @@ func TestNewArguments(t *testing.T) {
 // batch (a 1000-image batch of ResNet50V2 used to allocate ~40 GB).
 func TestPredictChunks(t *testing.T) {
 	defer func(b int) { maxArenaBytes = b }(maxArenaBytes)
-	maxArenaBytes = 8 // two images of tinyProgram's one-float arena
-	m, err := New(tinyProgram(), NewWeights())
+	maxArenaBytes = 16 // two images of a two-float arena
+	// One copy step from the input to the output: a plan with a step, so
+	// that Profile's times are summed over the chunks.
+	prog := &Program{Name: "copy", InputH: 1, InputW: 1, InputC: 1, Classes: 1, Plans: []*Plan{{
+		Target: "generic", ArenaFloats: 2,
+		Input: Buf{H: 1, W: 1, C: 1}, Output: Buf{Off: 1, H: 1, W: 1, C: 1},
+		Steps: []Step{{Name: "copy", Kind: OpCopy, In: []Buf{{H: 1, W: 1, C: 1}}, Out: []Buf{{Off: 1, H: 1, W: 1, C: 1}}, Kernel: -1, Bias: -1}},
+	}}}
+	m, err := New(prog, NewWeights())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	src := []float32{1, 2, 3, 4, 5}
 	dst := make([]float32, 5)
-	times := make([]time.Duration, 0)
+	times := []time.Duration{-1}
 	if err := m.Profile(dst, src, times); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +85,11 @@ func TestPredictChunks(t *testing.T) {
 			t.Errorf("image %d: %v, want %v", i, dst[i], src[i])
 		}
 	}
-	if len(m.arena) > 2*4+64 {
-		t.Errorf("arena of %d bytes for chunks of 2 one-float images", len(m.arena))
+	if len(m.arena) > 2*2*4+64 {
+		t.Errorf("arena of %d bytes for chunks of 2 two-float images", len(m.arena))
+	}
+	if times[0] <= 0 {
+		t.Errorf("the copy step's time over 3 chunks is %v", times[0])
 	}
 }
 
