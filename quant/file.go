@@ -8,7 +8,7 @@ import (
 )
 
 // Format is the value of the quantized file's "format" metadata.
-const Format = "rnc-int8"
+const Format = runtime.Int8Format
 
 // FormatVersion is the value of its "format_version": it changes when a
 // name or a layout of the file does.

@@ -63,8 +63,8 @@ func (o *Options) fill() error {
 	if o.Percentile == 0 {
 		o.Percentile = DefaultPercentile
 	}
-	if !(o.Percentile > 0 && o.Percentile <= 100) {
-		return fmt.Errorf("percentile %v: want a number in (0, 100]", o.Percentile)
+	if !(o.Percentile > 50 && o.Percentile <= 100) {
+		return fmt.Errorf("percentile %v: want a number in (50, 100] (the range runs from the (100 − P)th to the P-th percentile)", o.Percentile)
 	}
 	if o.MemoryBytes <= 0 {
 		o.MemoryBytes = 1 << 30

@@ -315,7 +315,7 @@ func TestCalibrateErrors(t *testing.T) {
 		want string
 	}{
 		{"method", func() error { _, err := Calibrate(g, w, x, 2, Options{Method: "kl"}); return err }, `unknown calibration method "kl"`},
-		{"percentile", func() error { _, err := Calibrate(g, w, x, 2, Options{Percentile: 101}); return err }, "percentile 101: want a number in (0, 100]"},
+		{"percentile", func() error { _, err := Calibrate(g, w, x, 2, Options{Percentile: 101}); return err }, "percentile 101: want a number in (50, 100]"},
 		{"count", func() error { _, err := Calibrate(g, w, x[:100], 2, Options{}); return err }, "100 values are not 2 images of (None, 32, 32, 3)"},
 		{"weights", func() error { _, err := Calibrate(g, other, x, 2, Options{}); return err }, `missing tensor "conv1_conv/kernel"`},
 		{"memory", func() error { _, err := Calibrate(g, w, x, 2, Options{MemoryBytes: 1 << 20}); return err }, "quantize: one image needs"},

@@ -110,3 +110,15 @@ func TestLoadChecksPlanFirst(t *testing.T) {
 		t.Errorf("a valid plan and a missing file: %v", err)
 	}
 }
+
+// TestInt8FileForFloatModel: an int8 weight file (rnc quantize's format)
+// given to a float32 model is refused as such, not as a list of missing
+// tensors.
+func TestInt8FileForFloatModel(t *testing.T) {
+	ws := NewWeights()
+	ws.Metadata = map[string]string{"format": Int8Format}
+	err := ws.Check(nil)
+	if err == nil || !strings.Contains(err.Error(), "int8 weight file") {
+		t.Errorf("Check of an int8 file: %v", err)
+	}
+}

@@ -220,6 +220,10 @@ func (w *Weights) addTyped(t *Tensor, n int) error {
 	return nil
 }
 
+// Int8Format is the "format" metadata of the int8 weight files rnc
+// quantize writes (quant.Format).
+const Int8Format = "rnc-int8"
+
 // TensorSpec is what a model expects of one tensor.
 type TensorSpec struct {
 	Name  string
@@ -230,6 +234,9 @@ type TensorSpec struct {
 // shapes and finite values. The error names every offending tensor (up to a
 // few of each kind) and what was expected.
 func (w *Weights) Check(want []TensorSpec) error {
+	if f := w.Metadata["format"]; f == Int8Format {
+		return fmt.Errorf("this is an int8 weight file (format %q, written by rnc quantize) and the model computes in float32: give it the float32 weights; int8 packages cannot run yet (docs/int8.md, Status)", f)
+	}
 	var problems []string
 	seen := make(map[string]bool, len(want))
 	for _, s := range want {

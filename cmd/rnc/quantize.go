@@ -28,8 +28,9 @@ the same images and print, per op output, the range seen, the range quantized, s
 and SQNR, then the output's SQNR and top-1 agreement with float32. Q.safetensors holds the int8
 kernels (I8), their scales, the folded biases and the other float32 weights, and every quantized
 tensor's scale and zero point (U8), under the names docs/int8.md lists. -o must not name the
-model, the weights or the calibration file, and an existing file there is replaced only if it is
-a safetensors file (whole, once everything has been computed).`,
+model, the weights or the calibration file, its directory must exist, and an existing file there
+is replaced only if it is an int8 weight file (an earlier quantize's), whole, once everything has
+been computed.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		set := setFlag{}
 		fs.Var(set, "set", "override a model parameter, e.g. --set input_shape=[64,64,3] (repeatable)")
@@ -37,7 +38,7 @@ a safetensors file (whole, once everything has been computed).`,
 		calibrate := fs.String("calibrate", "", "calibration images, .npy or raw little-endian .f32, NHWC float32 (required)")
 		outPath := fs.String("o", "", "output safetensors file (required)")
 		method := fs.String("method", string(quant.DefaultMethod), "calibration method: minmax or percentile")
-		pct := fs.Float64("percentile", quant.DefaultPercentile, "with --method percentile: the percent of each tensor's values its range covers, in (0, 100]")
+		pct := fs.Float64("percentile", quant.DefaultPercentile, "with --method percentile: P in (50, 100]: each tensor's range runs from the (100 − P)th to the P-th percentile of its values (a non-negative tensor's from 0)")
 		target := fs.String("target", "avx512", "lowering target whose ops are quantized: avx512, avx2 or generic")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
@@ -51,8 +52,8 @@ a safetensors file (whole, once everything has been computed).`,
 			if err != nil {
 				return fmt.Errorf("quantize: --method: %w", err)
 			}
-			if !(*pct > 0 && *pct <= 100) {
-				return fmt.Errorf("quantize: --percentile %v: want a number in (0, 100]", *pct)
+			if !(*pct > 50 && *pct <= 100) {
+				return fmt.Errorf("quantize: --percentile %v: want a number in (50, 100]", *pct)
 			}
 			t, err := passes.ParseTarget(*target)
 			if err != nil {
@@ -108,6 +109,9 @@ a safetensors file (whole, once everything has been computed).`,
 // is not a safetensors file (rnc replaces weight files it could have
 // written, never anything else).
 func checkOutput(out string, inputs map[string]string) error {
+	if dst, err := os.Stat(filepath.Dir(out)); err != nil || !dst.IsDir() {
+		return fmt.Errorf("%s: its directory %s does not exist (or is not a directory)", out, filepath.Dir(out))
+	}
 	ost, err := os.Stat(out)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -125,8 +129,11 @@ func checkOutput(out string, inputs map[string]string) error {
 	}
 	ws, err := runtime.OpenSafetensors(out) // its header only
 	if err != nil {
-		return fmt.Errorf("%s exists and is not a safetensors file: not replacing it (%v)", out, err)
+		return fmt.Errorf("%s exists and is not a safetensors file: not replacing it", out)
 	}
-	ws.Close()
+	defer ws.Close()
+	if f := ws.Metadata["format"]; f != runtime.Int8Format {
+		return fmt.Errorf("%s exists and is not an int8 weight file (rnc quantize's): not replacing it (remove it first)", out)
+	}
 	return nil
 }

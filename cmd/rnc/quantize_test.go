@@ -168,7 +168,9 @@ func TestQuantizeOutput(t *testing.T) {
 		{args(dir), "exists and is not a regular file"},
 		{[]string{"quantize", model, "--weights", w, "-o", filepath.Join(dir, "q.safetensors")}, "--weights, --calibrate and -o are required"},
 		{args(filepath.Join(dir, "q.safetensors"), "--method", "kl"), `--method: unknown calibration method "kl"`},
-		{args(filepath.Join(dir, "q.safetensors"), "--percentile", "0"), "--percentile 0: want a number in (0, 100]"},
+		{args(filepath.Join(dir, "q.safetensors"), "--percentile", "0"), "--percentile 0: want a number in (50, 100]"},
+		{args(filepath.Join(dir, "q.safetensors"), "--percentile", "10"), "--percentile 10: want a number in (50, 100]"},
+		{args(filepath.Join(dir, "missing", "q.safetensors")), "does not exist (or is not a directory)"},
 		{args(filepath.Join(dir, "q.safetensors"), "--target", "sse"), "--target: "},
 		{[]string{"quantize", model, "--weights", w, "--calibrate", notes, "-o", filepath.Join(dir, "q.safetensors")}, notes},
 		{[]string{"quantize", model, "--weights", x, "--calibrate", x, "-o", filepath.Join(dir, "q.safetensors")}, x},
@@ -192,12 +194,29 @@ func TestQuantizeOutput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "q.safetensors")); err == nil {
 		t.Error("a failed quantize wrote its output")
 	}
-	// An existing safetensors file is replaced.
-	old := copyTo("testdata/golden/stemv2.safetensors", "old.safetensors")
-	if _, err := rnc(t, args(old)...); err != nil {
-		t.Fatal(err)
+	// A float32 weight file is not replaced; an int8 one (an earlier
+	// quantize's) is.
+	float := copyTo("testdata/golden/stemv2.safetensors", "float.safetensors")
+	if _, err := rnc(t, args(float)...); err == nil || !strings.Contains(err.Error(), "is not an int8 weight file") {
+		t.Errorf("-o a float32 weight file: %v", err)
+	}
+	if a, _ := os.ReadFile(float); string(a) != string(must(os.ReadFile(path("testdata/golden/stemv2.safetensors")))) {
+		t.Error("the float32 weight file was changed")
+	}
+	old := filepath.Join(dir, "old.safetensors")
+	for i := 0; i < 2; i++ {
+		if _, err := rnc(t, args(old)...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if q, err := runtime.ReadSafetensorsFile(old); err != nil || q.Metadata["format"] != quant.Format {
-		t.Errorf("the old file was not replaced: %v", err)
+		t.Errorf("the old int8 file was not replaced: %v", err)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
