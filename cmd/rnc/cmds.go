@@ -283,6 +283,10 @@ func batchOf(g *ir.Graph, size int, shape []int) (int, error) {
 	}
 	n := size / per
 	if len(shape) > 1 {
+		if len(shape) == len(t.Dims)+1 && fmt.Sprint(shape[1:]) != fmt.Sprint(t.Dims) {
+			return 0, fmt.Errorf("input has shape %v: %d images of %v, and the model takes %v (a model parameter may set it: --set input_shape=%v)",
+				shape, shape[0], shape[1:], t.Dims, strings.ReplaceAll(fmt.Sprint(shape[1:]), " ", ","))
+		}
 		want := append([]int{n}, t.Dims...)
 		if fmt.Sprint(shape) != fmt.Sprint(want) {
 			return 0, fmt.Errorf("input has shape %v, want %v", shape, want)

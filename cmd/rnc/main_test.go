@@ -281,7 +281,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", path("models/stemv2.rn"), "--weights", path("testdata/golden/stemv2.safetensors"), "--input", in, "--interp"},
 			"input has 6144 values, not a positive multiple of one image (None, 64, 64, 3) = 12288 values"},
 		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"), "--input", path("testdata/golden/stemv2_input_b2_seed2.npy"), "--interp"},
-			"input has shape [2 64 64 3], want [8 32 32 3]"},
+			"input has shape [2 64 64 3]: 2 images of [64 64 3], and the model takes [32 32 3] (a model parameter may set it: --set input_shape=[64,64,3])"},
 		{[]string{"run", path("models/tinyv2.rn"), "--input", in, "--interp"}, "--weights and --input are required"},
 		{[]string{"run", path("models/tinyv2.rn"), "--weights", path("testdata/golden/tinyv2.safetensors"), "--input", in, "--after", "fuse"}, "--after needs --interp"},
 		{[]string{"summary", path("models/nope.rn")}, "no such file or directory"},
