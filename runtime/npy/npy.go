@@ -30,7 +30,7 @@ const maxDepth = 16
 // Read reads a tensor file, choosing the format by content: a file starting
 // with "\x93NUMPY" is parsed as .npy (see Parse); anything else is raw
 // little-endian float32 values, whose length must be a multiple of 4, with
-// shape [len].
+// shape [len] — unless its name ends in .npy, which must be a .npy file.
 //
 // The file must be a regular file: devices (/dev/zero), named pipes and
 // directories are refused before they are read. The file is streamed, not
@@ -44,7 +44,10 @@ func Read(path string) (data []float32, shape []int, err error) {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
 	defer f.Close()
-	data, shape, err = decode(f, st.Size(), true)
+	// A file named .npy must be one: raw float32 is only for other names
+	// (.f32), so a broken or mislabeled .npy is not read as raw values.
+	raw := !strings.EqualFold(filepath.Ext(path), ".npy")
+	data, shape, err = decode(f, st.Size(), raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %s: %w", path, err)
 	}

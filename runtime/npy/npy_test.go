@@ -547,3 +547,28 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestNpyNameMustBeNpy: a file named .npy without the .npy magic is an
+// error, not raw float32 values (a mislabeled or truncated file would
+// otherwise be read as a flat tensor).
+func TestNpyNameMustBeNpy(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "x.f32")
+	if err := Write(raw, []float32{1, 2, 3}, []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := filepath.Join(dir, "x.npy")
+	if err := os.WriteFile(named, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Read(named); err == nil || !strings.Contains(err.Error(), "not a .npy file") {
+		t.Errorf("raw floats named .npy: %v", err)
+	}
+	if data, _, err := Read(raw); err != nil || len(data) != 3 {
+		t.Errorf("raw floats named .f32: %v, %v", data, err)
+	}
+}
