@@ -52,6 +52,11 @@ been computed.`,
 			if err != nil {
 				return fmt.Errorf("quantize: --method: %w", err)
 			}
+			pctSet := false
+			fs.Visit(func(f *flag.Flag) { pctSet = pctSet || f.Name == "percentile" })
+			if pctSet && m != quant.Percentile {
+				return fmt.Errorf("quantize: --percentile applies to --method percentile, not %s", m)
+			}
 			if !(*pct > 50 && *pct <= 100) {
 				return fmt.Errorf("quantize: --percentile %v: want a number in (50, 100]", *pct)
 			}
@@ -77,6 +82,9 @@ been computed.`,
 			if err != nil {
 				return fmt.Errorf("calibration images %s: %w", *calibrate, err)
 			}
+			if err := finiteImages(x, n, g.Inputs()[0].Type.Dims); err != nil {
+				return fmt.Errorf("calibration images %s: %w", *calibrate, err)
+			}
 			ws, err := runtime.LoadWeightsFile(*weights)
 			if err != nil {
 				return err
@@ -94,6 +102,9 @@ been computed.`,
 				return err
 			}
 			q.Metadata["model"] = filepath.Base(path)
+			if len(set) > 0 {
+				q.Metadata["set"] = set.String() // the parameters it was calibrated with
+			}
 			q.Metadata["target"] = string(t)
 			if err := runtime.WriteSafetensorsFile(*outPath, q); err != nil {
 				return err
@@ -134,6 +145,24 @@ func checkOutput(out string, inputs map[string]string) error {
 	defer ws.Close()
 	if f := ws.Metadata["format"]; f != runtime.Int8Format {
 		return fmt.Errorf("%s exists and is not an int8 weight file (rnc quantize's): not replacing it (remove it first)", out)
+	}
+	return nil
+}
+
+// finiteImages reports the first non-finite value of n images of dims
+// (H, W, C) by image and position.
+func finiteImages(x []float32, n int, dims []int) error {
+	per := len(x) / max(n, 1)
+	for i, v := range x {
+		if v-v == 0 {
+			continue
+		}
+		at := fmt.Sprint(i % per)
+		if len(dims) == 3 {
+			p := i % per
+			at = fmt.Sprintf("(%d, %d, %d)", p/(dims[1]*dims[2]), p/dims[2]%dims[1], p%dims[2])
+		}
+		return fmt.Errorf("image %d holds %v at %s (h, w, c): calibration needs finite values", i/per, v, at)
 	}
 	return nil
 }

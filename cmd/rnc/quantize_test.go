@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/rnc-dev/rnc/runtime/npy"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,9 +44,9 @@ func TestQuantize(t *testing.T) {
 			}
 		}
 	}
-	for _, flags := range [][]string{{"--method", "minmax"}, {"--method", "percentile", "--percentile", "99.9"}, {}} {
+	for _, flags := range [][]string{{"--method", "minmax"}, {"--method", "percentile", "--percentile", "99.9"}, {"--set", "input_shape=[32,32,3]"}} {
 		method := "percentile"
-		if len(flags) > 0 {
+		if flags[0] == "--method" {
 			method = flags[1]
 		}
 		out := filepath.Join(t.TempDir(), "q.safetensors")
@@ -86,6 +88,9 @@ func TestQuantize(t *testing.T) {
 		}
 		if q.Metadata["method"] != method || q.Metadata["format"] != quant.Format || q.Metadata["model"] != "tinyv2.rn" || q.Metadata["target"] != "avx512" {
 			t.Errorf("%s: metadata %v", method, q.Metadata)
+		}
+		if want := map[bool]string{true: "input_shape=[32,32,3]"}[flags[0] == "--set"]; q.Metadata["set"] != want {
+			t.Errorf("%s: metadata set %q, want %q", method, q.Metadata["set"], want)
 		}
 		want := map[string]string{
 			"conv1_conv/kernel":                   "f32 [3 3 3 16]",
@@ -170,6 +175,8 @@ func TestQuantizeOutput(t *testing.T) {
 		{args(filepath.Join(dir, "q.safetensors"), "--method", "kl"), `--method: unknown calibration method "kl"`},
 		{args(filepath.Join(dir, "q.safetensors"), "--percentile", "0"), "--percentile 0: want a number in (50, 100]"},
 		{args(filepath.Join(dir, "q.safetensors"), "--percentile", "10"), "--percentile 10: want a number in (50, 100]"},
+		{args(filepath.Join(dir, "q.safetensors"), "--method", "minmax", "--percentile", "99.9"), "--percentile applies to --method percentile, not minmax"},
+		{[]string{"quantize", model, "--weights", w, "--calibrate", nanInput(t, dir, x), "-o", filepath.Join(dir, "q.safetensors")}, "image 1 holds NaN at (3, 4, 2) (h, w, c)"},
 		{args(filepath.Join(dir, "missing", "q.safetensors")), "does not exist (or is not a directory)"},
 		{args(filepath.Join(dir, "q.safetensors"), "--target", "sse"), "--target: "},
 		{[]string{"quantize", model, "--weights", w, "--calibrate", notes, "-o", filepath.Join(dir, "q.safetensors")}, notes},
@@ -219,4 +226,21 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// nanInput writes a copy of the .npy images x with a NaN in image 1 at
+// (3, 4, 2) and returns its path.
+func nanInput(t *testing.T, dir, x string) string {
+	t.Helper()
+	v, shape, err := npy.Read(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, w, c := shape[1], shape[2], shape[3]
+	v[h*w*c+(3*w+4)*c+2] = float32(math.NaN())
+	p := filepath.Join(dir, "nan.npy")
+	if err := npy.Write(p, v, shape); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
