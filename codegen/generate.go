@@ -200,17 +200,24 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if len(kernels) > 0 {
+		// The assembly files take the suffix of the targets they serve
+		// (abi.Target.FileSuffix: "_amd64"), so other architectures build
+		// without them; one package holds one architecture's assembly.
+		suffix, err := asmSuffix(targets)
+		if err != nil {
+			return nil, err
+		}
 		asm, stubs, err := goasm.Print(ctx, opt.Package, "rnc")
 		if err != nil {
 			return nil, fmt.Errorf("assembling kernels: %w", err)
 		}
-		res.Files["kernels_amd64.s"] = fixHeader(asm)
-		if err := put(res, "kernels_amd64.go", fixHeader(stubs)); err != nil {
+		res.Files["kernels"+suffix+".s"] = fixHeader(asm)
+		if err := put(res, "kernels"+suffix+".go", fixHeader(stubs)); err != nil {
 			return nil, err
 		}
 		b.Reset()
 		fmt.Fprintf(&b, "%s\n\npackage %s\n\n// Bind the assembly kernels to their plan steps.\nfunc init() {\n%s\n}\n", Header, opt.Package, strings.Join(bindings, "\n"))
-		if err := put(res, "bind_amd64.go", b.Bytes()); err != nil {
+		if err := put(res, "bind"+suffix+".go", b.Bytes()); err != nil {
 			return nil, err
 		}
 	}
@@ -322,4 +329,24 @@ func dimsText(d []int) string {
 		s[i] = fmt.Sprint(v)
 	}
 	return strings.Join(s, "×")
+}
+
+// asmSuffix is the file suffix of the assembly targets among targets, all
+// of which must share it.
+func asmSuffix(targets []passes.Target) (string, error) {
+	suffix := ""
+	for _, t := range targets {
+		d := t.Desc()
+		if d.Portable() {
+			continue
+		}
+		if suffix != "" && d.FileSuffix != suffix {
+			return "", fmt.Errorf("targets %v: their assembly goes to files of different suffixes (%s, %s): compile them into separate packages", targetNames(targets), suffix, d.FileSuffix)
+		}
+		suffix = d.FileSuffix
+	}
+	if suffix == "" {
+		return "", fmt.Errorf("kernels for targets %v, none of which has assembly", targetNames(targets))
+	}
+	return suffix, nil
 }

@@ -108,8 +108,9 @@ func (t Type) Elems() int {
 	return n * c
 }
 
-// Bytes is the storage size per image.
-func (t Type) Bytes() int64 { return int64(t.Elems()) * 4 }
+// Bytes is the storage size per image: its elements times its element
+// type's size.
+func (t Type) Bytes() int64 { return int64(t.Elems()) * int64(t.DType.Size()) }
 
 // Equal reports whether two types are identical.
 func (t Type) Equal(u Type) bool {

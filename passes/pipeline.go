@@ -42,7 +42,7 @@ func (t Target) Block() int { return t.Desc().Block }
 
 // Layout is the target's blocked activation layout.
 func (t Target) Layout() ir.Layout {
-	l, err := ir.ParseLayout(t.Desc().Layout)
+	l, err := ir.ParseLayout(t.Desc().Layout())
 	if err != nil {
 		panic(fmt.Sprintf("passes: target %s: %v", t, err))
 	}

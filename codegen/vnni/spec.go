@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/abi"
@@ -17,7 +15,7 @@ const Block = runtime.U8Block
 
 // Features are the CPU features the kernels need, under their GODEBUG
 // names: the avx512 target's and AVX-512 VNNI (VPDPBUSD).
-var Features = append(append([]abi.Feature{}, abi.AVX512.Features...), abi.Feature{Name: "avx512vnni", Has: &cpu.X86.HasAVX512VNNI})
+var Features = append(append([]abi.Feature{}, abi.AVX512.Features...), abi.CPUFeature("avx512vnni"))
 
 // Missing lists, by GODEBUG name, the features of Features this CPU lacks.
 func Missing() []string {

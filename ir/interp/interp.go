@@ -140,10 +140,10 @@ func (it *Interp) ImageBytes() int64 {
 	for _, op := range it.g.Ops {
 		var io int64
 		for _, v := range append(append([]*ir.Value(nil), op.Inputs...), op.Outputs...) {
-			io += v.Type.Bytes()
+			io += 4 * int64(v.Type.Elems()) // the interpreter holds every value as float32
 		}
 		for _, o := range op.Outputs {
-			sum += o.Type.Bytes()
+			sum += 4 * int64(o.Type.Elems())
 		}
 		op1 = max(op1, io)
 	}

@@ -27,16 +27,12 @@ type Target struct {
 	Features []Feature
 	// VectorBytes is the width of one vector register (0: portable).
 	VectorBytes int
-	// Block is the channel block of its blocked layout (NCHW[Block]c),
-	// and Layout that layout's name in the IR's text form.
-	Block  int
-	Layout string
+	// Block is the channel block of its blocked layout, NCHW[Block]c
+	// (Layout names it).
+	Block int
 	// Families are the compiled kernel families; a step no family takes
 	// runs the portable Go kernel.
 	Families []Family
-	// Elems are the element types its kernels compute in.
-	Elems []DType
-	Doc   string
 }
 
 // A Feature is one CPU feature a target needs.
@@ -52,8 +48,9 @@ var features = map[string]*bool{
 	"avx2": &cpu.X86.HasAVX2, "fma": &cpu.X86.HasFMA,
 }
 
-// feature is the Feature of a known name (a typo panics at start-up).
-func feature(name string) Feature {
+// CPUFeature is the Feature of a GODEBUG name rnc's kernels use (an
+// unknown name panics: the names are the program's).
+func CPUFeature(name string) Feature {
 	has, ok := features[name]
 	if !ok {
 		panic("abi: unknown CPU feature " + name)
@@ -74,24 +71,18 @@ func HasFeature(name string) bool {
 var (
 	AVX512 = &Target{
 		Name: "avx512", GOARCH: "amd64", FileSuffix: "_amd64",
-		Features:    []Feature{feature("avx512f"), feature("avx512vl"), feature("avx512bw"), feature("avx512dq")},
-		VectorBytes: 64, Block: 16, Layout: "nChw16c",
+		Features:    []Feature{CPUFeature("avx512f"), CPUFeature("avx512vl"), CPUFeature("avx512bw"), CPUFeature("avx512dq")},
+		VectorBytes: 64, Block: 16,
 		Families: []Family{Direct, Winograd, Pool, Eltwise, Head},
-		Elems:    []DType{F32},
-		Doc:      "zmm kernels, NCHW16c",
 	}
 	AVX2 = &Target{
 		Name: "avx2", GOARCH: "amd64", FileSuffix: "_amd64",
-		Features:    []Feature{feature("avx2"), feature("fma")},
-		VectorBytes: 32, Block: 8, Layout: "nChw8c",
+		Features:    []Feature{CPUFeature("avx2"), CPUFeature("fma")},
+		VectorBytes: 32, Block: 8,
 		Families: []Family{Direct, Pool, Eltwise, Head},
-		Elems:    []DType{F32},
-		Doc:      "ymm kernels, NCHW8c",
 	}
 	Generic = &Target{
-		Name: "generic", Block: 8, Layout: "nChw8c",
-		Elems: []DType{F32},
-		Doc:   "portable Go kernels, NCHW8c",
+		Name: "generic", Block: 8,
 	}
 	Targets = []*Target{AVX512, AVX2, Generic}
 )
@@ -114,6 +105,10 @@ func Names() string {
 	}
 	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
 }
+
+// Layout is the name of the target's blocked activation layout in the
+// IR's text form: "nChw16c" for a block of 16.
+func (t *Target) Layout() string { return fmt.Sprintf("nChw%dc", t.Block) }
 
 // Has reports whether the target has compiled kernels of family f.
 func (t *Target) Has(f Family) bool { return has(t.Families, f) }

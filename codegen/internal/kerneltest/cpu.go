@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // VNNI is the pseudo-target of the int8 kernels (codegen/vnni): the
@@ -22,7 +21,7 @@ const VNNI = "avx512vnni"
 func Missing(target string) string {
 	if target == VNNI {
 		m := runtime.MissingFeatures("avx512")
-		if !cpu.X86.HasAVX512VNNI {
+		if !abi.HasFeature(VNNI) {
 			m = append(m, VNNI)
 		}
 		if goruntime.GOARCH != "amd64" {
