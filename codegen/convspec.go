@@ -11,15 +11,6 @@ import (
 	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
-// epiSteps is the shape of a plan step's epilogue a capability checks.
-func epiSteps(s *runtime.Step) []abi.Step {
-	out := make([]abi.Step, len(s.Epi))
-	for i, e := range s.Epi {
-		out[i] = abi.Step{Kind: e.Op, Sub: e.Sub}
-	}
-	return out
-}
-
 // convEpilogue translates a conv step's epilogue for the assembly kernels,
 // if their family accepts it (abi.ConvCaps, the table fuse reads) and its
 // operands are in the output's layout (a product's of the output's size);
@@ -27,7 +18,7 @@ func epiSteps(s *runtime.Step) []abi.Step {
 // also reports the residual's size and whether an operand is overwritten
 // in place by an output.
 func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, aliased, ok bool) {
-	if abi.ConvCaps.Check(epiSteps(s)) != nil {
+	if abi.ConvCaps.Check(runtime.CapSteps(s.Epi)) != nil {
 		return nil, 0, 0, false, false
 	}
 	if s.Bias >= 0 {

@@ -19,7 +19,7 @@ func simdWidth(t passes.Target) simd.Width {
 // kernels, if their family accepts it (abi.MapCaps, the table fuse reads)
 // and its residual is in the output's layout and size.
 func mapEpi(s *runtime.Step) ([]simd.Epi, bool) {
-	if abi.MapCaps.Check(epiSteps(s)) != nil {
+	if abi.MapCaps.Check(runtime.CapSteps(s.Epi)) != nil {
 		return nil, false
 	}
 	var epi []simd.Epi // the same kinds: only the operands' form differs

@@ -181,11 +181,7 @@ func (c *ConvU8) Check() error {
 		int64(c.ICB())*U8Block*int64(c.H)*int64(c.W) > maxPackedS8:
 		return fmt.Errorf("int8 conv: %d×%d×%d -> %d, %d×%d kernel: too large", c.H, c.W, c.IC, c.OC, c.KH, c.KW)
 	}
-	steps := make([]abi.Step, len(c.Epi))
-	for i, e := range c.Epi {
-		steps[i] = abi.Step{Kind: e.Op, Sub: e.Sub}
-	}
-	if err := abi.ConvU8Caps.Check(steps); err != nil {
+	if err := abi.ConvU8Caps.Check(CapSteps(c.Epi)); err != nil {
 		return fmt.Errorf("int8 conv: epilogue: %w", err)
 	}
 	hasAdd := false

@@ -124,6 +124,16 @@ type Epi struct {
 	Mul, Add     float32
 }
 
+// CapSteps is the shape of an epilogue a capability table checks
+// (abi.Caps.Check).
+func CapSteps(epi []Epi) []abi.Step {
+	out := make([]abi.Step, len(epi))
+	for i, e := range epi {
+		out[i] = abi.Step{Kind: e.Op, Sub: e.Sub}
+	}
+	return out
+}
+
 // Step is one operation of a plan.
 type Step struct {
 	Name  string // the Keras layers it implements

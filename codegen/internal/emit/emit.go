@@ -67,11 +67,7 @@ var YMM = [16]reg.VecPhysical{
 // The kernels' pointer types come from the element type's description
 // (abi.DType.GoType), not from text written per kernel.
 func Signature(elem abi.DType, ptrs, ints string) string {
-	s := "func(" + ptrs + " *" + elem.GoType()
-	if ints != "" {
-		s += ", " + ints + " int"
-	}
-	return s + ")"
+	return MixedSignature([]Ptrs{{ptrs, elem}}, ints)
 }
 
 // Ptrs is a group of a kernel's pointer parameters to elements of one
