@@ -14,7 +14,7 @@ func WeightSteps(g *ir.Graph) ([]runtime.WStep, map[*ir.Weight]int) {
 	for i, w := range g.Weights.List {
 		s := runtime.WStep{Op: w.Op.String(), Eps: w.Eps, Layout: w.Layout, Shape: append([]int(nil), w.Shape...)}
 		if w.Op == ir.WLoad {
-			s.Name = w.Name
+			s.Name, s.DType = w.Name, w.DType
 		}
 		for _, a := range w.Args {
 			s.Args = append(s.Args, index[a])

@@ -34,7 +34,7 @@ func (g *Graph) AddLayer(op *Op, withOptional bool) error {
 	}
 	shapes := ParamShapes(op)
 	for _, p := range op.Kind.Info().Params {
-		if p.Optional && !withOptional {
+		if p.Optional && !withOptional || p.Derived {
 			continue
 		}
 		w, err := g.Weights.Load(op.Names[0]+"/"+p.Role, shapes[p.Role])

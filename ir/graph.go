@@ -14,6 +14,17 @@ type Value struct {
 	// run (Size == 0 before). Offsets and sizes are per image: for a batch
 	// of n images every offset and size is multiplied by n.
 	Mem Mem
+	// Q is a quantized value's scale and zero point (Type.DType u8): its
+	// real values are Scale·(q − Zero). They are weights, loaded from the
+	// quantized weight file, so a recalibrated file runs on the same
+	// compiled package.
+	Q *QParams
+}
+
+// QParams are the weights holding a quantized value's parameters: Scale
+// is f32 [1], Zero u8 [1].
+type QParams struct {
+	Scale, Zero *Weight
 }
 
 // Mem is a byte range of the activation arena, per image.
@@ -181,6 +192,9 @@ func (g *Graph) Clone() *Graph {
 		}
 		for _, o := range op.Outputs {
 			v := &Value{ID: o.ID, Type: o.Type.clone(), Def: n, Mem: o.Mem}
+			if o.Q != nil {
+				v.Q = &QParams{Scale: wmap[o.Q.Scale], Zero: wmap[o.Q.Zero]}
+			}
 			vmap[o] = v
 			n.Outputs = append(n.Outputs, v)
 		}

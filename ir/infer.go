@@ -147,7 +147,7 @@ func InferDims(op *Op) ([][]int, error) {
 			dims[i] = x
 		}
 		return dims, nil
-	case Reorder:
+	case Reorder, Quantize, Dequantize:
 		return one(op.Inputs[0].Type.Dims)
 	case Head:
 		x := op.Inputs[0].Type.Dims
@@ -302,7 +302,7 @@ func ParamShapes(op *Op) map[string][]int {
 	switch op.Kind {
 	case Conv2D:
 		cin := op.Inputs[0].Type.C()
-		return map[string][]int{"kernel": {a.Kernel[0], a.Kernel[1], cin, a.Filters}, "bias": {a.Filters}}
+		return map[string][]int{"kernel": {a.Kernel[0], a.Kernel[1], cin, a.Filters}, "bias": {a.Filters}, "m": {a.Filters}}
 	case BatchNorm:
 		c := []int{op.Inputs[0].Type.C()}
 		return map[string][]int{"gamma": c, "beta": c, "moving_mean": c, "moving_variance": c}

@@ -31,6 +31,8 @@ const (
 	Eltwise
 	Reorder
 	Head
+	Quantize
+	Dequantize
 	numKinds
 )
 
@@ -60,6 +62,9 @@ type ParamInfo struct {
 	Role      string
 	Optional  bool
 	Trainable bool
+	// Derived weights are made by a pass (an int8 conv's m), never a
+	// layer's file tensor: the model language does not declare them.
+	Derived bool
 }
 
 var kinds = [numKinds]KindInfo{
@@ -68,11 +73,11 @@ var kinds = [numKinds]KindInfo{
 		Doc:   "the model's input, NHWC images; its type is the input shape; preprocess is the images' declared pixel convention (preprocess.go), mean and std those of preprocess=meanstd"},
 	Conv2D: {Name: "Conv2D", Keras: "Conv2D", MinIn: 1, MaxIn: -1,
 		Attrs:  []string{"filters", "k", "s", "dil", "pad", "epi"},
-		Params: []ParamInfo{{"kernel", false, true}, {"bias", true, true}},
-		Doc:    "y = conv(x0, kernel, strides s, dilation dil (1x1 when absent), zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands"},
+		Params: []ParamInfo{{"kernel", false, true, false}, {"bias", true, true, false}, {"m", true, false, true}},
+		Doc:    "y = conv(x0, kernel, strides s, dilation dil (1x1 when absent), zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands. On u8 values (an int8 conv): the kernel is s8 codes, acc = Σ x0·kernel exactly, v = acc·m[c] + bias[c] (m = s_w·s_x), the epilogue reads its operands dequantized, and each output is quantized with its parameters (runtime/abi/int8.go)"},
 	BatchNorm: {Name: "BatchNormalization", Keras: "BatchNormalization", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Attrs:  []string{"eps"},
-		Params: []ParamInfo{{"gamma", false, true}, {"beta", false, true}, {"moving_mean", false, false}, {"moving_variance", false, false}},
+		Params: []ParamInfo{{"gamma", false, true, false}, {"beta", false, true, false}, {"moving_mean", false, false, false}, {"moving_variance", false, false, false}},
 		Doc:    "inference batch norm per channel: y = (x - moving_mean) / sqrt(moving_variance + eps) * gamma + beta"},
 	Activation: {Name: "Activation", Keras: "Activation", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Attrs: []string{"fn"},
@@ -98,7 +103,7 @@ var kinds = [numKinds]KindInfo{
 		Doc:   "y = product of the inputs; input i is read at stride sub[i] in H and W (1 when absent)"},
 	Dense: {Name: "Dense", Keras: "Dense", MinIn: 1, MaxIn: 1,
 		Attrs:  []string{"units", "act"},
-		Params: []ParamInfo{{"kernel", false, true}, {"bias", true, true}},
+		Params: []ParamInfo{{"kernel", false, true, false}, {"bias", true, true, false}},
 		Doc:    "y = act(x · kernel + bias) on a vector; act linear, relu, sigmoid or softmax"},
 	Dropout: {Name: "Dropout", Keras: "Dropout", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Attrs: []string{"rate"},
@@ -109,7 +114,7 @@ var kinds = [numKinds]KindInfo{
 		Attrs: []string{"scale", "offset"},
 		Doc:   "y = x * scale + offset (constants)"},
 	Affine: {Name: "Affine", MinIn: 1, MaxIn: 1, Elementwise: true,
-		Params: []ParamInfo{{"scale", false, false}, {"shift", false, false}},
+		Params: []ParamInfo{{"scale", false, false, false}, {"shift", false, false, false}},
 		Doc:    "y = x * scale[c] + shift[c] (an unfolded batch norm)"},
 	Eltwise: {Name: "Eltwise", MinIn: 1, MaxIn: -1, Elementwise: true,
 		Attrs: []string{"epi"},
@@ -118,8 +123,12 @@ var kinds = [numKinds]KindInfo{
 		Doc: "y = x converted to the output's layout"},
 	Head: {Name: "Head", MinIn: 1, MaxIn: 1,
 		Attrs:  []string{"pooling", "units", "act"},
-		Params: []ParamInfo{{"kernel", false, true}, {"bias", true, true}},
+		Params: []ParamInfo{{"kernel", false, true, false}, {"bias", true, true, false}},
 		Doc:    "y = act(pool(x) · kernel + bias): global pooling (avg, max or none) fused with Dense and its activation"},
+	Quantize: {Name: "Quantize", MinIn: 1, MaxIn: 1,
+		Doc: "y (u8) = clamp(round(x/scale) + zero, 0, 255) with y's parameters q=(scale,zero) (abi.QuantizeU8)"},
+	Dequantize: {Name: "Dequantize", MinIn: 1, MaxIn: 1,
+		Doc: "y (f32) = scale·(x − zero) with x's parameters (abi.Dequant)"},
 }
 
 // Info returns the kind's table entry.

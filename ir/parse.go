@@ -89,9 +89,16 @@ func (p *textParser) weight(t string) error {
 	if colon < 0 {
 		return fmt.Errorf("weight without shape: %q", t)
 	}
-	shape, err := parseShape(t[colon+3:])
+	shapeText, dtText, typed := strings.Cut(strings.TrimSpace(t[colon+3:]), " ")
+	shape, err := parseShape(shapeText)
 	if err != nil {
 		return err
+	}
+	dt := F32
+	if typed {
+		if dt, err = abi.ParseDType(strings.TrimSpace(dtText)); err != nil {
+			return fmt.Errorf("weight %q: %v", strings.TrimSpace(t[:colon]), err)
+		}
 	}
 	head := t[:colon]
 	eq := strings.Index(head, " = ")
@@ -103,8 +110,11 @@ func (p *textParser) weight(t string) error {
 		if ws.byName[name] != nil {
 			return fmt.Errorf("weight %q declared twice", name)
 		}
-		_, err := ws.Load(name, shape)
+		_, err := ws.LoadTyped(name, shape, dt)
 		return err
+	}
+	if typed {
+		return fmt.Errorf("computed weight %q: only file tensors have an element type", strings.TrimSpace(head))
 	}
 	name := head[:eq]
 	if !strings.HasPrefix(name, "$") {
@@ -287,11 +297,24 @@ func (p *textParser) op(t string) error {
 		if p.vals[name] != nil {
 			return fmt.Errorf("value %s defined twice", name)
 		}
+		var q *QParams
+		if i := strings.Index(ts, " q=("); i >= 0 {
+			j := strings.IndexByte(ts[i:], ')')
+			if j < 0 {
+				return fmt.Errorf("bad quantization %q", ts[i:])
+			}
+			sn, zn, ok := strings.Cut(ts[i+len(" q=("):i+j], ",")
+			q = &QParams{Scale: p.g.Weights.byName[strings.TrimSpace(sn)], Zero: p.g.Weights.byName[strings.TrimSpace(zn)]}
+			if !ok || q.Scale == nil || q.Zero == nil {
+				return fmt.Errorf("bad quantization %q: want q=(scale,zero) of declared weights", ts[i:i+j+1])
+			}
+			ts = ts[:i] + ts[i+j+1:]
+		}
 		typ, mem, err := parseType(ts)
 		if err != nil {
 			return err
 		}
-		v := &Value{ID: id, Type: typ, Def: op, Mem: mem}
+		v := &Value{ID: id, Type: typ, Def: op, Mem: mem, Q: q}
 		p.vals[name] = v
 		if id > p.maxID {
 			p.maxID = id

@@ -336,6 +336,9 @@ func FormatOp(op *Op) string {
 			b.WriteByte(',')
 		}
 		b.WriteString(" " + o.Type.String())
+		if o.Q != nil {
+			fmt.Fprintf(&b, " q=(%s,%s)", o.Q.Scale.Name, o.Q.Zero.Name)
+		}
 		if o.Mem.Size > 0 {
 			fmt.Fprintf(&b, " @arena[%d:%d]", o.Mem.Offset, o.Mem.End())
 		}

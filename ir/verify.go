@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // ValidName matches the layer names rnc accepts: Keras-style identifiers.
@@ -90,9 +92,7 @@ func (v *verifier) run() {
 			if ids[o.ID] {
 				v.errorf(op, "value %s defined twice", o.Name())
 			}
-			if o.Type.DType != F32 {
-				v.errorf(op, "value %s is %s: the ops compute in f32 only (no quantized ops yet)", o.Name(), o.Type.DType)
-			}
+			v.quantized(op, o)
 			ids[o.ID] = true
 			defined[o] = i
 		}
@@ -193,6 +193,87 @@ func (v *verifier) op(op *Op) {
 		}
 	}
 	v.layouts(op)
+	v.types(op)
+}
+
+// quantized checks a value's element type and quantization parameters:
+// u8 values carry them (f32 [1] scale, u8 [1] zero point, in the weight
+// program), f32 values do not, and no other element type is computed.
+func (v *verifier) quantized(op *Op, o *Value) {
+	switch o.Type.DType {
+	case F32:
+		if o.Q != nil {
+			v.errorf(op, "value %s is f32 but has quantization parameters", o.Name())
+		}
+	case U8:
+		q := o.Q
+		if q == nil {
+			v.errorf(op, "value %s is u8 without quantization parameters", o.Name())
+			return
+		}
+		if !v.inProgram(q.Scale) || !v.inProgram(q.Zero) {
+			v.errorf(op, "value %s: its quantization parameters are not in the weight program", o.Name())
+			return
+		}
+		if !equalInts(q.Scale.Shape, []int{1}) || !equalInts(q.Zero.Shape, []int{1}) || q.Scale.DType != F32 || q.Zero.Op != WLoad || q.Zero.DType != U8 {
+			v.errorf(op, "value %s: scale %s %s%v and zero point %s %s%v, want f32[1] and a u8[1] file tensor", o.Name(), q.Scale.Name, q.Scale.DType, q.Scale.Shape, q.Zero.Name, q.Zero.DType, q.Zero.Shape)
+		}
+	default:
+		v.errorf(op, "value %s is %s: the ops compute in f32 and u8 only", o.Name(), o.Type.DType)
+	}
+}
+
+// types checks which element types an op reads and writes: Quantize
+// turns f32 into u8, Dequantize u8 into f32, an int8 Conv2D (u8 input)
+// reads and writes u8 only, with an s8 kernel and its m; every other op
+// computes in f32.
+func (v *verifier) types(op *Op) {
+	want := func(what string, val *Value, dt DType) {
+		if val.Type.DType != dt {
+			v.errorf(op, "%s %s is %s, want %s", what, val.Name(), val.Type.DType, dt)
+		}
+	}
+	in, out := F32, F32
+	switch {
+	case op.Kind == Quantize:
+		out = U8
+	case op.Kind == Dequantize:
+		in = U8
+	case op.Kind == Conv2D && op.Inputs[0].Type.DType == U8:
+		in, out = U8, U8
+		a := &op.Attrs
+		k := op.Params["kernel"]
+		if k == nil || k.Op != WPack || k.Layout != "OIhw4i16o4i" || k.Args[0].Op != WLoad || k.Args[0].DType != S8 {
+			v.errorf(op, "an int8 conv needs an s8 file kernel packed OIhw4i16o4i")
+		}
+		if op.Params["m"] == nil {
+			v.errorf(op, "an int8 conv needs its m (the weight and input scales' product)")
+		}
+		if a.Dilated() {
+			v.errorf(op, "an int8 conv cannot be dilated")
+		}
+		steps := make([]abi.Step, len(a.Epi))
+		for i, st := range a.Epi {
+			steps[i] = abi.Step{Kind: st.Kind, Sub: st.Sub}
+		}
+		if err := abi.ConvU8Caps.Check(steps); err != nil {
+			v.errorf(op, "int8 conv epilogue: %v", err)
+		}
+		if terms := int64(a.Kernel[0]) * int64(a.Kernel[1]) * int64(op.Inputs[0].Type.C()); terms > abi.MaxAccTerms {
+			v.errorf(op, "an int8 conv of %d products per output overflows int32 (abi.MaxAccTerms)", terms)
+		}
+		if op.Inputs[0].Type.Layout.Block() != abi.U8Block {
+			v.errorf(op, "an int8 conv reads nChw16c, not %s", op.Inputs[0].Type.Layout)
+		}
+	case op.Kind == Conv2D && op.Params["m"] != nil:
+		v.errorf(op, "an f32 conv has no m")
+	}
+	for i, x := range op.Inputs {
+		want(fmt.Sprintf("input %d", i), x, in)
+	}
+	for i, o := range op.Outputs {
+		want(fmt.Sprintf("output %d", i), o, out)
+	}
 }
 
 func (v *verifier) layouts(op *Op) {
@@ -245,7 +326,7 @@ func (v *verifier) layouts(op *Op) {
 			if in(0).Block() != b || out.Block() != b || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || a.Dilated() || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
 				v.errorf(op, "Winograd weights (%s) need an undilated 3x3 stride-1 conv with pads of at most 2 on %dc maps, not %s → %s", k.Layout, b, in(0), out)
 			}
-		case fam == "OIhw" && in(0).Block() == b && out.Block() == b:
+		case (fam == "OIhw" || fam == "OIhw4") && in(0).Block() == b && out.Block() == b:
 		case fam == "Ohwi" && in(0) == NHWC && out.Block() == b:
 		default:
 			v.errorf(op, "kernel packed as %s does not fit %s → %s", k.Layout, in(0), out)

@@ -31,7 +31,7 @@ func TestVerifyCatches(t *testing.T) {
 		{"dilation shape", "s=1x1 pad=1,1,1,1", "s=1x1 dil=2x2 pad=1,1,1,1", "shape inference gives [6 6 4]"},
 		{"dilation zero", "s=1x1 pad=1,1,1,1", "s=1x1 dil=0x2 pad=1,1,1,1", "dilation must be positive, got 0x2"},
 		{"dilated kernel too large", "s=1x1 pad=1,1,1,1", "s=1x1 dil=5x1 pad=1,1,1,1", "kernel 3x3 dilated 5x1 does not fit the input_1 input 8x8 (padded 10x10)"},
-		{"element type", "%2 r = Activation(%1) fn=relu : f32[N,8,8,4]", "%2 r = Activation(%1) fn=relu : u8[N,8,8,4]", "value %2 is u8: the ops compute in f32 only"},
+		{"element type", "%2 r = Activation(%1) fn=relu : f32[N,8,8,4]", "%2 r = Activation(%1) fn=relu : u8[N,8,8,4]", "value %2 is u8 without quantization parameters"},
 		{"arena overlap", ": f32[N,8,8,3] nhwc\n", ": f32[N,8,8,3] nhwc @arena[0:768]\n", "memory is planned for 1 of 4 values"},
 	}
 	for _, c := range cases {

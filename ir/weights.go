@@ -21,6 +21,7 @@ const (
 	WMatVecAdd            // b[o] + sum over all other axes of w[..., i, o] * t[i]
 	WZeros                // a tensor of zeros
 	WPack                 // w (HWIO or [in,out]) rearranged into a blocked layout
+	WScaleBy              // v[i] * s[0] (a vector times a one-element tensor)
 	numWOps
 )
 
@@ -41,6 +42,7 @@ var wops = [numWOps]WOpInfo{
 	WMatVecAdd: {"matvecadd", 3, "matvecadd(w, t, b)[o] = b[o] + sum over h, w, i of w[h, w, i, o] * t[i]"},
 	WZeros:     {"zeros", 0, "zeros : shape"},
 	WPack:      {"pack", 1, "pack(w) layout = w rearranged into the named blocked layout (see PackedShape)"},
+	WScaleBy:   {"scaleby", 2, "scaleby(v, s)[i] = v[i] * s[0], rounded to float32 (an int8 conv's m = s_w·s_x)"},
 }
 
 func (o WOp) String() string { return wops[o].Name }
@@ -68,6 +70,10 @@ type Weight struct {
 	Eps    float64 // WBNScale
 	Layout string  // WPack: the packed layout, e.g. "OIhw16i16o"
 	Shape  []int
+	// DType is a file tensor's element type (WLoad; zero: f32): an int8
+	// kernel's codes are s8, a zero point u8. The weight program computes
+	// in float32, which holds every s8 and u8 value exactly.
+	DType DType
 }
 
 // WeightProgram is an ordered list of weights: file tensors and the steps
@@ -97,6 +103,19 @@ func (p *WeightProgram) Load(name string, shape []int) (*Weight, error) {
 	}
 	w := &Weight{Name: name, Op: WLoad, Shape: append([]int(nil), shape...)}
 	p.add(w)
+	return w, nil
+}
+
+// LoadTyped declares a file tensor of element type dt (Load's are f32).
+func (p *WeightProgram) LoadTyped(name string, shape []int, dt DType) (*Weight, error) {
+	if w := p.byName[name]; w != nil && w.Op == WLoad && w.DType != dt {
+		return nil, fmt.Errorf("weight %q declared as %s and %s", name, w.DType, dt)
+	}
+	w, err := p.Load(name, shape)
+	if err != nil {
+		return nil, err
+	}
+	w.DType = dt
 	return w, nil
 }
 
@@ -153,10 +172,53 @@ func (p *WeightProgram) RemoveUnused(g *Graph) {
 			mark(s.Scale)
 			mark(s.Shift)
 		}
+		for _, o := range op.Outputs {
+			if o.Q != nil {
+				mark(o.Q.Scale)
+				mark(o.Q.Zero)
+			}
+		}
 	}
 	kept := p.List[:0]
 	for _, w := range p.List {
 		if used[w] || w.Op == WLoad {
+			kept = append(kept, w)
+		} else {
+			delete(p.byName, w.Name)
+		}
+	}
+	p.List = kept
+}
+
+// RemoveUnusedFiles drops the file tensors no op of g uses (directly or
+// through computed weights): after a pass that rewrites every weight to
+// another file's tensors (passes.Quantize), the weight file need not hold
+// the old ones. Run RemoveUnused first.
+func (p *WeightProgram) RemoveUnusedFiles(g *Graph) {
+	used := map[*Weight]bool{}
+	for _, w := range p.List {
+		if w.Op != WLoad {
+			for _, a := range w.Args {
+				used[a] = true
+			}
+		}
+	}
+	for _, op := range g.Ops {
+		for _, w := range op.Params {
+			used[w] = true
+		}
+		for _, s := range op.Attrs.Epi {
+			used[s.Scale], used[s.Shift] = true, true
+		}
+		for _, o := range op.Outputs {
+			if o.Q != nil {
+				used[o.Q.Scale], used[o.Q.Zero] = true, true
+			}
+		}
+	}
+	kept := p.List[:0]
+	for _, w := range p.List {
+		if w.Op != WLoad || used[w] {
 			kept = append(kept, w)
 		} else {
 			delete(p.byName, w.Name)
@@ -197,6 +259,9 @@ func (w *Weight) String() string {
 	var b strings.Builder
 	if w.Op == WLoad {
 		fmt.Fprintf(&b, "%s : %s", w.Name, shapeString(w.Shape))
+		if w.DType != F32 {
+			b.WriteString(" " + w.DType.String())
+		}
 		return b.String()
 	}
 	b.WriteString(w.Name)
@@ -324,6 +389,15 @@ func inferWeight(w *Weight) error {
 			return err
 		}
 		w.Shape = s
+	case WScaleBy:
+		n, err := vec(0)
+		if err != nil {
+			return err
+		}
+		if !equalInts(w.Args[1].Shape, []int{1}) {
+			return fmt.Errorf("scaleby: the factor %s has shape %v, want [1]", w.Args[1].Name, w.Args[1].Shape)
+		}
+		w.Shape = []int{n}
 	}
 	return nil
 }
@@ -337,6 +411,8 @@ func inferWeight(w *Weight) error {
 //	cB:       [ceil(C/B)*B] for per-channel vectors (bias, scale, shift)
 //	wino16:   [ceil(O/16)][36][ceil(I/16)*16][16 o]: a 3x3 kernel as Winograd
 //	          F(4x4,3x3) weights U = G g Gᵀ (runtime.PackWinograd)
+//	OIhw4i16o4i: [ceil(O/16)][ceil(I/16)][kh][kw][4][16 o][4 i]: an int8
+//	          kernel's codes for VPDPBUSD (runtime.S8Index)
 //
 // Channels past I, O and C are zero.
 var packLayouts = map[string]struct {
@@ -347,7 +423,8 @@ var packLayouts = map[string]struct {
 	"Ohwi16o": {16, "Ohwi"}, "Ohwi8o": {8, "Ohwi"},
 	"OI16o": {16, "OI"}, "OI8o": {8, "OI"},
 	"c16": {16, "c"}, "c8": {8, "c"},
-	"wino16": {16, "wino"},
+	"wino16":      {16, "wino"},
+	"OIhw4i16o4i": {16, "OIhw4"},
 }
 
 // PackLayouts returns the packed layout names, sorted.
@@ -385,6 +462,11 @@ func PackedShape(layout string, kernel []int) ([]int, error) {
 			return nil, fmt.Errorf("%s packs a vector, got shape %v", layout, kernel)
 		}
 		return []int{up(kernel[0]) * p.block}, nil
+	case "OIhw4":
+		if len(kernel) != 4 {
+			return nil, fmt.Errorf("%s packs a 4-d HWIO kernel, got shape %v", layout, kernel)
+		}
+		return []int{up(kernel[3]), up(kernel[2]), kernel[0], kernel[1], 4, p.block, 4}, nil
 	case "OIhw", "Ohwi":
 		if len(kernel) != 4 {
 			return nil, fmt.Errorf("%s packs a 4-d HWIO kernel, got shape %v", layout, kernel)

@@ -102,6 +102,9 @@ type Config struct {
 	// WinogradLimit bounds one layer's Winograd weights in bytes (0: the
 	// default, DefaultWinogradLimit).
 	WinogradLimit int
+	// Precision int8 runs the quantize pass after fuse (its convolutions
+	// are direct: no winograd); "" is f32.
+	Precision Precision
 }
 
 // Passes returns the pipeline for a target, in order, with the default
@@ -109,6 +112,23 @@ type Config struct {
 func Passes(t Target) []Pass { return passes(Config{Target: t}) }
 
 func passes(cfg Config) []Pass {
+	if cfg.Precision == Int8 {
+		var ps []Pass
+		for _, p := range float32Passes(cfg) {
+			switch p.Name {
+			case "winograd":
+				continue // int8 convs are direct
+			case "memplan":
+				ps = append(ps, Pass{"quantize", "turn the convolutions PlanInt8 allows into int8 convs on u8 values, reading the quantized weight file (rnc quantize), with Quantize and Dequantize where float32 ops meet u8 values", Quantize})
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	return float32Passes(cfg)
+}
+
+func float32Passes(cfg Config) []Pass {
 	t := cfg.Target
 	return []Pass{
 		{"bnfold", "fold BatchNormalization into the preceding Conv2D/Dense (or the following 1x1 Conv2D); make the rest per-channel Affine ops", BNFold},
@@ -142,6 +162,8 @@ var Constraints = []struct{ Before, After, Why string }{
 	{"winograd", "memplan", "the plan is made for the final ops"},
 	{"fuse", "memplan", "memplan places the final ops' values"},
 	{"layout", "memplan", "buffer sizes depend on layouts"},
+	{"fuse", "quantize", "quantize decides on the final ops and their epilogues"},
+	{"quantize", "memplan", "u8 values take a quarter of the bytes"},
 }
 
 // Run runs the pipeline on g.

@@ -18,29 +18,36 @@ var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/du
 // TestOrder: the pipeline satisfies every ordering constraint, each pass
 // has its own file and test file, and every pass is named in a constraint.
 func TestOrder(t *testing.T) {
-	index := map[string]int{}
-	for i, p := range Passes(AVX512) {
-		index[p.Name] = i
-		for _, f := range []string{p.Name + ".go", p.Name + "_test.go"} {
-			if _, err := os.Stat(f); err != nil {
-				t.Errorf("pass %s: %v", p.Name, err)
+	named := map[string]bool{}
+	all := map[string]bool{}
+	for _, prec := range []Precision{F32, Int8} {
+		index := map[string]int{}
+		for i, p := range passes(Config{Target: AVX512, Precision: prec}) {
+			index[p.Name], all[p.Name] = i, true
+			for _, f := range []string{p.Name + ".go", p.Name + "_test.go"} {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("pass %s: %v", p.Name, err)
+				}
 			}
 		}
+		for _, c := range Constraints {
+			b, okb := index[c.Before]
+			a, oka := index[c.After]
+			if !okb || !oka {
+				continue // a pass of the other precision's pipeline
+			}
+			if b >= a {
+				t.Errorf("%s: %s must run before %s: %s", prec, c.Before, c.After, c.Why)
+			}
+			named[c.Before], named[c.After] = true, true
+		}
 	}
-	named := map[string]bool{}
 	for _, c := range Constraints {
-		b, okb := index[c.Before]
-		a, oka := index[c.After]
-		if !okb || !oka {
+		if !all[c.Before] || !all[c.After] {
 			t.Errorf("constraint %s < %s names an unknown pass", c.Before, c.After)
-			continue
 		}
-		if b >= a {
-			t.Errorf("%s must run before %s: %s", c.Before, c.After, c.Why)
-		}
-		named[c.Before], named[c.After] = true, true
 	}
-	for name := range index {
+	for name := range all {
 		if !named[name] {
 			t.Errorf("pass %s is in no ordering constraint", name)
 		}

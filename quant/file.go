@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
 )
 
@@ -15,17 +16,17 @@ const Format = runtime.Int8Format
 const FormatVersion = "1"
 
 // The names of a layer's tensors in the quantized file (docs/int8.md): L is
-// the layer's name (LayerName), i an output or epilogue step index.
-func KernelQName(l string) string     { return l + "/kernel_q" }     // I8, the kernel's shape
-func KernelScaleName(l string) string { return l + "/kernel_scale" } // F32 [out]
-func KernelName(l string) string      { return l + "/kernel" }       // F32, a float32 layer's kernel
-func BiasName(l string) string        { return l + "/bias" }         // F32 [out], real units
-func OutScaleName(l string, i int) string {
-	return fmt.Sprintf("%s/out%d_scale", l, i) // F32 [1]
-}
-func OutZeroName(l string, i int) string {
-	return fmt.Sprintf("%s/out%d_zero_point", l, i) // U8 [1]
-}
+// the layer's name (LayerName), i an output or epilogue step index. The
+// quantize pass (passes.Quantize) reads the file by the same functions.
+var (
+	KernelQName     = passes.KernelQName     // s8, the kernel's shape
+	KernelScaleName = passes.KernelScaleName // f32 [out]
+	OutScaleName    = passes.OutScaleName    // f32 [1]
+	OutZeroName     = passes.OutZeroName     // u8 [1]
+)
+
+func KernelName(l string) string { return l + "/kernel" } // f32, a float32 layer's kernel
+func BiasName(l string) string   { return l + "/bias" }   // f32 [out], real units
 
 // Weights returns the quantized weight file: for every layer in graph
 // order its kernel (int8 with per-channel scales, or float32 for a float32

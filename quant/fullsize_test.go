@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/rnc-dev/rnc/dsl"
-	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/npy"
@@ -31,7 +30,7 @@ func TestFullSizeAgreement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		if err := passes.Run(g, Pipeline("")); err != nil {
 			t.Fatal(err)
 		}
 		w, err := runtime.ReadSafetensorsFile(filepath.Join(*fullDir, model+".safetensors"))
@@ -74,8 +73,8 @@ func TestFullSizeAgreement(t *testing.T) {
 			sig, noise = sig+s, noise+e
 		}
 		int8Convs := 0
-		for op := range r.Int8().Convs {
-			if op.Kind == ir.Conv2D {
+		for _, l := range r.Layers {
+			if l.Int8 {
 				int8Convs++
 			}
 		}

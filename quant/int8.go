@@ -1,34 +1,46 @@
 package quant
 
 import (
+	"fmt"
+
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/runtime"
 )
 
-// Int8 describes the int8 run of the calibrated graph for the
-// interpreter's integer reference (interp.RunInt8): every quantized
-// tensor's scale and zero point, and every int8 layer's kernel, scales and
-// bias — what an int8 package loads from the file Weights writes.
-func (r *Result) Int8() *interp.Int8 {
-	q := &interp.Int8{Tensors: map[*ir.Value]interp.QParams{}, Convs: map[*ir.Op]interp.Int8Conv{}}
-	for _, l := range r.Layers {
-		for _, t := range l.Outputs {
-			if t.Quantized {
-				q.Tensors[t.Value] = interp.QParams{Scale: t.Params.Scale, Zero: t.Params.Zero}
-			}
-		}
-		if l.Int8 && l.Op.Kind == ir.Conv2D {
-			q.Convs[l.Op] = interp.Int8Conv{Kernel: l.KernelQ, Scale: l.KernelScale, Bias: l.Bias}
-		}
+// Int8Graph is the calibrated graph in its int8 form (passes.Quantize: the
+// graph rnc compile --precision int8 lowers, before memplan) with the
+// quantized weight file it reads (Weights).
+func (r *Result) Int8Graph() (*ir.Graph, *runtime.Weights, error) {
+	g := r.Graph.Clone()
+	if err := passes.Quantize(g); err != nil {
+		return nil, nil, err
 	}
-	return q
+	if err := ir.Verify(g); err != nil {
+		return nil, nil, fmt.Errorf("quantize: the int8 graph: %w", err)
+	}
+	ws, err := r.Weights()
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, ws, nil
 }
 
-// RunInt8 runs the integer reference of the calibrated graph on n images
-// (see interp.RunInt8, observe as there) and returns the graph's outputs.
+// RunInt8 runs the integer reference — the interpreter on Int8Graph — on
+// n images and returns the graph's outputs; observe (nil: none) sees every
+// op of the int8 graph (a u8 value as its codes).
 func (r *Result) RunInt8(images []float32, n int, observe interp.Observer) ([][]float32, error) {
 	if err := r.checkImages(images, n); err != nil {
 		return nil, err
 	}
-	return r.it.RunInt8(images, n, r.Int8(), observe)
+	g, ws, err := r.Int8Graph()
+	if err != nil {
+		return nil, err
+	}
+	it, err := interp.New(g, ws)
+	if err != nil {
+		return nil, fmt.Errorf("quantize: the int8 graph: %w", err)
+	}
+	return it.RunObserved(images, n, observe)
 }

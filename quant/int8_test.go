@@ -42,43 +42,61 @@ func pad16(v []float32) []float32 {
 // the kernels.
 func TestInt8ReferencesAgree(t *testing.T) {
 	d := loadDigits(t)
-	w, calib := d.w, d.calib
-	r, err := Calibrate(d.g, w, calib, d.nCalib, Options{})
+	calib := d.calib
+	r, err := Calibrate(d.g, d.w, calib, d.nCalib, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := r.Int8()
+	g8, w8, err := r.Int8Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := interp.New(g8, w8)
+	if err != nil {
+		t.Fatal(err)
+	}
 	codes := map[*ir.Value][]float32{}
 	const n = 2
 	per := len(calib) / d.nCalib
-	if _, err := r.RunInt8(calib[:n*per], n, func(op *ir.Op, outs [][]float32) {
+	if _, err := it.RunObserved(calib[:n*per], n, func(op *ir.Op, outs [][]float32) {
 		for i, o := range op.Outputs {
 			codes[o] = append([]float32(nil), outs[i]...)
 		}
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// eval evaluates weights of the int8 graph (the interpreter's own
+	// weight program: packed as the runtime packs them).
+	eval := func(ws ...*ir.Weight) [][]float32 {
+		v, err := interp.EvalWeights(g8, w8, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	quant := func(v *ir.Value) (float32, int32) {
+		p := eval(v.Q.Scale, v.Q.Zero)
+		return p[0][0], int32(p[1][0])
+	}
+	var convs []*ir.Op
+	for _, op := range g8.Ops {
+		if op.Kind == ir.Conv2D && op.Inputs[0].Type.DType == ir.U8 {
+			convs = append(convs, op)
+		}
+	}
 	checked, stride2, dual, affine := 0, 0, 0, 0
-	for op, c := range q.Convs {
+	for _, op := range convs {
 		a := &op.Attrs
 		xt, ot := op.Inputs[0].Type, op.Out().Type
 		cv := &runtime.ConvU8{IC: xt.C(), OC: ot.C(), H: xt.H(), W: xt.W(), KH: a.Kernel[0], KW: a.Kernel[1],
 			SH: a.Strides[0], SW: a.Strides[1], Pad: a.Pad}
-		sx := q.Tensors[op.Inputs[0]].Scale
-		m := make([]float32, ot.C())
-		for f := range m {
-			m[f] = sx * c.Scale[f]
-		}
-		hwio := make([]float32, len(c.Kernel))
-		for i, k := range c.Kernel {
-			hwio[i] = float32(k) * c.Scale[i%ot.C()]
-		}
-		wt, err := runtime.PackConvS8(hwio, a.Kernel[0], a.Kernel[1], xt.C(), ot.C(), c.Scale)
-		if err != nil {
-			t.Fatal(err)
+		p := eval(op.Param("kernel"), op.Param("m"), op.Param("bias"))
+		wt := make([]int8, len(p[0]))
+		for i, c := range p[0] {
+			wt[i] = int8(c)
 		}
 		for img := 0; img < n; img++ {
-			args := &runtime.ConvU8Args{In: blocked(codes[op.Inputs[0]], xt, img), Wt: wt, M: pad16(m), B: pad16(c.Bias)}
+			args := &runtime.ConvU8Args{In: blocked(codes[op.Inputs[0]], xt, img), Wt: wt, M: p[1], B: p[2]}
 			cv.Epi = nil
 			for _, st := range a.Epi {
 				e := runtime.Epi{Op: st.Kind, Sub: st.Sub, Mul: float32(st.Mul), Add: float32(st.Add)}
@@ -86,30 +104,27 @@ func TestInt8ReferencesAgree(t *testing.T) {
 				switch st.Kind {
 				case ir.StepAdd, ir.StepMul:
 					v := op.Inputs[st.Arg]
-					p := q.Tensors[v]
+					s, z := quant(v)
 					if st.Kind == ir.StepAdd {
-						args.Res, args.Q.Res = blocked(codes[v], v.Type, img), runtime.U8Quant{S: p.Scale, Z: p.Zero}
+						args.Res, args.Q.Res = blocked(codes[v], v.Type, img), runtime.U8Quant{S: s, Z: z}
 						cv.ResH, cv.ResW = v.Type.H(), v.Type.W()
 						if st.Sub == 2 && img == 0 {
 							stride2++
 						}
 					} else {
-						args.Mul, args.Q.Mul = blocked(codes[v], v.Type, img), runtime.U8Quant{S: p.Scale, Z: p.Zero}
+						args.Mul, args.Q.Mul = blocked(codes[v], v.Type, img), runtime.U8Quant{S: s, Z: z}
 					}
 				case ir.StepAffine:
-					ws, err := interp.EvalWeights(r.Graph, w, []*ir.Weight{st.Scale, st.Shift})
-					if err != nil {
-						t.Fatal(err)
-					}
-					args.Scale, args.Shift = pad16(ws[0][:ot.C()]), pad16(ws[1][:ot.C()])
+					ws := eval(st.Scale, st.Shift)
+					args.Scale, args.Shift = ws[0], ws[1]
 					if img == 0 {
 						affine++
 					}
 				}
 			}
 			for k, o := range op.Outputs {
-				p := q.Tensors[o]
-				args.Q.Out[k] = runtime.U8Out{Inv: 1 / p.Scale, Z: p.Zero}
+				s, z := quant(o)
+				args.Q.Out[k] = runtime.U8Out{Inv: 1 / s, Z: z}
 				args.Out = append(args.Out, make([]uint8, cv.OCB()*16*cv.OH()*cv.OW()))
 			}
 			if len(op.Outputs) == 2 && img == 0 {

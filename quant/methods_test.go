@@ -67,7 +67,7 @@ func TestMethodTable(t *testing.T) {
 		} else {
 			w = interp.RandomWeights(g, 1)
 		}
-		if err := passes.Run(g, passes.Config{Target: passes.AVX512}); err != nil {
+		if err := passes.Run(g, Pipeline("")); err != nil {
 			t.Fatal(err)
 		}
 		for _, data := range []string{"uniform", "crops", "crops+pattern"} {

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
+	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"
-	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
 // Method is how a tensor's range is chosen from what calibration saw.
@@ -156,27 +155,15 @@ func sqnr(signal, noise float64) float64 {
 // and activation fused into it is its Conv2D's layer,
 // "conv2_block1_2_conv"), else the last Keras layer it implements (the one
 // whose output it computes).
-func LayerName(op *ir.Op) string {
-	if k := op.Param("kernel"); k != nil {
-		for w := k; w != nil; {
-			if w.Op == ir.WLoad {
-				if i := strings.LastIndexByte(w.Name, '/'); i > 0 {
-					return w.Name[:i]
-				}
-				break
-			}
-			if len(w.Args) == 0 {
-				break
-			}
-			w = w.Args[0]
-		}
-	}
-	return op.Names[len(op.Names)-1]
-}
+func LayerName(op *ir.Op) string { return passes.LayerName(op) }
 
-// movesOnly are the kinds that only move values: their output is float32
-// when their input is.
-var movesOnly = map[ir.Kind]bool{ir.Reorder: true, ir.ZeroPad: true, ir.Flatten: true, ir.Dropout: true}
+// Pipeline is the pass configuration of the graph Calibrate takes: the
+// int8 pipeline (nChw16c layouts, no Winograd) up to fuse, so that its ops
+// are the ones passes.Quantize rewrites when rnc compile --precision int8
+// compiles the same model.
+func Pipeline(model string) passes.Config {
+	return passes.Config{Target: passes.AVX512, Precision: passes.Int8, Stop: "fuse", Model: model}
+}
 
 // Calibrate runs g — a graph after the pass pipeline, whose ops are the
 // kernels an int8 package runs — in float32 on n images (NHWC float32,
@@ -229,6 +216,9 @@ func Calibrate(g *ir.Graph, file *runtime.Weights, images []float32, n int, opt 
 		}
 	}
 	r.choose()
+	if err := r.checkZeroPoints(); err != nil {
+		return nil, err
+	}
 	if err := r.weights(file); err != nil {
 		return nil, err
 	}
@@ -336,43 +326,32 @@ func (r *Result) Measure(images []float32, n int) error {
 // choose).
 func (r *Result) plan() error {
 	g := r.Graph
-	float := map[*ir.Value]bool{} // values that stay float32
+	p := passes.PlanInt8(g)
 	names := map[string]*ir.Op{}
 	for _, op := range g.Ops {
-		if op.Kind == ir.Input {
-			for _, o := range op.Outputs {
-				float[o] = true
-			}
+		quantized := false
+		for _, o := range op.Outputs {
+			quantized = quantized || p.Values[o]
+		}
+		if op.Kind == ir.Input && !quantized {
 			continue
 		}
-		l := &Layer{Name: LayerName(op), Op: op, Int8: true}
+		l := &Layer{Name: LayerName(op), Op: op, Int8: p.Convs[op]}
 		if prev := names[l.Name]; prev != nil {
 			return fmt.Errorf("quantize: ops %s and %s would both be stored as %q", prev.Name(), op.Name(), l.Name)
 		}
 		names[l.Name] = op
-		floatIn := false
-		for _, in := range op.Inputs {
-			floatIn = floatIn || float[in]
-		}
 		switch {
-		case op.Kind == ir.Dense || op.Kind == ir.Head:
-			l.Int8, l.Why = false, "classifier"
-		case floatIn && op.Kind == ir.Conv2D && op.Inputs[0].Type.C() <= 4:
-			l.Int8, l.Why = false, "stem: its input is the image"
-		case floatIn:
-			l.Int8, l.Why = false, "reads a float32 tensor"
+		case l.Int8:
 		case op.Kind == ir.Conv2D:
-			a := &op.Attrs
-			if terms := a.Kernel[0] * a.Kernel[1] * op.Inputs[0].Type.C(); terms > abi.MaxAccTerms {
-				l.Int8, l.Why = false, fmt.Sprintf("%d products per output overflow int32", terms)
-			}
+			l.Why = p.Why[op]
+		case op.Kind == ir.Dense || op.Kind == ir.Head:
+			l.Why = "classifier"
+		default:
+			l.Why = "no int8 kernel"
 		}
 		for i, o := range op.Outputs {
-			q := !g.IsOutput(o) && !(movesOnly[op.Kind] && floatIn)
-			if !q {
-				float[o] = true
-			}
-			l.Outputs = append(l.Outputs, &Tensor{Value: o, Index: i, Quantized: q, Stats: NewStats()})
+			l.Outputs = append(l.Outputs, &Tensor{Value: o, Index: i, Quantized: p.Values[o], Stats: NewStats()})
 		}
 		r.Layers = append(r.Layers, l)
 	}
@@ -423,13 +402,21 @@ func (r *Result) choose() {
 			t.Params = ParamsFor(t.Lo, t.Hi)
 		}
 	}
+}
+
+// checkZeroPoints refuses an int8 conv whose input's zero point is not 0:
+// passes.PlanInt8 chose only inputs that follow a ReLU, so calibration
+// cannot have seen a negative value there.
+func (r *Result) checkZeroPoints() error {
+	tensors := r.tensors()
 	for _, l := range r.Layers {
-		if l.Int8 && l.Op.Kind == ir.Conv2D {
-			if in := tensors[l.Op.Inputs[0]]; in != nil && in.Params.Zero != 0 {
-				l.Int8, l.Why = false, fmt.Sprintf("its input reaches %.3g: zero point %d, not 0", in.Stats.Min, in.Params.Zero)
+		if l.Int8 {
+			if in := tensors[l.Op.Inputs[0]]; in == nil || in.Params.Zero != 0 {
+				return fmt.Errorf("quantize: %s: its input is not a tensor of zero point 0 (%v): an internal error", l.Name, in)
 			}
 		}
 	}
+	return nil
 }
 
 // logical is the weight holding w's value in its logical layout (the
@@ -471,7 +458,7 @@ func (r *Result) weights(file *runtime.Weights) error {
 			}{{st.Scale, "scale"}, {st.Shift, "shift"}} {
 				if p.w != nil {
 					ws = append(ws, logical(p.w))
-					refs = append(refs, ref{l, fmt.Sprintf("%s/epi%d_%s", l.Name, i, p.what), ""})
+					refs = append(refs, ref{l, passes.EpiWeightName(l.Name, i, p.what), ""})
 				}
 			}
 		}

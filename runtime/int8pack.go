@@ -10,7 +10,7 @@ import (
 // U8Block is the channel block of the int8 path: activations are uint8 in
 // nChw16c (ConvU8) and weights int8 in OIhw4i16o4i (PackConvS8), the
 // layouts of the AVX-512 VNNI kernels (codegen/vnni).
-const U8Block = 16
+const U8Block = abi.U8Block
 
 // maxPackedS8 bounds the bytes PackConvS8 writes (channel padding can
 // multiply a tiny kernel's size by 256): 1 GiB, a thousand times

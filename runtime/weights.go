@@ -85,6 +85,40 @@ func (w *Weights) Data(name string) ([]float32, error) {
 	return w.src.read(name)
 }
 
+// Floats returns a tensor's values as float32, whatever its element type
+// (f32, or the s8 and u8 of a quantized file, which float32 holds
+// exactly): what the weight program reads.
+func (w *Weights) Floats(name string) ([]float32, error) {
+	t := w.Tensors[name]
+	if t == nil {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	var f []float32
+	switch t.DType {
+	case abi.S8:
+		v, err := w.Int8(name)
+		if err != nil {
+			return nil, err
+		}
+		f = make([]float32, len(v))
+		for i, x := range v {
+			f[i] = float32(x)
+		}
+	case abi.U8:
+		v, err := w.Uint8(name)
+		if err != nil {
+			return nil, err
+		}
+		f = make([]float32, len(v))
+		for i, x := range v {
+			f[i] = float32(x)
+		}
+	default:
+		return w.Data(name)
+	}
+	return f, nil
+}
+
 // Int8 returns an int8 tensor's values (see Data).
 func (w *Weights) Int8(name string) ([]int8, error) {
 	t, err := w.typed(name, abi.S8)
@@ -228,14 +262,22 @@ const Int8Format = "rnc-int8"
 type TensorSpec struct {
 	Name  string
 	Shape []int
+	DType abi.DType // zero: f32
 }
 
 // Check verifies that w holds exactly the tensors in want, with the given
 // shapes and finite values. The error names every offending tensor (up to a
 // few of each kind) and what was expected.
 func (w *Weights) Check(want []TensorSpec) error {
-	if f := w.Metadata["format"]; f == Int8Format {
-		return fmt.Errorf("this is an int8 weight file (format %q, written by rnc quantize) and the model computes in float32: give it the float32 weights; int8 packages cannot run yet (docs/int8.md, Status)", f)
+	int8Model := false
+	for _, s := range want {
+		int8Model = int8Model || s.DType != abi.F32
+	}
+	switch f := w.Metadata["format"]; {
+	case f == Int8Format && !int8Model:
+		return fmt.Errorf("this is an int8 weight file (format %q, written by rnc quantize) and the model computes in float32: give it the float32 weights, or compile the model with --precision int8 (docs/int8.md)", f)
+	case f != Int8Format && int8Model:
+		return fmt.Errorf("the model computes in int8 and this is not an int8 weight file (its format metadata is %q, not %q): quantize the float32 weights with rnc quantize (docs/int8.md)", f, Int8Format)
 	}
 	var problems []string
 	seen := make(map[string]bool, len(want))
@@ -250,8 +292,8 @@ func (w *Weights) Check(want []TensorSpec) error {
 			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", s.Name, t.Shape, s.Shape))
 			continue
 		}
-		if t.DType != abi.F32 {
-			problems = append(problems, fmt.Sprintf("tensor %q holds %s values, want float32 (a quantized weight file? docs/int8.md)", s.Name, t.DType.GoType()))
+		if t.DType != s.DType {
+			problems = append(problems, fmt.Sprintf("tensor %q holds %s values, want %s", s.Name, t.DType.GoType(), s.DType.GoType()))
 			continue
 		}
 		if err := checkFinite(s.Name, t.Data); err != nil { // data not loaded yet: checked when read

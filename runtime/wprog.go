@@ -15,8 +15,11 @@ type WStep struct {
 	Name   string // load: the tensor's name in the weight file
 	Args   []int
 	Eps    float64 // bnscale
-	Layout string  // pack: OIhw16i16o, OIhw8i8o, Ohwi16o, Ohwi8o, OI16o, OI8o, c16, c8
+	Layout string  // pack: OIhw16i16o, OIhw8i8o, Ohwi16o, Ohwi8o, OI16o, OI8o, c16, c8, wino16, OIhw4i16o4i
 	Shape  []int   // the step's result shape
+	// DType is a load's element type (zero: f32): the program computes in
+	// float32, which holds s8 and u8 values exactly.
+	DType DType
 }
 
 // RunWeightProgram executes prog on the tensors of a weight file. It first
@@ -30,7 +33,7 @@ func RunWeightProgram(prog []WStep, file *Weights, keep []bool) ([][]float32, er
 	var want []TensorSpec
 	for _, s := range prog {
 		if s.Op == "load" {
-			want = append(want, TensorSpec{Name: s.Name, Shape: s.Shape})
+			want = append(want, TensorSpec{Name: s.Name, Shape: s.Shape, DType: s.DType})
 		}
 	}
 	if err := file.Check(want); err != nil {
@@ -57,7 +60,7 @@ func RunWeightProgram(prog []WStep, file *Weights, keep []bool) ([][]float32, er
 		}
 		if s.Op == "load" {
 			t := file.Tensors[s.Name]
-			data, err := file.Data(s.Name)
+			data, err := file.Floats(s.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -226,6 +229,19 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 			return nil, err
 		}
 		return Pack(s.Layout, arg(0), shape(0))
+	case "scaleby":
+		if err := want(2); err != nil {
+			return nil, err
+		}
+		v, f := arg(0), arg(1)
+		if len(f) != 1 {
+			return nil, fmt.Errorf("the factor has %d values, want 1", len(f))
+		}
+		r := result(len(v))
+		for i, x := range v {
+			r[i] = x * f[0] // one float32 multiply (the interpreter's float64 product, rounded, is the same)
+		}
+		return r, nil
 	}
 	return nil, fmt.Errorf("unknown weight operation %q", s.Op)
 }
@@ -251,6 +267,8 @@ func packFamily(layout string) (int, string, error) {
 		return 8, "c", nil
 	case "wino16":
 		return 16, "wino", nil
+	case "OIhw4i16o4i":
+		return U8Block, "OIhw4", nil
 	}
 	return 0, "", fmt.Errorf("unknown packed layout %q", layout)
 }
@@ -302,6 +320,19 @@ func Pack(layout string, w []float32, shape []int) ([]float32, error) {
 	}
 	kh, kw, in, o := shape[0], shape[1], shape[2], shape[3]
 	var r []float32
+	if fam == "OIhw4" { // an int8 kernel's codes, as float32 (S8Index)
+		r = make([]float32, up(o)*up(in)*kh*kw*b*b)
+		for h := 0; h < kh; h++ {
+			for x := 0; x < kw; x++ {
+				for i := 0; i < in; i++ {
+					for oc, v := range w[((h*kw+x)*in+i)*o:][:o] {
+						r[S8Index(kh, kw, up(in), h, x, i, oc)] = v
+					}
+				}
+			}
+		}
+		return r, nil
+	}
 	if fam == "OIhw" {
 		r = make([]float32, up(o)*up(in)*kh*kw*b*b)
 	} else {

@@ -16,10 +16,11 @@ import (
 var quantizeCmd = &command{
 	name:  "quantize",
 	short: "calibrate a model for int8 and write its quantized weights",
-	args:  "MODEL.rn --weights W --calibrate X.npy|X.f32 -o Q.safetensors [--method minmax|percentile] [--percentile P] [--target avx512|avx2|generic] [--set name=value]...",
+	args:  "MODEL.rn --weights W --calibrate X.npy|X.f32 -o Q.safetensors [--method minmax|percentile] [--percentile P] [--set name=value]...",
 	summary: `Calibrate a model for int8 inference (docs/int8.md): run it in float32 with the reference
-interpreter on the calibration images (NHWC float32, .npy or .f32), after the passes of --target
-(batch norms folded, epilogues fused: the ops an int8 package runs), observing every op's
+interpreter on the calibration images (NHWC float32, .npy or .f32), after the passes of
+rnc compile --precision int8 up to fuse (batch norms folded, epilogues fused, nChw16c layouts:
+the ops an int8 package runs), observing every op's
 outputs; choose each quantized tensor's uint8 scale and zero point (--method minmax covers every
 value seen; percentile clips the top 100 − P percent, P = --percentile, and as many at the
 bottom of a tensor with negative values); quantize every conv kernel per output channel to int8
@@ -39,7 +40,6 @@ been computed.`,
 		outPath := fs.String("o", "", "output safetensors file (required)")
 		method := fs.String("method", string(quant.DefaultMethod), "calibration method: minmax or percentile")
 		pct := fs.Float64("percentile", quant.DefaultPercentile, "with --method percentile: P in (50, 100]: each tensor's range runs from the (100 − P)th to the P-th percentile of its values (a non-negative tensor's from 0)")
-		target := fs.String("target", "avx512", "lowering target whose ops are quantized: avx512, avx2 or generic")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
 			if err != nil {
@@ -60,10 +60,6 @@ been computed.`,
 			if !(*pct > 50 && *pct <= 100) {
 				return fmt.Errorf("quantize: --percentile %v: want a number in (50, 100]", *pct)
 			}
-			t, err := passes.ParseTarget(*target)
-			if err != nil {
-				return fmt.Errorf("quantize: --target: %w", err)
-			}
 			if err := checkOutput(*outPath, map[string]string{"model": path, "weights": *weights, "calibration": *calibrate}); err != nil {
 				return fmt.Errorf("quantize: -o %w", err)
 			}
@@ -71,7 +67,7 @@ been computed.`,
 			if err != nil {
 				return err
 			}
-			if err := passes.Run(g, passes.Config{Target: t, Model: path}); err != nil {
+			if err := passes.Run(g, quant.Pipeline(path)); err != nil {
 				return err
 			}
 			x, shape, err := readInput(*calibrate)
@@ -105,7 +101,6 @@ been computed.`,
 			if len(set) > 0 {
 				q.Metadata["set"] = set.String() // the parameters it was calibrated with
 			}
-			q.Metadata["target"] = string(t)
 			if err := runtime.WriteSafetensorsFile(*outPath, q); err != nil {
 				return err
 			}

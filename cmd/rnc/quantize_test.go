@@ -86,7 +86,7 @@ func TestQuantize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q.Metadata["method"] != method || q.Metadata["format"] != quant.Format || q.Metadata["model"] != "tinyv2.rn" || q.Metadata["target"] != "avx512" {
+		if q.Metadata["method"] != method || q.Metadata["format"] != quant.Format || q.Metadata["model"] != "tinyv2.rn" {
 			t.Errorf("%s: metadata %v", method, q.Metadata)
 		}
 		if want := map[bool]string{true: "input_shape=[32,32,3]"}[flags[0] == "--set"]; q.Metadata["set"] != want {
@@ -178,7 +178,6 @@ func TestQuantizeOutput(t *testing.T) {
 		{args(filepath.Join(dir, "q.safetensors"), "--method", "minmax", "--percentile", "99.9"), "--percentile applies to --method percentile, not minmax"},
 		{[]string{"quantize", model, "--weights", w, "--calibrate", nanInput(t, dir, x), "-o", filepath.Join(dir, "q.safetensors")}, "image 1 holds NaN at (3, 4, 2) (h, w, c)"},
 		{args(filepath.Join(dir, "missing", "q.safetensors")), "does not exist (or is not a directory)"},
-		{args(filepath.Join(dir, "q.safetensors"), "--target", "sse"), "--target: "},
 		{[]string{"quantize", model, "--weights", w, "--calibrate", notes, "-o", filepath.Join(dir, "q.safetensors")}, notes},
 		{[]string{"quantize", model, "--weights", x, "--calibrate", x, "-o", filepath.Join(dir, "q.safetensors")}, x},
 		{[]string{"quantize", model, "--weights", w, "--calibrate", path("testdata/golden/stemv2_input_b2_seed2.npy"), "-o", filepath.Join(dir, "q.safetensors")}, "calibration images " + path("testdata/golden/stemv2_input_b2_seed2.npy")},

@@ -14,6 +14,9 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 	one := func(v []float32) [][]float32 { return [][]float32{v} }
 	switch op.Kind {
 	case ir.Conv2D:
+		if x.DType == ir.U8 {
+			return it.conv8(op, in, n)
+		}
 		acc := it.conv(op, in[0], n)
 		return it.epilogue(op, acc, in, n)
 	case ir.BatchNorm:
@@ -30,6 +33,10 @@ func (it *Interp) exec(op *ir.Op, in [][]float32, n int) [][]float32 {
 		return one(activate(a.Fn, in[0], x.C()))
 	case ir.Dropout, ir.Reorder, ir.Flatten:
 		return one(in[0])
+	case ir.Quantize:
+		return one(it.quantize(op, in[0]))
+	case ir.Dequantize:
+		return one(it.dequantize(op, in[0]))
 	case ir.ZeroPad:
 		return one(zeroPad(in[0], n, x, a.Pad, float32(a.PadValue)))
 	case ir.MaxPool, ir.AvgPool:

@@ -23,7 +23,7 @@ const runtimePath = "github.com/rnc-dev/rnc/runtime"
 // Winograd transform: the oracle computes with its own code.
 var oracleAllowed = map[string]bool{
 	"Weights": true, "NewWeights": true, "TensorSpec": true, // types and constructor
-	"Tensors": true, "Metadata": true, "Check": true, "Data": true, "Add": true, // Weights' fields and methods
+	"Tensors": true, "Metadata": true, "Check": true, "Data": true, "Floats": true, "Add": true, // Weights' fields and methods
 	"Name": true, "Shape": true, // TensorSpec's and Tensor's fields
 }
 
@@ -31,7 +31,7 @@ var oracleAllowed = map[string]bool{
 // arithmetic's definitions (runtime/abi/int8.go), one line each, pinned
 // by their own tests (TestCvt, TestAccReal, ...). They are the
 // specification the kernels implement, not kernel code: the integer
-// reference (RunInt8) computes with them as the contract says.
+// reference (the int8 ops) computes with them as the contract says.
 var abiAllowed = map[string]bool{"AccReal": true, "Dequant": true, "QuantizeU8": true, "MaxAccTerms": true}
 
 // One file set and importer for both tests: the importer type-checks the

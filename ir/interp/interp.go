@@ -65,6 +65,9 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 			roots = append(roots, logical(w))
 		}
 	}
+	// The interpreter emulates the planned arena in float32 words; a graph
+	// with u8 values keeps each value apart instead.
+	typed := false
 	vals, err := evalWeights(g, file, roots)
 	if err != nil {
 		return nil, err
@@ -96,9 +99,17 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 			}
 		}
 	}
+	if err := it.checkInt8(); err != nil {
+		return nil, err
+	}
 	for _, op := range g.Ops {
 		for _, o := range op.Outputs {
-			if o.Mem.Size > 0 {
+			typed = typed || o.Type.DType != ir.F32
+		}
+	}
+	for _, op := range g.Ops {
+		for _, o := range op.Outputs {
+			if o.Mem.Size > 0 && !typed {
 				it.planned = true
 				it.arena = max(it.arena, o.Mem.End())
 			}
@@ -126,6 +137,11 @@ func opWeights(op *ir.Op) []*ir.Weight {
 			if w != nil {
 				ws = append(ws, w)
 			}
+		}
+	}
+	for _, o := range op.Outputs {
+		if o.Q != nil {
+			ws = append(ws, o.Q.Scale, o.Q.Zero)
 		}
 	}
 	return ws

@@ -56,7 +56,7 @@ func evalWeights(g *ir.Graph, file *runtime.Weights, roots []*ir.Weight) (map[*i
 	}
 	var want []runtime.TensorSpec
 	for _, w := range g.Weights.Files() {
-		want = append(want, runtime.TensorSpec{Name: w.Name, Shape: w.Shape})
+		want = append(want, runtime.TensorSpec{Name: w.Name, Shape: w.Shape, DType: w.DType})
 	}
 	if err := file.Check(want); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func evalWeights(g *ir.Graph, file *runtime.Weights, roots []*ir.Weight) (map[*i
 		}
 		isRoot[r] = true
 		if r.Op == ir.WLoad { // the file's tensor itself, read-only
-			v, err := e.file.Data(r.Name)
+			v, err := e.file.Floats(r.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -156,7 +156,7 @@ func numElements(shape []int) int {
 // load reads a file tensor, checking that its values are finite.
 func (e *evaluator) load(w *ir.Weight) ([]float64, error) {
 	e.read[w] = true
-	data, err := e.file.Data(w.Name)
+	data, err := e.file.Floats(w.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +295,15 @@ func apply(w *ir.Weight, args [][]float64) ([]float64, error) {
 		return make([]float64, numElements(w.Shape)), nil
 	case ir.WPack:
 		return pack(w.Layout, args[0], w.Args[0].Shape)
+	case ir.WScaleBy: // v[i]·s[0], rounded to float32 as the runtime's float32 product is
+		if len(args[1]) != 1 {
+			return nil, fmt.Errorf("the factor has %d values, want 1", len(args[1]))
+		}
+		r := make([]float64, len(args[0]))
+		for i, x := range args[0] {
+			r[i] = float64(float32(x * args[1][0]))
+		}
+		return r, nil
 	}
 	return nil, fmt.Errorf("unknown weight operation %s", w.Op)
 }
@@ -342,6 +351,18 @@ func pack(layout string, v []float64, shape []int) ([]float64, error) {
 						} else {
 							at = ((oc/b*kh+h)*kw+x)*in*b + i*b + oc%b
 						}
+						r[at] = v[((h*kw+x)*in+i)*o+oc]
+					}
+				}
+			}
+		}
+	case "OIhw4": // [O/16][I/16][kh][kw][4 groups of i][16 o][4 i of the group]
+		kh, kw, in, o := shape[0], shape[1], shape[2], shape[3]
+		for h := 0; h < kh; h++ {
+			for x := 0; x < kw; x++ {
+				for i := 0; i < in; i++ {
+					for oc := 0; oc < o; oc++ {
+						at := ((((oc/b*up(in)+i/b)*kh+h)*kw+x)*4+i%b/4)*b*4 + oc%b*4 + i%4
 						r[at] = v[((h*kw+x)*in+i)*o+oc]
 					}
 				}

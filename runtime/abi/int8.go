@@ -25,6 +25,11 @@ import "math"
 // rounding mode: round half to even, and math.MinInt32 (the "integer
 // indefinite") for NaN and for values outside the int32 range.
 
+// U8Block is the channel block of every int8 layout: activations are
+// uint8 in nChw16c and kernels int8 in OIhw4i16o4i, the layouts of the
+// AVX-512 VNNI kernels (one zmm holds 16 int32 accumulators).
+const U8Block = 16
+
 // MaxAccTerms bounds the number of products (input channels × taps) one
 // int32 accumulator sums: 255·127 per product, so 66,000 of them stay
 // below 2^31 (a generator refuses a larger reduction).
