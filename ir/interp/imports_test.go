@@ -24,7 +24,7 @@ const runtimePath = "github.com/rnc-dev/rnc/runtime"
 var oracleAllowed = map[string]bool{
 	"Weights": true, "NewWeights": true, "TensorSpec": true, // types and constructor
 	"Tensors": true, "Metadata": true, "Check": true, "Data": true, "Floats": true, "Add": true, // Weights' fields and methods
-	"Name": true, "Shape": true, // TensorSpec's and Tensor's fields
+	"Name": true, "Shape": true, "DType": true, // TensorSpec's and Tensor's fields
 }
 
 // abiAllowed is what the interpreter may use of runtime/abi: the int8
