@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
+	"github.com/rnc-dev/rnc/codegen/vnni"
 	"github.com/rnc-dev/rnc/codegen/internal/direct"
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
@@ -63,6 +64,55 @@ func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, 
 		epi = append(epi, conv.Step{Kind: conv.Store, Out: 1})
 	}
 	return epi, resH, resW, aliased, true
+}
+
+// convU8Kernel describes the int8 kernel of an int8 conv step (codegen/vnni)
+// on a target with the DirectU8 family, as convKernel does.
+func convU8Kernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, nb int, ok bool) {
+	if !t.Desc().Has(abi.DirectU8) || s.WBlock != vnni.Block || s.DH > 1 || s.DW > 1 || vnni.Caps.Check(runtime.CapSteps(s.Epi)) != nil {
+		return "", nil, 0, false
+	}
+	x := s.In[0]
+	spec := vnni.ConvSpec{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3]}
+	stores := 0
+	for _, e := range s.Epi {
+		switch e.Op {
+		case runtime.EpiRelu:
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Relu})
+		case runtime.EpiScale:
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Scale, A: e.Mul, B: e.Add})
+		case runtime.EpiAdd:
+			r := s.In[e.Arg]
+			spec.ResH, spec.ResW = r.H, r.W
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.AddResidual, ResStride: max(e.Sub, 1)})
+			if e.Sub > 1 && overwrites(s, r) {
+				return "", nil, 0, false
+			}
+		case runtime.EpiMul:
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Mul})
+		case runtime.EpiAffine:
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Affine})
+		case runtime.EpiOut:
+			stores++
+			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store})
+		default:
+			panic(fmt.Sprintf("codegen: abi.ConvU8Caps accepts %v, which convU8Kernel does not translate", e.Op))
+		}
+	}
+	if stores == 0 {
+		spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store})
+	} else {
+		spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store, Out: 1})
+	}
+	if spec.Validate() != nil {
+		return "", nil, 0, false
+	}
+	tiling := vnni.ChooseTiling(&spec)
+	return fmt.Sprintf("vnni %+v", spec), func(c ctxEmitter, name string) error {
+		_, err := vnni.Generate(c.ctx, name, &spec)
+		return err
+	}, tiling.NB, true
 }
 
 // overwrites reports whether an output of s is the buffer r.

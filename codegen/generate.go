@@ -68,6 +68,18 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	if len(targets) == 0 || targets[len(targets)-1] != passes.Generic {
 		targets = append(targets, passes.Generic)
 	}
+	// pipeline is the target whose pass pipeline makes each plan's graph.
+	// An int8 model's plans all lower one graph (the one rnc quantize
+	// calibrates: quant.Pipeline), in the int8 layouts.
+	pipeline := func(t passes.Target) passes.Target { return t }
+	if opt.Pipeline.Precision == passes.Int8 {
+		for _, t := range targets {
+			if t != passes.VNNI && t != passes.Generic {
+				return nil, fmt.Errorf("an int8 model is compiled for %s and generic, not %s", passes.VNNI, t)
+			}
+		}
+		pipeline = func(passes.Target) passes.Target { return passes.AVX512 }
+	}
 	ins := g.Inputs()
 	if len(ins) != 1 || len(ins[0].Type.Dims) != 3 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("codegen compiles models with one image input (H, W, C) and one output")
@@ -80,15 +92,20 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	kernels := map[string]string{} // spec key → kernel name
 	var bindings []string          // plan index, step index, kernel name
 	var plans []string
+	made := map[passes.Target]*ir.Graph{} // by pipeline target
 	for pi, t := range targets {
-		h := g.Clone()
-		cfg := opt.Pipeline
-		cfg.Target = t
-		if opt.After != nil {
-			cfg.After = func(i int, pass string, g *ir.Graph) error { return opt.After(t, i, pass, g) }
-		}
-		if err := passes.Run(h, cfg); err != nil {
-			return nil, err
+		h := made[pipeline(t)]
+		if h == nil {
+			h = g.Clone()
+			cfg := opt.Pipeline
+			cfg.Target = pipeline(t)
+			if opt.After != nil {
+				cfg.After = func(i int, pass string, g *ir.Graph) error { return opt.After(t, i, pass, g) }
+			}
+			if err := passes.Run(h, cfg); err != nil {
+				return nil, err
+			}
+			made[pipeline(t)] = h
 		}
 		res.Graphs[t] = h
 		l, err := lower(h, string(t))
@@ -112,6 +129,24 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 					field = "Head"
 				}
 				bindings = append(bindings, fmt.Sprintf("program.Plans[%d].Steps[%d].%s = %s // %s", pi, si, field, name, s.Name))
+				continue
+			}
+			if s.Int8() {
+				key, emit, nb, ok := convU8Kernel(t, s)
+				if !ok {
+					split(s, 1)
+					continue
+				}
+				name, done := kernels[key]
+				if !done {
+					name = fmt.Sprintf("vnni_%x", sha256.Sum256([]byte(key)))[:17]
+					kernels[key] = name
+					if err := emit(ctxEmitter{ctx}, name); err != nil {
+						return nil, fmt.Errorf("kernel for %s: %w", s.Name, err)
+					}
+				}
+				split(s, nb)
+				bindings = append(bindings, fmt.Sprintf("program.Plans[%d].Steps[%d].ConvU8 = %s // %s", pi, si, name, s.Name))
 				continue
 			}
 			if s.Kind != runtime.OpConv {

@@ -80,7 +80,21 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 				s.Epi = append(s.Epi, e)
 			}
 		}
+		// qw are the weight indices of a u8 value's scale and zero point.
+		qw := func(v *ir.Value) (int, int) {
+			if v.Q == nil {
+				return -1, -1
+			}
+			return widx(v.Q.Scale), widx(v.Q.Zero)
+		}
+		none := runtime.QW{XS: -1, XZ: -1, ResS: -1, ResZ: -1, MulS: -1, MulZ: -1, OutS: [2]int{-1, -1}, OutZ: [2]int{-1, -1}}
 		switch op.Kind {
+		case ir.Quantize:
+			s.Kind, s.QW = runtime.OpQuantize, none
+			s.QW.OutS[0], s.QW.OutZ[0] = qw(op.Out())
+		case ir.Dequantize:
+			s.Kind, s.QW = runtime.OpDequantize, none
+			s.QW.XS, s.QW.XZ = qw(op.Inputs[0])
 		case ir.Conv2D:
 			k := op.Param("kernel")
 			if k == nil || k.Op != ir.WPack {
@@ -100,6 +114,21 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			s.Flops = 2 * convMACs(&s)
 			epi(a.Epi)
 			s.NB = 1
+			if op.Inputs[0].Type.DType == ir.U8 {
+				s.M, s.QW = widx(op.Param("m")), none
+				s.QW.XS, s.QW.XZ = qw(op.Inputs[0])
+				for _, st := range a.Epi {
+					switch st.Kind {
+					case ir.StepAdd:
+						s.QW.ResS, s.QW.ResZ = qw(op.Inputs[st.Arg])
+					case ir.StepMul:
+						s.QW.MulS, s.QW.MulZ = qw(op.Inputs[st.Arg])
+					}
+				}
+				for i, o := range op.Outputs {
+					s.QW.OutS[i], s.QW.OutZ[i] = qw(o)
+				}
+			}
 		case ir.Eltwise:
 			s.Kind, s.Sub0 = runtime.OpEltwise, 1
 			epi(a.Epi)

@@ -22,4 +22,5 @@ type backend struct {
 var backends = map[passes.Target]backend{
 	passes.AVX512: {direct: avx512.Direct},
 	passes.AVX2:   {direct: avx2.Direct},
+	passes.VNNI:   {direct: avx512.Direct}, // float32 steps of int8 models; their int8 convs: codegen/vnni (convU8Kernel)
 }

@@ -43,6 +43,7 @@ type Model struct {
 	prog *Program
 	plan *Plan
 	w    [][]float32
+	i8   []*int8Step // per step: an int8 step's prepared kernel and parameters
 	pool *Pool
 
 	mu      sync.Mutex
@@ -141,13 +142,28 @@ func newModel(prog *Program, plan *Plan, o options, ws *Weights) (*Model, error)
 				used[e.Scale], used[e.Shift] = true, true
 			}
 		}
+		if s.Int8() || s.Kind == OpQuantize || s.Kind == OpDequantize {
+			q := s.QW
+			for _, k := range []int{s.M, q.XS, q.XZ, q.ResS, q.ResZ, q.MulS, q.MulZ, q.OutS[0], q.OutZ[0], q.OutS[1], q.OutZ[1]} {
+				if k >= len(used) {
+					return nil, fmt.Errorf("%s: step %s: weight %d out of range", prog.Name, s.Name, k)
+				}
+				if k >= 0 {
+					used[k] = true
+				}
+			}
+		}
 	}
 	w, err := RunWeightProgram(plan.Weights, ws, used)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prog.Name, err)
 	}
 	debug.FreeOSMemory() // the program's temporaries
-	m := &Model{prog: prog, plan: plan, w: w, pool: NewPool(o.threads)}
+	m := &Model{prog: prog, plan: plan, w: w}
+	if err := m.prepareInt8(); err != nil {
+		return nil, fmt.Errorf("%s: %w", prog.Name, err)
+	}
+	m.pool = NewPool(o.threads)
 	maxC := 16
 	for i := range plan.Steps {
 		for _, b := range append(append([]Buf(nil), plan.Steps[i].In...), plan.Steps[i].Out...) {
@@ -168,7 +184,8 @@ func newModel(prog *Program, plan *Plan, o options, ws *Weights) (*Model, error)
 	m.tasks = make([]func(int, int), len(plan.Steps))
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
-		m.tasks[i] = func(t, worker int) { m.runTask(s, t, worker) }
+		st := m.i8[i]
+		m.tasks[i] = func(t, worker int) { m.runTask(s, st, t, worker) }
 	}
 	return m, nil
 }
@@ -301,8 +318,9 @@ func rows(total, parts, r int) (int, int) {
 	return total * r / parts, total * (r + 1) / parts
 }
 
-// runTask runs task t of step s on the given worker.
-func (m *Model) runTask(s *Step, t, worker int) {
+// runTask runs task t of step s on the given worker (st: an int8 step's
+// preparation, else nil).
+func (m *Model) runTask(s *Step, st *int8Step, t, worker int) {
 	a, n := m.arena, m.n
 	switch s.Kind {
 	case OpConv:
@@ -315,6 +333,10 @@ func (m *Model) runTask(s *Step, t, worker int) {
 		g, r := rest/s.RowTasks, rest%s.RowTasks
 		oh0, oh1 := rows(s.OH(), s.RowTasks, r)
 		ocb0, ocb1 := g*s.NB, (g+1)*s.NB
+		if st != nil {
+			m.runConvU8(s, st, i, ocb0, ocb1, oh0, oh1)
+			return
+		}
 		if s.Conv == nil {
 			convGo(s, m.w, a, n, i, ocb0, ocb1, oh0, oh1)
 			return
@@ -345,6 +367,8 @@ func (m *Model) runTask(s *Step, t, worker int) {
 		headGo(s, m.w, a, n, t, m.scratch[worker])
 	case OpDense:
 		headGo(s, m.w, a, n, t, m.scratch[worker])
+	case OpQuantize, OpDequantize:
+		m.convertGo(s, st, t)
 	default:
 		simpleGo(s, a, n, t, m.scratch[worker])
 	}
@@ -419,6 +443,13 @@ func (m *Model) TimeStep(i, reps int) time.Duration {
 func (m *Model) Memory(n int) (weights, arena int64) {
 	for _, w := range m.w {
 		weights += 4 * int64(len(w))
+	}
+	seen := map[*int8]bool{}
+	for _, st := range m.i8 {
+		if st != nil && len(st.wt) > 0 && !seen[&st.wt[0]] {
+			seen[&st.wt[0]] = true
+			weights += int64(len(st.wt))
+		}
 	}
 	return weights, int64(n) * int64(m.plan.ArenaBytes())
 }

@@ -92,6 +92,8 @@ const (
 	OpZeroPad                  // pad H and W with PadValue
 	OpSoftmax                  // softmax over channels
 	OpCopy                     // Flatten, Dropout: the logical values unchanged
+	OpQuantize                 // f32 In[0] → u8 Out[0] with Out[0]'s parameters (QW.OutS[0], QW.OutZ[0])
+	OpDequantize               // u8 In[0] → f32 Out[0] with In[0]'s parameters (QW.XS, QW.XZ)
 )
 
 // Activations of Dense and Head.
@@ -144,6 +146,12 @@ type Step struct {
 	Flops int64 // per image
 
 	Kernel, Bias int // weight indices (-1: none)
+	// An int8 conv (OpConv on a u8 In[0]): M is the weight index of its
+	// per-channel m = s_w·s_x (AccReal's factor), QW those of the
+	// quantization parameters it reads; Kernel holds s8 codes packed
+	// OIhw4i16o4i (as float32 until Load narrows them).
+	M  int
+	QW QW
 	// WBlock is the block of the kernel's packing: conv OIhwBiBo (or OhwiBo
 	// when In[0] is nhwc), Dense/Head OIBo; biases are padded to it.
 	WBlock int
@@ -172,8 +180,9 @@ type Step struct {
 	PerThread bool
 	// Compiled kernels (nil: the portable Go code runs): Conv for OpConv,
 	// Map for OpPool and OpEltwise, Head for OpHead.
-	Conv ConvKernel
-	Wino WinoKernel
+	Conv   ConvKernel
+	ConvU8 ConvU8Kernel
+	Wino   WinoKernel
 	Map  MapKernel
 	Head HeadKernel
 }
@@ -196,6 +205,26 @@ type HeadKernel func(in, wt, bias, v, y *float32)
 // [oh0, oh1) of output-channel blocks [ocb0, ocb1) of one image.
 type ConvKernel func(in, wt, bias, res, mul, scale, shift, out0, out1 *float32, ocb0, ocb1, oh0, oh1 int)
 
+// QW are the weight indices (-1: none) of the quantization parameters an
+// int8 step reads, each a one-element tensor: the scale and zero point of
+// its u8 input (X), of the Add and Mul operands of its epilogue, and of
+// each output.
+type QW struct {
+	XS, XZ     int
+	ResS, ResZ int
+	MulS, MulZ int
+	OutS, OutZ [2]int
+}
+
+// ConvU8Kernel is the signature of generated int8 convolution kernels
+// (codegen/vnni): output rows [oh0, oh1) of output-channel blocks
+// [ocb0, ocb1) of one image; q is the step's parameter block
+// (ConvU8Quant.Words).
+type ConvU8Kernel func(in *uint8, wt *int8, m, b, scale, shift *float32, res, mul *uint8, q *int32, out0, out1 *uint8, ocb0, ocb1, oh0, oh1 int)
+
+// Int8 reports whether the step is an int8 convolution.
+func (s *Step) Int8() bool { return s.Kind == OpConv && len(s.In) > 0 && s.In[0].Type == abi.U8 }
+
 // OH and OW are a conv or pooling step's output size.
 func (s *Step) OH() int { return s.Out[0].H }
 func (s *Step) OW() int { return s.Out[0].W }
@@ -204,8 +233,11 @@ func (s *Step) OW() int { return s.Out[0].W }
 func (p *Plan) validate() error {
 	check := func(b Buf) error {
 		es := b.Type.Size()
-		if es == 0 || b.Type != abi.F32 {
+		if es == 0 || b.Type != abi.F32 && b.Type != abi.U8 {
 			return fmt.Errorf("buffer %+v: element type %s has no kernels in this runtime", b, b.Type)
+		}
+		if b.Type == abi.U8 && b.Block != U8Block {
+			return fmt.Errorf("buffer %+v: a u8 buffer is nChw%dc", b, U8Block)
 		}
 		if b.Off < 0 || b.H < 1 || b.W < 1 || b.C < 1 || (b.Off+b.Size())*es > p.ArenaBytes() {
 			return fmt.Errorf("buffer %+v outside the arena of %d bytes", b, p.ArenaBytes())
@@ -219,6 +251,9 @@ func (p *Plan) validate() error {
 				return fmt.Errorf("plan %s step %d (%s): %w", p.Target, i, s.Name, err)
 			}
 		}
+		if err := s.checkTypes(); err != nil {
+			return fmt.Errorf("plan %s step %d (%s): %w", p.Target, i, s.Name, err)
+		}
 		for _, w := range []int{s.Kernel, s.Bias} {
 			if w >= len(p.Weights) {
 				return fmt.Errorf("plan %s step %d (%s): weight %d out of range", p.Target, i, s.Name, w)
@@ -228,5 +263,38 @@ func (p *Plan) validate() error {
 	if err := check(p.Input); err != nil {
 		return err
 	}
+	if p.Input.Type != abi.F32 || p.Output.Type != abi.F32 {
+		return fmt.Errorf("plan %s: its input and output are %s and %s, want f32", p.Target, p.Input.Type, p.Output.Type)
+	}
 	return check(p.Output)
+}
+
+// checkTypes checks the element types a step reads and writes: u8 only
+// in an int8 conv (all its buffers), as a Quantize's output and a
+// Dequantize's input; f32 everywhere else. Weight indices of an int8
+// step must be in range (checked again where Load reads them).
+func (s *Step) checkTypes() error {
+	in, out := abi.F32, abi.F32
+	switch {
+	case s.Kind == OpQuantize:
+		out = abi.U8
+	case s.Kind == OpDequantize:
+		in = abi.U8
+	case s.Int8():
+		in, out = abi.U8, abi.U8
+	}
+	for i, b := range s.In {
+		if b.Type != in {
+			return fmt.Errorf("input %d is %s, want %s", i, b.Type, in)
+		}
+	}
+	for i, b := range s.Out {
+		if b.Type != out {
+			return fmt.Errorf("output %d is %s, want %s", i, b.Type, out)
+		}
+	}
+	if (s.Kind == OpQuantize || s.Kind == OpDequantize) && (len(s.In) != 1 || len(s.Out) != 1 || s.In[0].H != s.Out[0].H || s.In[0].W != s.Out[0].W || s.In[0].C != s.Out[0].C || s.In[0].Block != s.Out[0].Block) {
+		return fmt.Errorf("a %v step converts one buffer to one of the same shape and layout", s.Kind)
+	}
+	return nil
 }

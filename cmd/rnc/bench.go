@@ -19,8 +19,8 @@ import (
 // benchTargets returns the targets to compile for --target s, and the
 // environment that makes the runner use s (none for auto: the best the CPU
 // supports).
-func benchTargets(s string) ([]passes.Target, []string, error) {
-	ts, err := compileTargets(s)
+func benchTargets(s string, prec passes.Precision) ([]passes.Target, []string, error) {
+	ts, err := compileTargetsFor(s, prec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -48,7 +48,7 @@ func runCompiled(path string, pf *pipelineFlags, weights, input, outPath string,
 	if err != nil {
 		return err
 	}
-	ts, env, err := benchTargets(*pf.target)
+	ts, env, err := benchTargets(*pf.target, cfg.Precision)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ of the total. Synthetic weights are used unless --weights is given.`,
 			if err != nil {
 				return err
 			}
-			ts, env, err := benchTargets(*pf.target)
+			ts, env, err := benchTargets(*pf.target, cfg.Precision)
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ import (
 var compileCmd = &command{
 	name:  "compile",
 	short: "compile a model into a Go package",
-	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--runtime auto|copy|import] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
+	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--precision f32|int8] [--runtime auto|copy|import] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
 	summary: `Compile a model into a Go package in DIR: the plan of every target compiled in, amd64
 assembly kernels generated with avo, and a portable Go fallback. The package picks the best
 target the CPU supports at load time. --target auto compiles avx512, avx2 and generic.
@@ -59,7 +59,7 @@ an existing file of such a name is replaced only if it starts with that line too
 			if name == "" {
 				name = strings.ReplaceAll(filepath.Base(filepath.Clean(*out)), "-", "_")
 			}
-			targets, err := compileTargets(*pf.target)
+			targets, err := pf.targets()
 			if err != nil {
 				return err
 			}
@@ -121,14 +121,32 @@ an existing file of such a name is replaced only if it starts with that line too
 }
 
 func compileTargets(s string) ([]passes.Target, error) {
+	return compileTargetsFor(s, passes.F32)
+}
+
+// compileTargetsFor are the plans to compile for --target s at a precision:
+// auto is every target (float32: abi.Targets; int8: abi.Int8Targets).
+func compileTargetsFor(s string, prec passes.Precision) ([]passes.Target, error) {
 	if s == "auto" {
+		if prec == passes.Int8 {
+			return []passes.Target{passes.VNNI, passes.Generic}, nil
+		}
 		return passes.Targets(), nil
 	}
-	t, err := passes.ParseTarget(s)
+	t, err := parseTarget(s, prec)
 	if err != nil {
 		return nil, fmt.Errorf("--target: %w (or auto)", err)
 	}
 	return []passes.Target{t}, nil
+}
+
+// targets are the plans the flags ask to compile.
+func (p *pipelineFlags) targets() ([]passes.Target, error) {
+	prec, err := p.prec()
+	if err != nil {
+		return nil, err
+	}
+	return compileTargetsFor(*p.target, prec)
 }
 
 // dumper collects the graph after the named pass (or every pass) of each

@@ -21,8 +21,9 @@ type pipelineFlags struct {
 	set      setFlag
 	target   *string
 	disable  *string
-	check    *bool
-	winograd *float64
+	check     *bool
+	winograd  *float64
+	precision *string
 }
 
 // addPipelineFlags defines the pipeline flags on fs, --target defaulting
@@ -38,18 +39,25 @@ func addPipelineFlags(fs *flag.FlagSet, target string) *pipelineFlags {
 	p.target = fs.String("target", target, usage)
 	p.disable = fs.String("disable", "", "comma-separated passes to skip, to bisect a problem ("+strings.Join(passes.Names(), ", ")+")")
 	p.check = fs.Bool("check", false, "run ir.Verify after every pass")
+	p.precision = fs.String("precision", "f32", "f32, or int8: int8 convolutions (AVX-512 VNNI, else portable Go) reading the weights rnc quantize writes (docs/int8.md); its targets are avx512vnni and generic")
 	p.winograd = fs.Float64("winograd-limit", float64(passes.DefaultWinogradLimit)/(1<<20),
 		"largest Winograd weights of one layer, MiB (Winograd weights are 4x the kernel; 64 lets ResNet50V2's 14x14 layers use it too: faster, 42 MB more; 0: no Winograd)")
 	return p
 }
 
 func (p *pipelineFlags) config(model string) (passes.Config, error) {
+	prec, err := p.prec()
+	if err != nil {
+		return passes.Config{}, err
+	}
 	var t passes.Target
 	if *p.target != "auto" { // auto: commands that compile set the target per plan
-		var err error
-		if t, err = passes.ParseTarget(*p.target); err != nil {
+		if t, err = parseTarget(*p.target, prec); err != nil {
 			return passes.Config{}, err
 		}
+	}
+	if prec == passes.Int8 {
+		t = passes.AVX512 // the int8 pipeline: every plan lowers its graph (codegen.Generate)
 	}
 	w := *p.winograd
 	if !(w >= 0 && w <= maxWinogradMiB) { // NaN fails too
@@ -58,11 +66,35 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 	// passes reads a limit of 0 as its default; 1 byte is below any
 	// layer's Winograd weights (4 bytes an element), so the pass runs (and
 	// is dumped) and turns no layer into Winograd.
-	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: max(1, int(w*(1<<20)))}
+	cfg := passes.Config{Target: t, Check: *p.check, Model: model, WinogradLimit: max(1, int(w*(1<<20))), Precision: prec}
 	if *p.disable != "" {
 		cfg.Disable = strings.Split(*p.disable, ",")
 	}
 	return cfg, nil
+}
+
+// prec is the --precision flag's value.
+func (p *pipelineFlags) prec() (passes.Precision, error) {
+	prec, err := passes.ParsePrecision(*p.precision)
+	if err != nil {
+		return "", fmt.Errorf("--precision: %w", err)
+	}
+	return prec, nil
+}
+
+// parseTarget checks a --target name for a precision: the float32 targets,
+// or for int8 avx512vnni and generic.
+func parseTarget(s string, prec passes.Precision) (passes.Target, error) {
+	if prec == passes.Int8 {
+		if t := passes.Target(s); t == passes.VNNI || t == passes.Generic {
+			return t, nil
+		}
+		return "", fmt.Errorf("--target %s: an int8 model is compiled for %s and generic", s, passes.VNNI)
+	}
+	if passes.Target(s) == passes.VNNI {
+		return "", fmt.Errorf("--target %s is the int8 target: add --precision int8", s)
+	}
+	return passes.ParseTarget(s)
 }
 
 // load expands a model with the --set overrides and returns it with the

@@ -70,9 +70,10 @@ const (
 	Pool                   // max and average pooling on blocked maps
 	Eltwise                // an epilogue applied to a blocked map (no producer to fuse into)
 	Head                   // global pooling + dense + activation
+	DirectU8               // int8 direct convolution: u8 nChw16c × s8 OIhw4i16o4i (VPDPBUSD)
 )
 
-var familyNames = [...]string{Direct: "direct", Winograd: "winograd", Pool: "pool", Eltwise: "eltwise", Head: "head"}
+var familyNames = [...]string{Direct: "direct", Winograd: "winograd", Pool: "pool", Eltwise: "eltwise", Head: "head", DirectU8: "direct-u8"}
 
 func (f Family) String() string {
 	if int(f) < len(familyNames) {
@@ -166,6 +167,8 @@ func FamilyCaps(f Family) *Caps {
 		return &ConvCaps
 	case Pool, Eltwise:
 		return &MapCaps
+	case DirectU8:
+		return &ConvU8Caps
 	}
 	return nil
 }

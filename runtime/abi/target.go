@@ -85,16 +85,31 @@ var (
 		Name: "generic", Block: 8,
 	}
 	Targets = []*Target{AVX512, AVX2, Generic}
+
+	// VNNI is the int8 target: the avx512 target's float32 kernels for
+	// what stays float32 and the AVX-512 VNNI int8 convolutions
+	// (codegen/vnni). Int8 models are compiled for Int8Targets: VNNI, and
+	// the portable Go kernels (runtime.ConvU8) everywhere else; both
+	// plans lower the same graph, in the int8 layouts (U8Block).
+	VNNI = &Target{
+		Name: "avx512vnni", GOARCH: "amd64", FileSuffix: "_amd64",
+		Features:    append(append([]Feature{}, AVX512.Features...), CPUFeature("avx512vnni")),
+		VectorBytes: 64, Block: 16,
+		Families: []Family{Direct, Pool, Eltwise, Head, DirectU8},
+	}
+	Int8Targets = []*Target{VNNI, Generic}
 )
 
-// Lookup finds a target by name.
+// Lookup finds a target by name (of Targets or Int8Targets).
 func Lookup(name string) (*Target, error) {
-	for _, t := range Targets {
-		if t.Name == name {
-			return t, nil
+	for _, ts := range [][]*Target{Targets, Int8Targets} {
+		for _, t := range ts {
+			if t.Name == name {
+				return t, nil
+			}
 		}
 	}
-	return nil, fmt.Errorf("unknown target %q (want %s)", name, Names())
+	return nil, fmt.Errorf("unknown target %q (want %s, or for int8 models %s)", name, Names(), VNNI.Name)
 }
 
 // Names lists the targets' names: "avx512, avx2 or generic".
