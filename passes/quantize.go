@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rnc-dev/rnc/ir"
+	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/runtime/abi"
 )
 
@@ -88,15 +89,20 @@ func int8Refusal(op *ir.Op) string {
 	if _, fam, _ := ir.PackBlock(k.Layout); fam != "OIhw" {
 		return "kernel packed " + k.Layout
 	}
-	if terms := int64(a.Kernel[0]) * int64(a.Kernel[1]) * int64(x.Type.C()); terms > abi.MaxAccTerms {
-		return fmt.Sprintf("%d products per output overflow int32", terms)
+	// The geometry and epilogue every int8 kernel takes: the portable
+	// runtime.ConvU8's (the VNNI kernels take a subset; a conv they do not
+	// runs ConvU8).
+	cv := runtime.ConvU8{IC: x.Type.C(), OC: op.Out().Type.C(), H: x.Type.H(), W: x.Type.W(), KH: a.Kernel[0], KW: a.Kernel[1],
+		SH: a.Strides[0], SW: a.Strides[1], Pad: a.Pad}
+	for _, st := range a.Epi {
+		cv.Epi = append(cv.Epi, runtime.Epi{Op: st.Kind, Sub: st.Sub})
+		if st.Kind == ir.StepAdd {
+			r := op.Inputs[st.Arg].Type
+			cv.ResH, cv.ResW = r.H(), r.W()
+		}
 	}
-	steps := make([]abi.Step, len(a.Epi))
-	for i, st := range a.Epi {
-		steps[i] = abi.Step{Kind: st.Kind, Sub: st.Sub}
-	}
-	if err := abi.ConvU8Caps.Check(steps); err != nil {
-		return "epilogue: " + err.Error()
+	if err := cv.Check(); err != nil {
+		return strings.TrimPrefix(err.Error(), "int8 conv: ")
 	}
 	if !NonNegative(x) {
 		return "its input can be negative (no ReLU before it): its zero point would not be 0"

@@ -54,6 +54,8 @@ type Model struct {
 	elt     [][]float32           // per-thread scratch of the portable eltwise
 	tasks   []func(t, worker int) // per step, bound once: no allocation per call
 	closed  bool
+	observe Observer // during Observe
+	first   int      // the first image of the current chunk (for observe)
 }
 
 // Load reads a weight file (safetensors or Keras HDF5, by content) and
@@ -217,7 +219,7 @@ func (m *Model) Close() error {
 // outputs do not depend on the batch), so memory stays bounded whatever
 // the batch.
 func (m *Model) Predict(dst, src []float32) error {
-	return m.predict(dst, src, nil)
+	return m.predict(dst, src, nil, nil)
 }
 
 // Profile is Predict that also records each step's wall time in times
@@ -226,7 +228,20 @@ func (m *Model) Profile(dst, src []float32, times []time.Duration) error {
 	if len(times) != len(m.plan.Steps) {
 		return fmt.Errorf("%s: Profile needs %d durations, got %d", m.prog.Name, len(m.plan.Steps), len(times))
 	}
-	return m.predict(dst, src, times)
+	return m.predict(dst, src, times, nil)
+}
+
+// An Observer sees a buffer of one image after a step has written it: out
+// is the output's index, image the image's index in the batch, data the
+// buffer's bytes as b lays them out (its element type and layout). It
+// must not keep data.
+type Observer func(step, out, image int, b Buf, data []byte)
+
+// Observe is Predict that calls f on every output of every step, as the
+// step writes it: for debugging and for tests that compare a model's
+// activations with a reference (the int8 packages' bit-exactness).
+func (m *Model) Observe(dst, src []float32, f Observer) error {
+	return m.predict(dst, src, nil, f)
 }
 
 // maxArenaBytes bounds the activation arena of one call: a batch that
@@ -234,7 +249,7 @@ func (m *Model) Profile(dst, src []float32, times []time.Duration) error {
 // so that memory does not grow with the batch (a variable for tests).
 var maxArenaBytes = 1 << 30
 
-func (m *Model) predict(dst, src []float32, times []time.Duration) error {
+func (m *Model) predict(dst, src []float32, times []time.Duration, observe Observer) error {
 	p := m.plan
 	per := m.prog.InputH * m.prog.InputW * m.prog.InputC
 	if len(src) == 0 || len(src)%per != 0 {
@@ -251,12 +266,15 @@ func (m *Model) predict(dst, src []float32, times []time.Duration) error {
 	if m.closed {
 		return fmt.Errorf("%s: Predict after Close", m.prog.Name)
 	}
+	m.observe = observe
+	defer func() { m.observe = nil }()
 	for i := range times {
 		times[i] = 0
 	}
 	chunk := max(1, maxArenaBytes/max(1, p.ArenaBytes()))
 	for i0 := 0; i0 < n; i0 += chunk {
 		k := min(chunk, n-i0)
+		m.first = i0
 		m.run(dst[i0*outSize:(i0+k)*outSize], src[i0*per:(i0+k)*per], k, times)
 	}
 	return nil
@@ -281,6 +299,15 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 		m.pool.For(m.taskCount(&p.Steps[i]), m.tasks[i])
 		if times != nil {
 			times[i] += time.Since(t0)
+		}
+		if m.observe != nil {
+			for o, b := range p.Steps[i].Out {
+				size := b.Size() * b.Type.Size()
+				for j := 0; j < k; j++ {
+					off := (k*b.Off + j*b.Size()) * b.Type.Size()
+					m.observe(i, o, m.first+j, b, m.arena[off:off+size:off+size])
+				}
+			}
 		}
 	}
 	out := p.Output
