@@ -183,8 +183,8 @@ type Step struct {
 	Conv   ConvKernel
 	ConvU8 ConvU8Kernel
 	Wino   WinoKernel
-	Map  MapKernel
-	Head HeadKernel
+	Map    MapKernel
+	Head   HeadKernel
 }
 
 // WinoKernel is the signature of generated Winograd convolution kernels:

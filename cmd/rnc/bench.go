@@ -158,18 +158,19 @@ type benchStep struct {
 	name  string
 	flops int64
 	ns    int64
+	int8  bool // an int8 conv: its operations are VNNI multiply-adds
 }
 
 // benchFields is how many tab-separated fields each kind of line of the
 // runner's profile has.
-var benchFields = map[string]int{"target": 2, "threads": 2, "batch": 2, "total": 2, "peak": 3, "step": 5}
+var benchFields = map[string]int{"target": 2, "threads": 2, "batch": 2, "total": 2, "peak": 3, "int8peak": 3, "step": 6}
 
 // printBench prints the runner's profile (its -runs output) as a table.
 func printBench(model, out string, runs int) error {
 	var target string
 	var threads, batch int
 	var total int64
-	var peak float64
+	var peak, peak8 float64
 	var steps []benchStep
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -201,8 +202,12 @@ func printBench(model, out string, runs int) error {
 			var err error
 			peak, err = strconv.ParseFloat(f[2], 64)
 			errs = append(errs, err)
+		case "int8peak":
+			var err error
+			peak8, err = strconv.ParseFloat(f[2], 64)
+			errs = append(errs, err)
 		case "step":
-			s := benchStep{kind: int(num(f[1])), name: f[2], flops: num(f[3]), ns: num(f[4])}
+			s := benchStep{kind: int(num(f[1])), name: f[2], flops: num(f[3]), ns: num(f[4]), int8: num(f[5]) == 1}
 			steps = append(steps, s)
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -221,25 +226,33 @@ func printBench(model, out string, runs int) error {
 	}
 	ms := func(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e6) }
 	fmt.Fprintf(stdout, "%s: target %s, batch %d, %d thread(s), median of %d runs\n", model, target, batch, threads, runs)
-	pct := func(gflops float64) string {
+	pctOf := func(gflops, peak float64) string {
 		if peak <= 0 || gflops <= 0 {
 			return ""
 		}
 		return fmt.Sprintf("%.0f%%", 100*gflops/(peak*float64(threads)))
 	}
+	pct := func(gflops float64) string { return pctOf(gflops, peak) }
 	all := float64(flops) / float64(total)
 	fmt.Fprintf(stdout, "total %s ms, %.1f images/s, %.3g GFLOP per image, %.1f GFLOP/s", ms(total), float64(batch)/time.Duration(total).Seconds(), float64(flops)/float64(batch)/1e9, all)
-	if peak > 0 {
+	if peak > 0 && peak8 == 0 {
 		fmt.Fprintf(stdout, " = %s of the measured peak (%.1f GFLOP/s per thread)", pct(all), peak)
 	}
 	fmt.Fprintf(stdout, "\nFLOPs: 2 per multiply-add of a direct convolution, padding taps excluded; a Winograd layer\n")
 	fmt.Fprintf(stdout, "(\"wino\" in rnc ir) executes fewer and may show above 100%% of the peak.\n")
+	if peak8 > 0 {
+		fmt.Fprintf(stdout, "int8 layers (marked i8): GOP/s and %%peak of the VNNI peak measured in the same run (%.1f GOP/s per thread);\n", peak8)
+		fmt.Fprintf(stdout, "float32 layers: of the FMA peak (%.1f GFLOP/s per thread).\n", peak)
+	}
 	fmt.Fprintf(stdout, "\n%-4s %-70s %8s %8s %6s %6s\n", "#", "layer (Keras names)", "ms", "GFLOP/s", "%peak", "share")
 	for i, s := range steps {
 		gf, p := "", ""
 		if s.flops > 0 && s.ns > 0 {
 			g := float64(s.flops) / float64(s.ns)
 			gf, p = fmt.Sprintf("%.1f", g), pct(g)
+			if s.int8 {
+				gf, p = fmt.Sprintf("%.1f i8", g), pctOf(g, peak8)
+			}
 		}
 		name := s.name
 		if len(name) > 70 {

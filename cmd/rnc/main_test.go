@@ -863,13 +863,20 @@ func TestBenchOutput(t *testing.T) {
 	defer func() { stdout = saved }()
 	var buf bytes.Buffer
 	stdout = &buf
-	good := "target\tavx512\nthreads\t1\nbatch\t1\ntotal\t2000000\npeak\tavx512\t100.0\nstep\t0\tconv1\t4000000\t1000000\n"
+	good := "target\tavx512\nthreads\t1\nbatch\t1\ntotal\t2000000\npeak\tavx512\t100.0\nstep\t0\tconv1\t4000000\t1000000\t0\n"
 	if err := printBench("m.rn", good, 3); err != nil || !strings.Contains(buf.String(), "conv1") {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	// An int8 layer's share is of the VNNI peak: 4 GOP/ms = 4000 GOP/s of 400.
+	buf.Reset()
+	int8 := strings.Replace(good, "peak\tavx512\t100.0\n", "peak\tavx512vnni\t100.0\nint8peak\tavx512vnni\t400.0\n", 1)
+	int8 = strings.Replace(int8, "\t1000000\t0\n", "\t10000\t1\n", 1)
+	if err := printBench("m.rn", int8, 3); err != nil || !strings.Contains(buf.String(), "400.0 i8   100%") {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
 	for _, c := range []struct{ out, want string }{
 		{strings.Replace(good, "total\t2000000", "total\t2ms", 1), `the runner printed "total\t2ms": strconv.ParseInt: parsing "2ms": invalid syntax`},
-		{strings.Replace(good, "\t1000000\n", "\tx\n", 1), `the runner printed "step\t0\tconv1\t4000000\tx"`},
+		{strings.Replace(good, "\t1000000\t", "\tx\t", 1), `the runner printed "step\t0\tconv1\t4000000\tx\t0"`},
 		{strings.Replace(good, "peak\tavx512\t100.0", "peak\t100.0", 1), `the runner printed "peak\t100.0": want 3 tab-separated fields`},
 		{strings.Replace(good, "threads\t1", "threads", 1), `the runner printed "threads": want 2 tab-separated fields`},
 	} {
