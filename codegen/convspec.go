@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
-	"github.com/rnc-dev/rnc/codegen/vnni"
 	"github.com/rnc-dev/rnc/codegen/internal/direct"
+	"github.com/rnc-dev/rnc/codegen/vnni"
 	"github.com/rnc-dev/rnc/codegen/winograd"
 	"github.com/rnc-dev/rnc/passes"
 	"github.com/rnc-dev/rnc/runtime"

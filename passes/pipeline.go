@@ -22,9 +22,9 @@ type Target string
 
 // The targets of abi.Targets, by name.
 const (
-	AVX512  Target = "avx512"  // zmm kernels, NCHW16c
-	AVX2    Target = "avx2"    // ymm kernels, NCHW8c
-	Generic Target = "generic" // portable Go kernels, NCHW8c
+	AVX512  Target = "avx512"     // zmm kernels, NCHW16c
+	AVX2    Target = "avx2"       // ymm kernels, NCHW8c
+	Generic Target = "generic"    // portable Go kernels, NCHW8c
 	VNNI    Target = "avx512vnni" // int8 models: VNNI int8 convs, zmm float32 kernels, nChw16c (abi.Int8Targets)
 )
 

@@ -679,7 +679,9 @@ func TestSafetensorsInt(t *testing.T) {
 			{"Int8(f)", func() error { _, err := ww.Int8("f"); return err }, `tensor "f" holds float32 values, not int8`},
 			{"Uint8(k)", func() error { _, err := ww.Uint8("k"); return err }, `tensor "k" holds int8 values, not uint8`},
 			{"Int8(none)", func() error { _, err := ww.Int8("none"); return err }, `no tensor "none"`},
-			{"Check", func() error { return ww.Check([]TensorSpec{{Name: "k", Shape: []int{3}}, {Name: "z", Shape: []int{1}}, {Name: "f", Shape: []int{1}}}) }, `tensor "k" holds int8 values, want float32`},
+			{"Check", func() error {
+				return ww.Check([]TensorSpec{{Name: "k", Shape: []int{3}}, {Name: "z", Shape: []int{1}}, {Name: "f", Shape: []int{1}}})
+			}, `tensor "k" holds int8 values, want float32`},
 		} {
 			if err := tc.fn(); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s: %v, want %q", tc.name, err, tc.want)

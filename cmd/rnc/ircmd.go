@@ -18,9 +18,9 @@ const (
 
 // pipelineFlags are the flags shared by the commands that run passes.
 type pipelineFlags struct {
-	set      setFlag
-	target   *string
-	disable  *string
+	set       setFlag
+	target    *string
+	disable   *string
 	check     *bool
 	winograd  *float64
 	precision *string
