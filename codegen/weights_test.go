@@ -12,7 +12,9 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/passes"
+	"github.com/rnc-dev/rnc/quant"
 	"github.com/rnc-dev/rnc/runtime"
+	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
 var weightprogAll = flag.Bool("weightprog-all", false, "TestWeightProgramMatchesInterp: also the models of over 30M parameters")
@@ -82,9 +84,37 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
 			}
 		})
 	}
+	// An int8 model: s8 kernels packed OIhw4i16o4i, m = scaleby(s_w, s_x),
+	// from the quantized file of tinyv2 calibrated on digits.
+	t.Run("tinyv2-int8", func(t *testing.T) {
+		g := loadModel(t, "tinyv2", nil)
+		if err := passes.Run(g, quant.Pipeline("tinyv2")); err != nil {
+			t.Fatal(err)
+		}
+		d := filepath.Join("..", "testdata", "digits")
+		w, err := runtime.ReadSafetensorsFile(filepath.Join(d, "tinyv2_digits.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		calib, cs, err := npy.Read(filepath.Join(d, "calib_inputs.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := quant.Calibrate(g, w, calib, cs[0], quant.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g8, w8, err := r.Int8Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, n := range compareWeightProgram(t, g8, w8, "int8") {
+			kinds[k] += n
+		}
+	})
 	t.Logf("compared weights by operation: %v", kinds)
 	// The comparison must have covered every kind of computed weight.
-	for _, op := range []ir.WOp{ir.WBNScale, ir.WBNShift, ir.WScaleOut, ir.WScaleIn, ir.WAffine, ir.WMatVecAdd, ir.WZeros, ir.WPack} {
+	for _, op := range []ir.WOp{ir.WBNScale, ir.WBNShift, ir.WScaleOut, ir.WScaleIn, ir.WAffine, ir.WMatVecAdd, ir.WZeros, ir.WPack, ir.WScaleBy} {
 		if kinds[op.String()] == 0 {
 			t.Errorf("no %s weight compared", op)
 		}
