@@ -317,3 +317,88 @@ func compareDump(t *testing.T, c int8Case, dir string) {
 	}
 	t.Logf("%s: %d int8 buffers equal the integer reference; %d of %d quantized float32 codes off by one", dir, compared, stemOff, stemCodes)
 }
+
+// TestInt8LoadRefuses: a quantized file whose parameters the int8
+// arithmetic is not defined for is refused at Load, naming the tensor —
+// an int8 conv's input zero point other than 0, a scale that is not a
+// positive finite number, a kernel code of −128 — and so is a float32
+// file, or an int8 file without its format; the file as written loads.
+func TestInt8LoadRefuses(t *testing.T) {
+	g := loadModel(t, "tinyv2", nil)
+	if err := passes.Run(g, quant.Pipeline("tinyv2")); err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join("..", "testdata", "digits")
+	w, err := runtime.ReadSafetensorsFile(filepath.Join(d, "tinyv2_digits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calib, cs, err := npy.Read(filepath.Join(d, "calib_inputs.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := quant.Calibrate(g, w, calib, cs[0], quant.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g8, _, err := r.Int8Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.MemPlan(g8); err != nil {
+		t.Fatal(err)
+	}
+	l, err := lower(g8, string(passes.Generic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l.plan.Steps {
+		if l.plan.Steps[i].Kind == runtime.OpConv {
+			split(&l.plan.Steps[i], 1)
+		}
+	}
+	in := g8.Inputs()[0].Type
+	prog := &runtime.Program{Name: "tinyv2", InputH: in.H(), InputW: in.W(), InputC: in.C(), Classes: 10, Plans: []*runtime.Plan{l.plan}}
+	var conv *ir.Op
+	for _, op := range g8.Ops {
+		if op.Kind == ir.Conv2D && op.Inputs[0].Type.DType == ir.U8 && conv == nil {
+			conv = op
+		}
+	}
+	x := conv.Inputs[0]
+	kernel := conv.Param("kernel").Args[0].Name
+	for _, c := range []struct {
+		name   string
+		change func(ws *runtime.Weights)
+		want   string
+	}{
+		{"as written", func(*runtime.Weights) {}, ""},
+		{"input zero point 3", func(ws *runtime.Weights) { ws.Tensors[x.Q.Zero.Name].U8[0] = 3 }, fmt.Sprintf("tensor %q: the input's zero point is 3, want 0", x.Q.Zero.Name)},
+		{"negative scale", func(ws *runtime.Weights) { ws.Tensors[x.Q.Scale.Name].Data[0] = -0.5 }, fmt.Sprintf("tensor %q: scale -0.5, want a positive finite number", x.Q.Scale.Name)},
+		{"zero scale", func(ws *runtime.Weights) { ws.Tensors[x.Q.Scale.Name].Data[0] = 0 }, fmt.Sprintf("tensor %q: scale 0", x.Q.Scale.Name)},
+		{"kernel code -128", func(ws *runtime.Weights) { ws.Tensors[kernel].I8[5] = -128 }, fmt.Sprintf("tensor %q: kernel code -128, want an integer in −127..127", kernel)},
+		{"no format", func(ws *runtime.Weights) { delete(ws.Metadata, "format") }, "not an int8 weight file"},
+		{"missing zero point", func(ws *runtime.Weights) { delete(ws.Tensors, x.Q.Zero.Name) }, fmt.Sprintf("missing tensor %q", x.Q.Zero.Name)},
+		{"float32 file", func(ws *runtime.Weights) { *ws = *w }, "not an int8 weight file"},
+	} {
+		ws, err := r.Weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.change(ws)
+		m, err := runtime.New(prog, ws, runtime.WithThreads(1))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+		if m != nil {
+			y := make([]float32, 10)
+			if err := m.Predict(y, calib[:in.H()*in.W()*in.C()]); err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			m.Close()
+		}
+	}
+}
