@@ -69,6 +69,18 @@ func TestPlanInt8Models(t *testing.T) {
 		if err := ir.Verify(g); err != nil {
 			t.Fatalf("%s after memplan: %v", c.model, err)
 		}
+		// The text form round-trips (u8 types, q=(scale,zero), s8 file tensors).
+		text := g.String()
+		back, err := ir.Parse(text)
+		if err != nil {
+			t.Fatalf("%s: parsing the int8 graph: %v", c.model, err)
+		}
+		if err := ir.Verify(back); err != nil {
+			t.Fatalf("%s: the parsed int8 graph: %v", c.model, err)
+		}
+		if back.String() != text {
+			t.Errorf("%s: the int8 graph's text form does not round-trip", c.model)
+		}
 	}
 }
 

@@ -51,7 +51,9 @@ func (p *pipelineFlags) config(model string) (passes.Config, error) {
 		return passes.Config{}, err
 	}
 	var t passes.Target
-	if *p.target != "auto" { // auto: commands that compile set the target per plan
+	// auto: commands that compile set the target per plan; an int8 model's
+	// pipeline is avx512's (rnc ir's default) for every plan.
+	if *p.target != "auto" && !(prec == passes.Int8 && passes.Target(*p.target) == passes.AVX512) {
 		if t, err = parseTarget(*p.target, prec); err != nil {
 			return passes.Config{}, err
 		}
