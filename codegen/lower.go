@@ -192,7 +192,7 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 		default:
 			return nil, fmt.Errorf("codegen cannot lower %s (%s)", op.Name(), op.Kind)
 		}
-		if s.Kind == runtime.OpPool || s.Kind == runtime.OpEltwise {
+		if s.Kind == runtime.OpPool || s.Kind == runtime.OpEltwise || s.Kind == runtime.OpQuantize || s.Kind == runtime.OpDequantize {
 			s.RowTasks = min(s.Out[0].H, 8)
 		}
 		l.plan.Steps = append(l.plan.Steps, s)

@@ -237,29 +237,35 @@ func (m *Model) runConvU8(s *Step, st *int8Step, i, ocb0, ocb1, oh0, oh1 int) {
 	st.cv.run(&args, ocb0, ocb1, oh0, oh1) // Load checked the geometry and every size (prepareInt8)
 }
 
-// convertGo runs a Quantize or Dequantize step on image i: every logical
-// channel converted, the pad lanes of a Dequantize's output zero (the
-// float32 kernels read them as zeros).
-func (m *Model) convertGo(s *Step, st *int8Step, i int) {
+// convertGo runs a Quantize or Dequantize step on rows [oh0, oh1) of
+// image i: every logical channel converted, the pad lanes of a
+// Dequantize's output zero (the float32 kernels read them as zeros).
+func (m *Model) convertGo(s *Step, st *int8Step, i, oh0, oh1 int) {
 	a, n := m.arena, m.n
 	in, out := s.In[0], s.Out[0]
-	if s.Kind == OpQuantize {
-		x, y := a.F32(in, n, i), a.U8(out, n, i)
-		for j, v := range x {
-			y[j] = abi.QuantizeU8(v, st.scale, st.zero)
-		}
-		return
-	}
-	x, y := a.U8(in, n, i), a.F32(out, n, i)
 	b := out.Block
-	if b == 0 {
-		b = out.C
+	if b == 0 { // nhwc: one block of all channels
+		b = out.CPad()
 	}
-	for j, q := range x {
-		if c := j/(out.H*out.W*b)*b + j%b; out.Block != 0 && c >= out.C {
-			y[j] = 0
+	blocks, row := out.CPad()/b, out.W*b
+	for cb := 0; cb < blocks; cb++ {
+		at := (cb*out.H+oh0)*row
+		end := (cb*out.H+oh1)*row
+		if s.Kind == OpQuantize {
+			x, y := a.F32(in, n, i)[at:end], a.U8(out, n, i)[at:end]
+			for j, v := range x {
+				y[j] = abi.QuantizeU8(v, st.scale, st.zero)
+			}
 			continue
 		}
-		y[j] = abi.Dequant(q, st.zero, st.scale)
+		x, y := a.U8(in, n, i)[at:end], a.F32(out, n, i)[at:end]
+		pad := out.Block != 0 && (cb+1)*b > out.C // a block with pad lanes
+		for j, q := range x {
+			if pad && cb*b+j%b >= out.C {
+				y[j] = 0
+				continue
+			}
+			y[j] = abi.Dequant(q, st.zero, st.scale)
+		}
 	}
 }

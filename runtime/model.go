@@ -336,6 +336,8 @@ func (m *Model) taskCount(s *Step) int {
 		return m.n * (s.Out[0].CPad() / s.WBlock / s.NB) * s.RowTasks
 	case OpPool, OpEltwise:
 		return m.n * s.RowTasks
+	case OpQuantize, OpDequantize:
+		return m.n * max(s.RowTasks, 1)
 	}
 	return m.n
 }
@@ -395,7 +397,10 @@ func (m *Model) runTask(s *Step, st *int8Step, t, worker int) {
 	case OpDense:
 		headGo(s, m.w, a, n, t, m.scratch[worker])
 	case OpQuantize, OpDequantize:
-		m.convertGo(s, st, t)
+		parts := max(s.RowTasks, 1)
+		i, r := t/parts, t%parts
+		oh0, oh1 := rows(s.Out[0].H, parts, r)
+		m.convertGo(s, st, i, oh0, oh1)
 	default:
 		simpleGo(s, a, n, t, m.scratch[worker])
 	}
