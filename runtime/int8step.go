@@ -249,8 +249,8 @@ func (m *Model) convertGo(s *Step, st *int8Step, i, oh0, oh1 int) {
 	}
 	blocks, row := out.CPad()/b, out.W*b
 	for cb := 0; cb < blocks; cb++ {
-		at := (cb*out.H+oh0)*row
-		end := (cb*out.H+oh1)*row
+		at := (cb*out.H + oh0) * row
+		end := (cb*out.H + oh1) * row
 		if s.Kind == OpQuantize {
 			x, y := a.F32(in, n, i)[at:end], a.U8(out, n, i)[at:end]
 			for j, v := range x {
