@@ -74,7 +74,7 @@ func TestDigitsFakeQuant(t *testing.T) {
 	}
 }
 
-// TestDigitsInt8: the integer reference (interp.RunInt8: int32 sums of
+// TestDigitsInt8: the integer reference (the interpreter on the int8 graph: int32 sums of
 // uint8 × int8 codes, abi's epilogue arithmetic) of tinyv2 calibrated on
 // the 30 digits calibration images scores within 1 point (2 images) of
 // float32's 198/200 on the 200 test images.

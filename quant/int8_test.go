@@ -35,7 +35,7 @@ func pad16(v []float32) []float32 {
 // TestInt8ReferencesAgree: on every int8 conv of tinyv2 calibrated on the
 // digits data — residual adds at strides 1 and 2, the pre-activation
 // dual outputs, affine and relu epilogues — the interpreter's integer
-// reference (interp.RunInt8, its own code) and the runtime's
+// reference (the interpreter on the int8 graph, its own code) and the runtime's
 // (runtime.ConvU8, which the VNNI kernels equal bit for bit: codegen/vnni
 // TestKernels) give the same output bytes on real activations. The two
 // share only abi's arithmetic definitions, so this ties the oracle to

@@ -123,8 +123,8 @@ type Layer struct {
 type Tensor struct {
 	Value *ir.Value
 	Index int // the op's output index
-	// Quantized is false for the values that stay float32: the graph's
-	// outputs and what only moves the float input image around.
+	// Quantized says whether the value is uint8 in the int8 model: an
+	// input, epilogue operand or output of an int8 conv (passes.PlanInt8).
 	Quantized bool
 	Stats     *Stats
 	Lo, Hi    float64 // the range the parameters were chosen for
