@@ -301,3 +301,17 @@ func TestTorchvisionCompiled(t *testing.T) {
 		}
 	}
 }
+
+// TestTorchvisionCompile: every model of models/torchvision compiles at
+// its default 224x224 input for every target.
+func TestTorchvisionCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates seven packages")
+	}
+	for _, m := range torchvisionModels {
+		out, err := rnc(t, "compile", path("models/torchvision/"+m.name+".rn"), "-o", filepath.Join(t.TempDir(), m.name), "--runtime", "import")
+		if err != nil {
+			t.Errorf("%s: %v\n%s", m.name, err, out)
+		}
+	}
+}
