@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -312,6 +313,49 @@ func TestTorchvisionCompile(t *testing.T) {
 		out, err := rnc(t, "compile", path("models/torchvision/"+m.name+".rn"), "-o", filepath.Join(t.TempDir(), m.name), "--runtime", "import")
 		if err != nil {
 			t.Errorf("%s: %v\n%s", m.name, err, out)
+		}
+	}
+}
+
+// TestTorchvisionOptions: --set num_classes and classifier_activation =
+// softmax: the outputs are the softmax of the same model's logits.
+func TestTorchvisionOptions(t *testing.T) {
+	input, shape, err := npy.Read(path("testdata/torchvision/input_64x64.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(set map[string]string) []float32 {
+		g, err := dsl.Load(path("models/torchvision/resnet18.rn"), dsl.Options{Set: set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := torchvisionWeights(g, "bn2", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := interp.Eval(g, ws, input, shape[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outs[0]
+	}
+	logits := run(map[string]string{"input_shape": "[64,64,3]", "num_classes": "10"})
+	probs := run(map[string]string{"input_shape": "[64,64,3]", "num_classes": "10", "classifier_activation": "softmax"})
+	if len(logits) != 2*10 || len(probs) != 2*10 {
+		t.Fatalf("%d logits, %d probabilities, want 20", len(logits), len(probs))
+	}
+	for n := range 2 {
+		l := logits[n*10 : n*10+10]
+		m := float64(slices.Max(l))
+		sum := 0.0
+		for _, v := range l {
+			sum += math.Exp(float64(v) - m)
+		}
+		for i, v := range l {
+			want := math.Exp(float64(v)-m) / sum
+			if d := math.Abs(float64(probs[n*10+i]) - want); d > 1e-6 {
+				t.Errorf("image %d class %d: probability %v, softmax of the logits %v", n, i, probs[n*10+i], want)
+			}
 		}
 	}
 }
