@@ -88,16 +88,15 @@ def uniforms(key, n, seed):
     return (z >> np.uint64(40)).astype(np.float64) / float(1 << 24)
 
 
-def value_range(key, shape, closing_bn):
+def value_range(key, shape, closing_bn, fc_in):
     """[lo, hi] of state_dict tensor key (PyTorch's name and shape)."""
     parts = key.split(".")
     module, field = parts[-2] if len(parts) > 1 else "", parts[-1]
     if len(shape) == 4:
         b = math.sqrt(6.0 / (shape[1] * shape[2] * shape[3]))
         return -b, b
-    if key.startswith("fc."):
-        in_features = shape[1] if len(shape) == 2 else None
-        return None if in_features is None else (-1 / math.sqrt(in_features), 1 / math.sqrt(in_features))
+    if module == "fc":
+        return -1 / math.sqrt(fc_in), 1 / math.sqrt(fc_in)
     if field == "weight":  # a BatchNorm2d's gamma
         return (0.1, 0.3) if module == closing_bn else (0.5, 1.5)
     if field in ("bias", "running_mean"):
@@ -115,10 +114,7 @@ def fill(model, closing_bn, seed):
         if key.endswith("num_batches_tracked"):
             new[key] = t
             continue
-        if key == "fc.bias":
-            lo, hi = -1 / math.sqrt(fc_in), 1 / math.sqrt(fc_in)
-        else:
-            lo, hi = value_range(key, tuple(t.shape), closing_bn)
+        lo, hi = value_range(key, tuple(t.shape), closing_bn, fc_in)
         u = uniforms(key, t.numel(), seed)
         v = (lo + (hi - lo) * u).astype(np.float32)
         new[key] = torch.from_numpy(v.reshape(tuple(t.shape)))
