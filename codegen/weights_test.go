@@ -57,13 +57,28 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
     return Dense(x, 7, use_bias = false)
 }
 `
+	// Grouped convolutions (ResNeXt's): the dense kernel of each, a BN
+	// folded into one.
+	files = append(files, "grouped.rn")
+	grouped := `model grouped(input_shape = [12, 12, 8]) {
+    x = Input(shape = input_shape)
+    x = Conv2D(x, 12, 3, padding = "same", groups = 4, use_bias = false, name = "g4")
+    x = BatchNormalization(x, name = "bn")
+    x = Conv2D(x, 6, 1, groups = 3, name = "g3")
+    x = GlobalAveragePooling2D(x)
+    return Dense(x, 5)
+}
+`
 	kinds := map[string]int{}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".rn")
 		t.Run(name, func(t *testing.T) {
 			opt := dsl.Options{}
-			if f == "nobias.rn" {
+			switch f {
+			case "nobias.rn":
 				opt.ReadFile = func(string) ([]byte, error) { return []byte(nobias), nil }
+			case "grouped.rn":
+				opt.ReadFile = func(string) ([]byte, error) { return []byte(grouped), nil }
 			}
 			g0, err := dsl.Load(f, opt)
 			if err != nil {
@@ -114,7 +129,7 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
 	})
 	t.Logf("compared weights by operation: %v", kinds)
 	// The comparison must have covered every kind of computed weight.
-	for _, op := range []ir.WOp{ir.WBNScale, ir.WBNShift, ir.WScaleOut, ir.WScaleIn, ir.WAffine, ir.WMatVecAdd, ir.WZeros, ir.WPack, ir.WScaleBy} {
+	for _, op := range []ir.WOp{ir.WBNScale, ir.WBNShift, ir.WScaleOut, ir.WScaleIn, ir.WAffine, ir.WMatVecAdd, ir.WZeros, ir.WPack, ir.WScaleBy, ir.WGroupExpand} {
 		if kinds[op.String()] == 0 {
 			t.Errorf("no %s weight compared", op)
 		}

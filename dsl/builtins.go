@@ -46,8 +46,8 @@ func init() {
 		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}}, fn: bInput,
 			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std: three numbers each, R, G, B, on the 0..1 scale) declares how images become inputs`},
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
-			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, name}, fn: bConv2D,
-			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw])`},
+			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, {"groups", int64(1)}, name}, fn: bConv2D,
+			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw]; groups: channel groups, each output group reading its input group only, as Keras's and PyTorch's groups)`},
 		"BatchNormalization": {params: []bparam{x, {"axis", int64(-1)}, {"momentum", 0.99}, {"epsilon", 1e-3}, name}, fn: bBatchNorm,
 			doc: "batch normalization of the channels by the moving mean and variance (inference), Keras's BatchNormalization"},
 		"Activation": {params: []bparam{x, {"activation", required}, name}, fn: bActivation,
@@ -532,6 +532,16 @@ func bConv2D(e *expander, c *callExpr, a *args) (any, error) {
 	attrs := ir.Attrs{Filters: filters, Kernel: k, Strides: s}
 	if d != [2]int{1, 1} {
 		attrs.Dilation = d
+	}
+	groups, err := a.int("groups")
+	if err != nil {
+		return nil, err
+	}
+	if groups < 1 {
+		return nil, a.errorf("groups", "groups must be positive, got %d", groups)
+	}
+	if groups > 1 {
+		attrs.Groups = groups
 	}
 	// Keras applies the activation inside the layer: one layer, one op,
 	// the activation its epilogue.

@@ -33,6 +33,9 @@ func InferDims(op *Op) ([][]int, error) {
 		if a.Filters < 1 {
 			return nil, fmt.Errorf("filters must be positive, got %d", a.Filters)
 		}
+		if g := a.G(); x[2]%g != 0 || a.Filters%g != 0 {
+			return nil, fmt.Errorf("groups = %d must divide the input channels (%d) and the filters (%d)", g, x[2], a.Filters)
+		}
 		oh, ow, err := window(op, x, a.Kernel, a.Strides, a.Dil(), a.Pad, "kernel")
 		if err != nil {
 			return nil, err
@@ -301,7 +304,7 @@ func ParamShapes(op *Op) map[string][]int {
 	a := &op.Attrs
 	switch op.Kind {
 	case Conv2D:
-		cin := op.Inputs[0].Type.C()
+		cin := op.Inputs[0].Type.C() / a.G()
 		return map[string][]int{"kernel": {a.Kernel[0], a.Kernel[1], cin, a.Filters}, "bias": {a.Filters}, "m": {a.Filters}}
 	case BatchNorm:
 		c := []int{op.Inputs[0].Type.C()}

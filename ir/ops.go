@@ -72,9 +72,9 @@ var kinds = [numKinds]KindInfo{
 		Attrs: []string{"preprocess", "mean", "std"},
 		Doc:   "the model's input, NHWC images; its type is the input shape; preprocess is the images' declared pixel convention (preprocess.go), mean and std those of preprocess=meanstd"},
 	Conv2D: {Name: "Conv2D", Keras: "Conv2D", MinIn: 1, MaxIn: -1,
-		Attrs:  []string{"filters", "k", "s", "dil", "pad", "epi"},
+		Attrs:  []string{"filters", "k", "s", "dil", "groups", "pad", "epi"},
 		Params: []ParamInfo{{"kernel", false, true, false}, {"bias", true, true, false}, {"m", true, false, true}},
-		Doc:    "y = conv(x0, kernel, strides s, dilation dil (1x1 when absent), zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands. On u8 values (an int8 conv): the kernel is s8 codes, acc = Σ x0·kernel exactly, v = acc·m[c] + bias[c] (m = s_w·s_x), the epilogue reads its operands dequantized, and each output is quantized with its parameters (runtime/abi/int8.go)"},
+		Doc:    "y = conv(x0, kernel, strides s, dilation dil (1x1 when absent), zero pads t,b,l,r) + bias, then the epilogue; inputs after x0 are epilogue operands. With groups G > 1 the channels split into G equal groups, output group g reading input group g only (kernel [kh, kw, C/G, filters]). On u8 values (an int8 conv): the kernel is s8 codes, acc = Σ x0·kernel exactly, v = acc·m[c] + bias[c] (m = s_w·s_x), the epilogue reads its operands dequantized, and each output is quantized with its parameters (runtime/abi/int8.go)"},
 	BatchNorm: {Name: "BatchNormalization", Keras: "BatchNormalization", MinIn: 1, MaxIn: 1, Elementwise: true,
 		Attrs:  []string{"eps"},
 		Params: []ParamInfo{{"gamma", false, true, false}, {"beta", false, true, false}, {"moving_mean", false, false, false}, {"moving_variance", false, false, false}},
@@ -178,6 +178,7 @@ type Attrs struct {
 	Kernel   [2]int  // Conv2D kernel (kh, kw); pooling window for pools
 	Strides  [2]int  // (sh, sw)
 	Dilation [2]int  // Conv2D dilation (dh, dw): kernel taps dh rows, dw columns apart; zero means 1x1 (see Dil)
+	Groups   int     // Conv2D channel groups; 0 or 1: a dense convolution (see G)
 	Pad      [4]int  // zero padding top, bottom, left, right
 	PadValue float64 // ZeroPadding2D fill value
 	PadZero  bool    // MaxPooling2D: padded positions count as 0
@@ -201,6 +202,9 @@ func (a *Attrs) Dil() [2]int {
 	}
 	return a.Dilation
 }
+
+// G is a Conv2D's number of channel groups (1 when Groups is unset).
+func (a *Attrs) G() int { return max(a.Groups, 1) }
 
 // Dilated reports whether a Conv2D's taps are spread out (a dilation
 // other than 1x1).

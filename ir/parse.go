@@ -156,6 +156,10 @@ func (p *textParser) weight(t string) error {
 			}
 		case ok && k == "layout" && op == WPack:
 			w.Layout = v
+		case ok && k == "groups" && op == WGroupExpand:
+			if w.Groups, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("bad groups %q", v)
+			}
 		default:
 			return fmt.Errorf("unexpected %q in weight %s", f, name)
 		}

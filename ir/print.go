@@ -37,6 +37,17 @@ var attrCodecs = map[string]attrCodec{
 		print: func(op *Op) (string, bool) { d := op.Attrs.Dil(); return joinInts(d[:], "x"), op.Attrs.Dilated() },
 		parse: pairAttr(func(a *Attrs) *[2]int { return &a.Dilation }).parse,
 	},
+	"groups": {
+		print: func(op *Op) (string, bool) { return strconv.Itoa(op.Attrs.G()), op.Attrs.G() > 1 },
+		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
+			g, err := strconv.Atoi(s)
+			if err == nil && g < 1 {
+				err = fmt.Errorf("groups must be positive, got %d", g)
+			}
+			op.Attrs.Groups = g
+			return err
+		},
+	},
 	"pad": {
 		print: func(op *Op) (string, bool) { return joinInts(op.Attrs.Pad[:], ","), true },
 		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {

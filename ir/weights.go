@@ -12,16 +12,17 @@ import (
 type WOp uint8
 
 const (
-	WLoad      WOp = iota // a tensor of the weight file, named Name
-	WBNScale              // gamma / sqrt(variance + eps)
-	WBNShift              // beta - mean * scale
-	WScaleOut             // w[..., o] * s[o]  (scale a kernel's output channels)
-	WScaleIn              // w[..., i, o] * s[i] (scale a kernel's input channels)
-	WAffine               // b * s + t, elementwise
-	WMatVecAdd            // b[o] + sum over all other axes of w[..., i, o] * t[i]
-	WZeros                // a tensor of zeros
-	WPack                 // w (HWIO or [in,out]) rearranged into a blocked layout
-	WScaleBy              // v[i] * s[0] (a vector times a one-element tensor)
+	WLoad        WOp = iota // a tensor of the weight file, named Name
+	WBNScale                // gamma / sqrt(variance + eps)
+	WBNShift                // beta - mean * scale
+	WScaleOut               // w[..., o] * s[o]  (scale a kernel's output channels)
+	WScaleIn                // w[..., i, o] * s[i] (scale a kernel's input channels)
+	WAffine                 // b * s + t, elementwise
+	WMatVecAdd              // b[o] + sum over all other axes of w[..., i, o] * t[i]
+	WZeros                  // a tensor of zeros
+	WPack                   // w (HWIO or [in,out]) rearranged into a blocked layout
+	WScaleBy                // v[i] * s[0] (a vector times a one-element tensor)
+	WGroupExpand            // a grouped HWIO kernel as the dense kernel of the same convolution (zeros across groups)
 	numWOps
 )
 
@@ -33,16 +34,17 @@ type WOpInfo struct {
 }
 
 var wops = [numWOps]WOpInfo{
-	WLoad:      {"load", 0, "a tensor of the weight file"},
-	WBNScale:   {"bnscale", 2, "bnscale(gamma, variance) eps = gamma / sqrt(variance + eps)"},
-	WBNShift:   {"bnshift", 3, "bnshift(beta, mean, scale) = beta - mean * scale"},
-	WScaleOut:  {"scaleout", 2, "scaleout(w, s)[..., o] = w[..., o] * s[o]"},
-	WScaleIn:   {"scalein", 2, "scalein(w, s)[..., i, o] = w[..., i, o] * s[i]"},
-	WAffine:    {"affine", 3, "affine(b, s, t) = b * s + t"},
-	WMatVecAdd: {"matvecadd", 3, "matvecadd(w, t, b)[o] = b[o] + sum over h, w, i of w[h, w, i, o] * t[i]"},
-	WZeros:     {"zeros", 0, "zeros : shape"},
-	WPack:      {"pack", 1, "pack(w) layout = w rearranged into the named blocked layout (see PackedShape)"},
-	WScaleBy:   {"scaleby", 2, "scaleby(v, s)[i] = v[i] * s[0], rounded to float32 (an int8 conv's m = s_w·s_x)"},
+	WLoad:        {"load", 0, "a tensor of the weight file"},
+	WBNScale:     {"bnscale", 2, "bnscale(gamma, variance) eps = gamma / sqrt(variance + eps)"},
+	WBNShift:     {"bnshift", 3, "bnshift(beta, mean, scale) = beta - mean * scale"},
+	WScaleOut:    {"scaleout", 2, "scaleout(w, s)[..., o] = w[..., o] * s[o]"},
+	WScaleIn:     {"scalein", 2, "scalein(w, s)[..., i, o] = w[..., i, o] * s[i]"},
+	WAffine:      {"affine", 3, "affine(b, s, t) = b * s + t"},
+	WMatVecAdd:   {"matvecadd", 3, "matvecadd(w, t, b)[o] = b[o] + sum over h, w, i of w[h, w, i, o] * t[i]"},
+	WZeros:       {"zeros", 0, "zeros : shape"},
+	WPack:        {"pack", 1, "pack(w) layout = w rearranged into the named blocked layout (see PackedShape)"},
+	WScaleBy:     {"scaleby", 2, "scaleby(v, s)[i] = v[i] * s[0], rounded to float32 (an int8 conv's m = s_w·s_x)"},
+	WGroupExpand: {"groupexpand", 1, "groupexpand(w) groups=G: w [kh, kw, C/G, O] as the dense [kh, kw, C, O] kernel whose output channel o reads only input group o/(O/G)"},
 }
 
 func (o WOp) String() string { return wops[o].Name }
@@ -69,6 +71,7 @@ type Weight struct {
 	Args   []*Weight
 	Eps    float64 // WBNScale
 	Layout string  // WPack: the packed layout, e.g. "OIhw16i16o"
+	Groups int     // WGroupExpand
 	Shape  []int
 	// DType is a file tensor's element type (WLoad; zero: f32): an int8
 	// kernel's codes are s8, a zero point u8. The weight program computes
@@ -124,6 +127,19 @@ func (p *WeightProgram) LoadTyped(name string, shape []int, dt DType) (*Weight, 
 // call it have checked them (a broken invariant, not a user mistake).
 func (p *WeightProgram) Compute(op WOp, args []*Weight, eps float64, layout string, shape []int) *Weight {
 	w := &Weight{Op: op, Args: args, Eps: eps, Layout: layout, Shape: shape}
+	if err := inferWeight(w); err != nil {
+		panic(fmt.Sprintf("weight program: %v", err))
+	}
+	w.Name = fmt.Sprintf("$%d", p.next)
+	p.next++
+	p.add(w)
+	return w
+}
+
+// GroupExpand appends groupexpand(k) groups=g: a grouped conv's kernel as
+// the dense kernel of the same convolution.
+func (p *WeightProgram) GroupExpand(k *Weight, g int) *Weight {
+	w := &Weight{Op: WGroupExpand, Args: []*Weight{k}, Groups: g}
 	if err := inferWeight(w); err != nil {
 		panic(fmt.Sprintf("weight program: %v", err))
 	}
@@ -280,6 +296,8 @@ func (w *Weight) String() string {
 		b.WriteString(" eps=" + formatFloat(w.Eps))
 	case WPack:
 		b.WriteString(" layout=" + w.Layout)
+	case WGroupExpand:
+		fmt.Fprintf(&b, " groups=%d", w.Groups)
 	}
 	b.WriteString(" : " + shapeString(w.Shape))
 	return b.String()
@@ -389,6 +407,12 @@ func inferWeight(w *Weight) error {
 			return err
 		}
 		w.Shape = s
+	case WGroupExpand:
+		k := w.Args[0].Shape
+		if len(k) != 4 || w.Groups < 1 || k[3]%w.Groups != 0 {
+			return fmt.Errorf("groupexpand: kernel %v in %d groups", k, w.Groups)
+		}
+		w.Shape = []int{k[0], k[1], k[2] * w.Groups, k[3]}
 	case WScaleBy:
 		n, err := vec(0)
 		if err != nil {

@@ -75,7 +75,7 @@ func forwardTarget(g *ir.Graph, uses map[*ir.Value][]*ir.Op, bn *ir.Op) *ir.Op {
 		return nil
 	}
 	c := u[0]
-	if c.Kind != ir.Conv2D || len(c.Inputs) != 1 || c.Inputs[0] != y || len(c.Attrs.Epi) != 0 || c.Attrs.Pad != [4]int{} {
+	if c.Kind != ir.Conv2D || len(c.Inputs) != 1 || c.Inputs[0] != y || len(c.Attrs.Epi) != 0 || c.Attrs.Pad != [4]int{} || c.Attrs.G() > 1 {
 		return nil
 	}
 	return c

@@ -111,6 +111,12 @@ func packWeights(g *ir.Graph, op *ir.Op, t Target) {
 	ol := op.Outputs[0].Type.Layout
 	switch op.Kind {
 	case ir.Conv2D:
+		if gr := op.Attrs.G(); gr > 1 {
+			// A grouped conv runs as the dense conv of its block-diagonal
+			// kernel (zeros across groups): every target's kernels take it.
+			op.Params["kernel"] = w.GroupExpand(op.Param("kernel"), gr)
+			op.Attrs.Groups = 0
+		}
 		if op.Inputs[0].Type.Layout == ir.NHWC {
 			op.Params["kernel"] = pack(op.Param("kernel"), fmt.Sprintf("Ohwi%do", b))
 		} else {

@@ -16,6 +16,7 @@ type WStep struct {
 	Args   []int
 	Eps    float64 // bnscale
 	Layout string  // pack: OIhw16i16o, OIhw8i8o, Ohwi16o, Ohwi8o, OI16o, OI8o, c16, c8, wino16, OIhw4i16o4i
+	Groups int     // groupexpand
 	Shape  []int   // the step's result shape
 	// DType is a load's element type (zero: f32): the program computes in
 	// float32, which holds s8 and u8 values exactly.
@@ -229,6 +230,11 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 			return nil, err
 		}
 		return Pack(s.Layout, arg(0), shape(0))
+	case "groupexpand":
+		if err := want(1); err != nil {
+			return nil, err
+		}
+		return GroupExpand(arg(0), shape(0), s.Groups)
 	case "scaleby":
 		if err := want(2); err != nil {
 			return nil, err
@@ -244,6 +250,30 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 		return r, nil
 	}
 	return nil, fmt.Errorf("unknown weight operation %q", s.Op)
+}
+
+// GroupExpand returns the dense HWIO kernel [kh, kw, C, O] of a grouped
+// convolution whose kernel w is [kh, kw, C/groups, O]: output channel o
+// reads input group o/(O/groups) only, zeros elsewhere.
+func GroupExpand(w []float32, shape []int, groups int) ([]float32, error) {
+	if len(shape) != 4 || groups < 1 || shape[3]%groups != 0 || NumElements(shape) != len(w) {
+		return nil, fmt.Errorf("groupexpand: %d values of shape %v in %d groups", len(w), shape, groups)
+	}
+	taps, cg, o := shape[0]*shape[1], shape[2], shape[3]
+	og := o / groups
+	if int64(taps)*int64(cg)*int64(groups)*int64(o) > math.MaxInt32 {
+		return nil, fmt.Errorf("groupexpand: kernel %v in %d groups is too large", shape, groups)
+	}
+	r := make([]float32, taps*cg*groups*o)
+	for t := 0; t < taps; t++ {
+		for g := 0; g < groups; g++ {
+			for i := 0; i < cg; i++ {
+				src := w[(t*cg+i)*o+g*og:][:og]
+				copy(r[(t*cg*groups+g*cg+i)*o+g*og:], src)
+			}
+		}
+	}
+	return r, nil
 }
 
 // packFamily returns the block and family of a packed layout.

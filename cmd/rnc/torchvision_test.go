@@ -34,6 +34,9 @@ var torchvisionModels = []struct {
 	{"resnet152", 60192808, "bn3"},
 	{"wide_resnet50_2", 68883240, "bn3"},
 	{"wide_resnet101_2", 126886696, "bn3"},
+	{"resnext50_32x4d", 25028904, "bn3"},
+	{"resnext101_32x8d", 88791336, "bn3"},
+	{"resnext101_64x4d", 83455272, "bn3"},
 }
 
 // TestTorchvisionParams: each model's trainable parameter count, as rnc
@@ -65,7 +68,6 @@ func TestTorchvisionParams(t *testing.T) {
 // does not know) is an error naming it, not a wrong network.
 func TestTorchvisionLibraryErrors(t *testing.T) {
 	for _, c := range []struct{ call, want string }{
-		{`resnet([64, 64, 3], "bottleneck", [3, 4, 6, 3], groups = 32, width_per_group = 4)`, "grouped convolution (groups = 32) is not in the model language yet"},
 		{`resnet([64, 64, 3], "basic", [2, 2, 2, 2], width_per_group = 128)`, "BasicBlock only supports groups=1 and base_width=64"},
 		{`resnet([64, 64, 3], "basicblock", [2, 2, 2, 2])`, `block must be "basic" or "bottleneck", got "basicblock"`},
 		{`resnet([64, 64, 3], "basic", [2, 2, 2])`, "layers must list 4 block counts, got 3"},
@@ -258,16 +260,16 @@ func TestTorchvisionLogits(t *testing.T) {
 	}
 }
 
-// TestTorchvisionCompiled: resnet18 (BasicBlock) and resnet50
-// (Bottleneck), compiled and run by rnc run on every target this CPU
-// runs, give torchvision's logits.
+// TestTorchvisionCompiled: resnet18 (BasicBlock), resnet50 (Bottleneck)
+// and resnext50_32x4d (grouped 3x3 convs), compiled and run by rnc run on
+// every target this CPU runs, give torchvision's logits.
 func TestTorchvisionCompiled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds packages")
 	}
 	dir := t.TempDir()
 	for _, m := range torchvisionModels {
-		if m.name != "resnet18" && m.name != "resnet50" {
+		if m.name != "resnet18" && m.name != "resnet50" && m.name != "resnext50_32x4d" {
 			continue
 		}
 		_, ws, _, _, want := tvFixture(t, m.name, m.closing)

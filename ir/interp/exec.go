@@ -143,8 +143,10 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 	OH, OW, F := ot.H(), ot.W(), ot.C()
 	kh, kw := a.Kernel[0], a.Kernel[1]
 	dil := a.Dil()
-	k := it.weights[op.Param("kernel")]
+	k := it.weights[op.Param("kernel")] // [kh, kw, C/G, F]
 	bias := it.vec(op.Param("bias"), F)
+	G := a.G()
+	Cg, Fg := C/G, F/G // a group's input and output channels
 	out := make([]float64, n*OH*OW*F)
 	for b := 0; b < n; b++ {
 		img := x[b*H*W*C:]
@@ -167,15 +169,16 @@ func (it *Interp) conv(op *ir.Op, x []float32, n int) []float64 {
 							continue
 						}
 						px := img[(ih*W+iw)*C:][:C]
-						kk := k[(dh*kw+dw)*C*F:]
+						kk := k[(dh*kw+dw)*Cg*F:]
 						for c, xv := range px {
 							if xv == 0 {
 								continue
 							}
-							row := kk[c*F:][:F]
+							g := c / Cg // input channel c feeds output group g only
+							row := kk[(c%Cg)*F:][g*Fg : (g+1)*Fg]
 							xf := float64(xv)
 							for f, wv := range row {
-								acc[f] += xf * float64(wv)
+								acc[g*Fg+f] += xf * float64(wv)
 							}
 						}
 					}

@@ -94,7 +94,7 @@ func New(g *ir.Graph, file *runtime.Weights) (*Interp, error) {
 			if k == nil {
 				return nil, fmt.Errorf("%s %s has no kernel", op.Kind, op.Name())
 			}
-			if want := a.Kernel[0] * a.Kernel[1] * op.Inputs[0].Type.C() * a.Filters; len(it.weights[k]) != want {
+			if want := a.Kernel[0] * a.Kernel[1] * op.Inputs[0].Type.C() / a.G() * a.Filters; len(it.weights[k]) != want {
 				return nil, fmt.Errorf("%s %s: kernel %s has %d values, want %d", op.Kind, op.Name(), logical(k).Name, len(it.weights[k]), want)
 			}
 		}

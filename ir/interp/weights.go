@@ -295,6 +295,20 @@ func apply(w *ir.Weight, args [][]float64) ([]float64, error) {
 		return make([]float64, numElements(w.Shape)), nil
 	case ir.WPack:
 		return pack(w.Layout, args[0], w.Args[0].Shape)
+	case ir.WGroupExpand: // dense [kh, kw, C, O]: input channel c feeds output group c/(C/G) only
+		k := w.Args[0].Shape
+		taps, cg, o, g := k[0]*k[1], k[2], k[3], w.Groups
+		og := o / g
+		r := make([]float64, taps*cg*g*o)
+		for t := 0; t < taps; t++ {
+			for c := 0; c < cg*g; c++ {
+				grp := c / cg
+				for f := grp * og; f < (grp+1)*og; f++ {
+					r[(t*cg*g+c)*o+f] = args[0][(t*cg+c%cg)*o+f]
+				}
+			}
+		}
+		return r, nil
 	case ir.WScaleBy: // v[i]·s[0], rounded to float32 as the runtime's float32 product is
 		if len(args[1]) != 1 {
 			return nil, fmt.Errorf("the factor has %d values, want 1", len(args[1]))

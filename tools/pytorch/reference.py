@@ -62,6 +62,9 @@ MODELS = {
     "resnet152": "bn3",
     "wide_resnet50_2": "bn3",
     "wide_resnet101_2": "bn3",
+    "resnext50_32x4d": "bn3",
+    "resnext101_32x8d": "bn3",
+    "resnext101_64x4d": "bn3",
 }
 
 GOLDEN = 0x9E3779B97F4A7C15
