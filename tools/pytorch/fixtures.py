@@ -1,0 +1,118 @@
+"""Writes the PyTorch checkpoints runtime/pytorch's tests read.
+
+Run with /usr/bin/python3 (torch installed) from the repository root:
+
+    /usr/bin/python3 tools/pytorch/fixtures.py
+
+For each checkpoint NAME.pth (written by torch.save, the zip format) it
+writes NAME.expected.safetensors: the float32 values rnc must read, under
+rnc's names and in rnc's layouts (conv kernels HWIO, Linear kernels
+[in, out]), so that the Go tests compare exactly without Python.
+"""
+import collections
+import json
+import os
+import struct
+
+import torch
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "runtime", "pytorch", "testdata")
+
+
+def write_safetensors(path, tensors):
+    """A minimal safetensors writer (F32 only), so no extra package is needed."""
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def rnc_names(sd):
+    """rnc's names and layouts for a state_dict (runtime/pytorch Map)."""
+    bn = {k.rsplit(".", 1)[0] for k in sd if k.endswith(".running_mean")}
+    out = collections.OrderedDict()
+    for k, v in sd.items():
+        mod, p = k.rsplit(".", 1)
+        v = v.to(torch.float32)
+        if p == "num_batches_tracked":
+            continue
+        if p == "weight" and v.dim() == 4:
+            out[mod + "/kernel"] = v.permute(2, 3, 1, 0)
+        elif p == "weight" and v.dim() == 2:
+            out[mod + "/kernel"] = v.t()
+        elif mod in bn:
+            out[mod + "/" + {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
+                              "running_var": "moving_variance"}[p]] = v
+        else:
+            out[mod + "/" + p] = v
+    return out
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 4, 3, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(4)
+        self.fc = torch.nn.Linear(4, 5)
+
+
+def save(name, sd):
+    path = os.path.join(OUT, name + ".pth")
+    torch.save(sd, path)
+    write_safetensors(os.path.join(OUT, name + ".expected.safetensors"), rnc_names(sd))
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(15)
+    m = Tiny()
+    with torch.no_grad():
+        m.bn1.running_mean.uniform_(-1, 1)
+        m.bn1.running_var.uniform_(0.5, 2)
+        m.bn1.weight.uniform_(0.5, 1.5)
+        m.bn1.bias.uniform_(-0.5, 0.5)
+    m.bn1.num_batches_tracked += 7
+    sd = m.state_dict()
+    save("tiny_f32", sd)
+    for dt, name in ((torch.float16, "tiny_f16"), (torch.bfloat16, "tiny_bf16")):
+        save(name, collections.OrderedDict(
+            (k, v if k.endswith("num_batches_tracked") else v.to(dt)) for k, v in sd.items()))
+
+    # Views saved as they are: a transposed (non-contiguous) Linear weight,
+    # a slice of a conv weight (a storage offset), a strided bias.
+    big = torch.randn(4, 3, 2, 2)
+    vec = torch.randn(10)
+    lin = torch.randn(6, 5)  # [in, out]: its transpose is the [out, in] weight
+    sd = collections.OrderedDict()
+    sd["head.weight"] = lin.t()
+    sd["head.bias"] = vec[1::2]
+    sd["body.0.weight"] = big[1:3]
+    sd["body.0.bias"] = vec[0:2]
+    assert not sd["head.weight"].is_contiguous() and sd["body.0.weight"].storage_offset() > 0
+    save("strided", sd)
+
+    # Tensors sharing one storage: written once.
+    base = torch.randn(40)
+    sd = collections.OrderedDict()
+    sd["x.weight"] = base[:20].view(4, 5)
+    sd["x.bias"] = base[20:24]
+    sd["y.bias"] = base[30:34]
+    save("shared", sd)
+
+    # The legacy (pre-1.6) format, which rnc refuses with a clear message.
+    torch.save(collections.OrderedDict(b=torch.ones(2)), os.path.join(OUT, "legacy.pth"),
+               _use_new_zipfile_serialization=False)
+
+
+if __name__ == "__main__":
+    main()
