@@ -64,13 +64,16 @@ var zipMagic = []byte("PK\x03\x04")
 // (a local file header), as a PyTorch checkpoint does.
 func IsZip(head []byte) bool { return bytes.HasPrefix(head, zipMagic) }
 
-// legacyMagic is the start of the legacy (pre-1.6) format: pickle
-// protocol 2 and the magic number 0x1950a86a20f9469cfc6c as a LONG1.
-var legacyMagic = []byte("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
+// legacyMagic follows the pickle's PROTO opcode at the start of the
+// legacy (pre-1.6) format: the magic number 0x1950a86a20f9469cfc6c as a
+// LONG1.
+var legacyMagic = []byte("\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
 
 // IsLegacy reports whether head starts a checkpoint in PyTorch's legacy
 // (pre-1.6, non-zip) format, which this package does not read.
-func IsLegacy(head []byte) bool { return bytes.HasPrefix(head, legacyMagic) }
+func IsLegacy(head []byte) bool {
+	return len(head) >= 2 && head[0] == 0x80 && bytes.HasPrefix(head[2:], legacyMagic)
+}
 
 // ErrLegacy is the error for a legacy checkpoint.
 var ErrLegacy = errors.New("a PyTorch checkpoint in the legacy format of PyTorch before 1.6 (a bare pickle stream, not a zip archive), which rnc does not read: load it in Python and save it again with torch.save(state_dict, f), which writes the zip format")

@@ -21,13 +21,13 @@ const (
 // allowed lists the globals a state_dict's pickle may name: everything
 // else, whether called (REDUCE, NEWOBJ, INST, OBJ) or not, is refused.
 var allowed = map[string]bool{
-	"collections.OrderedDict":          true,
-	"torch._utils._rebuild_tensor_v2":  true,
-	"torch._utils._rebuild_parameter":  true,
-	"torch.FloatStorage":               true,
-	"torch.HalfStorage":                true,
-	"torch.BFloat16Storage":            true,
-	"torch.LongStorage":                true, // num_batches_tracked, which is dropped
+	"collections.OrderedDict":         true,
+	"torch._utils._rebuild_tensor_v2": true,
+	"torch._utils._rebuild_parameter": true,
+	"torch.FloatStorage":              true,
+	"torch.HalfStorage":               true,
+	"torch.BFloat16Storage":           true,
+	"torch.LongStorage":               true, // num_batches_tracked, which is dropped
 }
 
 // globalError is the error for a global not on the list.

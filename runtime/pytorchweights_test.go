@@ -1,0 +1,99 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestWeightsPyTorch: LoadWeightsFile, ListWeightsFile and ParseWeights
+// read a torch.save checkpoint by content (whatever its name), with rnc's
+// names and layouts and float16/bfloat16 converted, equal to the values
+// tools/pytorch/fixtures.py recorded; Check names the first mismatch.
+func TestWeightsPyTorch(t *testing.T) {
+	for _, name := range []string{"tiny_f32", "tiny_f16", "tiny_bf16", "strided", "shared"} {
+		src := filepath.Join("pytorch", "testdata", name+".pth")
+		want, err := ReadSafetensorsFile(filepath.Join("pytorch", "testdata", name+".expected.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		renamed := filepath.Join(t.TempDir(), "weights.safetensors") // the extension does not matter
+		if err := os.WriteFile(renamed, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lazy, err := LoadWeightsFile(renamed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParseWeights(name, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ws := range []*Weights{lazy, parsed} {
+			if !slices.Equal(ws.Order, want.Order) {
+				t.Errorf("%s: tensors %v, want %v", name, ws.Order, want.Order)
+			}
+			var spec []TensorSpec
+			for _, n := range want.Order {
+				spec = append(spec, TensorSpec{Name: n, Shape: want.Tensors[n].Shape})
+				got, err := ws.Data(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want.Tensors[n].Data) {
+					t.Errorf("%s: %s = %v, want %v", name, n, got, want.Tensors[n].Data)
+				}
+			}
+			if err := ws.Check(spec); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		lazy.Close()
+		listed, err := ListWeightsFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range want.Order {
+			if !slices.Equal(listed.Tensors[n].Shape, want.Tensors[n].Shape) {
+				t.Errorf("%s: listed %s %v", name, n, listed.Tensors[n].Shape)
+			}
+		}
+		if _, err := listed.Data(want.Order[0]); err == nil {
+			t.Errorf("%s: listed weights gave data", name)
+		}
+	}
+	ws, err := LoadWeightsFile(filepath.Join("pytorch", "testdata", "tiny_f32.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	err = ws.Check([]TensorSpec{{Name: "conv1/kernel", Shape: []int{3, 3, 3, 8}}})
+	if err == nil || !strings.Contains(err.Error(), `tensor "conv1/kernel" has shape [3 3 3 4], want [3 3 3 8]`) {
+		t.Errorf("Check of the wrong architecture: %v", err)
+	}
+}
+
+// TestWeightsPyTorchRefused: the legacy format is refused by name, and a
+// checkpoint's error names the file.
+func TestWeightsPyTorchRefused(t *testing.T) {
+	legacy := filepath.Join("pytorch", "testdata", "legacy.pth")
+	_, err := LoadWeightsFile(legacy)
+	if err == nil || !strings.Contains(err.Error(), legacy) || !strings.Contains(err.Error(), "legacy format of PyTorch before 1.6") {
+		t.Errorf("legacy: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join("pytorch", "testdata", "tiny_f32.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pth")
+	os.WriteFile(cut, b[:len(b)/2], 0o644)
+	if _, err := LoadWeightsFile(cut); err == nil || !strings.Contains(err.Error(), "reading weights "+cut+": pytorch: not a readable zip archive") {
+		t.Errorf("truncated: %v", err)
+	}
+}
