@@ -97,3 +97,41 @@ func TestWeightsPyTorchRefused(t *testing.T) {
 		t.Errorf("truncated: %v", err)
 	}
 }
+
+// TestSafetensorsHalf: F16 and BF16 tensors (as timm and Hugging Face
+// publish them) are read as float32, exactly, in memory and lazily from a
+// file; their byte sizes are checked at two bytes an element.
+func TestSafetensorsHalf(t *testing.T) {
+	data := []byte{0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0xff, 0x7b, // F16: 1, -2, 2^-24, 65504
+		0x80, 0x3f, 0x49, 0xc0} // BF16: 1, -3.140625
+	file := stFile(`{"h":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}}`, data)
+	path := filepath.Join(t.TempDir(), "half.safetensors")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := LoadWeightsFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	mem, err := ParseSafetensors(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{"h": {1, -2, 5.9604645e-08, 65504}, "b": {1, -3.140625}}
+	for _, ws := range []*Weights{lazy, mem} {
+		for name, w := range want {
+			got, err := ws.Data(name)
+			if err != nil || !slices.Equal(got, w) {
+				t.Errorf("%s: %v %v, want %v", name, got, err, w)
+			}
+		}
+		if err := ws.Check([]TensorSpec{{Name: "h", Shape: []int{2, 2}}, {Name: "b", Shape: []int{2}}}); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err = ParseSafetensors(stFile(`{"h":{"dtype":"F16","shape":[4],"data_offsets":[0,16]}}`, make([]byte, 16)))
+	if err == nil || !strings.Contains(err.Error(), "span 16 bytes, want 8 (2 bytes × 4 elements") {
+		t.Errorf("F16 of the wrong size: %v", err)
+	}
+}
