@@ -14,6 +14,7 @@ import json
 import os
 import struct
 
+import numpy
 import torch
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "runtime", "pytorch", "testdata")
@@ -58,11 +59,18 @@ def rnc_names(sd):
 
 
 class Tiny(torch.nn.Module):
+    """conv1 (3x3, no bias), bn1, relu, global average pool, fc: cmd/rnc's
+    TestPyTorchCheckpointRun writes the same network in the model language."""
+
     def __init__(self):
         super().__init__()
         self.conv1 = torch.nn.Conv2d(3, 4, 3, bias=False)
         self.bn1 = torch.nn.BatchNorm2d(4)
         self.fc = torch.nn.Linear(4, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        return self.fc(x.mean(dim=(2, 3)))
 
 
 def save(name, sd):
@@ -84,6 +92,13 @@ def main():
     m.bn1.num_batches_tracked += 7
     sd = m.state_dict()
     save("tiny_f32", sd)
+    # Inputs (NHWC, as rnc takes them) and PyTorch's logits.
+    m.eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        y = m(x)
+    numpy.save(os.path.join(OUT, "tiny_input.npy"), x.permute(0, 2, 3, 1).contiguous().numpy())
+    numpy.save(os.path.join(OUT, "tiny_logits.npy"), y.numpy())
     for dt, name in ((torch.float16, "tiny_f16"), (torch.bfloat16, "tiny_bf16")):
         save(name, collections.OrderedDict(
             (k, v if k.endswith("num_batches_tracked") else v.to(dt)) for k, v in sd.items()))
