@@ -26,7 +26,7 @@ func open(t testing.TB, b []byte) (*pytorch.File, error) {
 // storage) and compares every tensor exactly with the float32 values,
 // names and layouts the script recorded beside them.
 func TestFixtures(t *testing.T) {
-	for _, name := range []string{"tiny_f32", "tiny_f16", "tiny_bf16", "strided", "shared"} {
+	for _, name := range []string{"tiny_f32", "tiny_f16", "tiny_bf16", "strided", "shared", "param"} {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", name+".pth"))
 			if err != nil {
@@ -259,10 +259,16 @@ func floats(v ...float32) []byte {
 func TestHandWritten(t *testing.T) {
 	pkl := statePickle(pickleTensor{key: "fc.weight", storage: "0", numel: 8, offset: 1, size: []int{2, 3}, stride: []int{1, 2}},
 		pickleTensor{key: "fc.bias", storage: "0", numel: 8, offset: 5, size: []int{3}, stride: []int{1}})
-	f, err := open(t, archive(t, pkl, map[string][]byte{"0": floats(0, 1, 2, 3, 4, 5, 6, 7)}, false))
-	if err != nil {
-		t.Fatal(err)
+	for _, deflate := range []bool{false, true} {
+		f, err := open(t, archive(t, pkl, map[string][]byte{"0": floats(0, 1, 2, 3, 4, 5, 6, 7)}, deflate))
+		if err != nil {
+			t.Fatal(err)
+		}
+		handWritten(t, f)
 	}
+}
+
+func handWritten(t *testing.T, f *pytorch.File) {
 	// fc.weight [out=2, in=3] is storage[1 + o + 2i]: [[1 3 5] [2 4 6]];
 	// rnc's kernel is its transpose [in=3, out=2].
 	got, err := f.Read("fc/kernel")

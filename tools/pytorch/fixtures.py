@@ -43,7 +43,7 @@ def rnc_names(sd):
     out = collections.OrderedDict()
     for k, v in sd.items():
         mod, p = k.rsplit(".", 1)
-        v = v.to(torch.float32)
+        v = v.detach().to(torch.float32)
         if p == "num_batches_tracked":
             continue
         if p == "weight" and v.dim() == 4:
@@ -123,6 +123,13 @@ def main():
     sd["x.bias"] = base[20:24]
     sd["y.bias"] = base[30:34]
     save("shared", sd)
+
+    # Parameters rather than tensors (a dict of model.named_parameters()):
+    # pickled through torch._utils._rebuild_parameter.
+    sd = collections.OrderedDict()
+    sd["fc.weight"] = torch.nn.Parameter(torch.randn(3, 2))
+    sd["fc.bias"] = torch.nn.Parameter(torch.randn(3))
+    save("param", sd)
 
     # The legacy (pre-1.6) format, which rnc refuses with a clear message.
     torch.save(collections.OrderedDict(b=torch.ones(2)), os.path.join(OUT, "legacy.pth"),
