@@ -135,3 +135,55 @@ func TestSafetensorsHalf(t *testing.T) {
 		t.Errorf("F16 of the wrong size: %v", err)
 	}
 }
+
+// TestSafetensorsTorchNames: safetensors with PyTorch's state_dict names,
+// in bfloat16 or float16 and with an int64 num_batches_tracked (as timm and
+// Hugging Face publish them), are read as the checkpoint is: rnc's names,
+// HWIO and [in, out] layouts, float32 values, the counter dropped.
+func TestSafetensorsTorchNames(t *testing.T) {
+	for _, name := range []string{"tiny_bf16", "tiny_f16"} {
+		src := filepath.Join("pytorch", "testdata", name+".torchnames.safetensors")
+		want, err := ReadSafetensorsFile(filepath.Join("pytorch", "testdata", name+".expected.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lazy, err := LoadWeightsFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lazy.Close()
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := ParseWeights(src, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, err := ListWeightsFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ws := range []*Weights{lazy, mem, listed} {
+			if !slices.Equal(ws.Order, want.Order) {
+				t.Fatalf("%s: tensors %v, want %v", name, ws.Order, want.Order)
+			}
+			for _, n := range want.Order {
+				if !slices.Equal(ws.Tensors[n].Shape, want.Tensors[n].Shape) {
+					t.Errorf("%s: %s has shape %v, want %v", name, n, ws.Tensors[n].Shape, want.Tensors[n].Shape)
+				}
+				if ws == listed {
+					continue
+				}
+				got, err := ws.Data(n)
+				if err != nil || !slices.Equal(got, want.Tensors[n].Data) {
+					t.Errorf("%s: %s = %v (%v), want %v", name, n, got, err, want.Tensors[n].Data)
+				}
+			}
+		}
+	}
+	bad := stFile(`{"conv.weight":{"dtype":"F32","shape":[1,1,2],"data_offsets":[0,8]}}`, f32LE(1, 2))
+	if _, err := ParseWeights("bad", bad); err == nil || !strings.Contains(err.Error(), `"conv.weight" is a weight of rank 3`) {
+		t.Errorf("a rank-3 weight: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -182,6 +183,9 @@ func parseHeader(header []byte, sectionLen int) (*Weights, []stEntry, error) {
 			}
 			ws.Metadata = md
 			continue
+		}
+		if strings.HasSuffix(m.key, ".num_batches_tracked") && !strings.Contains(m.key, "/") {
+			continue // a PyTorch batch norm's counter (int64), which rnc drops
 		}
 		e, err := parseEntry(m.key, m.val, sectionLen)
 		if err != nil {

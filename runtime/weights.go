@@ -433,7 +433,9 @@ func readHDF5(f *os.File, path string, size int64) ([]byte, error) {
 // file (Keras 2 .h5 or Keras 3 .weights.h5) or a PyTorch checkpoint
 // (torch.save's zip format, runtime/pytorch: named and laid out as rnc's,
 // read lazily like safetensors), chosen by content, not by the file's
-// extension; anything else is an error. Only regular files are read.
+// extension; anything else is an error. A safetensors file with PyTorch's
+// state_dict names (no "/" in any name) is renamed and laid out as a
+// checkpoint is. Only regular files are read.
 // A safetensors file is opened lazily: its tensors are read when used
 // (Weights.Data), so loading a model holds at most a few of them at once;
 // Close the result when done. An HDF5 file is read whole and its tensors
@@ -474,8 +476,8 @@ func loadWeightsFile(path string, headersOnly bool) (*Weights, error) {
 	var ws *Weights
 	if format == formatPyTorch {
 		ws, err = openPyTorch(f, size)
-	} else {
-		ws, err = openSafetensors(f, size)
+	} else if ws, err = openSafetensors(f, size); err == nil && torchNamed(ws) {
+		err = renameTorch(ws)
 	}
 	if err != nil {
 		f.Close()
@@ -526,7 +528,9 @@ func ParseWeights(name string, data []byte) (*Weights, error) {
 			ws.src = nil
 		}
 	default:
-		ws, err = ParseSafetensors(data)
+		if ws, err = ParseSafetensors(data); err == nil && torchNamed(ws) {
+			err = renameTorch(ws)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", name, err)

@@ -91,3 +91,47 @@ func cut(key string) (module, param string, ok bool) {
 	}
 	return key[:i], key[i+1:], true
 }
+
+// Permute returns data, row-major over shape, with its axes reordered as
+// perm says (Mapped.Perm: result axis j is axis perm[j] of data), and the
+// result's shape.
+func Permute(data []float32, shape, perm []int) ([]float32, []int, error) {
+	if len(perm) != len(shape) {
+		return nil, nil, fmt.Errorf("permuting a tensor of rank %d by %v", len(shape), perm)
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if n != len(data) {
+		return nil, nil, fmt.Errorf("shape %v holds %d values, got %d", shape, n, len(data))
+	}
+	rank := len(shape)
+	stride := make([]int, rank) // data's strides
+	s := 1
+	for i := rank - 1; i >= 0; i-- {
+		stride[i] = s
+		s *= shape[i]
+	}
+	outShape := make([]int, rank)
+	outStride := make([]int, rank) // data's stride along each result axis
+	for j, a := range perm {
+		outShape[j], outStride[j] = shape[a], stride[a]
+	}
+	out := make([]float32, n)
+	idx := make([]int, rank)
+	at := 0
+	for k := range out {
+		out[k] = data[at]
+		for j := rank - 1; j >= 0; j-- {
+			idx[j]++
+			at += outStride[j]
+			if idx[j] < outShape[j] {
+				break
+			}
+			at -= idx[j] * outStride[j]
+			idx[j] = 0
+		}
+	}
+	return out, outShape, nil
+}

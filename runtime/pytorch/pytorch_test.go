@@ -409,3 +409,33 @@ func FuzzPickle(f *testing.F) {
 		}
 	})
 }
+
+// TestPermute: OIHW to HWIO and a matrix transpose, by index.
+func TestPermute(t *testing.T) {
+	shape := []int{2, 3, 4, 5} // O, I, H, W
+	data := make([]float32, 120)
+	for i := range data {
+		data[i] = float32(i)
+	}
+	got, gs, err := pytorch.Permute(data, shape, []int{2, 3, 1, 0})
+	if err != nil || !slices.Equal(gs, []int{4, 5, 3, 2}) {
+		t.Fatalf("%v %v", gs, err)
+	}
+	for h := range 4 {
+		for w := range 5 {
+			for i := range 3 {
+				for o := range 2 {
+					if g, want := got[((h*5+w)*3+i)*2+o], data[((o*3+i)*4+h)*5+w]; g != want {
+						t.Fatalf("[%d %d %d %d] = %v, want %v", h, w, i, o, g, want)
+					}
+				}
+			}
+		}
+	}
+	if got, _, _ := pytorch.Permute([]float32{1, 2, 3, 4, 5, 6}, []int{2, 3}, []int{1, 0}); !slices.Equal(got, []float32{1, 4, 2, 5, 3, 6}) {
+		t.Errorf("transpose: %v", got)
+	}
+	if _, _, err := pytorch.Permute(data, []int{2, 3}, []int{1, 0}); err == nil {
+		t.Errorf("a shape that does not hold the data was permuted")
+	}
+}

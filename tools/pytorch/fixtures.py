@@ -21,11 +21,19 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "runtime", "pytorch", 
 
 
 def write_safetensors(path, tensors):
-    """A minimal safetensors writer (F32 only), so no extra package is needed."""
+    """A minimal safetensors writer, so no extra package is needed: float32
+    as F32, and the torch dtypes timm's files hold as they are."""
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        t = t.detach().contiguous()
+        if t.dtype in (torch.bfloat16, torch.float16):
+            b = t.view(torch.int16).numpy().astype("<i2").tobytes()
+            dtype = "BF16" if t.dtype == torch.bfloat16 else "F16"
+        elif t.dtype == torch.int64:
+            b, dtype = t.numpy().astype("<i8").tobytes(), "I64"
+        else:
+            b, dtype = t.to(torch.float32).numpy().astype("<f4").tobytes(), "F32"
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()
@@ -100,8 +108,13 @@ def main():
     numpy.save(os.path.join(OUT, "tiny_input.npy"), x.permute(0, 2, 3, 1).contiguous().numpy())
     numpy.save(os.path.join(OUT, "tiny_logits.npy"), y.numpy())
     for dt, name in ((torch.float16, "tiny_f16"), (torch.bfloat16, "tiny_bf16")):
-        save(name, collections.OrderedDict(
-            (k, v if k.endswith("num_batches_tracked") else v.to(dt)) for k, v in sd.items()))
+        half = collections.OrderedDict(
+            (k, v if k.endswith("num_batches_tracked") else v.to(dt)) for k, v in sd.items())
+        save(name, half)
+        # The same state_dict as timm and Hugging Face publish it: safetensors
+        # with PyTorch's names (num_batches_tracked an I64), read by rnc as
+        # the checkpoint is (its expected values are the .pth's).
+        write_safetensors(os.path.join(OUT, name + ".torchnames.safetensors"), half)
 
     # Views saved as they are: a transposed (non-contiguous) Linear weight,
     # a slice of a conv weight (a storage offset), a strided bias.
