@@ -213,7 +213,7 @@ func (f *File) check(t *Tensor, entries map[string]*zip.File) error {
 		return nil
 	}
 	for i, d := range rec.shape {
-		if rec.stride[i] > 0 && d-1 > (math.MaxInt64-last)/rec.stride[i] {
+		if rec.stride[i] > 0 && d-1 > (math.MaxInt-last)/rec.stride[i] {
 			return fmt.Errorf("size %v, stride %v: offsets overflow", rec.shape, rec.stride)
 		}
 		last += (d - 1) * rec.stride[i]

@@ -246,7 +246,7 @@ func persistentLoad(pid any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if numel > math.MaxInt64/8 {
+	if numel > math.MaxInt/8 {
 		return nil, fmt.Errorf("storage %q has %d elements", key, numel)
 	}
 	return &storageRef{dtype: cls.dtype, key: key, numel: numel}, nil
