@@ -6,6 +6,7 @@ require (
 	github.com/alecthomas/participle/v2 v2.1.4
 	github.com/google/go-cmp v0.7.0
 	github.com/mmcloughlin/avo v0.6.0
+	github.com/nlpodyssey/gopickle v0.2.0
 	golang.org/x/mod v0.42.0
 	golang.org/x/sys v0.50.0
 )

@@ -19,25 +19,40 @@ const Module = "github.com/rnc-dev/rnc"
 // The runtime's packages, tests included (RuntimeCopy leaves them out):
 // every package the generated code and runtime/npy need.
 //
-//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
+//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/pytorch/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
 var source embed.FS
 
-// GoSum is rnc's go.sum: the checksums of the copy's one dependency,
-// golang.org/x/sys, for a module that builds on a copy without consulting
-// the checksum database.
+// GoSum is rnc's go.sum: the checksums of the copy's dependencies (Deps),
+// for a module that builds on a copy without consulting the checksum
+// database.
 //
 //go:embed go.sum
 var GoSum []byte
 
-// SysSum returns the go.sum lines of golang.org/x/sys at version v.
-func SysSum(v string) []byte {
+// Deps are the modules a copy of the runtime imports: golang.org/x/sys
+// (CPU features) and github.com/nlpodyssey/gopickle (runtime/pytorch's
+// unpickler).
+var Deps = []string{"golang.org/x/sys", "github.com/nlpodyssey/gopickle"}
+
+// ModuleSum returns the go.sum lines of module mod at version v.
+func ModuleSum(mod, v string) []byte {
 	var out []byte
 	for _, l := range bytes.SplitAfter(GoSum, []byte("\n")) {
-		if bytes.HasPrefix(l, []byte("golang.org/x/sys "+v+" ")) || bytes.HasPrefix(l, []byte("golang.org/x/sys "+v+"/go.mod ")) {
+		if bytes.HasPrefix(l, []byte(mod+" "+v+" ")) || bytes.HasPrefix(l, []byte(mod+" "+v+"/go.mod ")) {
 			out = append(out, l...)
 		}
 	}
 	return out
+}
+
+// isDep reports whether imp is a package of one of Deps.
+func isDep(imp string) bool {
+	for _, d := range Deps {
+		if imp == d || strings.HasPrefix(imp, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // copies maps each copied package's directory in rnc to its directory in
@@ -47,6 +62,7 @@ var copies = []struct{ from, to string }{
 	{"runtime/abi", "abi"},
 	{"runtime/hdf5", "hdf5"},
 	{"runtime/npy", "npy"},
+	{"runtime/pytorch", "pytorch"},
 	{"runtime/internal/lookup3", "internal/lookup3"},
 	{"internal/fileio", "internal/fileio"},
 }
@@ -72,13 +88,13 @@ func CopiedImport(imp, runtimePath string) (string, bool) {
 
 // RuntimeCopy returns the Go files of a copy of rnc's runtime whose
 // package runtime has the import path runtimePath: runtime, runtime/abi, runtime/hdf5,
-// runtime/npy, runtime/internal/lookup3 and internal/fileio (as
+// runtime/npy, runtime/pytorch, runtime/internal/lookup3 and internal/fileio (as
 // internal/fileio under the copy), without their tests. The keys are
 // slash-separated paths relative to the copy's directory ("model.go",
 // "hdf5/hdf5.go"). Each file starts with the line header, then a line
 // (CopyLine) naming the file it was copied from; its imports of rnc's
 // packages are rewritten to the copies. It is an error if a file imports
-// anything but the standard library, golang.org/x/sys and the copied
+// anything but the standard library, the modules in Deps and the copied
 // packages: the copy must build in any module.
 func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
 	files := map[string][]byte{}
@@ -114,7 +130,7 @@ func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
 // source src (named name in errors) to their copies in a copy of the
 // runtime at runtimePath (CopiedImport) and gofmts the result. Only import
 // paths change. An import of another rnc package, or of a module other
-// than golang.org/x/sys, is an error naming it.
+// than those in Deps, is an error naming it.
 func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
@@ -139,10 +155,10 @@ func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error)
 				return nil, fmt.Errorf("%s imports %s, which is not part of the copy of rnc's runtime", name, imp)
 			}
 			edits = append(edits, edit{fset.Position(s.Path.Pos()).Offset, fset.Position(s.Path.End()).Offset, strconv.Quote(to)})
-		case !strings.Contains(first, "."), imp == "golang.org/x/sys" || strings.HasPrefix(imp, "golang.org/x/sys/"):
-			// The standard library, and golang.org/x/sys.
+		case !strings.Contains(first, "."), isDep(imp):
+			// The standard library, and the copy's dependencies.
 		default:
-			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and golang.org/x/sys", name, imp)
+			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and %s", name, imp, strings.Join(Deps, ", "))
 		}
 	}
 	var b bytes.Buffer

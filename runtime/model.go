@@ -58,7 +58,7 @@ type Model struct {
 	first   int      // the first image of the current chunk (for observe)
 }
 
-// Load reads a weight file (safetensors or Keras HDF5, by content) and
+// Load reads a weight file (safetensors, Keras HDF5 or a PyTorch checkpoint, by content) and
 // prepares prog to run.
 func Load(prog *Program, path string, opts ...Option) (*Model, error) {
 	o, plan, err := prepare(prog, opts)

@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/rnc-dev/rnc/internal/fileio"
 	"github.com/rnc-dev/rnc/runtime/abi"
+	"github.com/rnc-dev/rnc/runtime/pytorch"
 )
 
 // maxSafetensorsHeader bounds the JSON header length read from a file; a
@@ -28,7 +30,8 @@ const maxSafetensorsHeader = 100 << 20
 const metadataKey = "__metadata__"
 
 // ParseSafetensors decodes a safetensors file held in memory. F32 tensors
-// are supported, and the I8 and U8 tensors of a quantized weight file
+// are supported, F16 and BF16 ones converted to float32 (Tensor.DType
+// F32), and the I8 and U8 tensors of a quantized weight file
 // (docs/int8.md; Tensor.DType says which). The tensors are listed in Order by their position
 // in the data section (file order) and their values are copied out, so data
 // may be dropped or reused afterwards. The header's "__metadata__" object, if
@@ -67,6 +70,31 @@ type stEntry struct {
 	shape      []int
 	n          int // number of elements
 	begin, end int // byte offsets in the data section
+	// half is "F16" or "BF16" for a float32 tensor stored in 16 bits
+	// (as timm and Hugging Face publish), converted when read.
+	half string
+}
+
+// elemSize is the size of one stored element.
+func (e stEntry) elemSize() int {
+	if e.half != "" {
+		return 2
+	}
+	return e.dtype.Size()
+}
+
+// halfToFloat32 converts n 16-bit values of type half ("F16", "BF16").
+func halfToFloat32(half string, raw []byte, n int) []float32 {
+	vals := make([]float32, n)
+	for i := range vals {
+		h := binary.LittleEndian.Uint16(raw[2*i:])
+		if half == "F16" {
+			vals[i] = pytorch.Float16ToFloat32(h)
+		} else {
+			vals[i] = pytorch.BFloat16ToFloat32(h)
+		}
+	}
+	return vals
 }
 
 // stDTypes are the safetensors element types rnc reads and writes, with
@@ -108,6 +136,10 @@ func parseSafetensors(data []byte) (*Weights, error) {
 		case abi.U8:
 			t.U8 = append([]uint8{}, raw...)
 		default:
+			if e.half != "" {
+				t.Data = halfToFloat32(e.half, raw, e.n)
+				break
+			}
 			vals := make([]float32, e.n)
 			for i := range vals {
 				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
@@ -151,6 +183,9 @@ func parseHeader(header []byte, sectionLen int) (*Weights, []stEntry, error) {
 			}
 			ws.Metadata = md
 			continue
+		}
+		if strings.HasSuffix(m.key, ".num_batches_tracked") && !strings.Contains(m.key, "/") {
+			continue // a PyTorch batch norm's counter (int64), which rnc drops
 		}
 		e, err := parseEntry(m.key, m.val, sectionLen)
 		if err != nil {
@@ -254,6 +289,16 @@ func (s *fileSource) read(name string) ([]float32, error) {
 	if e.dtype != abi.F32 {
 		return nil, fmt.Errorf("tensor %q holds %s values, not float32", name, e.dtype.GoType())
 	}
+	if e.half != "" {
+		raw := make([]byte, 2*e.n)
+		if _, err := s.f.ReadAt(raw, s.start+int64(e.begin)); err != nil {
+			if err == io.EOF {
+				err = errors.New("the file ends before them (was it truncated after it was opened?)")
+			}
+			return nil, fmt.Errorf("tensor %q: reading data bytes [%d, %d): %w", name, e.begin, e.end, err)
+		}
+		return halfToFloat32(e.half, raw, e.n), nil
+	}
 	vals := make([]float32, e.n)
 	if e.n == 0 {
 		return vals, nil
@@ -344,8 +389,11 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 			e.dtype, known = t.dtype, true
 		}
 	}
+	if dtype == "F16" || dtype == "BF16" {
+		e.dtype, e.half, known = abi.F32, dtype, true
+	}
 	if !known {
-		return e, fmt.Errorf("dtype %s is not supported, want F32 (or I8, U8 in a quantized file)", dtype)
+		return e, fmt.Errorf("dtype %s is not supported, want F32 (or I8, U8 in a quantized file, or F16, BF16, read as float32)", dtype)
 	}
 
 	dims, n, err := jsonArray(vals["shape"], maxRank)
@@ -401,7 +449,7 @@ func parseEntry(name string, raw json.RawMessage, sectionLen int) (stEntry, erro
 	if e.end > sectionLen {
 		return e, fmt.Errorf("data_offsets [%d, %d]: end is beyond the data section (%d bytes)", e.begin, e.end, sectionLen)
 	}
-	if size, esz := e.end-e.begin, e.dtype.Size(); size != esz*e.n {
+	if size, esz := e.end-e.begin, e.elemSize(); size != esz*e.n {
 		return e, fmt.Errorf("data_offsets [%d, %d] span %d bytes, want %d (%d bytes × %d elements of shape %v)",
 			e.begin, e.end, size, esz*e.n, esz, e.n, e.shape)
 	}

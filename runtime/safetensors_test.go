@@ -244,7 +244,7 @@ func TestParseSafetensorsErrors(t *testing.T) {
 		{"missing shape", hdr(`"w":{"dtype":"F32","data_offsets":[0,8]}`), `tensor "w": missing "shape"`},
 		{"missing offsets", hdr(`"w":{"dtype":"F32","shape":[2]}`), `tensor "w": missing "data_offsets"`},
 		{"dtype number", hdr(`"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}`), `tensor "w": dtype is a number, want the string "F32"`},
-		{"dtype F16", hdr(`"w":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}`), `tensor "w": dtype F16 is not supported, want F32`},
+		{"dtype F64", hdr(`"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}`), `tensor "w": dtype F64 is not supported, want F32`},
 		{"dtype lower case", hdr(`"w":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}`), `dtype f32 is not supported, want F32`},
 		{"shape not array", hdr(`"w":{"dtype":"F32","shape":2,"data_offsets":[0,8]}`), `tensor "w": shape is a number, want an array of non-negative integers`},
 		{"shape null", hdr(`"w":{"dtype":"F32","shape":null,"data_offsets":[0,8]}`), `tensor "w": shape is null, want an array`},

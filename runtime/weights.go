@@ -12,6 +12,7 @@ import (
 	"github.com/rnc-dev/rnc/internal/fileio"
 	"github.com/rnc-dev/rnc/runtime/abi"
 	"github.com/rnc-dev/rnc/runtime/hdf5"
+	"github.com/rnc-dev/rnc/runtime/pytorch"
 )
 
 // Tensor is one named tensor, row-major (C order): float32 values in
@@ -354,6 +355,7 @@ type weightFormat int
 const (
 	formatSafetensors weightFormat = iota
 	formatHDF5
+	formatPyTorch // a zip archive: torch.save's checkpoint
 )
 
 // sniffWeights tells a weight file's format from its first bytes: an HDF5
@@ -370,6 +372,12 @@ func sniffWeights(r io.ReaderAt, size int64) (weightFormat, error) {
 	}
 	if IsHDF5(head[:n]) {
 		return formatHDF5, nil
+	}
+	if pytorch.IsZip(head[:n]) {
+		return formatPyTorch, nil
+	}
+	if pytorch.IsLegacy(head[:n]) {
+		return 0, pytorch.ErrLegacy
 	}
 	if n > 8 {
 		for _, c := range head[8:n] {
@@ -390,7 +398,7 @@ func sniffWeights(r io.ReaderAt, size int64) (weightFormat, error) {
 			return formatHDF5, nil
 		}
 	}
-	return 0, fmt.Errorf("neither safetensors nor HDF5 (a %d-byte file starting with % x)", size, head[:min(n, 8)])
+	return 0, fmt.Errorf("neither safetensors nor HDF5 nor a PyTorch checkpoint (a %d-byte file starting with % x)", size, head[:min(n, 8)])
 }
 
 // openWeights opens a weight file (a regular file only: a device, a named
@@ -421,9 +429,13 @@ func readHDF5(f *os.File, path string, size int64) ([]byte, error) {
 	return data, nil
 }
 
-// LoadWeightsFile reads a weight file: safetensors, or a Keras HDF5 weight
-// file (Keras 2 .h5 or Keras 3 .weights.h5), chosen by content, not by the
-// file's extension; anything else is an error. Only regular files are read.
+// LoadWeightsFile reads a weight file: safetensors, a Keras HDF5 weight
+// file (Keras 2 .h5 or Keras 3 .weights.h5) or a PyTorch checkpoint
+// (torch.save's zip format, runtime/pytorch: named and laid out as rnc's,
+// read lazily like safetensors), chosen by content, not by the file's
+// extension; anything else is an error. A safetensors file with PyTorch's
+// state_dict names (no "/" in any name) is renamed and laid out as a
+// checkpoint is. Only regular files are read.
 // A safetensors file is opened lazily: its tensors are read when used
 // (Weights.Data), so loading a model holds at most a few of them at once;
 // Close the result when done. An HDF5 file is read whole and its tensors
@@ -461,10 +473,18 @@ func loadWeightsFile(path string, headersOnly bool) (*Weights, error) {
 		}
 		return ws, nil
 	}
-	ws, err := openSafetensors(f, size)
+	var ws *Weights
+	if format == formatPyTorch {
+		ws, err = openPyTorch(f, size)
+	} else if ws, err = openSafetensors(f, size); err == nil && torchNamed(ws) {
+		err = renameTorch(ws)
+	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("reading weights %s: safetensors: %w", path, err)
+		if format == formatSafetensors {
+			err = fmt.Errorf("safetensors: %w", err)
+		}
+		return nil, fmt.Errorf("reading weights %s: %w", path, err)
 	}
 	if headersOnly {
 		ws.src.close()
@@ -486,18 +506,31 @@ func (listedSource) readBytes(name string) ([]byte, error) {
 
 func (listedSource) close() error { return nil }
 
-// ParseWeights parses a weight file held in memory, safetensors or Keras
-// HDF5 by content (anything else is an error); name is used in messages.
+// nopCloser is a reader of memory, which needs no closing.
+type nopCloser struct{ io.ReaderAt }
+
+func (nopCloser) Close() error { return nil }
+
+// ParseWeights parses a weight file held in memory, safetensors, Keras
+// HDF5 or a PyTorch checkpoint by content (anything else is an error); name is used in messages.
 func ParseWeights(name string, data []byte) (*Weights, error) {
 	format, err := sniffWeights(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", name, err)
 	}
 	var ws *Weights
-	if format == formatHDF5 {
+	switch format {
+	case formatHDF5:
 		ws, err = ParseKerasH5(data)
-	} else {
-		ws, err = ParseSafetensors(data)
+	case formatPyTorch:
+		if ws, err = openPyTorch(nopCloser{bytes.NewReader(data)}, int64(len(data))); err == nil {
+			err = ws.loadAll()
+			ws.src = nil
+		}
+	default:
+		if ws, err = ParseSafetensors(data); err == nil && torchNamed(ws) {
+			err = renameTorch(ws)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading weights %s: %w", name, err)

@@ -110,11 +110,12 @@ func countParams(ws *runtime.Weights) int {
 
 var weightsImportCmd = &command{
 	name:  "weights import",
-	short: "convert a Keras .h5 weight file to safetensors",
-	args:  "FILE.h5 -o W.safetensors [--model MODEL.rn [--set name=value]...]",
+	short: "convert a Keras .h5 or PyTorch .pth weight file to safetensors",
+	args:  "FILE.h5|FILE.pth -o W.safetensors [--model MODEL.rn [--set name=value]...]",
 	summary: `Read a Keras weight file (Keras 2 / tf.keras .h5 as keras.applications publishes them, or a
-Keras 3 .weights.h5) in pure Go and write its tensors as safetensors with rnc's names
-(<layer>/<param>). With --model, the tensors are first checked against the model.`,
+Keras 3 .weights.h5) or a PyTorch state_dict checkpoint (torch.save's zip format; float16 and
+bfloat16 converted) in pure Go and write its tensors as float32 safetensors with rnc's names
+(<layer>/<param>; README "Weights"). With --model, the tensors are first checked against the model.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		set := setFlag{}
 		fs.Var(set, "set", "override a parameter of the --model (repeatable)")
@@ -158,7 +159,7 @@ var weightsLsCmd = &command{
 	short:   "list the tensors of a weight file",
 	name:    "weights ls",
 	args:    "WEIGHTS",
-	summary: "List the tensors of a weight file (safetensors or Keras .h5): names, shapes, element counts (and the element type of a quantized file's integer tensors), and the file's metadata, from its headers (no tensor data is read).",
+	summary: "List the tensors of a weight file (safetensors, Keras .h5 or PyTorch .pth, under rnc's names): names, shapes, element counts (and the element type of a quantized file's integer tensors), and the file's metadata, from its headers (no tensor data is read).",
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		return func(args []string) error {
 			path, err := oneArg(args, "weight file")
@@ -206,7 +207,7 @@ or, with --after, as lowered by the passes up to that one.`,
 	flags: func(fs *flag.FlagSet) func([]string) error {
 		pf := addPipelineFlags(fs, "auto")
 		after := fs.String("after", "none", "with --interp: run the graph after this pass, all, or none (as expanded)")
-		weights := fs.String("weights", "", "weight file (safetensors, Keras names; required)")
+		weights := fs.String("weights", "", "weight file (safetensors, Keras .h5 or PyTorch .pth; required)")
 		input := fs.String("input", "", "input images, .npy or raw little-endian .f32, or one PNG, JPEG or GIF picture (required)")
 		outPath := fs.String("out", "", "write the outputs here (.npy or .f32)")
 		useInterp := fs.Bool("interp", false, "run the reference interpreter instead of compiling")

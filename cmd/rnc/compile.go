@@ -26,10 +26,11 @@ assembly kernels generated with avo, and a portable Go fallback. The package pic
 target the CPU supports at load time. --target auto compiles avx512, avx2 and generic.
 
 The package runs on rnc's runtime. Outside the rnc module it carries a copy of it: DIR/runtime
-(with runtime/hdf5, runtime/npy, runtime/internal/...), imported by the path of DIR in the
-module of the nearest go.mod above it (run go mod init first), which then needs golang.org/x/sys
-(go mod tidy). --runtime copy copies inside rnc too; --runtime import imports
-github.com/rnc-dev/rnc/runtime (as auto does inside rnc), for a module that requires rnc.
+(with runtime/hdf5, runtime/npy, runtime/pytorch, runtime/internal/...), imported by the path
+of DIR in the module of the nearest go.mod above it (run go mod init first), which then needs
+golang.org/x/sys and github.com/nlpodyssey/gopickle (go mod tidy). --runtime copy copies inside
+rnc too; --runtime import imports github.com/rnc-dev/rnc/runtime (as auto does inside rnc), for
+a module that requires rnc.
 
 compile writes only files it generated: an existing file in DIR is replaced only if its first
 line is rnc's "` + codegen.Header + `" (a symbolic link, a read-only file or any
@@ -106,7 +107,7 @@ an existing file of such a name is replaced only if it starts with that line too
 			fmt.Fprintf(stdout, "wrote package %s to %s: %d files, %d assembly kernels, targets %s\n",
 				name, *out, len(res.Files), res.Kernels, strings.Join(res.Targets, ", "))
 			if rt != nil {
-				fmt.Fprintf(stdout, "wrote a copy of rnc's runtime to %s: %d files, imported as %s; it needs golang.org/x/sys: run go mod tidy in the module\n",
+				fmt.Fprintf(stdout, "wrote a copy of rnc's runtime to %s: %d files, imported as %s; it needs golang.org/x/sys and github.com/nlpodyssey/gopickle: run go mod tidy in the module\n",
 					filepath.Join(*out, runtimeDir), len(rt), opt.Runtime)
 			}
 			for _, p := range stale {

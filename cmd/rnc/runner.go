@@ -67,7 +67,8 @@ func (r *runner) Close() {
 func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source string, check func(*codegen.Result) error) (*runner, error) {
 	// In the rnc tree (or with RNC_ROOT) the runner builds against that
 	// source; elsewhere against a copy of the runtime embedded in rnc,
-	// which needs only golang.org/x/sys from the module proxy or cache.
+	// which needs only its dependencies (rncsrc.Deps: golang.org/x/sys and
+	// the unpickler) from the module proxy or cache.
 	root, rootErr := rncRoot()
 	opts := codegen.Options{Package: "model", Targets: targets, Pipeline: cfg, Source: source}
 	const copyPath = "rncrun/model/runtime"
@@ -103,12 +104,17 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		}
 		files["go.mod"], files["go.sum"] = []byte(gomod), sum
 	} else {
-		sys, err := sysModule()
-		if err != nil {
-			return fail(err)
+		gomod := "module rncrun\n\ngo 1.26\n"
+		var sum []byte
+		for _, dep := range rncsrc.Deps {
+			v, err := depVersion(dep)
+			if err != nil {
+				return fail(err)
+			}
+			gomod += "\nrequire " + dep + " " + v + "\n"
+			sum = append(sum, rncsrc.ModuleSum(dep, v)...)
 		}
-		files["go.mod"] = []byte("module rncrun\n\ngo 1.26\n\nrequire golang.org/x/sys " + sys + "\n")
-		files["go.sum"] = rncsrc.SysSum(sys)
+		files["go.mod"], files["go.sum"] = []byte(gomod), sum
 		if main, err = rncsrc.RewriteImports("main.go", main, copyPath); err != nil {
 			return fail(err)
 		}
@@ -151,12 +157,12 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 	return r, nil
 }
 
-// sysModule is the version of golang.org/x/sys this rnc was built with:
-// the copied runtime's one dependency.
-func sysModule() (string, error) {
+// depVersion is the version of module mod this rnc was built with: one of
+// the copied runtime's dependencies.
+func depVersion(mod string) (string, error) {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "golang.org/x/sys" {
+			if d.Path == mod {
 				if d.Replace != nil {
 					d = d.Replace
 				}
@@ -164,7 +170,7 @@ func sysModule() (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("building generated code outside the rnc tree: this rnc binary does not record its golang.org/x/sys version; run rnc inside the rnc source tree or set RNC_ROOT")
+	return "", fmt.Errorf("building generated code outside the rnc tree: this rnc binary does not record its %s version; run rnc inside the rnc source tree or set RNC_ROOT", mod)
 }
 
 // run runs the runner with arguments and returns its standard output.
