@@ -146,7 +146,11 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 	if !ok {
 		return "", nil, 0, false
 	}
-	k, ok := gen(direct.Request{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
+	g := max(s.Groups, 1) // a grouped conv: one group's kernel, called on each group's blocks
+	if g > 1 && (nhwc || x.C%(g*block) != 0 || s.Out[0].C%(g*block) != 0) {
+		return "", nil, 0, false
+	}
+	k, ok := gen(direct.Request{IC: x.C / g, OC: s.Out[0].C / g, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW,
 		Epilogue: epi, InPlace: aliased})
 	if !ok {

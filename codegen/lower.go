@@ -110,6 +110,9 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			if a.Dilated() {
 				s.DH, s.DW = a.Dil()[0], a.Dil()[1]
 			}
+			if a.G() > 1 {
+				s.Groups = a.G()
+			}
 			s.Pad = a.Pad
 			s.Flops = 2 * convMACs(&s)
 			epi(a.Epi)
@@ -209,7 +212,7 @@ func convMACs(s *runtime.Step) int64 {
 	x := s.In[0]
 	rows := conv.Taps(s.OH(), s.SH, s.Pad[0], s.KH, max(s.DH, 1), x.H)
 	cols := conv.Taps(s.OW(), s.SW, s.Pad[2], s.KW, max(s.DW, 1), x.W)
-	return int64(rows) * int64(cols) * int64(x.C) * int64(s.Out[0].C)
+	return int64(rows) * int64(cols) * int64(x.C) * int64(s.Out[0].C) / int64(max(s.Groups, 1))
 }
 
 func sub(op *ir.Op, i int) int {

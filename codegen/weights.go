@@ -12,7 +12,7 @@ func WeightSteps(g *ir.Graph) ([]runtime.WStep, map[*ir.Weight]int) {
 	index := map[*ir.Weight]int{}
 	steps := make([]runtime.WStep, 0, len(g.Weights.List))
 	for i, w := range g.Weights.List {
-		s := runtime.WStep{Op: w.Op.String(), Eps: w.Eps, Layout: w.Layout, Groups: w.Groups, Shape: append([]int(nil), w.Shape...)}
+		s := runtime.WStep{Op: w.Op.String(), Eps: w.Eps, Layout: w.Layout, Groups: w.Groups, To: w.To, Shape: append([]int(nil), w.Shape...)}
 		if w.Op == ir.WLoad {
 			s.Name, s.DType = w.Name, w.DType
 		}

@@ -64,7 +64,10 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
     x = Input(shape = input_shape)
     x = Conv2D(x, 12, 3, padding = "same", groups = 4, use_bias = false, name = "g4")
     x = BatchNormalization(x, name = "bn")
-    x = Conv2D(x, 6, 1, groups = 3, name = "g3")
+    x = Conv2D(x, 64, 1, name = "wide")
+    x = Conv2D(x, 64, 3, padding = "same", groups = 32, use_bias = false, name = "g32")
+    x = BatchNormalization(x, name = "bn2")
+    x = Conv2D(x, 6, 1, groups = 2, name = "g2")
     x = GlobalAveragePooling2D(x)
     return Dense(x, 5)
 }

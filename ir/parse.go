@@ -160,6 +160,10 @@ func (p *textParser) weight(t string) error {
 			if w.Groups, err = strconv.Atoi(v); err != nil {
 				return fmt.Errorf("bad groups %q", v)
 			}
+		case ok && k == "to" && op == WGroupExpand:
+			if w.To, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("bad to %q", v)
+			}
 		default:
 			return fmt.Errorf("unexpected %q in weight %s", f, name)
 		}

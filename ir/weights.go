@@ -22,7 +22,7 @@ const (
 	WZeros                  // a tensor of zeros
 	WPack                   // w (HWIO or [in,out]) rearranged into a blocked layout
 	WScaleBy                // v[i] * s[0] (a vector times a one-element tensor)
-	WGroupExpand            // a grouped HWIO kernel as the dense kernel of the same convolution (zeros across groups)
+	WGroupExpand            // a grouped HWIO kernel as the kernel of the same convolution in fewer, larger groups (zeros across the old groups)
 	numWOps
 )
 
@@ -44,7 +44,7 @@ var wops = [numWOps]WOpInfo{
 	WZeros:       {"zeros", 0, "zeros : shape"},
 	WPack:        {"pack", 1, "pack(w) layout = w rearranged into the named blocked layout (see PackedShape)"},
 	WScaleBy:     {"scaleby", 2, "scaleby(v, s)[i] = v[i] * s[0], rounded to float32 (an int8 conv's m = s_w·s_x)"},
-	WGroupExpand: {"groupexpand", 1, "groupexpand(w) groups=G: w [kh, kw, C/G, O] as the dense [kh, kw, C, O] kernel whose output channel o reads only input group o/(O/G)"},
+	WGroupExpand: {"groupexpand", 1, "groupexpand(w) groups=G to=T: w [kh, kw, C/G, O] as the [kh, kw, C/T, O] kernel of T groups (T divides G; 1: dense) in which output channel o still reads only input group o/(O/G)"},
 }
 
 func (o WOp) String() string { return wops[o].Name }
@@ -71,7 +71,8 @@ type Weight struct {
 	Args   []*Weight
 	Eps    float64 // WBNScale
 	Layout string  // WPack: the packed layout, e.g. "OIhw16i16o"
-	Groups int     // WGroupExpand
+	Groups int     // WGroupExpand: the kernel's groups
+	To     int     // WGroupExpand: the result's groups (0 or 1: dense)
 	Shape  []int
 	// DType is a file tensor's element type (WLoad; zero: f32): an int8
 	// kernel's codes are s8, a zero point u8. The weight program computes
@@ -136,10 +137,10 @@ func (p *WeightProgram) Compute(op WOp, args []*Weight, eps float64, layout stri
 	return w
 }
 
-// GroupExpand appends groupexpand(k) groups=g: a grouped conv's kernel as
-// the dense kernel of the same convolution.
-func (p *WeightProgram) GroupExpand(k *Weight, g int) *Weight {
-	w := &Weight{Op: WGroupExpand, Args: []*Weight{k}, Groups: g}
+// GroupExpand appends groupexpand(k) groups=g to=to: a conv's kernel of g
+// groups as the kernel of the same convolution in to groups (1: dense).
+func (p *WeightProgram) GroupExpand(k *Weight, g, to int) *Weight {
+	w := &Weight{Op: WGroupExpand, Args: []*Weight{k}, Groups: g, To: to}
 	if err := inferWeight(w); err != nil {
 		panic(fmt.Sprintf("weight program: %v", err))
 	}
@@ -297,7 +298,7 @@ func (w *Weight) String() string {
 	case WPack:
 		b.WriteString(" layout=" + w.Layout)
 	case WGroupExpand:
-		fmt.Fprintf(&b, " groups=%d", w.Groups)
+		fmt.Fprintf(&b, " groups=%d to=%d", w.Groups, max(w.To, 1))
 	}
 	b.WriteString(" : " + shapeString(w.Shape))
 	return b.String()
@@ -409,10 +410,11 @@ func inferWeight(w *Weight) error {
 		w.Shape = s
 	case WGroupExpand:
 		k := w.Args[0].Shape
-		if len(k) != 4 || w.Groups < 1 || k[3]%w.Groups != 0 {
-			return fmt.Errorf("groupexpand: kernel %v in %d groups", k, w.Groups)
+		to := max(w.To, 1)
+		if len(k) != 4 || w.Groups < 1 || k[3]%w.Groups != 0 || w.Groups%to != 0 {
+			return fmt.Errorf("groupexpand: kernel %v in %d groups to %d", k, w.Groups, to)
 		}
-		w.Shape = []int{k[0], k[1], k[2] * w.Groups, k[3]}
+		w.Shape = []int{k[0], k[1], k[2] * (w.Groups / to), k[3]}
 	case WScaleBy:
 		n, err := vec(0)
 		if err != nil {

@@ -85,6 +85,8 @@ func int8Refusal(op *ir.Op) string {
 		return fmt.Sprintf("its input is %s, not nChw%dc", x.Type.Layout, abi.U8Block)
 	case a.Dilated():
 		return "dilated"
+	case a.G() > 1:
+		return "grouped (the int8 kernels are dense)"
 	}
 	if _, fam, _ := ir.PackBlock(k.Layout); fam != "OIhw" {
 		return "kernel packed " + k.Layout

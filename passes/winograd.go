@@ -43,7 +43,7 @@ func Winograd(g *ir.Graph, t Target, limit int) error {
 
 func winogradFits(op *ir.Op, limit int) bool {
 	a := op.Attrs
-	if op.Kind != ir.Conv2D || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || a.Dilated() || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
+	if op.Kind != ir.Conv2D || a.Kernel != [2]int{3, 3} || a.Strides != [2]int{1, 1} || a.Dilated() || a.G() > 1 || max(a.Pad[0], a.Pad[1], a.Pad[2], a.Pad[3]) > 2 {
 		return false
 	}
 	out := op.Out().Type

@@ -19,7 +19,9 @@ func convGo(s *Step, w [][]float32, a Arena, n, i, ocb0, ocb1, oh0, oh1 int) {
 		bias = w[s.Bias]
 	}
 	B := s.WBlock
-	ICB := (x.C + B - 1) / B
+	G := max(s.Groups, 1)
+	ICB := (x.C/G + B - 1) / B    // input blocks of a group (all of them when dense)
+	OCBG := (out.C/G + B - 1) / B // output blocks of a group
 	dh, dw := max(s.DH, 1), max(s.DW, 1)
 	var acc [16]float32
 	for oh := oh0; oh < oh1; oh++ {
@@ -53,7 +55,7 @@ func convGo(s *Step, w [][]float32, a Arena, n, i, ocb0, ocb1, oh0, oh1 int) {
 								}
 								continue
 							}
-							px := in[((icb*x.H+ih)*x.W+iw)*B:][:B]
+							px := in[(((ocb/OCBG*ICB+icb)*x.H+ih)*x.W+iw)*B:][:B]
 							kr := k[(((ocb*ICB+icb)*s.KH+kh)*s.KW+kw)*B*B:]
 							for c, v := range px {
 								row := kr[c*B : c*B+B]

@@ -316,6 +316,15 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 	}
 }
 
+// addF32 is p advanced by n float32s (nil stays nil): a pointer into the
+// same buffer, which the caller has sized.
+func addF32(p *float32, n int) *float32 {
+	if p == nil {
+		return nil
+	}
+	return (*float32)(unsafe.Add(unsafe.Pointer(p), 4*n))
+}
+
 // alignedFloats returns a slice whose first element is 64-byte aligned.
 func alignedFloats(n int) []float32 {
 	b := make([]float32, n+16)
@@ -375,7 +384,34 @@ func (m *Model) runTask(s *Step, st *int8Step, t, worker int) {
 		if s.Bias >= 0 {
 			bias = &m.w[s.Bias][0]
 		}
-		s.Conv(a.ptrF32(s.In[0], n, i), &m.w[s.Kernel][0], bias, res, mul, scale, shift, a.ptrF32(s.Out[0], n, i), out1, ocb0, ocb1, oh0, oh1)
+		in, wt, out0 := a.ptrF32(s.In[0], n, i), &m.w[s.Kernel][0], a.ptrF32(s.Out[0], n, i)
+		if s.Groups > 1 {
+			// The kernel computes one group: point every buffer at the
+			// group of blocks [ocb0, ocb1) lies in (the split's NB divides
+			// a group's blocks, so a task never straddles two).
+			x, o, B := s.In[0], s.Out[0], s.WBlock
+			icbs, ocbs := x.CPad()/B/s.Groups, o.CPad()/B/s.Groups
+			g := ocb0 / ocbs
+			blocks := g * ocbs // output blocks before the group
+			in = addF32(in, g*icbs*x.H*x.W*B)
+			wt = addF32(wt, blocks*icbs*s.KH*s.KW*B*B)
+			out0 = addF32(out0, blocks*o.H*o.W*B)
+			if len(s.Out) > 1 {
+				out1 = addF32(out1, blocks*s.Out[1].H*s.Out[1].W*B)
+			}
+			bias, scale, shift = addF32(bias, blocks*B), addF32(scale, blocks*B), addF32(shift, blocks*B)
+			for _, e := range s.Epi {
+				r := s.In[e.Arg]
+				switch e.Op {
+				case EpiAdd:
+					res = addF32(res, blocks*r.H*r.W*B)
+				case EpiMul:
+					mul = addF32(mul, blocks*r.H*r.W*B)
+				}
+			}
+			ocb0, ocb1 = ocb0-blocks, ocb1-blocks
+		}
+		s.Conv(in, wt, bias, res, mul, scale, shift, out0, out1, ocb0, ocb1, oh0, oh1)
 	case OpPool, OpEltwise:
 		i, r := t/s.RowTasks, t%s.RowTasks
 		oh0, oh1 := rows(s.OH(), s.RowTasks, r)

@@ -158,6 +158,11 @@ type Step struct {
 
 	KH, KW, SH, SW int
 	DH, DW         int    // conv dilation: taps DH rows, DW columns apart (0 or 1: adjacent); portable kernel only
+	// Groups (0 or 1: dense) splits a conv into groups of whole channel
+	// blocks: group g's output blocks read its input blocks only, through
+	// a kernel of the group's size (In[0].C/Groups → Out[0].C/Groups) called
+	// on pointers offset to the group.
+	Groups int
 	Pad            [4]int // top, bottom, left, right
 	PadZero        bool   // pooling: padded positions count as 0
 	Max            bool   // pooling: max (else average)
@@ -253,6 +258,10 @@ func (p *Plan) validate() error {
 		}
 		if err := s.checkTypes(); err != nil {
 			return fmt.Errorf("plan %s step %d (%s): %w", p.Target, i, s.Name, err)
+		}
+		if g := s.Groups; g > 1 && (s.Kind != OpConv || s.WBlock < 1 || s.In[0].Block != s.WBlock ||
+			s.In[0].CPad()%(g*s.WBlock) != 0 || s.Out[0].CPad()%(g*s.WBlock) != 0 || s.NB < 1 || (s.Out[0].CPad()/s.WBlock/g)%s.NB != 0) {
+			return fmt.Errorf("plan %s step %d (%s): %d groups do not split its channel blocks", p.Target, i, s.Name, g)
 		}
 		for _, w := range []int{s.Kernel, s.Bias} {
 			if w >= len(p.Weights) {

@@ -16,7 +16,8 @@ type WStep struct {
 	Args   []int
 	Eps    float64 // bnscale
 	Layout string  // pack: OIhw16i16o, OIhw8i8o, Ohwi16o, Ohwi8o, OI16o, OI8o, c16, c8, wino16, OIhw4i16o4i
-	Groups int     // groupexpand
+	Groups int     // groupexpand: the kernel's groups
+	To     int     // groupexpand: the result's groups (0 or 1: dense)
 	Shape  []int   // the step's result shape
 	// DType is a load's element type (zero: f32): the program computes in
 	// float32, which holds s8 and u8 values exactly.
@@ -234,7 +235,7 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		return GroupExpand(arg(0), shape(0), s.Groups)
+		return GroupExpand(arg(0), shape(0), s.Groups, s.To)
 	case "scaleby":
 		if err := want(2); err != nil {
 			return nil, err
@@ -252,24 +253,26 @@ func runStep(s WStep, prog []WStep, vals [][]float32, inPlace bool) ([]float32, 
 	return nil, fmt.Errorf("unknown weight operation %q", s.Op)
 }
 
-// GroupExpand returns the dense HWIO kernel [kh, kw, C, O] of a grouped
-// convolution whose kernel w is [kh, kw, C/groups, O]: output channel o
-// reads input group o/(O/groups) only, zeros elsewhere.
-func GroupExpand(w []float32, shape []int, groups int) ([]float32, error) {
-	if len(shape) != 4 || groups < 1 || shape[3]%groups != 0 || NumElements(shape) != len(w) {
-		return nil, fmt.Errorf("groupexpand: %d values of shape %v in %d groups", len(w), shape, groups)
+// GroupExpand returns the HWIO kernel [kh, kw, C/to, O] of a convolution
+// in to groups (1: dense) equal to the convolution of groups groups whose
+// kernel w is [kh, kw, C/groups, O] (to divides groups): output channel o
+// reads its old group o/(O/groups)'s inputs only, zeros elsewhere.
+func GroupExpand(w []float32, shape []int, groups, to int) ([]float32, error) {
+	to = max(to, 1)
+	if len(shape) != 4 || groups < 1 || shape[3]%groups != 0 || groups%to != 0 || NumElements(shape) != len(w) {
+		return nil, fmt.Errorf("groupexpand: %d values of shape %v in %d groups to %d", len(w), shape, groups, to)
 	}
 	taps, cg, o := shape[0]*shape[1], shape[2], shape[3]
-	og := o / groups
-	if int64(taps)*int64(cg)*int64(groups)*int64(o) > math.MaxInt32 {
+	og, per := o/groups, groups/to
+	if int64(taps)*int64(cg)*int64(per)*int64(o) > math.MaxInt32 {
 		return nil, fmt.Errorf("groupexpand: kernel %v in %d groups is too large", shape, groups)
 	}
-	r := make([]float32, taps*cg*groups*o)
+	r := make([]float32, taps*cg*per*o)
 	for t := 0; t < taps; t++ {
 		for g := 0; g < groups; g++ {
+			at := g % per // g's place in its new group
 			for i := 0; i < cg; i++ {
-				src := w[(t*cg+i)*o+g*og:][:og]
-				copy(r[(t*cg*groups+g*cg+i)*o+g*og:], src)
+				copy(r[(t*cg*per+at*cg+i)*o+g*og:][:og], w[(t*cg+i)*o+g*og:][:og])
 			}
 		}
 	}

@@ -184,7 +184,7 @@ func TestHelpBuiltins(t *testing.T) {
 		t.Errorf("help builtins:\n%s", out)
 	}
 	for _, want := range []string{
-		`Conv2D(x, filters, kernel_size, strides = 1, padding = "valid", use_bias = true, activation = none, dilation_rate = 1, name = none)  2-D convolution, Keras's Conv2D`,
+		`Conv2D(x, filters, kernel_size, strides = 1, padding = "valid", use_bias = true, activation = none, dilation_rate = 1, groups = 1, name = none)  2-D convolution, Keras's Conv2D`,
 		"\nlen(value)  the length of a list or a string\n",
 	} {
 		if !strings.Contains(out, want) {

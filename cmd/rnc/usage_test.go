@@ -146,7 +146,8 @@ func TestUsingGeneratedPackage(t *testing.T) {
 		}
 	}
 
-	// go.mod: no replace, golang.org/x/sys the one requirement.
+	// go.mod: no replace; the runtime copy's two requirements: golang.org/x/sys
+	// (CPU features) and gopickle (PyTorch checkpoints, runtime/pytorch).
 	gm, err := os.ReadFile(filepath.Join(app, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,19 +160,19 @@ func TestUsingGeneratedPackage(t *testing.T) {
 	for _, r := range mf.Require {
 		reqs = append(reqs, r.Mod.Path)
 	}
-	if len(mf.Replace) != 0 || !slices.Equal(reqs, []string{"golang.org/x/sys"}) {
-		t.Errorf("go.mod after go mod tidy: want no replace and golang.org/x/sys required, got\n%s", gm)
+	if len(mf.Replace) != 0 || !slices.Equal(reqs, []string{"github.com/nlpodyssey/gopickle", "golang.org/x/sys"}) {
+		t.Errorf("go.mod after go mod tidy: want no replace and gopickle and golang.org/x/sys required, got\n%s", gm)
 	}
 
 	// The dependencies: the package, its copy of the runtime, the standard
-	// library and golang.org/x/sys.
+	// library, golang.org/x/sys and gopickle.
 	deps := gocmd(app, env, "list", "-deps", "-test", "-f", "{{.ImportPath}}", "./...")
 	for _, d := range strings.Fields(deps) {
 		if strings.HasPrefix(d, "[") {
 			continue // the test variant of the package before it
 		}
 		first, _, _ := strings.Cut(d, "/")
-		if strings.Contains(first, ".") && !strings.HasPrefix(d, "golang.org/x/sys/") && !strings.HasPrefix(d, "example.com/app") {
+		if strings.Contains(first, ".") && !strings.HasPrefix(d, "golang.org/x/sys/") && !strings.HasPrefix(d, "github.com/nlpodyssey/gopickle/") && !strings.HasPrefix(d, "example.com/app") {
 			t.Errorf("the app depends on %s", d)
 		}
 	}

@@ -295,16 +295,16 @@ func apply(w *ir.Weight, args [][]float64) ([]float64, error) {
 		return make([]float64, numElements(w.Shape)), nil
 	case ir.WPack:
 		return pack(w.Layout, args[0], w.Args[0].Shape)
-	case ir.WGroupExpand: // dense [kh, kw, C, O]: input channel c feeds output group c/(C/G) only
+	case ir.WGroupExpand: // [kh, kw, C/T, O]: output channel f reads its old group's inputs only
 		k := w.Args[0].Shape
-		taps, cg, o, g := k[0]*k[1], k[2], k[3], w.Groups
-		og := o / g
-		r := make([]float64, taps*cg*g*o)
+		taps, cg, o, g, to := k[0]*k[1], k[2], k[3], w.Groups, max(w.To, 1)
+		per := g / to // old groups in a new one
+		r := make([]float64, taps*cg*per*o)
 		for t := 0; t < taps; t++ {
-			for c := 0; c < cg*g; c++ {
-				grp := c / cg
-				for f := grp * og; f < (grp+1)*og; f++ {
-					r[(t*cg*g+c)*o+f] = args[0][(t*cg+c%cg)*o+f]
+			for f := 0; f < o; f++ {
+				at := f / (o / g) % per // f's old group's place in its new group
+				for c := 0; c < cg; c++ {
+					r[(t*cg*per+at*cg+c)*o+f] = args[0][(t*cg+c)*o+f]
 				}
 			}
 		}
