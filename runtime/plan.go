@@ -157,19 +157,19 @@ type Step struct {
 	WBlock int
 
 	KH, KW, SH, SW int
-	DH, DW         int    // conv dilation: taps DH rows, DW columns apart (0 or 1: adjacent); portable kernel only
+	DH, DW         int // conv dilation: taps DH rows, DW columns apart (0 or 1: adjacent); portable kernel only
 	// Groups (0 or 1: dense) splits a conv into groups of whole channel
 	// blocks: group g's output blocks read its input blocks only, through
 	// a kernel of the group's size (In[0].C/Groups → Out[0].C/Groups) called
 	// on pointers offset to the group.
-	Groups int
-	Pad            [4]int // top, bottom, left, right
-	PadZero        bool   // pooling: padded positions count as 0
-	Max            bool   // pooling: max (else average)
-	PadValue       float32
-	Sub0           int   // OpEltwise: read stride of In[0]
-	Pool           uint8 // OpHead: 0 none, 1 avg, 2 max
-	Act            uint8
+	Groups   int
+	Pad      [4]int // top, bottom, left, right
+	PadZero  bool   // pooling: padded positions count as 0
+	Max      bool   // pooling: max (else average)
+	PadValue float32
+	Sub0     int   // OpEltwise: read stride of In[0]
+	Pool     uint8 // OpHead: 0 none, 1 avg, 2 max
+	Act      uint8
 
 	// Parallel split of a conv: NB output-channel blocks per task, and
 	// RowTasks row ranges per image (for a Winograd conv: ranges of rows
