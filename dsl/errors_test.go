@@ -48,7 +48,7 @@ func TestErrors(t *testing.T) {
 		{"unknown macro", model("    x = bottlenek(x, 4)\n    return x"),
 			nil, `m.rn:4:9: unknown macro or builtin "bottlenek"`},
 		{"unknown builtin argument", model("    x = Conv2D(x, 4, 3, stride = 2)\n    return x"),
-			nil, `m.rn:4:25: Conv2D has no parameter "stride" (it has: x, filters, kernel_size, strides, padding, use_bias, activation, dilation_rate, name)`},
+			nil, `m.rn:4:25: Conv2D has no parameter "stride" (it has: x, filters, kernel_size, strides, padding, use_bias, activation, dilation_rate, groups, name)`},
 		{"missing argument", model("    x = conv_bn(x, name = \"a\")\n    return x"),
 			nil, `m.rn:4:9: missing argument "filters" in call of conv_bn`},
 		{"missing builtin argument", model("    x = Conv2D(x, 4)\n    return x"),

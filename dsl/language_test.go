@@ -41,7 +41,7 @@ func TestBuiltinHelp(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`Conv2D(x, filters, kernel_size, strides = 1, padding = "valid", use_bias = true, activation = none, dilation_rate = 1, name = none)  2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw])`,
+		`Conv2D(x, filters, kernel_size, strides = 1, padding = "valid", use_bias = true, activation = none, dilation_rate = 1, groups = 1, name = none)  2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw]; groups: channel groups, each output group reading its input group only, as Keras's and PyTorch's groups)`,
 		`BatchNormalization(x, axis = -1, momentum = 0.99, epsilon = 0.001, name = none)  batch normalization of the channels by the moving mean and variance (inference), Keras's BatchNormalization`,
 		`min(values)  the smallest of numbers, min(a, b, ...) or min(list)`,
 	} {

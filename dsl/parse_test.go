@@ -21,7 +21,7 @@ import (
 // construct, valid and not.
 func corpus(t testing.TB) map[string]string {
 	c := map[string]string{}
-	for _, pat := range []string{"*.rn", "lib/*.rn", "variants/*.rn"} {
+	for _, pat := range []string{"*.rn", "lib/*.rn", "variants/*.rn", "torchvision/*.rn", "torchvision/lib/*.rn"} {
 		files, _ := filepath.Glob(filepath.Join("..", "models", pat))
 		for _, p := range files {
 			src, err := os.ReadFile(p)

@@ -153,8 +153,10 @@ func TestDeterministic(t *testing.T) {
 				}
 			}
 			check("first run")
-			if threads == 2 { // two more runs (the portable target is slow)
-				if n := testing.AllocsPerRun(1, func() { _ = m.Predict(y, x) }); n != 0 {
+			if threads == 2 { // four more runs (the portable target is slow); an
+				// allocation of Predict's shows in the mean, one stray allocation of
+				// another goroutine in one run (a loaded machine) does not
+				if n := testing.AllocsPerRun(3, func() { _ = m.Predict(y, x) }); n != 0 {
 					t.Errorf("%s: %d threads: Predict allocates %v times per call", target, threads, n)
 				}
 				check("third run")
