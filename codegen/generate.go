@@ -217,7 +217,7 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	model, err := gotmpl.Execute(modelTemplate, modelFile{
 		Header: Header, Package: opt.Package, Source: path.Base(src),
-		Targets: strings.Join(targetNames(targets), ", "), Runtime: opt.Runtime, OutShape: outShape,
+		Targets: strings.Join(targetNames(targets), ", "), Runtime: opt.Runtime, OutShape: outShape, InputLayout: inputLayout(ins[0]),
 		InputHeight: in.H(), InputWidth: in.W(), InputChannels: in.C(), Classes: classes,
 		OutputHeight: oh, OutputWidth: ow, OutputChannels: oc, Prep: prep,
 	})
@@ -229,8 +229,12 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n\npackage %s\n\nimport \"github.com/rnc-dev/rnc/runtime\"\n\n", Header, opt.Package)
-	fmt.Fprintf(&b, "var program = &runtime.Program{Name: %q, InputH: %d, InputW: %d, InputC: %d, Classes: %d, Plans: []*runtime.Plan{\n%s,\n}}\n",
-		opt.Package, in.H(), in.W(), in.C(), classes, strings.Join(plans, ",\n"))
+	nchw := ""
+	if ins[0].Def.Attrs.Prep.NCHW {
+		nchw = " InputNCHW: true,"
+	}
+	fmt.Fprintf(&b, "var program = &runtime.Program{Name: %q, InputH: %d, InputW: %d, InputC: %d,%s Classes: %d, Plans: []*runtime.Plan{\n%s,\n}}\n",
+		opt.Package, in.H(), in.W(), in.C(), nchw, classes, strings.Join(plans, ",\n"))
 	if err := put(res, "program.go", b.Bytes()); err != nil {
 		return nil, err
 	}
@@ -275,6 +279,14 @@ func Generate(g *ir.Graph, opt Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// inputLayout is how Predict's images are laid out, for the doc comments.
+func inputLayout(in *ir.Value) string {
+	if in.Def.Attrs.Prep.NCHW {
+		return "NCHW"
+	}
+	return "NHWC"
 }
 
 func targetNames(ts []passes.Target) []string {

@@ -50,5 +50,9 @@ func preprocessAPI(p ir.Preprocessing) (prepAPI, error) {
 		lit = fmt.Sprintf("runtime.Preprocessing{Mode: %q, Mean: [3]float64{%s}, Std: [3]float64{%s}}", p.Mode, floats(p.Mean), floats(p.Std))
 		doc += fmt.Sprintf(",\n// mean [%s],\n// std [%s]", floats(p.Mean), floats(p.Std))
 	}
+	if p.NCHW {
+		lit = strings.TrimSuffix(lit, "}") + ", NCHW: true}"
+		doc += ";\n// written channels first (C, H, W), as the model's NCHW input"
+	}
 	return prepAPI{p.Mode, doc, lit}, nil
 }

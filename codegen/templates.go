@@ -25,6 +25,7 @@ type modelFile struct {
 	Targets         string // the compiled targets, "avx512, avx2, generic"
 	Runtime         string // the import path of the runtime's copy, "" for rnc's runtime
 	OutShape        string // what one output is, for the doc comment
+	InputLayout     string // "NHWC", or "NCHW" for an Input declared layout = "nchw"
 	InputHeight, InputWidth, InputChannels,
 	Classes, OutputHeight, OutputWidth, OutputChannels int
 	Prep prepAPI

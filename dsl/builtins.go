@@ -43,8 +43,8 @@ func init() {
 	name := bparam{"name", none{}}
 	pool := []bparam{x, {"pool_size", int64(2)}, {"strides", none{}}, {"padding", "valid"}, name}
 	builtins = map[string]*builtin{
-		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}}, fn: bInput,
-			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std: three numbers each, R, G, B, on the 0..1 scale) declares how images become inputs`},
+		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}, {"layout", "nhwc"}}, fn: bInput,
+			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std: three numbers each, R, G, B, on the 0..1 scale) declares how images become inputs; layout "nchw" makes the compiled model read its images channels first, as PyTorch's tensors (the shape stays [height, width, channels])`},
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
 			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, {"groups", int64(1)}, name}, fn: bConv2D,
 			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw]; groups: channel groups, each output group reading its input group only, as Keras's and PyTorch's groups)`},
@@ -422,6 +422,14 @@ func bInput(e *expander, c *callExpr, a *args) (any, error) {
 	prep, err := a.preprocessing(len(dims) == 3)
 	if err != nil {
 		return nil, err
+	}
+	switch layout, _ := a.v["layout"].(string); {
+	case layout == "nchw" && len(dims) == 3:
+		prep.NCHW = true
+	case layout == "nchw":
+		return nil, a.errorf("layout", `layout = "nchw" needs an image input, shape [height, width, channels]`)
+	case layout != "nhwc":
+		return nil, a.errorf("layout", `layout must be "nhwc" or "nchw", got %s`, show(a.v["layout"]))
 	}
 	t := ir.Type{DType: ir.F32, Dims: dims, Layout: lay}
 	return e.layer(a, ir.Input, nil, ir.Attrs{Prep: prep}, false, &t)

@@ -38,6 +38,11 @@ type Preprocessing struct {
 	// Mean and Std are the per-channel (R, G, B) constants of PrepMeanStd,
 	// on the 0..1 scale of x/255; zero for every other mode.
 	Mean, Std [3]float64
+	// NCHW: the images arrive channels first, as PyTorch's tensors (C, H,
+	// W per image; Predict's src and Preprocess's result), not Keras's
+	// NHWC. The graph's values are unchanged (the Input's logical type is
+	// H, W, C); only the compiled program reads its input transposed.
+	NCHW bool
 }
 
 // ValidPrepMode reports whether mode is one of PrepModes.

@@ -106,6 +106,16 @@ var attrCodecs = map[string]attrCodec{
 			return nil
 		},
 	},
+	"layout": {
+		print: func(op *Op) (string, bool) { return "nchw", op.Attrs.Prep.NCHW },
+		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
+			if s != "nchw" {
+				return fmt.Errorf("input layout %q: only nchw is written (nhwc is the default)", s)
+			}
+			op.Attrs.Prep.NCHW = true
+			return nil
+		},
+	},
 	"mean": prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Mean }),
 	"std":  prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Std }),
 	"epi": {

@@ -91,6 +91,9 @@ func prepare(prog *Program, opts []Option) (options, *Plan, error) {
 	if err := plan.validate(); err != nil {
 		return o, nil, fmt.Errorf("%s: %w", prog.Name, err)
 	}
+	if prog.InputNCHW && (plan.Input.Block != 0 || plan.Input.Vec) {
+		return o, nil, fmt.Errorf("%s: NCHW images for a plan whose input is not an NHWC map", prog.Name)
+	}
 	return o, plan, nil
 }
 
@@ -289,7 +292,18 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 	m.n = k
 	per := p.Input.Size()
 	for i := 0; i < k; i++ {
-		copy(m.arena.F32(p.Input, k, i), src[i*per:(i+1)*per])
+		dst, img := m.arena.F32(p.Input, k, i), src[i*per:(i+1)*per]
+		if !m.prog.InputNCHW {
+			copy(dst, img)
+			continue
+		}
+		in := p.Input // NHWC (checked at load): channel c of pixel j is img[c·H·W + j]
+		plane := in.H * in.W
+		for c := 0; c < in.C; c++ {
+			for j, v := range img[c*plane : (c+1)*plane] {
+				dst[j*in.C+c] = v
+			}
+		}
 	}
 	for i := range p.Steps {
 		var t0 time.Time

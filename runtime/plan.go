@@ -11,8 +11,11 @@ import (
 type Program struct {
 	Name                   string
 	InputH, InputW, InputC int
-	Classes                int // elements of one output
-	Plans                  []*Plan
+	// InputNCHW: Predict's images are channels first (C, H, W each), as
+	// PyTorch's tensors, and are transposed into the plan's input buffer.
+	InputNCHW bool
+	Classes   int // elements of one output
+	Plans     []*Plan
 }
 
 // A Plan is a model lowered for one target: the weight program that turns

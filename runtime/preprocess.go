@@ -38,6 +38,7 @@ var (
 type Preprocessing struct {
 	Mode      string     // one of the Prep modes; "" when the model declares none
 	Mean, Std [3]float64 // PrepMeanStd's per-channel R, G, B constants (0..1 scale)
+	NCHW      bool       // write the image channels first (C, H, W), as PyTorch's tensors
 }
 
 // ErrNoPreprocessing is the error PreprocessImage returns for a model that
@@ -171,7 +172,12 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 					v[i] = (v[i]/255 - sub[i]) / scale[i]
 				}
 			}
-			dst[o], dst[o+1], dst[o+2] = v[0], v[1], v[2]
+			if p.NCHW {
+				plane := h * w
+				dst[o/3], dst[plane+o/3], dst[2*plane+o/3] = v[0], v[1], v[2]
+			} else {
+				dst[o], dst[o+1], dst[o+2] = v[0], v[1], v[2]
+			}
 			o += 3
 		}
 	}

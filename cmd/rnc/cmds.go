@@ -249,6 +249,9 @@ or, with --after, as lowered by the passes up to that one.`,
 			if err != nil {
 				return fmt.Errorf("weights %s: %w", *weights, err)
 			}
+			if in := g.Inputs()[0]; in.Def.Attrs.Prep.NCHW {
+				x = nchwToNHWC(x, n, in.Type.H(), in.Type.W(), in.Type.C()) // the interpreter's values are logical (NHWC)
+			}
 			if err := checkBatch(n, ir.MulSat(int64(n), it.ImageBytes())); err != nil {
 				return fmt.Errorf("run --interp: %w", err)
 			}
@@ -267,16 +270,36 @@ or, with --after, as lowered by the passes up to that one.`,
 	},
 }
 
-// batchOf checks an input against the model's input shape and returns the
-// number of images it holds.
+// nchwToNHWC transposes n images from channels first to channels last.
+func nchwToNHWC(x []float32, n, h, w, c int) []float32 {
+	out := make([]float32, len(x))
+	plane := h * w
+	for i := 0; i < n; i++ {
+		img, dst := x[i*plane*c:(i+1)*plane*c], out[i*plane*c:(i+1)*plane*c]
+		for ch := 0; ch < c; ch++ {
+			for j, v := range img[ch*plane : (ch+1)*plane] {
+				dst[j*c+ch] = v
+			}
+		}
+	}
+	return out
+}
+
+// batchOf checks an input against the model's input shape (channels first
+// for a model whose Input declares layout = "nchw") and returns the number
+// of images it holds.
 func batchOf(g *ir.Graph, size int, shape []int) (int, error) {
 	ins := g.Inputs()
 	if len(ins) != 1 {
 		return 0, fmt.Errorf("model has %d inputs; rnc runs models with one", len(ins))
 	}
 	t := ins[0].Type
+	dims := t.Dims
+	if ins[0].Def.Attrs.Prep.NCHW { // the images arrive channels first
+		dims = []int{t.C(), t.H(), t.W()}
+	}
 	per := 1
-	for _, d := range t.Dims {
+	for _, d := range dims {
 		per *= d
 	}
 	if size == 0 || size%per != 0 {
@@ -284,11 +307,14 @@ func batchOf(g *ir.Graph, size int, shape []int) (int, error) {
 	}
 	n := size / per
 	if len(shape) > 1 {
-		if len(shape) == len(t.Dims)+1 && fmt.Sprint(shape[1:]) != fmt.Sprint(t.Dims) {
-			return 0, fmt.Errorf("input has shape %v: %d images of %v, and the model takes %v (a model parameter may set it: --set input_shape=%v)",
-				shape, shape[0], shape[1:], t.Dims, strings.ReplaceAll(fmt.Sprint(shape[1:]), " ", ","))
+		if ins[0].Def.Attrs.Prep.NCHW && len(shape) == 4 && fmt.Sprint(shape[1:]) == fmt.Sprint(t.Dims) {
+			return 0, fmt.Errorf("input has shape %v: %d channels-last (NHWC) images, and the model takes them channels first (NCHW: %v, its Input's layout = \"nchw\"; transpose them, or compile the model with layout = \"nhwc\" where it has that parameter)", shape, shape[0], dims)
 		}
-		want := append([]int{n}, t.Dims...)
+		if len(shape) == len(dims)+1 && fmt.Sprint(shape[1:]) != fmt.Sprint(dims) {
+			return 0, fmt.Errorf("input has shape %v: %d images of %v, and the model takes %v (a model parameter may set it: --set input_shape=%v)",
+				shape, shape[0], shape[1:], dims, strings.ReplaceAll(fmt.Sprint(shape[1:]), " ", ","))
+		}
+		want := append([]int{n}, dims...)
 		if fmt.Sprint(shape) != fmt.Sprint(want) {
 			return 0, fmt.Errorf("input has shape %v, want %v", shape, want)
 		}

@@ -134,8 +134,11 @@ func readModelInput(path string, g *ir.Graph) (x []float32, shape []int, picture
 	t := ins[0].Type
 	p := ins[0].Def.Attrs.Prep
 	x = make([]float32, t.H()*t.W()*t.C())
-	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std}); err != nil {
+	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std, NCHW: p.NCHW}); err != nil {
 		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	if p.NCHW {
+		return x, []int{1, t.C(), t.H(), t.W()}, true, nil
 	}
 	return x, []int{1, t.H(), t.W(), t.C()}, true, nil
 }

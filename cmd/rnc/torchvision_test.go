@@ -262,12 +262,34 @@ func TestTorchvisionLogits(t *testing.T) {
 
 // TestTorchvisionCompiled: resnet18 (BasicBlock), resnet50 (Bottleneck)
 // and resnext50_32x4d (grouped 3x3 convs), compiled and run by rnc run on
-// every target this CPU runs, give torchvision's logits.
+// every target this CPU runs, give torchvision's logits. The models take
+// NCHW images, as torchvision: the fixture's NHWC input is transposed,
+// and resnet18 also runs with layout = "nhwc" on the NHWC input (the same
+// logits: the layout is only how Predict reads its images).
 func TestTorchvisionCompiled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds packages")
 	}
 	dir := t.TempDir()
+	nhwc, shape, err := npy.Read(path("testdata/torchvision/input_64x64.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, h, w, c := shape[0], shape[1], shape[2], shape[3]
+	nchw := make([]float32, len(nhwc))
+	for i := 0; i < n; i++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				for ch := 0; ch < c; ch++ {
+					nchw[((i*c+ch)*h+y)*w+x] = nhwc[((i*h+y)*w+x)*c+ch]
+				}
+			}
+		}
+	}
+	nchwPath := filepath.Join(dir, "input_nchw.npy")
+	if err := npy.Write(nchwPath, nchw, []int{n, c, h, w}); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range torchvisionModels {
 		if m.name != "resnet18" && m.name != "resnet50" && m.name != "resnext50_32x4d" {
 			continue
@@ -286,21 +308,27 @@ func TestTorchvisionCompiled(t *testing.T) {
 				t.Logf("%s: this CPU lacks %v", target, miss)
 				continue
 			}
-			outPath := filepath.Join(dir, m.name+"_"+target+".npy")
-			out, err := rnc(t, "run", path("models/torchvision/"+m.name+".rn"), "--set", "input_shape=[64,64,3]",
-				"--weights", wpath, "--input", path("testdata/torchvision/input_64x64.npy"), "--target", target, "--out", outPath)
-			if err != nil {
-				t.Fatalf("%s %s: %v\n%s", m.name, target, err, out)
+			runs := []struct{ layout, input string }{{"nchw", nchwPath}}
+			if m.name == "resnet18" {
+				runs = append(runs, struct{ layout, input string }{"nhwc", path("testdata/torchvision/input_64x64.npy")})
 			}
-			got, _, err := npy.Read(outPath)
-			if err != nil {
-				t.Fatal(err)
+			for _, r := range runs {
+				outPath := filepath.Join(dir, m.name+"_"+target+"_"+r.layout+".npy")
+				out, err := rnc(t, "run", path("models/torchvision/"+m.name+".rn"), "--set", "input_shape=[64,64,3]", "--set", "layout="+r.layout,
+					"--weights", wpath, "--input", r.input, "--target", target, "--out", outPath)
+				if err != nil {
+					t.Fatalf("%s %s %s: %v\n%s", m.name, target, r.layout, err, out)
+				}
+				got, _, err := npy.Read(outPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, l, err := tvCompare(got, want, 1000)
+				if err != nil {
+					t.Errorf("%s %s %s: %v", m.name, target, r.layout, err)
+				}
+				t.Logf("%s %s %s: max |difference| %.3g, largest logit %.4g", m.name, target, r.layout, d, l)
 			}
-			d, l, err := tvCompare(got, want, 1000)
-			if err != nil {
-				t.Errorf("%s %s: %v", m.name, target, err)
-			}
-			t.Logf("%s %s: max |difference| %.3g, largest logit %.4g", m.name, target, d, l)
 		}
 	}
 }
