@@ -78,6 +78,9 @@ been computed.`,
 			if err != nil {
 				return fmt.Errorf("calibration images %s: %w", *calibrate, err)
 			}
+			if in := g.Inputs()[0]; in.Def.Attrs.Prep.NCHW {
+				x = nchwToNHWC(x, n, in.Type.H(), in.Type.W(), in.Type.C()) // the interpreter's values are logical (NHWC)
+			}
 			if err := finiteImages(x, n, g.Inputs()[0].Type.Dims); err != nil {
 				return fmt.Errorf("calibration images %s: %w", *calibrate, err)
 			}
