@@ -1,0 +1,464 @@
+// Package serve serves one compiled model over the Open Inference Protocol v2 (KServe v2) HTTP/REST API: health, metadata and JSON inference with FP32 tensors.
+//
+// This is the protocol's first slice: JSON tensors only (no binary tensor
+// data extension, no BYTES images), no gRPC, no batching across requests.
+//
+// Decisions a client can see:
+//   - The model's one input is named InputName ("input") and its one output
+//     OutputName ("output"); a request naming another input or output is a
+//     400.
+//   - An input's data is a flat JSON array of n·H·W·C numbers or an array
+//     nested exactly as the shape (n, then H, W, C, or C, H, W for an NCHW
+//     model); mixed nesting is a 400.
+//   - JSON has no NaN or infinity; a number beyond float32's range (1e39)
+//     would become one and is refused with a 400 naming the element. An
+//     output that is not finite cannot be written as JSON and is a 500.
+//   - Not ready (no model) is 503 on the ready endpoints and on infer.
+//   - Every error is {"error": "message"}; 404 and 405 too.
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rnc-dev/rnc/runtime"
+)
+
+// ServerName and ServerVersion are what GET /v2 reports.
+const (
+	ServerName    = "rnc"
+	ServerVersion = "0.1.0"
+)
+
+// InputName and OutputName name the model's input and output tensors.
+const (
+	InputName  = "input"
+	OutputName = "output"
+)
+
+// Defaults for a Config's zero MaxBatch and MaxBodyBytes.
+const (
+	DefaultMaxBatch     = 8
+	DefaultMaxBodyBytes = 64 << 20
+)
+
+// Model is what Handler serves: a generated package's *Model, or a
+// *runtime.Model. Predict writes n·Classes outputs to dst for the n images
+// in src (n·H·W·C floats) and must be safe for concurrent use.
+type Model interface {
+	Predict(dst, src []float32) error
+}
+
+// Config describes the served model.
+type Config struct {
+	Name    string // the model's name in the URL paths
+	Version string // its version; "" serves no versioned paths
+	// The shape of one image: H, W, C, channels first if NCHW.
+	InputH, InputW, InputC int
+	Classes                int // outputs per image
+	NCHW                   bool
+	MaxBatch               int   // images per request (0: DefaultMaxBatch)
+	MaxBodyBytes           int64 // bytes per request body (0: DefaultMaxBodyBytes)
+}
+
+// FromProgram makes the Config of a compiled program (a generated package's
+// Program()) served under name, with the default limits.
+func FromProgram(p *runtime.Program, name string) (Config, error) {
+	if p == nil {
+		return Config{}, errors.New("serve: nil *runtime.Program")
+	}
+	c := Config{Name: name, InputH: p.InputH, InputW: p.InputW, InputC: p.InputC, Classes: p.Classes, NCHW: p.InputNCHW}
+	return c, c.Validate()
+}
+
+// maxElements bounds one image's and one output's element count, so that
+// products of the bounds fit an int64 and a config cannot promise buffers
+// no machine has.
+const maxElements = 1 << 31
+
+// Validate reports what is wrong with c, after the defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Name == "":
+		return errors.New("serve: config: empty model name")
+	case strings.Contains(c.Name, "/"):
+		return fmt.Errorf("serve: config: model name %q contains a slash", c.Name)
+	case strings.Contains(c.Version, "/"):
+		return fmt.Errorf("serve: config: model version %q contains a slash", c.Version)
+	case c.InputH < 1 || c.InputW < 1 || c.InputC < 1:
+		return fmt.Errorf("serve: config: input shape %d×%d×%d: every dimension must be at least 1", c.InputH, c.InputW, c.InputC)
+	case int64(c.InputH)*int64(c.InputW)*int64(c.InputC) > maxElements || c.InputH > maxElements || c.InputW > maxElements || c.InputC > maxElements:
+		return fmt.Errorf("serve: config: input shape %d×%d×%d has more than %d elements", c.InputH, c.InputW, c.InputC, maxElements)
+	case c.Classes < 1 || c.Classes > maxElements:
+		return fmt.Errorf("serve: config: Classes %d: want 1 to %d", c.Classes, maxElements)
+	case c.MaxBatch < 1 || c.MaxBatch > maxElements:
+		return fmt.Errorf("serve: config: MaxBatch %d: want 1 to %d", c.MaxBatch, maxElements)
+	case c.MaxBodyBytes < 1:
+		return fmt.Errorf("serve: config: MaxBodyBytes %d: want at least 1", c.MaxBodyBytes)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// imageShape is one image's shape in the request's order.
+func (c Config) imageShape() []int64 {
+	if c.NCHW {
+		return []int64{int64(c.InputC), int64(c.InputH), int64(c.InputW)}
+	}
+	return []int64{int64(c.InputH), int64(c.InputW), int64(c.InputC)}
+}
+
+type handler struct {
+	m      Model
+	cfg    Config
+	cfgErr error
+}
+
+// Handler serves m under cfg. A nil m is served as not ready. A Config
+// that does not validate makes every endpoint but /v2/health/live answer
+// 500 with Validate's error: call Validate first to learn it at startup.
+func Handler(m Model, cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	return &handler{m: m, cfg: cfg, cfgErr: cfg.Validate()}
+}
+
+// httpError is an error with the status it is answered with.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *httpError {
+	return &httpError{status, fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // only our own values reach here
+		status, b = http.StatusInternalServerError, []byte(`{"error":"serve: encoding the response failed"}`)
+	}
+	writeBody(w, status, b)
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e *httpError) {
+	writeJSON(w, e.status, map[string]string{"error": e.msg})
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e := h.serve(w, r); e != nil {
+		writeError(w, e)
+	}
+}
+
+// method checks r's method.
+func method(w http.ResponseWriter, r *http.Request, want string) *httpError {
+	if r.Method != want {
+		w.Header().Set("Allow", want)
+		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s: use %s", r.Method, r.URL.Path, want)
+	}
+	return nil
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) *httpError {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if parts[0] != "v2" {
+		return errorf(http.StatusNotFound, "no endpoint %s", r.URL.Path)
+	}
+	parts = parts[1:]
+	switch {
+	case len(parts) == 0: // GET /v2
+		if e := method(w, r, http.MethodGet); e != nil {
+			return e
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"name": ServerName, "version": ServerVersion, "extensions": []string{}})
+		return nil
+	case len(parts) == 2 && parts[0] == "health" && parts[1] == "live":
+		if e := method(w, r, http.MethodGet); e != nil {
+			return e
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+		return nil
+	case len(parts) == 2 && parts[0] == "health" && parts[1] == "ready":
+		if e := method(w, r, http.MethodGet); e != nil {
+			return e
+		}
+		return h.ready(w)
+	case len(parts) >= 2 && parts[0] == "models":
+		return h.model(w, r, parts[1:])
+	}
+	return errorf(http.StatusNotFound, "no endpoint %s", r.URL.Path)
+}
+
+// check reports a bad config or a missing model.
+func (h *handler) check() *httpError {
+	if h.cfgErr != nil {
+		return errorf(http.StatusInternalServerError, "%v", h.cfgErr)
+	}
+	if h.m == nil {
+		return errorf(http.StatusServiceUnavailable, "model %q is not ready", h.cfg.Name)
+	}
+	return nil
+}
+
+func (h *handler) ready(w http.ResponseWriter) *httpError {
+	if e := h.check(); e != nil {
+		if e.status == http.StatusServiceUnavailable {
+			writeJSON(w, e.status, map[string]bool{"ready": false})
+			return nil
+		}
+		return e
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+	return nil
+}
+
+// model serves /v2/models/{name}[/versions/{v}][/ready|/infer]; parts
+// starts at the name.
+func (h *handler) model(w http.ResponseWriter, r *http.Request, parts []string) *httpError {
+	name, rest := parts[0], parts[1:]
+	if h.cfgErr != nil {
+		return errorf(http.StatusInternalServerError, "%v", h.cfgErr)
+	}
+	if name != h.cfg.Name {
+		return errorf(http.StatusNotFound, "unknown model %q (this server serves %q)", name, h.cfg.Name)
+	}
+	if len(rest) >= 2 && rest[0] == "versions" {
+		if h.cfg.Version == "" || rest[1] != h.cfg.Version {
+			return errorf(http.StatusNotFound, "model %q has no version %q", name, rest[1])
+		}
+		rest = rest[2:]
+	}
+	switch {
+	case len(rest) == 0:
+		if e := method(w, r, http.MethodGet); e != nil {
+			return e
+		}
+		h.metadata(w)
+		return nil
+	case len(rest) == 1 && rest[0] == "ready":
+		if e := method(w, r, http.MethodGet); e != nil {
+			return e
+		}
+		return h.ready(w)
+	case len(rest) == 1 && rest[0] == "infer":
+		if e := method(w, r, http.MethodPost); e != nil {
+			return e
+		}
+		if e := h.check(); e != nil {
+			return e
+		}
+		return h.infer(w, r)
+	}
+	return errorf(http.StatusNotFound, "no endpoint %s", r.URL.Path)
+}
+
+type tensorMeta struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+func (h *handler) metadata(w http.ResponseWriter) {
+	versions := []string{}
+	if h.cfg.Version != "" {
+		versions = append(versions, h.cfg.Version)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name":     h.cfg.Name,
+		"versions": versions,
+		"platform": "rnc",
+		"inputs":   []tensorMeta{{InputName, "FP32", append([]int64{-1}, h.cfg.imageShape()...)}},
+		"outputs":  []tensorMeta{{OutputName, "FP32", []int64{-1, int64(h.cfg.Classes)}}},
+	})
+}
+
+// The inference request, as the protocol defines it.
+type inferRequest struct {
+	ID         string          `json:"id"`
+	Parameters json.RawMessage `json:"parameters"`
+	Inputs     []inputTensor   `json:"inputs"`
+	Outputs    []struct {
+		Name       string          `json:"name"`
+		Parameters json.RawMessage `json:"parameters"`
+	} `json:"outputs"`
+}
+
+type inputTensor struct {
+	Name       string            `json:"name"`
+	Shape      []json.RawMessage `json:"shape"`
+	Datatype   string            `json:"datatype"`
+	Parameters json.RawMessage   `json:"parameters"`
+	Data       json.RawMessage   `json:"data"`
+}
+
+func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", mb.Limit)
+		}
+		return errorf(http.StatusBadRequest, "reading the request body: %v", err)
+	}
+	var req inferRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return errorf(http.StatusBadRequest, "malformed request JSON: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "malformed request JSON: data after the request object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errorf(http.StatusBadRequest, "malformed request JSON: data after the request object")
+	}
+	if len(req.Inputs) != 1 {
+		return errorf(http.StatusBadRequest, "request has %d inputs: model %q has one, %q", len(req.Inputs), h.cfg.Name, InputName)
+	}
+	for _, o := range req.Outputs {
+		if o.Name != OutputName {
+			return errorf(http.StatusBadRequest, "unknown output %q: model %q has one output, %q", o.Name, h.cfg.Name, OutputName)
+		}
+	}
+	in := &req.Inputs[0]
+	if in.Name != InputName {
+		return errorf(http.StatusBadRequest, "unknown input %q: model %q has one input, %q", in.Name, h.cfg.Name, InputName)
+	}
+	if in.Datatype != "FP32" {
+		return errorf(http.StatusBadRequest, "input %q: datatype %q: want FP32", in.Name, in.Datatype)
+	}
+	shape, e := h.checkShape(in)
+	if e != nil {
+		return e
+	}
+	n := int(shape[0])
+	per := h.cfg.InputH * h.cfg.InputW * h.cfg.InputC
+	count := int64(n) * int64(per) // n ≤ MaxBatch ≤ 2^31, per ≤ 2^31: no overflow
+	// Every element takes at least one digit and a separator: a count the
+	// data's bytes cannot hold is refused before anything is allocated.
+	if len(in.Data) == 0 || string(in.Data) == "null" {
+		return errorf(http.StatusBadRequest, "input %q: no data (the binary tensor data extension is not supported)", in.Name)
+	}
+	if count > (int64(len(in.Data))+1)/2 {
+		return errorf(http.StatusBadRequest, "input %q: shape %v has %d elements; its %d bytes of data cannot hold them", in.Name, shape, count, len(in.Data))
+	}
+	src := make([]float32, count)
+	if err := parseData(in.Data, shape, src); err != nil {
+		return errorf(http.StatusBadRequest, "input %q data: %v", in.Name, err)
+	}
+	dst := make([]float32, n*h.cfg.Classes)
+	if err := h.m.Predict(dst, src); err != nil {
+		return errorf(http.StatusInternalServerError, "model %q: predict: %v", h.cfg.Name, err)
+	}
+	out, e := h.response(&req, n, dst)
+	if e != nil {
+		return e
+	}
+	writeBody(w, http.StatusOK, out)
+	return nil
+}
+
+// checkShape checks the declared shape against the model's and the batch
+// limit, before anything is allocated for it.
+func (h *handler) checkShape(in *inputTensor) ([]int64, *httpError) {
+	want := h.cfg.imageShape()
+	order := "[n, H, W, C]"
+	if h.cfg.NCHW {
+		order = "[n, C, H, W]"
+	}
+	if len(in.Shape) != 1+len(want) {
+		return nil, errorf(http.StatusBadRequest, "input %q: shape has %d dimensions: want 4, %s = [n, %d, %d, %d]", in.Name, len(in.Shape), order, want[0], want[1], want[2])
+	}
+	shape := make([]int64, len(in.Shape))
+	for i, d := range in.Shape {
+		if d[0] != '-' && (d[0] < '0' || d[0] > '9') {
+			return nil, errorf(http.StatusBadRequest, "input %q: shape[%d] = %s is not an integer", in.Name, i, d)
+		}
+		v, err := strconv.ParseInt(string(d), 10, 64)
+		if err != nil {
+			f, ferr := strconv.ParseFloat(string(d), 64)
+			if ferr != nil || f != math.Trunc(f) {
+				return nil, errorf(http.StatusBadRequest, "input %q: shape[%d] = %s is not an integer", in.Name, i, d)
+			}
+			// An integer too big for int64, or written with an exponent
+			// (1e12): clamp; the checks below refuse it.
+			v = int64(max(min(f, 1<<62), -1<<62))
+		}
+		shape[i] = v
+		if v < 1 {
+			return nil, errorf(http.StatusBadRequest, "input %q: shape[%d] = %s: dimensions must be at least 1", in.Name, i, d)
+		}
+	}
+	if shape[0] > int64(h.cfg.MaxBatch) {
+		return nil, errorf(http.StatusBadRequest, "input %q: %s images: at most %d per request", in.Name, in.Shape[0], h.cfg.MaxBatch)
+	}
+	for i, d := range want {
+		if shape[1+i] != d {
+			return nil, errorf(http.StatusBadRequest, "input %q: shape %v: want %s = [n, %d, %d, %d]", in.Name, shape, order, want[0], want[1], want[2])
+		}
+	}
+	return shape, nil
+}
+
+// response writes the inference response; a non-finite output is a 500.
+func (h *handler) response(req *inferRequest, n int, dst []float32) ([]byte, *httpError) {
+	var b bytes.Buffer
+	b.Grow(64 + 16*len(dst))
+	b.WriteString(`{"model_name":`)
+	writeString(&b, h.cfg.Name)
+	if h.cfg.Version != "" {
+		b.WriteString(`,"model_version":`)
+		writeString(&b, h.cfg.Version)
+	}
+	if req.ID != "" {
+		b.WriteString(`,"id":`)
+		writeString(&b, req.ID)
+	}
+	fmt.Fprintf(&b, `,"outputs":[{"name":%q,"datatype":"FP32","shape":[%d,%d],"data":[`, OutputName, n, h.cfg.Classes)
+	var num []byte
+	for i, v := range dst {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, errorf(http.StatusInternalServerError, "model %q produced %v at output element %d (image %d, class %d): JSON cannot carry it", h.cfg.Name, v, i, i/h.cfg.Classes, i%h.cfg.Classes)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		num = strconv.AppendFloat(num[:0], float64(v), 'g', -1, 32)
+		b.Write(num)
+	}
+	b.WriteString("]}]}")
+	return b.Bytes(), nil
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s) // a string always marshals
+	b.Write(q)
+}
