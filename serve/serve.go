@@ -2,6 +2,14 @@
 //
 // This is the protocol's first slice: JSON tensors only (no binary tensor
 // data extension, no BYTES images), no gRPC, no batching across requests.
+// A request asking for binary data (binary_data, binary_data_output, an
+// input without data) is a 400 saying so.
+//
+// Memory: a request body is read up to Config.MaxBodyBytes (413 beyond);
+// the declared batch is checked against MaxBatch and the declared element
+// count against what the data's bytes can hold before the input is
+// allocated, so one request allocates a small multiple of its body (about
+// 4.5 times, TestInferAllocationBounded) plus its MaxBatch·Classes outputs.
 //
 // Decisions a client can see:
 //   - The model's one input is named InputName ("input") and its one output
@@ -13,6 +21,8 @@
 //   - JSON has no NaN or infinity; a number beyond float32's range (1e39)
 //     would become one and is refused with a 400 naming the element. An
 //     output that is not finite cannot be written as JSON and is a 500.
+//   - Fields of a request the protocol does not define are ignored, as
+//     encoding/json does.
 //   - Not ready (no model) is 503 on the ready endpoints and on infer.
 //   - Every error is {"error": "message"}; 404 and 405 too.
 package serve
@@ -22,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -301,14 +310,21 @@ func (h *handler) metadata(w http.ResponseWriter) {
 
 // The inference request, as the protocol defines it.
 type inferRequest struct {
-	ID         string          `json:"id"`
-	Parameters json.RawMessage `json:"parameters"`
-	Inputs     []inputTensor   `json:"inputs"`
+	ID         string        `json:"id"`
+	Parameters parameters    `json:"parameters"`
+	Inputs     []inputTensor `json:"inputs"`
 	Outputs    []struct {
-		Name       string          `json:"name"`
-		Parameters json.RawMessage `json:"parameters"`
+		Name       string     `json:"name"`
+		Parameters parameters `json:"parameters"`
 	} `json:"outputs"`
 }
+
+// parameters are the protocol's parameter objects; only those asking for
+// the binary tensor data extension are read (and refused).
+type parameters map[string]json.RawMessage
+
+// binary reports whether p sets key to true.
+func (p parameters) binary(key string) bool { return string(p[key]) == "true" }
 
 type inputTensor struct {
 	Name       string            `json:"name"`
@@ -319,7 +335,12 @@ type inputTensor struct {
 }
 
 func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 { // one allocation of the declared size, if within the limit
+		buf.Grow(int(min(r.ContentLength, h.cfg.MaxBodyBytes)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -327,25 +348,26 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
 		}
 		return errorf(http.StatusBadRequest, "reading the request body: %v", err)
 	}
+	// Unmarshal checks the whole body is one valid JSON value before it
+	// decodes, and decodes in place: the data's text is copied once.
+	// Fields the protocol does not define are ignored.
 	var req inferRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		return errorf(http.StatusBadRequest, "malformed request JSON: %v", err)
-	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, "malformed request JSON: data after the request object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errorf(http.StatusBadRequest, "malformed request JSON: data after the request object")
 	}
 	if len(req.Inputs) != 1 {
 		return errorf(http.StatusBadRequest, "request has %d inputs: model %q has one, %q", len(req.Inputs), h.cfg.Name, InputName)
 	}
+	const noBinary = "the binary tensor data extension is not supported: send JSON data"
+	if req.Parameters.binary("binary_data_output") {
+		return errorf(http.StatusBadRequest, "parameter binary_data_output: %s", noBinary)
+	}
 	for _, o := range req.Outputs {
 		if o.Name != OutputName {
 			return errorf(http.StatusBadRequest, "unknown output %q: model %q has one output, %q", o.Name, h.cfg.Name, OutputName)
+		}
+		if o.Parameters.binary("binary_data") {
+			return errorf(http.StatusBadRequest, "output %q: parameter binary_data: %s", o.Name, noBinary)
 		}
 	}
 	in := &req.Inputs[0]
@@ -365,7 +387,7 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
 	// Every element takes at least one digit and a separator: a count the
 	// data's bytes cannot hold is refused before anything is allocated.
 	if len(in.Data) == 0 || string(in.Data) == "null" {
-		return errorf(http.StatusBadRequest, "input %q: no data (the binary tensor data extension is not supported)", in.Name)
+		return errorf(http.StatusBadRequest, "input %q: no data (%s)", in.Name, noBinary)
 	}
 	if count > (int64(len(in.Data))+1)/2 {
 		return errorf(http.StatusBadRequest, "input %q: shape %v has %d elements; its %d bytes of data cannot hold them", in.Name, shape, count, len(in.Data))

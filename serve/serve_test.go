@@ -338,10 +338,11 @@ func TestInferErrors(t *testing.T) {
 		code             int
 		msg              string
 	}{
-		{"malformed", "/v2/models/tiny/infer", `{"inputs":[`, 400, "malformed request JSON: unexpected EOF"},
+		{"malformed", "/v2/models/tiny/infer", `{"inputs":[`, 400, "malformed request JSON: unexpected end of JSON input"},
 		{"not an object", "/v2/models/tiny/infer", `[1,2]`, 400, "malformed request JSON: json: cannot unmarshal array"},
-		{"trailing", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", one) + `{}`, 400, "data after the request object"},
-		{"unknown field", "/v2/models/tiny/infer", `{"input":[]}`, 400, `unknown field "input"`},
+		{"trailing", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", one) + `{}`, 400, "malformed request JSON: invalid character '{' after top-level value"},
+		{"misspelt inputs", "/v2/models/tiny/infer", `{"input":[]}`, 400, `request has 0 inputs`},
+		{"misspelt data", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"dta":` + one + `}]}`, 400, `no data`},
 		{"no inputs", "/v2/models/tiny/infer", `{"inputs":[]}`, 400, `request has 0 inputs: model "tiny" has one, "input"`},
 		{"input name", "/v2/models/tiny/infer", req("x", "FP32", "[1,2,3,2]", one), 400, `unknown input "x"`},
 		{"output name", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"data":` + one + `}],"outputs":[{"name":"probs"}]}`, 400, `unknown output "probs"`},
@@ -359,6 +360,10 @@ func TestInferErrors(t *testing.T) {
 		{"too few", "/v2/models/tiny/infer", req("input", "FP32", "[2,2,3,2]", one), 400, "flat data has 12 numbers: the shape needs 24"},
 		{"data cannot hold", "/v2/models/tiny/infer", req("input", "FP32", "[4,2,3,2]", one), 400, "shape [4 2 3 2] has 48 elements; its"},
 		{"too many", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", long), 400, "flat data has more than 12 numbers: the shape needs 12"},
+		{"binary output", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"data":` + one + `}],"outputs":[{"name":"output","parameters":{"binary_data":true}}]}`, 400, `output "output": parameter binary_data: the binary tensor data extension is not supported: send JSON data`},
+		{"binary outputs", "/v2/models/tiny/infer", `{"parameters":{"binary_data_output":true},"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"data":` + one + `}]}`, 400, `parameter binary_data_output: the binary tensor data extension is not supported`},
+		{"binary input", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"parameters":{"binary_data_size":48}}]}`, 400, `input "input": no data (the binary tensor data extension is not supported: send JSON data)`},
+		{"parameters not an object", "/v2/models/tiny/infer", `{"parameters":3,"inputs":[]}`, 400, `malformed request JSON: json: cannot unmarshal number into Go struct field inferRequest.parameters`},
 		{"no data", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2]}]}`, 400, "no data"},
 		{"data not array", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `{"a":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}`), 400, "not a JSON array"},
 		{"string element", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,"12"]`), 400, "element 11 (in the data array) is not a number"},
@@ -563,4 +568,38 @@ func FuzzInfer(f *testing.F) {
 			t.Fatalf("%d without an error message: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// One request of the largest body the limit allows allocates a small
+// multiple of the body: the body, its decoded copy, the data's floats and
+// the response.
+func TestInferAllocationBounded(t *testing.T) {
+	f := &fakeModel{per: 64 * 64 * 3, classes: tClasses}
+	var data strings.Builder
+	data.WriteString("[")
+	for i := range 64 * 64 * 3 {
+		if i > 0 {
+			data.WriteString(",")
+		}
+		fmt.Fprintf(&data, "%d", i%10)
+	}
+	data.WriteString("]")
+	body := []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64,64,3],"data":` + data.String() + `}]}`)
+	h := Handler(f, Config{Name: "tiny", InputH: 64, InputW: 64, InputC: 3, Classes: tClasses, MaxBatch: 1, MaxBodyBytes: int64(len(body))})
+	var ms0, ms1 runtime.MemStats
+	var got uint64
+	for range 2 { // the first request also fills encoding/json's caches
+		runtime.ReadMemStats(&ms0)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/models/tiny/infer", bytes.NewReader(body)))
+		runtime.ReadMemStats(&ms1)
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		got = ms1.TotalAlloc - ms0.TotalAlloc
+	}
+	t.Logf("a %d-byte body: %d bytes allocated (%.1f×)", len(body), got, float64(got)/float64(len(body)))
+	if got > uint64(6*len(body)) {
+		t.Errorf("a %d-byte body allocated %d bytes, more than 6 times its size", len(body), got)
+	}
 }
