@@ -87,10 +87,10 @@ func FromProgram(p *runtime.Program, name string) (Config, error) {
 	return c, c.Validate()
 }
 
-// maxElements bounds one image's and one output's element count, so that
-// products of the bounds fit an int64 and a config cannot promise buffers
-// no machine has.
-const maxElements = 1 << 31
+// maxElements bounds one image's element count and a request's output
+// elements (MaxBatch·Classes), so that they fit an int on every
+// architecture and their products an int64.
+const maxElements = 1<<31 - 1
 
 // Validate reports what is wrong with c, after the defaults are applied.
 func (c Config) Validate() error {
@@ -110,6 +110,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("serve: config: Classes %d: want 1 to %d", c.Classes, maxElements)
 	case c.MaxBatch < 1 || c.MaxBatch > maxElements:
 		return fmt.Errorf("serve: config: MaxBatch %d: want 1 to %d", c.MaxBatch, maxElements)
+	case int64(c.MaxBatch)*int64(c.Classes) > maxElements:
+		return fmt.Errorf("serve: config: MaxBatch %d × Classes %d: more than %d outputs per request", c.MaxBatch, c.Classes, maxElements)
 	case c.MaxBodyBytes < 1:
 		return fmt.Errorf("serve: config: MaxBodyBytes %d: want at least 1", c.MaxBodyBytes)
 	}

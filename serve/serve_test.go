@@ -249,6 +249,7 @@ func TestBadConfig(t *testing.T) {
 		{Name: "a", InputH: 1 << 20, InputW: 1 << 20, InputC: 1 << 20, Classes: 1},
 		{Name: "a", InputH: 1, InputW: 1, InputC: 1, Classes: 0},
 		{Name: "a", InputH: 1, InputW: 1, InputC: 1, Classes: 1, MaxBatch: -1},
+		{Name: "a", InputH: 1, InputW: 1, InputC: 1, Classes: 1 << 20, MaxBatch: 1 << 12},
 		{Name: "a", InputH: 1, InputW: 1, InputC: 1, Classes: 1, MaxBodyBytes: -1},
 	} {
 		if err := c.Validate(); err == nil {
@@ -462,17 +463,21 @@ func TestBodyTooLarge(t *testing.T) {
 // is allocated: the handler allocates about what the body's bytes are.
 func TestHugeShapeAllocatesNothing(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxBatch = 1 << 30 // only the data's size stands in the way
+	cfg.MaxBatch = 1 << 28 // only the data's size stands in the way of 1<<28 images (13 GB)
 	h := Handler(&fakeModel{per: tH * tW * tC, classes: tClasses}, cfg)
-	for _, shape := range []string{"[1000000000000,2,3,2]", "[1073741824,2,3,2]"} {
+	for _, c := range []struct{ shape, msg string }{
+		{"[1000000000000,2,3,2]", "1000000000000 images: at most 268435456 per request"},
+		{"[268435456,2,3,2]", "shape [268435456 2 3 2] has 3221225472 elements; its 7 bytes of data cannot hold them"},
+	} {
+		shape := c.shape
 		body := []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":` + shape + `,"data":[1,2,3]}]}`)
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/models/tiny/infer", bytes.NewReader(body)))
 		runtime.ReadMemStats(&ms1)
-		if rec.Code != 400 {
-			t.Errorf("shape %s: %d %s", shape, rec.Code, rec.Body)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), c.msg) {
+			t.Errorf("shape %s: %d %s, want 400 %s", shape, rec.Code, rec.Body, c.msg)
 		}
 		if got := ms1.TotalAlloc - ms0.TotalAlloc; got > 1<<20 {
 			t.Errorf("shape %s: allocated %d bytes", shape, got)
