@@ -23,7 +23,12 @@
 //     output that is not finite cannot be written as JSON and is a 500.
 //   - Fields of a request the protocol does not define are ignored, as
 //     encoding/json does.
-//   - Not ready (no model) is 503 on the ready endpoints and on infer.
+//   - Not ready (no model) is 503 Service Unavailable, with {"ready": false},
+//     on the ready endpoints, and 503 with an error on infer (the protocol
+//     asks for a status other than 200; Kubernetes probes take any status
+//     from 400 up as not ready).
+//   - A Config without a Version serves no /versions/ paths (404) and
+//     lists no versions.
 //   - Every error is {"error": "message"}; 404 and 405 too.
 package serve
 

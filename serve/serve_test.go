@@ -214,6 +214,28 @@ func TestHealthAndMetadata(t *testing.T) {
 	}
 }
 
+// A model without a version: no versioned paths, no versions listed, no
+// model_version in responses.
+func TestNoVersion(t *testing.T) {
+	cfg := testConfig()
+	cfg.Version = ""
+	srv, _ := newTest(t, cfg)
+	if code, m := do(t, "GET", srv.URL+"/v2/models/tiny", ""); code != 200 || fmt.Sprint(m["versions"]) != "[]" {
+		t.Errorf("metadata: %d %v", code, m)
+	}
+	for _, p := range []string{"/v2/models/tiny/versions/7", "/v2/models/tiny/versions//ready", "/v2/models/tiny/versions/1/infer"} {
+		if code, m := do(t, "GET", srv.URL+p, ""); code != 404 || !strings.Contains(fmt.Sprint(m["error"]), `model "tiny" has no version`) {
+			t.Errorf("GET %s: %d %v", p, code, m)
+		}
+	}
+	imgs := images(1)
+	code, m := do(t, "POST", srv.URL+"/v2/models/tiny/infer", inferBody(t, "", 1, flat(imgs)))
+	if _, ok := m["model_version"]; code != 200 || ok {
+		t.Errorf("infer: %d %v", code, m)
+	}
+	checkOutputs(t, m, 1, want(imgs))
+}
+
 func TestNotReady(t *testing.T) {
 	srv := httptest.NewServer(Handler(nil, testConfig()))
 	defer srv.Close()
