@@ -9,7 +9,8 @@
 // the declared batch is checked against MaxBatch and the declared element
 // count against what the data's bytes can hold before the input is
 // allocated, so one request allocates a small multiple of its body (about
-// 4.5 times, TestInferAllocationBounded) plus its MaxBatch·Classes outputs.
+// 4.5 times, TestInferAllocationBounded) plus its n·Classes outputs and
+// their JSON.
 //
 // Decisions a client can see:
 //   - The model's one input is named InputName ("input") and its one output
@@ -18,8 +19,10 @@
 //   - An input's data is a flat JSON array of n·H·W·C numbers or an array
 //     nested exactly as the shape (n, then H, W, C, or C, H, W for an NCHW
 //     model); mixed nesting is a 400.
-//   - JSON has no NaN or infinity; a number beyond float32's range (1e39)
-//     would become one and is refused with a 400 naming the element. An
+//   - JSON has no NaN or infinity: the NaN and Infinity Python's json
+//     module writes make a body malformed (400), and a number beyond
+//     float32's range (1e39), which would become an infinity, is refused
+//     with a 400 naming the element. An
 //     output that is not finite cannot be written as JSON and is a 500.
 //   - Fields of a request the protocol does not define are ignored, as
 //     encoding/json does.

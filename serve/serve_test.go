@@ -391,6 +391,8 @@ func TestInferErrors(t *testing.T) {
 		{"data not array", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `{"a":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}`), 400, "not a JSON array"},
 		{"string element", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,"12"]`), 400, "element 11 (in the data array) is not a number"},
 		{"null element", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,null]`), 400, "element 11 (in the data array) is not a number"},
+		{"NaN literal", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,NaN]`), 400, "malformed request JSON: invalid character 'N'"},
+		{"Infinity literal", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,-Infinity]`), 400, "malformed request JSON: invalid character 'I'"},
 		{"infinity", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[1,2,3,4,5,6,7,8,9,10,11,1e39]`), 400, "1e39 is beyond float32's range"},
 		{"ragged", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[[[[1,2],[3,4],[5,6]],[[7,8],[9,10],[11,12,13]]]]`), 400, "data[0][1][2] has more than 2 entries: dimension 3 of the shape [1 2 3 2] is 2"},
 		{"short row", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `[[[[1,2],[3,4],[5,6]],[[7,8],[9,10],[11]]], 0,0,0,0,0,0,0,0,0,0,0,0]`), 400, "data[0][1][2] has 1 entries: dimension 3 of the shape [1 2 3 2] is 2"},
