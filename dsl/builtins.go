@@ -48,6 +48,17 @@ func init() {
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
 			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, {"groups", int64(1)}, name}, fn: bConv2D,
 			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw]; groups: channel groups, each output group reading its input group only, as Keras's and PyTorch's groups)`},
+		"Conv2d": {params: []bparam{x, {"out_channels", required}, {"kernel_size", required}, {"stride", int64(1)}, {"padding", int64(0)},
+			{"dilation", int64(1)}, {"groups", int64(1)}, {"bias", true}, name}, fn: bTorchConv2d,
+			doc: `2-D convolution, PyTorch's Conv2d: zero padding of padding (an int or [ph, pw]) on both sides of each dimension, groups, bias (no activation)`},
+		"MaxPool2d": {params: []bparam{x, {"kernel_size", required}, {"stride", none{}}, {"padding", int64(0)}, name}, fn: bTorchMaxPool2d,
+			doc: "maximum of every kernel_size window, PyTorch's MaxPool2d: stride defaults to kernel_size; padded cells are −∞ (never the maximum), padding at most half the window"},
+		"BatchNorm2d": {params: []bparam{x, {"eps", 1e-5}, {"momentum", 0.1}, name}, fn: bTorchBatchNorm2d,
+			doc: "batch normalization of the channels by the running mean and variance (inference), PyTorch's BatchNorm2d (eps 1e-5)"},
+		"AdaptiveAvgPool2d": {params: []bparam{x, {"output_size", int64(1)}, name}, fn: bTorchAdaptiveAvgPool2d,
+			doc: "mean over height and width, PyTorch's AdaptiveAvgPool2d(1) followed by flatten: a vector of the channels (output_size 1 only)"},
+		"Linear": {params: []bparam{x, {"out_features", required}, {"bias", true}, name}, fn: bTorchLinear,
+			doc: "fully connected layer of a vector, PyTorch's Linear (no activation)"},
 		"BatchNormalization": {params: []bparam{x, {"axis", int64(-1)}, {"momentum", 0.99}, {"epsilon", 1e-3}, name}, fn: bBatchNorm,
 			doc: "batch normalization of the channels by the moving mean and variance (inference), Keras's BatchNormalization"},
 		"Activation": {params: []bparam{x, {"activation", required}, name}, fn: bActivation,
@@ -585,6 +596,131 @@ func bBatchNorm(e *expander, c *callExpr, a *args) (any, error) {
 		return nil, err
 	}
 	return e.layer(a, ir.BatchNorm, []*ir.Value{x}, ir.Attrs{Eps: eps}, false, nil)
+}
+
+// PyTorch's layers (torch.nn), beside Keras's where their semantics
+// differ: symmetric padding inside the conv, −∞ padding of a max pool.
+
+func bTorchConv2d(e *expander, c *callExpr, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.int("out_channels")
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.pair("kernel_size")
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.pair("stride")
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.pair("padding")
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.pair("dilation")
+	if err != nil {
+		return nil, err
+	}
+	if d[0] < 1 || d[1] < 1 {
+		return nil, a.errorf("dilation", "dilation must be positive, got %s", show(a.v["dilation"]))
+	}
+	if p[0] < 0 || p[1] < 0 {
+		return nil, a.errorf("padding", "padding must not be negative, got %s", show(a.v["padding"]))
+	}
+	groups, err := a.int("groups")
+	if err != nil {
+		return nil, err
+	}
+	if groups < 1 {
+		return nil, a.errorf("groups", "groups must be positive, got %d", groups)
+	}
+	bias, err := a.bool("bias")
+	if err != nil {
+		return nil, err
+	}
+	attrs := ir.Attrs{Filters: out, Kernel: k, Strides: s, Pad: [4]int{p[0], p[0], p[1], p[1]}}
+	if d != [2]int{1, 1} {
+		attrs.Dilation = d
+	}
+	if groups > 1 {
+		attrs.Groups = groups
+	}
+	return e.layer(a, ir.Conv2D, []*ir.Value{x}, attrs, bias, nil)
+}
+
+func bTorchMaxPool2d(e *expander, c *callExpr, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.pair("kernel_size")
+	if err != nil {
+		return nil, err
+	}
+	s := k // PyTorch: stride defaults to kernel_size
+	if !a.isNone("stride") {
+		if s, err = a.pair("stride"); err != nil {
+			return nil, err
+		}
+	}
+	p, err := a.pair("padding")
+	if err != nil {
+		return nil, err
+	}
+	if p[0] < 0 || p[1] < 0 || 2*p[0] > k[0] || 2*p[1] > k[1] {
+		return nil, a.errorf("padding", "padding must be between 0 and half the kernel (%dx%d), got %s", k[0], k[1], show(a.v["padding"]))
+	}
+	// Padded cells are ignored (PadZero false): the −∞ of PyTorch's max pool.
+	return e.layer(a, ir.MaxPool, []*ir.Value{x}, ir.Attrs{Kernel: k, Strides: s, Pad: [4]int{p[0], p[0], p[1], p[1]}}, false, nil)
+}
+
+func bTorchBatchNorm2d(e *expander, c *callExpr, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.float("momentum"); err != nil {
+		return nil, err
+	}
+	eps, err := a.float("eps")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.BatchNorm, []*ir.Value{x}, ir.Attrs{Eps: eps}, false, nil)
+}
+
+func bTorchAdaptiveAvgPool2d(e *expander, c *callExpr, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	if n, err := a.int("output_size"); err != nil {
+		return nil, err
+	} else if n != 1 {
+		return nil, a.errorf("output_size", "only output_size 1 (global average pooling) is supported, got %d", n)
+	}
+	return e.layer(a, ir.GlobalAvgPool, []*ir.Value{x}, ir.Attrs{}, false, nil)
+}
+
+func bTorchLinear(e *expander, c *callExpr, a *args) (any, error) {
+	x, err := a.tensor("x")
+	if err != nil {
+		return nil, err
+	}
+	units, err := a.int("out_features")
+	if err != nil {
+		return nil, err
+	}
+	bias, err := a.bool("bias")
+	if err != nil {
+		return nil, err
+	}
+	return e.layer(a, ir.Dense, []*ir.Value{x}, ir.Attrs{Units: units}, bias, nil)
 }
 
 func activationName(a *args, param string) (string, error) {
