@@ -318,12 +318,10 @@ func compareDump(t *testing.T, c int8Case, dir string) {
 	t.Logf("%s: %d int8 buffers equal the integer reference; %d of %d quantized float32 codes off by one", dir, compared, stemOff, stemCodes)
 }
 
-// TestInt8LoadRefuses: a quantized file whose parameters the int8
-// arithmetic is not defined for is refused at Load, naming the tensor —
-// an int8 conv's input zero point other than 0, a scale that is not a
-// positive finite number, a kernel code of −128 — and so is a float32
-// file, or an int8 file without its format; the file as written loads.
-func TestInt8LoadRefuses(t *testing.T) {
+// digitsInt8 is tinyv2 (trained on digits, testdata/digits) calibrated on
+// its 30 calibration images, with its float32 weights and those images.
+func digitsInt8(t *testing.T) (r *quant.Result, w *runtime.Weights, calib []float32) {
+	t.Helper()
 	g := loadModel(t, "tinyv2", nil)
 	if err := passes.Run(g, quant.Pipeline("tinyv2")); err != nil {
 		t.Fatal(err)
@@ -337,10 +335,19 @@ func TestInt8LoadRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := quant.Calibrate(g, w, calib, cs[0], quant.Options{})
-	if err != nil {
+	if r, err = quant.Calibrate(g, w, calib, cs[0], quant.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	return r, w, calib
+}
+
+// TestInt8LoadRefuses: a quantized file whose parameters the int8
+// arithmetic is not defined for is refused at Load, naming the tensor —
+// an int8 conv's input zero point other than 0, a scale that is not a
+// positive finite number, a kernel code of −128 — and so is a float32
+// file, or an int8 file without its format; the file as written loads.
+func TestInt8LoadRefuses(t *testing.T) {
+	r, w, calib := digitsInt8(t)
 	g8, _, err := r.Int8Graph()
 	if err != nil {
 		t.Fatal(err)

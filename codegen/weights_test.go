@@ -12,9 +12,7 @@ import (
 	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/ir/interp"
 	"github.com/rnc-dev/rnc/passes"
-	"github.com/rnc-dev/rnc/quant"
 	"github.com/rnc-dev/rnc/runtime"
-	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
 var weightprogAll = flag.Bool("weightprog-all", false, "TestWeightProgramMatchesInterp: also the models of over 30M parameters")
@@ -105,23 +103,7 @@ func TestWeightProgramMatchesInterp(t *testing.T) {
 	// An int8 model: s8 kernels packed OIhw4i16o4i, m = scaleby(s_w, s_x),
 	// from the quantized file of tinyv2 calibrated on digits.
 	t.Run("tinyv2-int8", func(t *testing.T) {
-		g := loadModel(t, "tinyv2", nil)
-		if err := passes.Run(g, quant.Pipeline("tinyv2")); err != nil {
-			t.Fatal(err)
-		}
-		d := filepath.Join("..", "testdata", "digits")
-		w, err := runtime.ReadSafetensorsFile(filepath.Join(d, "tinyv2_digits.safetensors"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		calib, cs, err := npy.Read(filepath.Join(d, "calib_inputs.npy"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := quant.Calibrate(g, w, calib, cs[0], quant.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _, _ := digitsInt8(t)
 		g8, w8, err := r.Int8Graph()
 		if err != nil {
 			t.Fatal(err)
