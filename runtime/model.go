@@ -297,13 +297,7 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 			copy(dst, img)
 			continue
 		}
-		in := p.Input // NHWC (checked at load): channel c of pixel j is img[c·H·W + j]
-		plane := in.H * in.W
-		for c := 0; c < in.C; c++ {
-			for j, v := range img[c*plane : (c+1)*plane] {
-				dst[j*in.C+c] = v
-			}
-		}
+		NCHWToNHWC(dst, img, p.Input.H, p.Input.W, p.Input.C) // the plan's input is NHWC (checked at load)
 	}
 	for i := range p.Steps {
 		var t0 time.Time
@@ -327,6 +321,17 @@ func (m *Model) run(dst, src []float32, k int, times []time.Duration) {
 	out := p.Output
 	for i := 0; i < k; i++ {
 		copy(dst[i*out.Size():(i+1)*out.Size()], m.arena.F32(out, k, i))
+	}
+}
+
+// NCHWToNHWC writes one h×w×c image given channels first (src: channel
+// ch of pixel j at ch·h·w + j) into dst channels last.
+func NCHWToNHWC(dst, src []float32, h, w, c int) {
+	plane := h * w
+	for ch := 0; ch < c; ch++ {
+		for j, v := range src[ch*plane : (ch+1)*plane] {
+			dst[j*c+ch] = v
+		}
 	}
 }
 

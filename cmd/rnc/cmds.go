@@ -270,17 +270,13 @@ or, with --after, as lowered by the passes up to that one.`,
 	},
 }
 
-// nchwToNHWC transposes n images from channels first to channels last.
+// nchwToNHWC transposes n images from channels first to channels last
+// (runtime.NCHWToNHWC, what Predict does for an NCHW model).
 func nchwToNHWC(x []float32, n, h, w, c int) []float32 {
 	out := make([]float32, len(x))
-	plane := h * w
+	per := h * w * c
 	for i := 0; i < n; i++ {
-		img, dst := x[i*plane*c:(i+1)*plane*c], out[i*plane*c:(i+1)*plane*c]
-		for ch := 0; ch < c; ch++ {
-			for j, v := range img[ch*plane : (ch+1)*plane] {
-				dst[j*c+ch] = v
-			}
-		}
+		runtime.NCHWToNHWC(out[i*per:(i+1)*per], x[i*per:(i+1)*per], h, w, c)
 	}
 	return out
 }
