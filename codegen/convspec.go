@@ -19,10 +19,17 @@ import (
 // also reports the residual's size and whether an operand is overwritten
 // in place by an output.
 func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, aliased, ok bool) {
-	if abi.ConvCaps.Check(runtime.CapSteps(s.Epi)) != nil {
+	return convSteps(s, &abi.ConvCaps, block, s.Bias >= 0)
+}
+
+// convSteps is convEpilogue for the kernel family of capability table
+// caps: a leading Bias step when bias is set (the int8 kernels add theirs
+// in AccReal).
+func convSteps(s *runtime.Step, caps *abi.Caps, block int, bias bool) (epi []conv.Step, resH, resW int, aliased, ok bool) {
+	if caps.Check(runtime.CapSteps(s.Epi)) != nil {
 		return nil, 0, 0, false, false
 	}
-	if s.Bias >= 0 {
+	if bias {
 		epi = append(epi, conv.Step{Kind: conv.Bias})
 	}
 	stores := 0
@@ -55,7 +62,7 @@ func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, 
 			stores++
 			epi = append(epi, conv.Step{Kind: conv.Store})
 		default:
-			panic(fmt.Sprintf("codegen: abi.ConvCaps accepts %v, which convEpilogue does not translate", e.Op))
+			panic(fmt.Sprintf("codegen: a capability table accepts %v, which convSteps does not translate", e.Op))
 		}
 	}
 	if stores == 0 {
@@ -69,42 +76,23 @@ func convEpilogue(s *runtime.Step, block int) (epi []conv.Step, resH, resW int, 
 // convU8Kernel describes the int8 kernel of an int8 conv step (codegen/vnni)
 // on a target with the DirectU8 family, as convKernel does.
 func convU8Kernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmitter, string) error, nb int, ok bool) {
-	if !t.Desc().Has(abi.DirectU8) || s.WBlock != vnni.Block || s.DH > 1 || s.DW > 1 || vnni.Caps.Check(runtime.CapSteps(s.Epi)) != nil {
+	if !t.Desc().Has(abi.DirectU8) || s.WBlock != vnni.Block || s.DH > 1 || s.DW > 1 {
 		return "", nil, 0, false
+	}
+	epi, resH, resW, aliased, ok := convSteps(s, vnni.Caps, vnni.Block, false)
+	if !ok {
+		return "", nil, 0, false
+	}
+	if aliased {
+		for _, e := range s.Epi { // in place only over an operand read at stride 1
+			if e.Op == runtime.EpiAdd && e.Sub > 1 && overwrites(s, s.In[e.Arg]) {
+				return "", nil, 0, false
+			}
+		}
 	}
 	x := s.In[0]
 	spec := vnni.ConvSpec{IC: x.C, OC: s.Out[0].C, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
-		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3]}
-	stores := 0
-	for _, e := range s.Epi {
-		switch e.Op {
-		case runtime.EpiRelu:
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Relu})
-		case runtime.EpiScale:
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Scale, A: e.Mul, B: e.Add})
-		case runtime.EpiAdd:
-			r := s.In[e.Arg]
-			spec.ResH, spec.ResW = r.H, r.W
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.AddResidual, ResStride: max(e.Sub, 1)})
-			if e.Sub > 1 && overwrites(s, r) {
-				return "", nil, 0, false
-			}
-		case runtime.EpiMul:
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Mul})
-		case runtime.EpiAffine:
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Affine})
-		case runtime.EpiOut:
-			stores++
-			spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store})
-		default:
-			panic(fmt.Sprintf("codegen: abi.ConvU8Caps accepts %v, which convU8Kernel does not translate", e.Op))
-		}
-	}
-	if stores == 0 {
-		spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store})
-	} else {
-		spec.Epilogue = append(spec.Epilogue, conv.Step{Kind: conv.Store, Out: 1})
-	}
+		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], ResH: resH, ResW: resW, Epilogue: epi}
 	if spec.Validate() != nil {
 		return "", nil, 0, false
 	}
