@@ -160,19 +160,14 @@ func (m *Model) prepareInt8() error {
 				return fail(err)
 			}
 			z := st.cv.Sizes()
-			chans := []struct {
+			type vec struct {
 				w    int
 				what string
-			}{{s.M, "m"}, {s.Bias, "bias"}}
+			}
+			chans := []vec{{s.M, "m"}, {s.Bias, "bias"}}
 			for _, e := range s.Epi {
 				if e.Op == EpiAffine {
-					chans = append(chans, struct {
-						w    int
-						what string
-					}{e.Scale, "scale"}, struct {
-						w    int
-						what string
-					}{e.Shift, "shift"})
+					chans = append(chans, vec{e.Scale, "scale"}, vec{e.Shift, "shift"})
 				}
 			}
 			for _, c := range chans {
