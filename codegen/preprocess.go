@@ -26,6 +26,8 @@ type prepAPI struct {
 	Mode    string // the Input's convention, ir.Prep*
 	Doc     string // what it does, for the doc comment
 	Literal string // the runtime.Preprocessing literal
+	Resize  int    // torchvision's Resize before the center crop; 0: Keras's NEAREST resize
+	Nearest bool   // Resize is 0
 }
 
 // preprocessAPI returns the generated model.go's Preprocessing, Preprocess
@@ -54,5 +56,9 @@ func preprocessAPI(p ir.Preprocessing) (prepAPI, error) {
 		lit = strings.TrimSuffix(lit, "}") + ", NCHW: true}"
 		doc += ";\n// written channels first (C, H, W), as the model's NCHW input"
 	}
-	return prepAPI{p.Mode, doc, lit}, nil
+	if p.Resize > 0 {
+		lit = strings.TrimSuffix(lit, "}") + fmt.Sprintf(", Resize: %d}", p.Resize)
+		doc += fmt.Sprintf(";\n// after torchvision's Resize(%d) and CenterCrop to the input's size", p.Resize)
+	}
+	return prepAPI{p.Mode, doc, lit, p.Resize, p.Resize == 0}, nil
 }

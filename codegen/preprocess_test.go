@@ -37,15 +37,17 @@ func TestPreprocessAPI(t *testing.T) {
 	cases := []struct {
 		shape, args, mode string
 		mean, std         [3]float64
+		extra             string // the literal's fields after Mode (torchvision's resize)
 	}{
-		{"[8, 8, 3]", "", "", [3]float64{}, [3]float64{}},
-		{"[8, 8, 3]", `, preprocessing = "raw"`, "raw", [3]float64{}, [3]float64{}},
-		{"[8, 8, 3]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}},
-		{"[8, 8, 3]", `, preprocessing = "caffe"`, "caffe", [3]float64{}, [3]float64{}},
-		{"[8, 8, 3]", `, preprocessing = "torch"`, "torch", [3]float64{}, [3]float64{}},
+		{"[8, 8, 3]", "", "", [3]float64{}, [3]float64{}, ""},
+		{"[8, 8, 3]", `, preprocessing = "raw"`, "raw", [3]float64{}, [3]float64{}, ""},
+		{"[8, 8, 3]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}, ""},
+		{"[8, 8, 3]", `, preprocessing = "caffe"`, "caffe", [3]float64{}, [3]float64{}, ""},
+		{"[8, 8, 3]", `, preprocessing = "torch"`, "torch", [3]float64{}, [3]float64{}, ""},
 		{"[8, 8, 3]", `, preprocessing = "meanstd", mean = [125.3 / 255, 0.1, 1e-7], std = [0.3, 1 / 3, 0.7]`, "meanstd",
-			[3]float64{125.3 / float64(255), 0.1, 1e-7}, [3]float64{0.3, 1 / float64(3), 0.7}},
-		{"[8, 8, 1]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}},
+			[3]float64{125.3 / float64(255), 0.1, 1e-7}, [3]float64{0.3, 1 / float64(3), 0.7}, ""},
+		{"[8, 8, 1]", `, preprocessing = "tf"`, "tf", [3]float64{}, [3]float64{}, ""},
+		{"[8, 8, 3]", `, preprocessing = "torch", resize = 10, layout = "nchw"`, "torch", [3]float64{}, [3]float64{}, ", NCHW: true, Resize: 10"},
 	}
 	for _, c := range cases {
 		g := prepModel(t, c.shape, c.args)
@@ -83,7 +85,10 @@ func TestPreprocessAPI(t *testing.T) {
 		if want := fmt.Sprintf("const Preprocessing = %q\n", c.mode); !strings.Contains(src, want) {
 			t.Errorf("%s: model.go lacks %q", c.args, want)
 		}
-		want := fmt.Sprintf("runtime.Preprocessing{Mode: %q}", c.mode)
+		want := fmt.Sprintf("runtime.Preprocessing{Mode: %q%s}", c.mode, c.extra)
+		if c.extra != "" && !strings.Contains(src, "Compose([Resize(10), CenterCrop((InputHeight, InputWidth))") {
+			t.Errorf("%s: Preprocess's doc does not say it is torchvision's transform", c.args)
+		}
 		if c.mode == "meanstd" {
 			want = fmt.Sprintf("runtime.Preprocessing{Mode: %q, Mean: [3]float64{%s}, Std: [3]float64{%s}}", c.mode, floatList(c.mean), floatList(c.std))
 			// The literals read back as the float64 values themselves.

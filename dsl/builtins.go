@@ -43,8 +43,8 @@ func init() {
 	name := bparam{"name", none{}}
 	pool := []bparam{x, {"pool_size", int64(2)}, {"strides", none{}}, {"padding", "valid"}, name}
 	builtins = map[string]*builtin{
-		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}, {"layout", "nhwc"}}, fn: bInput,
-			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std: three numbers each, R, G, B, on the 0..1 scale) declares how images become inputs; layout "nchw" makes the compiled model read its images channels first, as PyTorch's tensors (the shape stays [height, width, channels])`},
+		"Input": {params: []bparam{{"shape", required}, name, {"preprocessing", none{}}, {"mean", none{}}, {"std", none{}}, {"resize", none{}}, {"layout", "nhwc"}}, fn: bInput,
+			doc: `the model's input: images of shape [height, width, channels] (or vectors, [features]), Keras's Input; preprocessing ("tf", "caffe", "torch", "raw", or "meanstd" with mean and std: three numbers each, R, G, B, on the 0..1 scale) declares how images become inputs; resize = R makes Preprocess resize as torchvision's evaluation transform does, Resize(R) (the shorter side to R pixels, PIL's bilinear) then CenterCrop to [height, width], instead of Keras's nearest-neighbour resize straight to [height, width]; layout "nchw" makes the compiled model read its images channels first, as PyTorch's tensors (the shape stays [height, width, channels])`},
 		"Conv2D": {params: []bparam{x, {"filters", required}, {"kernel_size", required}, {"strides", int64(1)},
 			{"padding", "valid"}, {"use_bias", true}, {"activation", none{}}, {"dilation_rate", int64(1)}, {"groups", int64(1)}, name}, fn: bConv2D,
 			doc: `2-D convolution, Keras's Conv2D (activation: "relu", "sigmoid" or "linear"; dilation_rate: an int or [dh, dw]; groups: channel groups, each output group reading its input group only, as Keras's and PyTorch's groups)`},
@@ -412,7 +412,9 @@ func fits(dims []int) bool {
 // per R, G, B channel with the model's own mean and std (three numbers
 // each, on the 0..1 scale: torchvision's Normalize). ir/preprocess.go
 // defines them. It is omitted (none) when the model declares no convention;
-// the generated package's Preprocess then returns an error.
+// the generated package's Preprocess then returns an error. resize = R
+// replaces Keras's nearest-neighbour resize to [height, width] with
+// torchvision's evaluation transform: Resize(R), CenterCrop([height, width]).
 func bInput(e *expander, c *callExpr, a *args) (any, error) {
 	l, ok := a.v["shape"].([]any)
 	if !ok || (len(l) != 3 && len(l) != 1) {
@@ -441,6 +443,18 @@ func bInput(e *expander, c *callExpr, a *args) (any, error) {
 		return nil, a.errorf("layout", `layout = "nchw" needs an image input, shape [height, width, channels]`)
 	case layout != "nhwc":
 		return nil, a.errorf("layout", `layout must be "nhwc" or "nchw", got %s`, show(a.v["layout"]))
+	}
+	if !a.isNone("resize") {
+		r, ok := a.v["resize"].(int64)
+		switch {
+		case !ok:
+			return nil, a.wrongType("resize", "an int: the shorter side's length before the center crop")
+		case prep.Mode == "":
+			return nil, a.errorf("resize", "resize goes with a preprocessing mode (preprocessing = \"torch\", ...)")
+		case r < 1 || r > ir.MaxResize:
+			return nil, a.errorf("resize", "resize must be 1 to %d, got %d", ir.MaxResize, r)
+		}
+		prep.Resize = int(r)
 	}
 	t := ir.Type{DType: ir.F32, Dims: dims, Layout: lay}
 	return e.layer(a, ir.Input, nil, ir.Attrs{Prep: prep}, false, &t)

@@ -69,7 +69,7 @@ type ParamInfo struct {
 
 var kinds = [numKinds]KindInfo{
 	Input: {Name: "Input", Keras: "InputLayer", MinIn: 0, MaxIn: 0,
-		Attrs: []string{"preprocess", "mean", "std", "layout"},
+		Attrs: []string{"preprocess", "mean", "std", "resize", "layout"},
 		Doc:   "the model's input, NHWC images; its type is the input shape; preprocess is the images' declared pixel convention (preprocess.go), mean and std those of preprocess=meanstd"},
 	Conv2D: {Name: "Conv2D", Keras: "Conv2D", MinIn: 1, MaxIn: -1,
 		Attrs:  []string{"filters", "k", "s", "dil", "groups", "pad", "epi"},

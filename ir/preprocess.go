@@ -43,7 +43,15 @@ type Preprocessing struct {
 	// NHWC. The graph's values are unchanged (the Input's logical type is
 	// H, W, C); only the compiled program reads its input transposed.
 	NCHW bool
+	// Resize, when positive, is torchvision's evaluation geometry instead
+	// of Keras's load_img: the shorter side resized to Resize pixels (PIL's
+	// antialiased BILINEAR), then the central H×W cropped. 0: Keras's
+	// NEAREST resize straight to H×W.
+	Resize int
 }
+
+// MaxResize bounds Preprocessing.Resize (the runtime's bound too).
+const MaxResize = 1 << 16
 
 // ValidPrepMode reports whether mode is one of PrepModes.
 func ValidPrepMode(mode string) bool {
@@ -71,6 +79,12 @@ func (e *PrepError) Error() string { return e.Msg }
 func (p Preprocessing) Check() error {
 	if p.Mode != "" && !ValidPrepMode(p.Mode) {
 		return fmt.Errorf("unknown preprocessing %q (want one of %q)", p.Mode, PrepModes)
+	}
+	if p.Resize < 0 || p.Resize > MaxResize {
+		return fmt.Errorf("resize %d: want 1 to %d pixels (the shorter side before the center crop)", p.Resize, MaxResize)
+	}
+	if p.Resize > 0 && p.Mode == "" {
+		return fmt.Errorf("resize %d goes with a preprocessing mode, and none is declared", p.Resize)
 	}
 	if p.Mode != PrepMeanStd {
 		if p.Mean != [3]float64{} || p.Std != [3]float64{} {

@@ -87,6 +87,7 @@ func TestPreprocessingText(t *testing.T) {
 		{"", ir.Preprocessing{}},
 		{" preprocess=caffe", ir.Preprocessing{Mode: ir.PrepCaffe}},
 		{" preprocess=meanstd mean=0.5,0.25,1e-3 std=0.2,0.5,1", ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.5, 0.25, 1e-3}, Std: [3]float64{0.2, 0.5, 1}}},
+		{" preprocess=torch resize=256 layout=nchw", ir.Preprocessing{Mode: ir.PrepTorch, Resize: 256, NCHW: true}},
 	}
 	for _, c := range ok {
 		g, err := ir.Parse(prog(c.attrs))
@@ -107,6 +108,8 @@ func TestPreprocessingText(t *testing.T) {
 		{" preprocess=TF", `Input: attribute preprocess: unknown preprocessing "TF"`},
 		{" preprocess=meanstd mean=0.5,0.5 std=1,1,1", `Input: attribute mean: want 3 numbers separated by ",", got "0.5,0.5"`},
 		{" preprocess=meanstd mean=0.5,x,0.5 std=1,1,1", `Input: attribute mean: bad number "x"`},
+		{" preprocess=torch resize=0", `Input: attribute resize: resize "0": want an integer 1 to 65536`},
+		{" preprocess=torch resize=65537", `resize "65537": want an integer 1 to 65536`},
 	}
 	for _, c := range parseErrs {
 		_, err := ir.Parse(prog(c.attrs))
@@ -117,6 +120,7 @@ func TestPreprocessingText(t *testing.T) {
 	verifyErrs := []struct{ attrs, want string }{
 		{" preprocess=tf std=1,1,1", `input_1 (Input): mean and std go with preprocessing "meanstd", not "tf"`},
 		{" mean=1,1,1", `input_1 (Input): mean and std go with preprocessing "meanstd", and none is declared`},
+		{" resize=256", `input_1 (Input): resize 256 goes with a preprocessing mode, and none is declared`},
 		{" preprocess=meanstd mean=0,0,0 std=1,0,1", `std[1] = 0 is not a positive finite float32`},
 		{" preprocess=meanstd mean=0,0,0 std=1,1,NaN", `std[2] = NaN is not a positive finite float32`},
 		{" preprocess=meanstd mean=0,+Inf,0 std=1,1,1", `mean[1] = +Inf is not a finite float32`},

@@ -116,6 +116,19 @@ var attrCodecs = map[string]attrCodec{
 			return nil
 		},
 	},
+	"resize": {
+		print: func(op *Op) (string, bool) {
+			return strconv.Itoa(op.Attrs.Prep.Resize), op.Attrs.Prep.Resize != 0
+		},
+		parse: func(op *Op, s string, _ map[string]*Value, _ *WeightProgram) error {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 || v > MaxResize {
+				return fmt.Errorf("resize %q: want an integer 1 to %d", s, MaxResize)
+			}
+			op.Attrs.Prep.Resize = v
+			return nil
+		},
+	},
 	"mean": prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Mean }),
 	"std":  prepAttr(func(p *Preprocessing) *[3]float64 { return &p.Std }),
 	"epi": {

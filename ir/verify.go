@@ -296,7 +296,7 @@ func (v *verifier) layouts(op *Op) {
 		if out != NHWC && out != NC {
 			v.errorf(op, "input layout must be nhwc or nc, got %s", out)
 		}
-		if p := op.Attrs.Prep; p.Mode != "" || p.Mean != [3]float64{} || p.Std != [3]float64{} {
+		if p := op.Attrs.Prep; p.Mode != "" || p.Mean != [3]float64{} || p.Std != [3]float64{} || p.Resize != 0 {
 			if err := p.Check(); err != nil {
 				v.errorf(op, "%v", err)
 			} else if out != NHWC {

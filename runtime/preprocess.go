@@ -39,7 +39,15 @@ type Preprocessing struct {
 	Mode      string     // one of the Prep modes; "" when the model declares none
 	Mean, Std [3]float64 // PrepMeanStd's per-channel R, G, B constants (0..1 scale)
 	NCHW      bool       // write the image channels first (C, H, W), as PyTorch's tensors
+	// Resize, when positive, replaces Keras's NEAREST resize with
+	// torchvision's evaluation transform: Resize(Resize) (the shorter side
+	// to Resize pixels, PIL's antialiased BILINEAR) then CenterCrop to the
+	// input's size.
+	Resize int
 }
+
+// MaxResize bounds Preprocessing.Resize.
+const MaxResize = 1 << 16
 
 // ErrNoPreprocessing is the error PreprocessImage returns for a model that
 // declares no input convention.
@@ -47,6 +55,9 @@ var ErrNoPreprocessing = errors.New("the model declares no input preprocessing: 
 
 // check reports what is wrong with p.
 func (p Preprocessing) check() error {
+	if p.Resize < 0 || p.Resize > MaxResize {
+		return fmt.Errorf("preprocessing: resize %d: want 1 to %d, or 0 for Keras's nearest-neighbour resize", p.Resize, MaxResize)
+	}
 	switch p.Mode {
 	case "":
 		return ErrNoPreprocessing
@@ -75,6 +86,21 @@ func (p Preprocessing) check() error {
 // s_j + W/w are accumulated in float64 exactly as PIL accumulates them
 // (this differs from ⌊(j + ½)·W/w⌋ where that is an integer); rows
 // likewise. An image already h×w is not resampled.
+//
+// With p.Resize = R > 0 the geometry is torchvision's evaluation transform
+// instead, as a PyTorch user runs it on an image opened with PIL:
+//
+//	img = Image.open(path).convert("RGB")
+//	x = Compose([Resize(R), CenterCrop((h, w)), ToTensor(), Normalize(mean, std)])(img)
+//
+// the shorter side resized to R and the longer to ⌊R·long/short⌋ with
+// PIL's BILINEAR (an antialiasing triangle filter as wide as the
+// downscaling factor, in PIL's 8-bit fixed point, horizontally then
+// vertically: the same bytes as PIL), then the central h×w cropped
+// (offsets rounded half to even, as Python's round; black where the crop
+// is larger than the resized image). Only the kept pixels are computed;
+// this path allocates h·w·3 bytes plus one source row and the source rows'
+// filtered columns, and refuses images of more than 2³⁰ pixels.
 //
 // The pixel values are those PIL's convert("RGB") gives for the image the
 // standard decoders return: alpha is dropped, not composited (*image.NRGBA
@@ -146,6 +172,38 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 	if pm, ok := img.(*image.Paletted); ok {
 		paletteRGB(&pal, pm.Palette)
 	}
+	// put writes the pixel o (of h·w, row-major) of R, G, B values r, g, bl.
+	put := func(o int, r, g, bl uint8) {
+		v := [3]float32{float32(r), float32(g), float32(bl)}
+		switch p.Mode {
+		case PrepTF:
+			for i := range v {
+				v[i] = v[i]/127.5 - 1
+			}
+		case PrepCaffe:
+			v = [3]float32{v[2] - sub[0], v[1] - sub[1], v[0] - sub[2]}
+		case PrepTorch, PrepMeanStd:
+			for i := range v {
+				v[i] = (v[i]/255 - sub[i]) / scale[i]
+			}
+		}
+		if p.NCHW {
+			plane := h * w
+			dst[o], dst[plane+o], dst[2*plane+o] = v[0], v[1], v[2]
+		} else {
+			dst[3*o], dst[3*o+1], dst[3*o+2] = v[0], v[1], v[2]
+		}
+	}
+	if p.Resize > 0 {
+		rgb := make([]uint8, h*w*3)
+		if err := resizeCrop(rgb, img, p.Resize, h, w, &pal); err != nil {
+			return fmt.Errorf("preprocess: %w", err)
+		}
+		for o := range h * w {
+			put(o, rgb[3*o], rgb[3*o+1], rgb[3*o+2])
+		}
+		return nil
+	}
 	sw, sh := b.Dx(), b.Dy()
 	fx := float64(sw) / float64(w)
 	fy := float64(sh) / float64(h)
@@ -159,26 +217,8 @@ func PreprocessImage(dst []float32, img image.Image, h, w, c int, p Preprocessin
 			xi := b.Min.X + min(int(sx), sw-1)
 			sx += fx
 			r, g, bl := rgbAt(img, xi, yi, &pal)
-			v := [3]float32{float32(r), float32(g), float32(bl)}
-			switch p.Mode {
-			case PrepTF:
-				for i := range v {
-					v[i] = v[i]/127.5 - 1
-				}
-			case PrepCaffe:
-				v = [3]float32{v[2] - sub[0], v[1] - sub[1], v[0] - sub[2]}
-			case PrepTorch, PrepMeanStd:
-				for i := range v {
-					v[i] = (v[i]/255 - sub[i]) / scale[i]
-				}
-			}
-			if p.NCHW {
-				plane := h * w
-				dst[o/3], dst[plane+o/3], dst[2*plane+o/3] = v[0], v[1], v[2]
-			} else {
-				dst[o], dst[o+1], dst[o+2] = v[0], v[1], v[2]
-			}
-			o += 3
+			put(o, r, g, bl)
+			o++
 		}
 	}
 	return nil

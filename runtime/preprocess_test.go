@@ -499,3 +499,85 @@ type nilImage struct{}
 func (nilImage) ColorModel() color.Model { return color.RGBAModel }
 func (nilImage) Bounds() image.Rectangle { return image.Rect(0, 0, 2, 1) }
 func (nilImage) At(x, y int) color.Color { return nil }
+
+// TestPreprocessTorchvision compares PreprocessImage with Resize set against
+// torchvision's own evaluation transform (Resize, CenterCrop, ToTensor,
+// Normalize on the PIL image, testdata/preprocess/make.py): bit for bit on
+// PNGs — PIL's fixed-point BILINEAR reproduced — for downscaling by 1.25
+// and by 5, upscaling, a crop larger than the resized image (padded
+// black) and crop offsets that round half to even; a colour JPEG within
+// the decoders' IDCT difference (TestPreprocessPIL).
+func TestPreprocessTorchvision(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		resize int
+		h, w   int
+		tol    float64 // in 0..255 levels
+	}{
+		{"coffee.png", 64, 55, 57, 0},
+		{"coffee.png", 16, 16, 16, 0},
+		{"ramp.png", 24, 20, 20, 0},
+		{"palette.png", 32, 40, 36, 0},
+		{"astronaut.png", 57, 56, 56, 0},
+		{"cat.jpg", 100, 96, 96, 3},
+	} {
+		file := fmt.Sprintf("%s-torchvision-%d-%dx%d.npy", c.name, c.resize, c.h, c.w)
+		want, shape, err := npy.Read(filepath.Join(prepDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(shape) != fmt.Sprint([]int{3, c.h, c.w}) {
+			t.Fatalf("%s: shape %v, want [3 %d %d]", file, shape, c.h, c.w)
+		}
+		got := make([]float32, 3*c.h*c.w)
+		p := Preprocessing{Mode: PrepTorch, NCHW: true, Resize: c.resize}
+		if err := PreprocessImage(got, decodeFile(t, c.name), c.h, c.w, 3, p); err != nil {
+			t.Fatal(err)
+		}
+		// One level is 1/(255·std) ≥ 1/(255·0.229) after Normalize.
+		worst, same := compare(got, want)
+		levels := worst * 255 * 0.229
+		t.Logf("%-14s Resize(%d) CenterCrop(%d, %d): max |Go − torchvision| = %.3g (%.2f levels), %.1f%% equal", c.name, c.resize, c.h, c.w, worst, levels, 100*same)
+		if c.tol == 0 {
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					ch, y, x := i/(c.h*c.w), i/c.w%c.h, i%c.w
+					t.Errorf("%s: channel %d pixel (%d, %d) = %v, torchvision's %v", file, ch, y, x, got[i], want[i])
+					break
+				}
+			}
+		} else if levels > c.tol+0.01 {
+			t.Errorf("%s: max difference %.2f levels, allowed %g", file, levels, c.tol)
+		}
+	}
+}
+
+// TestPreprocessResizeRefuses: a resize out of range, and an image too
+// large to resize (image.Uniform's bounds: 4·10¹⁸ pixels), are errors that
+// write nothing.
+func TestPreprocessResizeRefuses(t *testing.T) {
+	small := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for _, c := range []struct {
+		img    image.Image
+		resize int
+		want   string
+	}{
+		{small, -1, "resize -1: want 1 to 65536"},
+		{small, MaxResize + 1, "resize 65537"},
+		{image.NewUniform(color.White), 256, "more than 1073741824 pixels to resize"},
+	} {
+		dst := make([]float32, 2*2*3)
+		for i := range dst {
+			dst[i] = 7
+		}
+		err := PreprocessImage(dst, c.img, 2, 2, 3, Preprocessing{Mode: PrepTorch, Resize: c.resize})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("resize %d: error %v, want one containing %q", c.resize, err, c.want)
+		}
+		for _, v := range dst {
+			if v != 7 {
+				t.Fatalf("resize %d: dst written despite the error", c.resize)
+			}
+		}
+	}
+}

@@ -134,7 +134,7 @@ func readModelInput(path string, g *ir.Graph) (x []float32, shape []int, picture
 	t := ins[0].Type
 	p := ins[0].Def.Attrs.Prep
 	x = make([]float32, t.H()*t.W()*t.C())
-	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std, NCHW: p.NCHW}); err != nil {
+	if err := runtime.PreprocessImage(x, img, t.H(), t.W(), t.C(), runtimePrep(p)); err != nil {
 		return nil, nil, false, fmt.Errorf("%s: %w", path, err)
 	}
 	if p.NCHW {
@@ -163,4 +163,10 @@ func readInput(path string) ([]float32, []int, error) {
 		return nil, nil, fmt.Errorf("input %s is %d bytes, more than the limit of %d (%d GiB)", path, st.Size(), int64(maxBatchBytes), maxBatchBytes>>30)
 	}
 	return npy.Read(path)
+}
+
+// runtimePrep is the runtime's form of an Input's declared convention
+// (the generated package's is codegen's preprocessAPI literal).
+func runtimePrep(p ir.Preprocessing) runtime.Preprocessing {
+	return runtime.Preprocessing{Mode: p.Mode, Mean: p.Mean, Std: p.Std, NCHW: p.NCHW, Resize: p.Resize}
 }

@@ -11,10 +11,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/rnc-dev/rnc/ir"
 	"github.com/rnc-dev/rnc/runtime/npy"
 )
 
@@ -160,4 +162,22 @@ func pngHeader(width, height uint32) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ihdr)-4))
 	b = append(b, ihdr...)
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// TestRuntimePrepFields: runtimePrep carries every field of
+// ir.Preprocessing (a field added to both and not copied would make rnc
+// run preprocess differently from the generated package).
+func TestRuntimePrepFields(t *testing.T) {
+	p := ir.Preprocessing{Mode: ir.PrepMeanStd, Mean: [3]float64{0.1, 0.2, 0.3}, Std: [3]float64{0.4, 0.5, 0.6}, NCHW: true, Resize: 77}
+	iv, rv := reflect.ValueOf(p), reflect.ValueOf(runtimePrep(p))
+	for i := range iv.NumField() {
+		f := iv.Type().Field(i)
+		if iv.Field(i).IsZero() {
+			t.Fatalf("the test leaves ir.Preprocessing.%s zero: set it", f.Name)
+		}
+		r := rv.FieldByName(f.Name)
+		if !r.IsValid() || !reflect.DeepEqual(r.Interface(), iv.Field(i).Interface()) {
+			t.Errorf("runtimePrep: field %s = %v, want %v", f.Name, r, iv.Field(i))
+		}
+	}
 }

@@ -5,6 +5,14 @@ Preprocess), computed by the pipeline Keras users run:
     x = img_to_array(load_img(path, target_size=(h, w)))   # PIL, NEAREST
     x = preprocess_input(x)                                # imagenet_utils, per mode
 
+and, for models that declare resize = R, torchvision's evaluation transform
+
+    img = Image.open(path).convert("RGB")                   # torchvision's pil_loader
+    x = Compose([Resize(R), CenterCrop((h, w)), ToTensor(), Normalize(mean, std)])(img)
+
+computed by torchvision itself (Debian's python3-torchvision) when it is
+installed (TORCHVISION below).
+
 written here with PIL and NumPy alone (load_img, img_to_array and
 preprocess_input below do what keras.utils and
 keras.applications.imagenet_utils do for color_mode="rgb",
@@ -149,6 +157,36 @@ def nearest_table():
     return np.array(rec, dtype="<f4")
 
 
+# torchvision's evaluation transform: (image, Resize's size, CenterCrop's
+# (height, width)), each exercising: downsampling by 1.25 with a crop whose
+# offsets are both x.5 (Python's round to even); by 5 (wide filter
+# support); upsampling; a crop taller than the resized image (zero
+# padding); a crop offset of 0.5 rounding to 0; a colour JPEG.
+TORCHVISION = [
+    ("coffee.png", 64, (55, 57)),
+    ("coffee.png", 16, (16, 16)),
+    ("ramp.png", 24, (20, 20)),
+    ("palette.png", 32, (40, 36)),
+    ("astronaut.png", 57, (56, 56)),
+    ("cat.jpg", 100, (96, 96)),
+]
+
+
+def torchvision_name(name, resize, crop):
+    return "%s-torchvision-%d-%dx%d.npy" % (name, resize, crop[0], crop[1])
+
+
+def torchvision_eval():
+    import torchvision.transforms as T
+
+    for name, resize, crop in TORCHVISION:
+        t = T.Compose([T.Resize(resize), T.CenterCrop(crop), T.ToTensor(),
+                       T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        with open(out(name), "rb") as f:
+            img = Image.open(io.BytesIO(f.read())).convert("RGB")
+        save(torchvision_name(name, resize, crop), t(img).numpy())
+
+
 def main():
     if len(sys.argv) > 1:
         make_images(sys.argv[1])
@@ -162,6 +200,12 @@ def main():
         save("ramp.png-%s-16x16.npy" % mode, preprocess_input(img_to_array(load_img(out("ramp.png"), (16, 16))), mode))
     save("ramp.png-raw-20x37.npy", img_to_array(load_img(out("ramp.png"), (20, 37))))
     save("nearest.npy", nearest_table())
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        print("make.py: torchvision is not installed: the torchvision files are not remade", file=sys.stderr)
+        return
+    torchvision_eval()
 
 
 if __name__ == "__main__":
