@@ -140,7 +140,7 @@ func convKernel(t passes.Target, s *runtime.Step) (key string, emit func(ctxEmit
 	}
 	k, ok := gen(direct.Request{IC: x.C / g, OC: s.Out[0].C / g, H: x.H, W: x.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.Pad[0], PadB: s.Pad[1], PadL: s.Pad[2], PadR: s.Pad[3], FirstNHWC: nhwc, ResH: resH, ResW: resW,
-		Epilogue: epi, InPlace: aliased})
+		Epilogue: epi, InPlace: aliased, Narrow: s.Narrow})
 	if !ok {
 		return "", nil, 0, false
 	}

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -66,6 +67,26 @@ var groupedModels = map[string]string{
     return GlobalAveragePooling2D(y)
 }
 `,
+	"g_narrow": `model g_narrow(input_shape = [11, 9, 32]) {
+    x = Input(shape = input_shape)
+    d = Conv2D(x, 32, 3, strides = 2, padding = "same", groups = 32, activation = "relu", name = "dw")
+    y = Conv2D(d, 32, 3, padding = "same", groups = 16, name = "g2")
+    y = Add([d, y], name = "add")
+    z = Conv2D(y, 24, 1, name = "squeeze")
+    z = Conv2D(z, 24, 3, padding = "same", groups = 12, activation = "relu", name = "g2b")
+    z = Conv2D(z, 16, 1, name = "expand")
+    z = Conv2D(z, 16, 3, padding = "same", groups = 4, name = "g4")
+    return GlobalAveragePooling2D(z)
+}
+`,
+	// An infinity in one input channel: a narrow grouped conv (groups of 4)
+	// keeps it in its group; the others' outputs stay finite, as PyTorch's.
+	"g_inf": `model g_inf(input_shape = [5, 6, 16]) {
+    x = Input(shape = input_shape)
+    y = Conv2D(x, 16, 3, padding = "same", groups = 4, name = "g4")
+    return Flatten(y)
+}
+`,
 }
 
 // TestGroupedConvs: generated packages of groupedModels equal the
@@ -92,9 +113,24 @@ func TestGroupedConvs(t *testing.T) {
 		w := interp.RandomWeights(g, 1)
 		in := g.Inputs()[0].Type
 		x := interp.RandomInput(in.H(), in.W(), in.C(), 2, 2)
+		if name == "g_inf" {
+			x[(2*in.W()+3)*in.C()+5] = float32(math.Inf(1)) // image 0, pixel (2, 3), channel 5: group 1
+		}
 		y, err := interp.Eval(g, w, x, 2)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if name == "g_inf" {
+			nonFinite := 0
+			for _, v := range y[0] {
+				if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
+					nonFinite++
+				}
+			}
+			// Group 1's 4 outputs at the 3×3 pixels the tap reaches.
+			if nonFinite == 0 || nonFinite > 4*9 {
+				t.Fatalf("g_inf: %d non-finite outputs in the interpreter, want 1 to 36", nonFinite)
+			}
 		}
 		pkgs = append(pkgs, writePackage(t, dir, name, g, w, x, y[0]))
 		for _, tg := range allTargets {

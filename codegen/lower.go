@@ -112,6 +112,11 @@ func lower(g *ir.Graph, target string) (*lowered, error) {
 			}
 			if a.G() > 1 {
 				s.Groups = a.G()
+				if fam == "Ohwi" && s.In[0].Block == block {
+					// A narrow grouped conv: one kernel call per block.
+					s.Narrow = ir.NarrowGroups(a.G(), s.In[0].C, s.Out[0].C, block)
+					s.Groups = s.In[0].CPad() / block
+				}
 			}
 			s.Pad = a.Pad
 			s.Flops = 2 * convMACs(&s)
@@ -212,6 +217,9 @@ func convMACs(s *runtime.Step) int64 {
 	x := s.In[0]
 	rows := conv.Taps(s.OH(), s.SH, s.Pad[0], s.KH, max(s.DH, 1), x.H)
 	cols := conv.Taps(s.OW(), s.SW, s.Pad[2], s.KW, max(s.DW, 1), x.W)
+	if s.Narrow > 0 {
+		return int64(rows) * int64(cols) * int64(s.Narrow) * int64(s.Out[0].C)
+	}
 	return int64(rows) * int64(cols) * int64(x.C) * int64(s.Out[0].C) / int64(max(s.Groups, 1))
 }
 

@@ -206,6 +206,23 @@ func (a *Attrs) Dil() [2]int {
 // G is a Conv2D's number of channel groups (1 when Groups is unset).
 func (a *Attrs) G() int { return max(a.Groups, 1) }
 
+// NarrowGroups returns the channels per group of a conv of g groups,
+// cin input and cout output channels on maps of channel block b when it
+// runs as a narrow grouped conv — its kernel packed Ohwi{b}o as it is,
+// [kh, kw, cin/g, cout], each output lane reading its group's lanes of the
+// same block (runtime.Step.Narrow) — and 0 when it does not: groups of 1,
+// 2 or 4 channels in and out (ResNeXt's first stage; depthwise), on whole
+// blocks.
+func NarrowGroups(g, cin, cout, b int) int {
+	if g < 2 || cin != cout || cin%g != 0 || b < 4 || cin%b != 0 {
+		return 0
+	}
+	if n := cin / g; n == 1 || n == 2 || n == 4 {
+		return n
+	}
+	return 0
+}
+
 // Dilated reports whether a Conv2D's taps are spread out (a dilation
 // other than 1x1).
 func (a *Attrs) Dilated() bool { return a.Dil() != [2]int{1, 1} }

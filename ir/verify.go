@@ -328,6 +328,7 @@ func (v *verifier) layouts(op *Op) {
 			}
 		case (fam == "OIhw" || fam == "OIhw4") && in(0).Block() == b && out.Block() == b:
 		case fam == "Ohwi" && in(0) == NHWC && out.Block() == b:
+		case fam == "Ohwi" && in(0).Block() == b && out.Block() == b && NarrowGroups(a.G(), op.Inputs[0].Type.C(), op.Outputs[0].Type.C(), b) > 0:
 		default:
 			v.errorf(op, "kernel packed as %s does not fit %s → %s", k.Layout, in(0), out)
 		}

@@ -130,9 +130,21 @@ func packWeights(g *ir.Graph, op *ir.Op, t Target) {
 			// whole blocks (groups narrower than a block merge, their
 			// kernel block-diagonal): each such group is a dense conv the
 			// kernels take, on its own blocks (runtime: Step.Groups).
+			in := op.Inputs[0].Type
+			if in.Layout.Block() == b && ir.NarrowGroups(gr, in.C(), op.Attrs.Filters, b) > 0 {
+				// Groups of 1, 2 or 4 channels run as they are, their
+				// kernel [kh, kw, cin/g, cout] packed Ohwi: each output
+				// lane reads its own group's lanes of its block (the
+				// kernels shuffle within 4 lanes), with no zeros.
+				op.Params["kernel"] = pack(op.Param("kernel"), fmt.Sprintf("Ohwi%do", b))
+				if op.Param("bias") != nil {
+					op.Params["bias"] = pack(op.Param("bias"), vec)
+				}
+				return
+			}
 			to := 1
-			if op.Inputs[0].Type.Layout.Block() == b {
-				to = GroupsInBlocks(gr, op.Inputs[0].Type.C(), op.Attrs.Filters, b)
+			if in.Layout.Block() == b {
+				to = GroupsInBlocks(gr, in.C(), op.Attrs.Filters, b)
 			}
 			if to != gr {
 				op.Params["kernel"] = w.GroupExpand(op.Param("kernel"), gr, to)

@@ -55,6 +55,18 @@ func convGo(s *Step, w [][]float32, a Arena, n, i, ocb0, ocb1, oh0, oh1 int) {
 								}
 								continue
 							}
+							if s.Narrow > 0 { // Ohwi: [ocb][kh][kw][Narrow][B o], lanes of block ocb
+								n := s.Narrow
+								px := in[((ocb*x.H+ih)*x.W+iw)*B:][:B]
+								kr := k[((ocb*s.KH+kh)*s.KW+kw)*n*B:][:n*B]
+								for c := 0; c < n; c++ {
+									row := kr[c*B : c*B+B]
+									for o := range row {
+										acc[o] += px[o/n*n+c] * row[o]
+									}
+								}
+								continue
+							}
 							px := in[(((ocb/OCBG*ICB+icb)*x.H+ih)*x.W+iw)*B:][:B]
 							kr := k[(((ocb*ICB+icb)*s.KH+kh)*s.KW+kw)*B*B:]
 							for c, v := range px {

@@ -413,7 +413,11 @@ func (m *Model) runTask(s *Step, st *int8Step, t, worker int) {
 			g := ocb0 / ocbs
 			blocks := g * ocbs // output blocks before the group
 			in = addF32(in, g*icbs*x.H*x.W*B)
-			wt = addF32(wt, blocks*icbs*s.KH*s.KW*B*B)
+			if s.Narrow > 0 { // Ohwi: the group's (one block's) [kh][kw][Narrow][B]
+				wt = addF32(wt, blocks*s.KH*s.KW*s.Narrow*B)
+			} else {
+				wt = addF32(wt, blocks*icbs*s.KH*s.KW*B*B)
+			}
 			out0 = addF32(out0, blocks*o.H*o.W*B)
 			if len(s.Out) > 1 {
 				out1 = addF32(out1, blocks*s.Out[1].H*s.Out[1].W*B)

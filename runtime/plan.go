@@ -165,7 +165,13 @@ type Step struct {
 	// blocks: group g's output blocks read its input blocks only, through
 	// a kernel of the group's size (In[0].C/Groups → Out[0].C/Groups) called
 	// on pointers offset to the group.
-	Groups   int
+	Groups int
+	// Narrow (0: none) marks a grouped conv whose groups have Narrow (1, 2
+	// or 4) input and output channels, run with one group of Groups per
+	// channel block: its kernel is packed Ohwi{WBlock}o from the grouped
+	// [kh, kw, Narrow, C] kernel, and output lane o of a block reads lanes
+	// ⌊o/Narrow⌋·Narrow … +Narrow−1 of the same input block.
+	Narrow   int
 	Pad      [4]int // top, bottom, left, right
 	PadZero  bool   // pooling: padded positions count as 0
 	Max      bool   // pooling: max (else average)
@@ -265,6 +271,10 @@ func (p *Plan) validate() error {
 		if g := s.Groups; g > 1 && (s.Kind != OpConv || s.WBlock < 1 || s.In[0].Block != s.WBlock ||
 			s.In[0].CPad()%(g*s.WBlock) != 0 || s.Out[0].CPad()%(g*s.WBlock) != 0 || s.NB < 1 || (s.Out[0].CPad()/s.WBlock/g)%s.NB != 0) {
 			return fmt.Errorf("plan %s step %d (%s): %d groups do not split its channel blocks", p.Target, i, s.Name, g)
+		}
+		if n := s.Narrow; n != 0 && (n != 1 && n != 2 && n != 4 || s.WBlock%4 != 0 || s.In[0].C != s.Out[0].C ||
+			s.In[0].C%s.WBlock != 0 || s.Groups != s.In[0].C/s.WBlock || s.NB != 1) {
+			return fmt.Errorf("plan %s step %d (%s): a narrow grouped conv of %d-channel groups needs one group per %d-channel block, %d → %d channels in %d groups", p.Target, i, s.Name, n, s.WBlock, s.In[0].C, s.Out[0].C, s.Groups)
 		}
 		for _, w := range []int{s.Kernel, s.Bias} {
 			if w >= len(p.Weights) {

@@ -25,6 +25,9 @@ func sweepCases() []kcase {
 	}
 	// First layer (NHWC input) with 3 channels and other counts ≤ 8.
 	w.FirstLayer(3, 1, 4, 8)
+	// Grouped convs of 1-, 2- and 4-channel groups (ResNeXt's), some with
+	// forced tile widths.
+	w.Narrow(8, func(s *ConvSpec, urw int) { s.NB, s.URW = 1, urw })
 	// Forced tilings (edge/tail code paths, memory-operand weights,
 	// chunked reductions, prefetch on and off).
 	type ft struct{ nb, urw, wmem, icc int }

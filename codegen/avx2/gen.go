@@ -267,7 +267,13 @@ func (g *gen) Tile(u int, valid [][]bool) {
 				}
 				b := breg(nbk)
 				nbk++
-				c.VBROADCASTSS(operand.Mem{Base: in, Disp: (p*s.SW+kw)*g.PixB + l*4}, b)
+				if s.Narrow > 0 {
+					// Lane o takes input lane ⌊o/Narrow⌋·Narrow + l of
+					// its 4-lane quarter: one in-lane shuffle of the pixel.
+					c.VPERMILPS(direct.NarrowSelect(s.Narrow, l), operand.Mem{Base: in, Disp: (p*s.SW + kw) * g.PixB}, b)
+				} else {
+					c.VBROADCASTSS(operand.Mem{Base: in, Disp: (p*s.SW+kw)*g.PixB + l*4}, b)
+				}
 				for j := 0; j < nb; j++ {
 					if j < wr {
 						c.VFMADD231PS(wreg(j), b, g.Acc(j, p, u))
@@ -300,7 +306,8 @@ func (g *gen) Epilogue(u int) {
 // not validate (the step then runs the portable Go code).
 func Direct(r direct.Request) (direct.Kernel, bool) {
 	spec := ConvSpec{IC: r.IC, OC: r.OC, H: r.H, W: r.W, KH: r.KH, KW: r.KW, SH: r.SH, SW: r.SW,
-		PadT: r.PadT, PadB: r.PadB, PadL: r.PadL, PadR: r.PadR, FirstNHWC: r.FirstNHWC, ResH: r.ResH, ResW: r.ResW, Epilogue: r.Epilogue}
+		PadT: r.PadT, PadB: r.PadB, PadL: r.PadL, PadR: r.PadR, FirstNHWC: r.FirstNHWC, ResH: r.ResH, ResW: r.ResW, Epilogue: r.Epilogue,
+		Narrow: r.Narrow}
 	if r.InPlace {
 		spec.ICC = spec.ICB()
 	}
@@ -308,7 +315,7 @@ func Direct(r direct.Request) (direct.Kernel, bool) {
 		return direct.Kernel{}, false
 	}
 	return direct.Kernel{
-		Key: fmt.Sprintf("avx2 %+v", spec),
+		Key: spec.Key(),
 		Emit: func(ctx *build.Context, name string) error {
 			_, err := Generate(ctx, name, &spec)
 			return err

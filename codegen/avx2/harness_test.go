@@ -26,7 +26,7 @@ type kcase = kerneltest.Case[ConvSpec, Tiling]
 // fromConv returns the spec with the shared fields of c.
 func fromConv(c conv.Spec) ConvSpec {
 	return ConvSpec{IC: c.IC, OC: c.OC, H: c.H, W: c.W, KH: c.KH, KW: c.KW, SH: c.SH, SW: c.SW, PadT: c.PadT, PadB: c.PadB, PadL: c.PadL,
-		PadR: c.PadR, FirstNHWC: c.FirstNHWC, ResH: c.ResH, ResW: c.ResW, Epilogue: c.Epilogue, NB: c.NB, URW: c.URW, ICC: c.ICC, Prefetch: c.Prefetch}
+		PadR: c.PadR, FirstNHWC: c.FirstNHWC, ResH: c.ResH, ResW: c.ResW, Epilogue: c.Epilogue, NB: c.NB, URW: c.URW, ICC: c.ICC, Prefetch: c.Prefetch, Narrow: c.Narrow}
 }
 
 // allowedVec is the whitelist of vector (and prefetch) instructions the
@@ -38,6 +38,8 @@ var allowedVec = map[string]bool{
 	// The sigmoid (codegen/internal/emit.Sigmoid).
 	"VMINPS": true, "VROUNDPS": true, "VFMADD213PS": true, "VCVTPS2DQ": true,
 	"VPSLLD": true, "VPADDD": true, "VDIVPS": true, "VCMPPS": true, "VANDPS": true,
+	// A narrow grouped conv's in-lane shuffle (AVX, VEX-encoded).
+	"VPERMILPS": true,
 }
 
 // checkAsm applies the instruction checks to every TEXT block: at least

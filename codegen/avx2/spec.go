@@ -3,6 +3,7 @@ package avx2
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 )
@@ -88,13 +89,28 @@ type ConvSpec struct {
 	// prefetch (PREFETCHT1, one per 64-byte line) of the next group's or
 	// chunk's weights, walked by R15.
 	Prefetch int
+
+	// Narrow: a grouped conv of Narrow-channel groups on one block
+	// (conv.Spec.Narrow); 0 for a dense conv. It must stay the last field:
+	// Key leaves it out of a dense kernel's key.
+	Narrow int
+}
+
+// Key identifies the kernel s generates (%+v, the form kernels were named
+// by before Narrow existed, which a dense spec keeps).
+func (s ConvSpec) Key() string {
+	k := fmt.Sprintf("%+v", s)
+	if s.Narrow == 0 {
+		k = strings.TrimSuffix(k, " Narrow:0}") + "}"
+	}
+	return "avx2 " + k
 }
 
 // conv returns s as the shared spec with 8-channel blocks.
 func (s *ConvSpec) conv() *conv.Spec {
 	return &conv.Spec{Block: 8, IC: s.IC, OC: s.OC, H: s.H, W: s.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.PadT, PadB: s.PadB, PadL: s.PadL, PadR: s.PadR, FirstNHWC: s.FirstNHWC, ResH: s.ResH, ResW: s.ResW,
-		Epilogue: s.Epilogue, NB: s.NB, URW: s.URW, ICC: s.ICC, Prefetch: s.Prefetch}
+		Epilogue: s.Epilogue, NB: s.NB, URW: s.URW, ICC: s.ICC, Prefetch: s.Prefetch, Narrow: s.Narrow}
 }
 
 // OH returns the output height.

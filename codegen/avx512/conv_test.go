@@ -15,6 +15,9 @@ func sweepCases() []kcase {
 	w.GeomsEpilogues()
 	// First layer (NHWC input, 3 channels) and other small channel counts.
 	w.FirstLayer(3, 1, 4)
+	// Grouped convs of 1-, 2- and 4-channel groups (ResNeXt's), some with
+	// forced tile widths.
+	w.Narrow(16, func(s *ConvSpec, urw int) { s.NB, s.URW = 1, urw })
 	// Forced tilings (edge/tail code paths, embedded broadcast).
 	rng := w.Rng
 	for _, t := range []Tiling{{NB: 1, URW: 1}, {NB: 1, URW: 5, ICC: 1}, {NB: 2, URW: 3, ICC: 2}, {NB: 4, URW: 6},

@@ -211,6 +211,17 @@ func (g *gen) Tile(u int, valid [][]bool) {
 					continue
 				}
 				m := operand.Mem{Base: in, Disp: (p*s.SW+kw)*g.PixB + l*4}
+				if s.Narrow > 0 {
+					// Lane o takes input lane ⌊o/Narrow⌋·Narrow + l of
+					// its 4-lane quarter: one in-lane shuffle of the pixel.
+					b := breg(nbk)
+					nbk++
+					c.VPERMILPS(direct.NarrowSelect(s.Narrow, l), operand.Mem{Base: in, Disp: (p*s.SW + kw) * g.PixB}, b)
+					for j := 0; j < nb; j++ {
+						c.VFMADD231PS(b, wreg(j), g.Acc(j, p, u))
+					}
+					continue
+				}
 				if g.t.Embed {
 					for j := 0; j < nb; j++ {
 						c.VFMADD231PS_BCST(m, wreg(j), g.Acc(j, p, u))
@@ -251,7 +262,8 @@ func (g *gen) Epilogue(u int) {
 // not validate (the step then runs the portable Go code).
 func Direct(r direct.Request) (direct.Kernel, bool) {
 	spec := ConvSpec{IC: r.IC, OC: r.OC, H: r.H, W: r.W, KH: r.KH, KW: r.KW, SH: r.SH, SW: r.SW,
-		PadT: r.PadT, PadB: r.PadB, PadL: r.PadL, PadR: r.PadR, FirstNHWC: r.FirstNHWC, ResH: r.ResH, ResW: r.ResW, Epilogue: r.Epilogue}
+		PadT: r.PadT, PadB: r.PadB, PadL: r.PadL, PadR: r.PadR, FirstNHWC: r.FirstNHWC, ResH: r.ResH, ResW: r.ResW, Epilogue: r.Epilogue,
+		Narrow: r.Narrow}
 	if r.InPlace {
 		spec.ICC = spec.ICB()
 	}
@@ -259,7 +271,7 @@ func Direct(r direct.Request) (direct.Kernel, bool) {
 		return direct.Kernel{}, false
 	}
 	return direct.Kernel{
-		Key: fmt.Sprintf("avx512 %+v", spec),
+		Key: spec.Key(),
 		Emit: func(ctx *build.Context, name string) error {
 			_, err := Generate(ctx, name, &spec)
 			return err

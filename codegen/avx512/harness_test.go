@@ -20,7 +20,7 @@ type kcase = kerneltest.Case[ConvSpec, Tiling]
 // fromConv returns the spec with the shared fields of c.
 func fromConv(c conv.Spec) ConvSpec {
 	return ConvSpec{IC: c.IC, OC: c.OC, H: c.H, W: c.W, KH: c.KH, KW: c.KW, SH: c.SH, SW: c.SW, PadT: c.PadT, PadB: c.PadB, PadL: c.PadL,
-		PadR: c.PadR, FirstNHWC: c.FirstNHWC, ResH: c.ResH, ResW: c.ResW, Epilogue: c.Epilogue, NB: c.NB, URW: c.URW, ICC: c.ICC, Prefetch: c.Prefetch}
+		PadR: c.PadR, FirstNHWC: c.FirstNHWC, ResH: c.ResH, ResW: c.ResW, Epilogue: c.Epilogue, NB: c.NB, URW: c.URW, ICC: c.ICC, Prefetch: c.Prefetch, Narrow: c.Narrow}
 }
 
 // checkAsm applies the instruction checks to every TEXT block: an FMA

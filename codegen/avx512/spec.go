@@ -3,6 +3,7 @@ package avx512
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 )
@@ -76,13 +77,28 @@ type ConvSpec struct {
 	// Prefetch: 0 automatic (conv.Spec.PF: weight-streaming layers and
 	// 1×1 convs of ≥ 128 KiB of weights on maps of ≤ 28×28), 1 on, -1 off.
 	Prefetch int
+
+	// Narrow: a grouped conv of Narrow-channel groups on one block
+	// (conv.Spec.Narrow); 0 for a dense conv. It must stay the last field:
+	// Key leaves it out of a dense kernel's key.
+	Narrow int
+}
+
+// Key identifies the kernel s generates (%+v, the form kernels were named
+// by before Narrow existed, which a dense spec keeps).
+func (s ConvSpec) Key() string {
+	k := fmt.Sprintf("%+v", s)
+	if s.Narrow == 0 {
+		k = strings.TrimSuffix(k, " Narrow:0}") + "}"
+	}
+	return "avx512 " + k
 }
 
 // conv returns s as the shared spec with 16-channel blocks.
 func (s *ConvSpec) conv() *conv.Spec {
 	return &conv.Spec{Block: 16, IC: s.IC, OC: s.OC, H: s.H, W: s.W, KH: s.KH, KW: s.KW, SH: s.SH, SW: s.SW,
 		PadT: s.PadT, PadB: s.PadB, PadL: s.PadL, PadR: s.PadR, FirstNHWC: s.FirstNHWC, ResH: s.ResH, ResW: s.ResW,
-		Epilogue: s.Epilogue, NB: s.NB, URW: s.URW, ICC: s.ICC, Prefetch: s.Prefetch}
+		Epilogue: s.Epilogue, NB: s.NB, URW: s.URW, ICC: s.ICC, Prefetch: s.Prefetch, Narrow: s.Narrow}
 }
 
 // OH returns the output height.
@@ -119,6 +135,9 @@ func (s *ConvSpec) Validate() error {
 	}
 	if s.NB < 0 || s.NB > 4 || s.URW < 0 || s.ICC < 0 {
 		return errors.New("avx512: bad tiling override")
+	}
+	if s.Narrow != 0 && s.EmbedBcast {
+		return errors.New("avx512: a narrow grouped conv shuffles its input lanes: no embedded broadcast")
 	}
 	return nil
 }

@@ -47,6 +47,16 @@ func RefConv(s *Spec, a Args, ocb0, ocb1, oh0, oh1 int) {
 							}
 							continue
 						}
+						if s.Narrow > 0 { // lane o reads its group's lanes of block ob
+							io := ((ob*s.H+ih)*s.W + iw) * b
+							for k := 0; k < s.Narrow; k++ {
+								wo := ((((ob*s.KH+kh)*s.KW+kw)*s.Narrow + k) * b)
+								for o := range acc {
+									acc[o] += float64(a.In[io+o/s.Narrow*s.Narrow+k]) * float64(a.Wt[wo+o])
+								}
+							}
+							continue
+						}
 						for ib := 0; ib < icb; ib++ {
 							io := ((ib*s.H+ih)*s.W + iw) * b
 							wo := (((ob*icb+ib)*s.KH+kh)*s.KW + kw) * b * b
@@ -90,20 +100,25 @@ func RefConv(s *Spec, a Args, ocb0, ocb1, oh0, oh1 int) {
 }
 
 // PackOIHW converts OIHW weights (oc, ic, kh, kw) into the kernel's weight
-// layout for s: OIhw{B}i{B}o, or Ohwi{B}o when s.FirstNHWC (B = s.Block).
-// Padding channels are zero.
+// layout for s: OIhw{B}i{B}o, or Ohwi{B}o when s.FirstNHWC or s.Narrow
+// (B = s.Block; a narrow conv's weights are PyTorch's grouped (oc,
+// Narrow, kh, kw)). Padding channels are zero.
 func PackOIHW(s *Spec, w []float32) []float32 {
 	b := s.Block
 	out := make([]float32, s.Sizes().Wt)
 	icb := s.ICB()
+	n := s.IC // input channels per output channel
+	if s.Narrow > 0 {
+		n = s.Narrow
+	}
 	for oc := 0; oc < s.OC; oc++ {
-		for ic := 0; ic < s.IC; ic++ {
+		for ic := 0; ic < n; ic++ {
 			for kh := 0; kh < s.KH; kh++ {
 				for kw := 0; kw < s.KW; kw++ {
-					v := w[((oc*s.IC+ic)*s.KH+kh)*s.KW+kw]
+					v := w[((oc*n+ic)*s.KH+kh)*s.KW+kw]
 					var i int
-					if s.FirstNHWC {
-						i = ((((oc/b)*s.KH+kh)*s.KW+kw)*s.IC+ic)*b + oc%b
+					if s.FirstNHWC || s.Narrow > 0 {
+						i = ((((oc/b)*s.KH+kh)*s.KW+kw)*n+ic)*b + oc%b
 					} else {
 						i = (((((oc/b)*icb+ic/b)*s.KH+kh)*s.KW+kw)*b+ic%b)*b + oc%b
 					}

@@ -38,7 +38,22 @@ type Spec struct {
 	// pixels per register tile, input-channel blocks per reduction chunk
 	// (≥ ICB = no chunking), software prefetch (1 on, -1 off).
 	NB, URW, ICC, Prefetch int
+
+	// Narrow (0: a dense conv) is a grouped conv whose groups have Narrow
+	// input and Narrow output channels, Narrow dividing 4 (ResNeXt's
+	// 4-channel groups; 1 is depthwise), on one channel block (IC = OC =
+	// Block): output lane o reads input lanes ⌊o/Narrow⌋·Narrow … +
+	// Narrow−1 of the same block, with weights Ohwi{Block}o of the grouped
+	// kernel ([kh][kw][Narrow][Block o]). The kernels broadcast input lane
+	// ⌊o/Narrow⌋·Narrow + k into every lane o with one in-lane shuffle
+	// (VPERMILPS), Narrow multiply-adds per tap where the block-diagonal
+	// dense kernel takes Block.
+	Narrow int
 }
+
+// NarrowOK reports whether n is a group width the narrow kernels take:
+// the in-lane shuffle selects within 4 lanes.
+func NarrowOK(n int) bool { return n == 1 || n == 2 || n == 4 }
 
 // OH returns the output height.
 func (s *Spec) OH() int { return (s.H+s.PadT+s.PadB-s.KH)/s.SH + 1 }
@@ -64,6 +79,9 @@ func (s *Spec) MACs() int64 {
 	// is (valid (oh, kh) pairs) × (valid (ow, kw) pairs).
 	rows := Taps(s.OH(), s.SH, s.PadT, s.KH, 1, s.H)
 	cols := Taps(s.OW(), s.SW, s.PadL, s.KW, 1, s.W)
+	if s.Narrow > 0 {
+		return int64(rows) * int64(cols) * int64(s.Narrow) * int64(s.OC)
+	}
 	return int64(rows) * int64(cols) * int64(s.IC) * int64(s.OC)
 }
 
@@ -99,10 +117,14 @@ type Sizes struct {
 func (s *Spec) Sizes() Sizes {
 	var z Sizes
 	ocp := s.OCB() * s.Block
-	if s.FirstNHWC {
+	switch {
+	case s.FirstNHWC:
 		z.In = s.H * s.W * s.IC
 		z.Wt = ocp * s.KH * s.KW * s.IC
-	} else {
+	case s.Narrow > 0:
+		z.In = s.ICB() * s.Block * s.H * s.W
+		z.Wt = ocp * s.KH * s.KW * s.Narrow
+	default:
 		z.In = s.ICB() * s.Block * s.H * s.W
 		z.Wt = ocp * s.ICB() * s.Block * s.KH * s.KW
 	}
@@ -148,6 +170,8 @@ func (s *Spec) Validate(pkg string) error {
 		return e("empty output")
 	case s.FirstNHWC && s.IC > s.Block:
 		return e(fmt.Sprintf("FirstNHWC needs IC ≤ %d", s.Block))
+	case s.Narrow != 0 && (!NarrowOK(s.Narrow) || s.Block%s.Narrow != 0 || s.FirstNHWC || s.IC != s.Block || s.OC != s.Block):
+		return e(fmt.Sprintf("a narrow grouped conv needs groups of 1, 2 or 4 channels on one blocked %d-channel block, not Narrow %d, IC %d, OC %d, FirstNHWC %v", s.Block, s.Narrow, s.IC, s.OC, s.FirstNHWC))
 	}
 	nres, nmul, n0, n1 := 0, 0, 0, 0
 	for _, st := range s.Epilogue {

@@ -165,10 +165,14 @@ func (n *Nest) derive() {
 	}
 	n.VecB = s.Block * actB
 	n.oh, n.ow, n.icb, n.ocb = s.OH(), s.OW(), s.ICB(), s.OCB()
-	if s.FirstNHWC {
+	switch {
+	case s.FirstNHWC:
 		n.Lanes = s.IC
 		n.PixB = s.IC * actB
-	} else {
+	case s.Narrow > 0: // one blocked pixel; Narrow weight vectors per tap
+		n.Lanes = s.Narrow
+		n.PixB = n.VecB
+	default:
 		n.Lanes = s.Block
 		n.PixB = n.VecB
 	}
@@ -617,4 +621,19 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhy
 		}
 	}
 	ph.End()
+}
+
+// NarrowSelect is the VPERMILPS immediate of lane step l of a narrow
+// grouped conv (conv.Spec.Narrow = n): within each 4-lane quarter, lane q
+// takes lane ⌊q/n⌋·n + l, the l-th input of its group. It panics (a
+// generator bug) unless n divides 4 and l < n.
+func NarrowSelect(n, l int) operand.U8 {
+	if !conv.NarrowOK(n) || l < 0 || l >= n {
+		emit.Bugf("direct: narrow select of lane %d in groups of %d", l, n)
+	}
+	imm := 0
+	for q := 0; q < 4; q++ {
+		imm |= (q/n*n + l) << (2 * q)
+	}
+	return operand.U8(imm)
 }

@@ -20,6 +20,9 @@ type Request struct {
 	// must reduce over all input channels in one pass (a chunked reduction
 	// would keep partial sums in the output).
 	InPlace bool
+	// Narrow: a grouped conv of Narrow-channel groups on one block
+	// (conv.Spec.Narrow: weights Ohwi of the grouped kernel); 0: dense.
+	Narrow int
 }
 
 // A Kernel is a generator's answer to a Request.

@@ -76,9 +76,10 @@ func (d Direct[S, T]) RandArgs(s *S, rng *rand.Rand) conv.Args {
 	} else {
 		a.In = Blocked(rng, cs.Block, cs.IC, cs.H, cs.W)
 	}
-	w := make([]float32, cs.OC*cs.IC*cs.KH*cs.KW)
+	n := perOutput(cs)
+	w := make([]float32, cs.OC*n*cs.KH*cs.KW)
 	for i := range w {
-		w[i] = Uniform(rng) / float32(math.Sqrt(float64(cs.IC*cs.KH*cs.KW)))
+		w[i] = Uniform(rng) / float32(math.Sqrt(float64(n*cs.KH*cs.KW)))
 	}
 	a.Wt = d.PackOIHW(s, w)
 	a.Bias, a.Scale, a.Shift = Vec(rng, z.Bias, cs.OC), Vec(rng, z.Scale, cs.OC), Vec(rng, z.Shift, cs.OC)
@@ -188,7 +189,8 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 			}
 			return float64(a.In[((ch/b*cs.H+h)*cs.W+w)*b+ch%b])
 		}
-		w := make([]float32, cs.OC*cs.IC*cs.KH*cs.KW)
+		n := perOutput(cs)
+		w := make([]float32, cs.OC*n*cs.KH*cs.KW)
 		for i := range w {
 			w[i] = float32(rng.Float64() - 0.5)
 		}
@@ -202,12 +204,16 @@ func (d Direct[S, T]) TestRefPlain(t *testing.T, cases []Case[S, T]) {
 			for y := 0; y < oh; y++ {
 				for x := 0; x < ow; x++ {
 					v := 0.0
-					for ic := 0; ic < cs.IC && oc < cs.OC; ic++ {
+					for ic := 0; ic < n && oc < cs.OC; ic++ {
+						ch := ic // the input channel: a group's own when narrow
+						if cs.Narrow > 0 {
+							ch = oc/n*n + ic
+						}
 						for kh := 0; kh < cs.KH; kh++ {
 							for kw := 0; kw < cs.KW; kw++ {
 								ih, iw := y*cs.SH-cs.PadT+kh, x*cs.SW-cs.PadL+kw
 								if ih >= 0 && ih < cs.H && iw >= 0 && iw < cs.W {
-									v += plainIn(ic, ih, iw) * float64(w[((oc*cs.IC+ic)*cs.KH+kh)*cs.KW+kw])
+									v += plainIn(ch, ih, iw) * float64(w[((oc*n+ic)*cs.KH+kh)*cs.KW+kw])
 								}
 							}
 						}
@@ -654,3 +660,29 @@ func (d Direct[S, T]) BenchLayers(t *testing.T, f BenchFlags, peak float64, vari
 // ForcedGeoms are the geometries of the forced-tiling test kernels: 3×3,
 // asymmetric 3×3/(1,2), 7×7/2 and 1×1/2.
 var ForcedGeoms = []Geom{Geoms[2], Geoms[5], Geoms[6], Geoms[1]}
+
+// perOutput is the input channels each output channel reads: IC, or a
+// narrow grouped conv's group width.
+func perOutput(cs *conv.Spec) int {
+	if cs.Narrow > 0 {
+		return cs.Narrow
+	}
+	return cs.IC
+}
+
+// Narrow adds grouped convs of 1-, 2- and 4-channel groups on one block
+// (conv.Spec.Narrow) over the geometries, the epilogues and, with
+// tilings, forced tile widths: new sets a narrow spec's tiling override.
+func (w *Sweep[S, T]) Narrow(block int, tile func(s *S, urw int)) {
+	for i, g := range Geoms {
+		for _, n := range []int{1, 2, 4} {
+			cs := w.spec(block, block, w.Size(), g, w.Epilogue())
+			cs.Narrow = n
+			s := w.d.New(cs)
+			if tile != nil && i%2 == 1 {
+				tile(&s, 1+w.Rng.Intn(14))
+			}
+			w.Add(s)
+		}
+	}
+}
