@@ -76,7 +76,10 @@ var groupedModels = map[string]string{
     z = Conv2D(z, 24, 3, padding = "same", groups = 12, activation = "relu", name = "g2b")
     z = Conv2D(z, 16, 1, name = "expand")
     z = Conv2D(z, 16, 3, padding = "same", groups = 4, name = "g4")
-    return GlobalAveragePooling2D(z)
+    e = Conv2D(z, 32, 1, name = "expand2")
+    v = Conv2D(e, 32, 3, padding = "same", groups = 4, name = "g8")
+    v = Add([e, v], name = "add8")
+    return GlobalAveragePooling2D(v)
 }
 `,
 	// An infinity in one input channel: a narrow grouped conv (groups of 4)

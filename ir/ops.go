@@ -211,13 +211,13 @@ func (a *Attrs) G() int { return max(a.Groups, 1) }
 // runs as a narrow grouped conv — its kernel packed Ohwi{b}o as it is,
 // [kh, kw, cin/g, cout], each output lane reading its group's lanes of the
 // same block (runtime.Step.Narrow) — and 0 when it does not: groups of 1,
-// 2 or 4 channels in and out (ResNeXt's first stage; depthwise), on whole
-// blocks.
+// 2 or 4 channels in and out, or 8 on 16-channel blocks (ResNeXt's first
+// two stages; depthwise), on whole blocks.
 func NarrowGroups(g, cin, cout, b int) int {
 	if g < 2 || cin != cout || cin%g != 0 || b < 4 || cin%b != 0 {
 		return 0
 	}
-	if n := cin / g; n == 1 || n == 2 || n == 4 {
+	if n := cin / g; n == 1 || n == 2 || n == 4 || n == 8 && b == 16 {
 		return n
 	}
 	return 0

@@ -166,8 +166,8 @@ type Step struct {
 	// a kernel of the group's size (In[0].C/Groups → Out[0].C/Groups) called
 	// on pointers offset to the group.
 	Groups int
-	// Narrow (0: none) marks a grouped conv whose groups have Narrow (1, 2
-	// or 4) input and output channels, run with one group of Groups per
+	// Narrow (0: none) marks a grouped conv whose groups have Narrow (1, 2,
+	// 4, or 8 on 16-channel blocks) input and output channels, run with one group of Groups per
 	// channel block: its kernel is packed Ohwi{WBlock}o from the grouped
 	// [kh, kw, Narrow, C] kernel, and output lane o of a block reads lanes
 	// ⌊o/Narrow⌋·Narrow … +Narrow−1 of the same input block.
@@ -272,7 +272,7 @@ func (p *Plan) validate() error {
 			s.In[0].CPad()%(g*s.WBlock) != 0 || s.Out[0].CPad()%(g*s.WBlock) != 0 || s.NB < 1 || (s.Out[0].CPad()/s.WBlock/g)%s.NB != 0) {
 			return fmt.Errorf("plan %s step %d (%s): %d groups do not split its channel blocks", p.Target, i, s.Name, g)
 		}
-		if n := s.Narrow; n != 0 && (n != 1 && n != 2 && n != 4 || s.WBlock%4 != 0 || s.In[0].C != s.Out[0].C ||
+		if n := s.Narrow; n != 0 && (n != 1 && n != 2 && n != 4 && (n != 8 || s.WBlock != 16) || s.WBlock%4 != 0 || s.In[0].C != s.Out[0].C ||
 			s.In[0].C%s.WBlock != 0 || s.Groups != s.In[0].C/s.WBlock || s.NB != 1) {
 			return fmt.Errorf("plan %s step %d (%s): a narrow grouped conv of %d-channel groups needs one group per %d-channel block, %d → %d channels in %d groups", p.Target, i, s.Name, n, s.WBlock, s.In[0].C, s.Out[0].C, s.Groups)
 		}

@@ -182,7 +182,12 @@ func (g *gen) Tile(u int, valid [][]bool) {
 	nb := g.NB
 	wreg := func(j int) reg.VecPhysical { return zmm[31-j] }
 	nbc := 32 - nb - nb*u
+	wide := s.Narrow > 4 // 8-channel groups: VPERMPS, its index vector in zmm[nb*u]
+	if wide {
+		nbc--
+	}
 	breg := func(k int) reg.VecPhysical { return zmm[31-nb-k%nbc] }
+	idx := zmm[nb*u]
 	c.Commentf("tile %dx%d", nb, u)
 	in, w := g.BeginTile(u)
 	ph := g.Phase()
@@ -193,6 +198,9 @@ func (g *gen) Tile(u int, valid [][]bool) {
 		for k := 0; k < nbc; k++ {
 			ph.Claim("broadcast", breg(k))
 		}
+	}
+	if wide {
+		ph.Claim("narrow index", idx)
 	}
 	nbk := 0
 	for kw := 0; kw < s.KW; kw++ {
@@ -206,17 +214,25 @@ func (g *gen) Tile(u int, valid [][]bool) {
 					c.PREFETCHT1(operand.Mem{Base: w, Index: direct.RPf, Scale: 1, Disp: j*g.OcbWB + kw*g.TapWB + l*64})
 				}
 			}
+			if wide {
+				c.VMOVUPS(g.Consts.GetVec(direct.NarrowIndex(s.Narrow, l, 16)), idx)
+			}
 			for p := 0; p < u; p++ {
 				if !valid[p][kw] {
 					continue
 				}
 				m := operand.Mem{Base: in, Disp: (p*s.SW+kw)*g.PixB + l*4}
 				if s.Narrow > 0 {
-					// Lane o takes input lane ⌊o/Narrow⌋·Narrow + l of
-					// its 4-lane quarter: one in-lane shuffle of the pixel.
+					// Lane o takes input lane ⌊o/Narrow⌋·Narrow + l: one
+					// shuffle of the pixel (in-lane for groups of ≤ 4).
 					b := breg(nbk)
 					nbk++
-					c.VPERMILPS(direct.NarrowSelect(s.Narrow, l), operand.Mem{Base: in, Disp: (p*s.SW + kw) * g.PixB}, b)
+					px := operand.Mem{Base: in, Disp: (p*s.SW + kw) * g.PixB}
+					if wide {
+						c.VPERMPS(px, idx, b)
+					} else {
+						c.VPERMILPS(direct.NarrowSelect(s.Narrow, l), px, b)
+					}
 					for j := 0; j < nb; j++ {
 						c.VFMADD231PS(b, wreg(j), g.Acc(j, p, u))
 					}

@@ -40,20 +40,22 @@ type Spec struct {
 	NB, URW, ICC, Prefetch int
 
 	// Narrow (0: a dense conv) is a grouped conv whose groups have Narrow
-	// input and Narrow output channels, Narrow dividing 4 (ResNeXt's
-	// 4-channel groups; 1 is depthwise), on one channel block (IC = OC =
+	// input and Narrow output channels (NarrowOK: ResNeXt's 4- and
+	// 8-channel groups; 1 is depthwise), on one channel block (IC = OC =
 	// Block): output lane o reads input lanes ⌊o/Narrow⌋·Narrow … +
 	// Narrow−1 of the same block, with weights Ohwi{Block}o of the grouped
 	// kernel ([kh][kw][Narrow][Block o]). The kernels broadcast input lane
-	// ⌊o/Narrow⌋·Narrow + k into every lane o with one in-lane shuffle
-	// (VPERMILPS), Narrow multiply-adds per tap where the block-diagonal
-	// dense kernel takes Block.
+	// ⌊o/Narrow⌋·Narrow + k into every lane o with one shuffle (VPERMILPS
+	// within 4 lanes, VPERMPS with an index vector for 8), Narrow
+	// multiply-adds per tap where the block-diagonal dense kernel takes
+	// Block.
 	Narrow int
 }
 
-// NarrowOK reports whether n is a group width the narrow kernels take:
-// the in-lane shuffle selects within 4 lanes.
-func NarrowOK(n int) bool { return n == 1 || n == 2 || n == 4 }
+// NarrowOK reports whether n is a group width the narrow kernels take on
+// blocks of b lanes: 1, 2 or 4 (an in-lane shuffle), or 8 on 16-lane
+// blocks (a cross-lane one); a group as wide as the block is a dense conv.
+func NarrowOK(n, b int) bool { return n == 1 || n == 2 || n == 4 || n == 8 && b == 16 }
 
 // OH returns the output height.
 func (s *Spec) OH() int { return (s.H+s.PadT+s.PadB-s.KH)/s.SH + 1 }
@@ -170,8 +172,8 @@ func (s *Spec) Validate(pkg string) error {
 		return e("empty output")
 	case s.FirstNHWC && s.IC > s.Block:
 		return e(fmt.Sprintf("FirstNHWC needs IC ≤ %d", s.Block))
-	case s.Narrow != 0 && (!NarrowOK(s.Narrow) || s.Block%s.Narrow != 0 || s.FirstNHWC || s.IC != s.Block || s.OC != s.Block):
-		return e(fmt.Sprintf("a narrow grouped conv needs groups of 1, 2 or 4 channels on one blocked %d-channel block, not Narrow %d, IC %d, OC %d, FirstNHWC %v", s.Block, s.Narrow, s.IC, s.OC, s.FirstNHWC))
+	case s.Narrow != 0 && (!NarrowOK(s.Narrow, s.Block) || s.Block%s.Narrow != 0 || s.FirstNHWC || s.IC != s.Block || s.OC != s.Block):
+		return e(fmt.Sprintf("a narrow grouped conv needs groups of 1, 2, 4 (or 8 of 16) channels on one blocked %d-channel block, not Narrow %d, IC %d, OC %d, FirstNHWC %v", s.Block, s.Narrow, s.IC, s.OC, s.FirstNHWC))
 	}
 	nres, nmul, n0, n1 := 0, 0, 0, 0
 	for _, st := range s.Epilogue {

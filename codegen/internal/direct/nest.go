@@ -624,11 +624,11 @@ func (n *Nest) EmitEpilogue(u int, zero reg.VecPhysical, affineRegs []reg.VecPhy
 }
 
 // NarrowSelect is the VPERMILPS immediate of lane step l of a narrow
-// grouped conv (conv.Spec.Narrow = n): within each 4-lane quarter, lane q
-// takes lane ⌊q/n⌋·n + l, the l-th input of its group. It panics (a
-// generator bug) unless n divides 4 and l < n.
+// grouped conv (conv.Spec.Narrow = n ≤ 4): within each 4-lane quarter,
+// lane q takes lane ⌊q/n⌋·n + l, the l-th input of its group. It panics
+// (a generator bug) unless n divides 4 and l < n.
 func NarrowSelect(n, l int) operand.U8 {
-	if !conv.NarrowOK(n) || l < 0 || l >= n {
+	if n > 4 || !conv.NarrowOK(n, 4) || l < 0 || l >= n {
 		emit.Bugf("direct: narrow select of lane %d in groups of %d", l, n)
 	}
 	imm := 0
@@ -636,4 +636,19 @@ func NarrowSelect(n, l int) operand.U8 {
 		imm |= (q/n*n + l) << (2 * q)
 	}
 	return operand.U8(imm)
+}
+
+// NarrowIndex is the VPERMPS index vector of lane step l of a narrow
+// grouped conv of n-channel groups on blocks of b lanes: lane o takes lane
+// ⌊o/n⌋·n + l. It panics (a generator bug) unless n is a narrow width of b
+// and l < n.
+func NarrowIndex(n, l, b int) []uint32 {
+	if !conv.NarrowOK(n, b) || l < 0 || l >= n {
+		emit.Bugf("direct: narrow index of lane %d in groups of %d on %d lanes", l, n, b)
+	}
+	v := make([]uint32, b)
+	for o := range v {
+		v[o] = uint32(o/n*n + l)
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/mmcloughlin/avo/attr"
@@ -16,24 +17,38 @@ import (
 type Consts struct {
 	name string
 	vb   int
-	idx  map[uint32]int
-	vals []float32
+	idx  map[string]int // a vector's lanes (bit patterns), as a key
+	vals [][]uint32
 }
 
 // NewConsts starts the table of the kernel kernel (its static symbol is
 // kernel_c<>) for vectors of vb bytes (32 or 64).
 func NewConsts(kernel string, vb int) *Consts {
-	return &Consts{name: kernel + "_c", vb: vb, idx: map[uint32]int{}}
+	return &Consts{name: kernel + "_c", vb: vb, idx: map[string]int{}}
 }
 
-// Get returns the vector of f (by bit pattern), adding it to the table.
+// Get returns the vector of f (by bit pattern) in every lane, adding it to
+// the table.
 func (k *Consts) Get(f float32) operand.Mem {
-	b := math.Float32bits(f)
-	i, ok := k.idx[b]
+	v := make([]uint32, k.vb/4)
+	for i := range v {
+		v[i] = math.Float32bits(f)
+	}
+	return k.GetVec(v)
+}
+
+// GetVec returns the vector of the 32-bit lanes v (vb/4 of them: a
+// generator bug otherwise), adding it to the table.
+func (k *Consts) GetVec(v []uint32) operand.Mem {
+	if len(v) != k.vb/4 {
+		Bugf("emit: a constant of %d lanes in a table of %d-byte vectors", len(v), k.vb)
+	}
+	key := fmt.Sprint(v)
+	i, ok := k.idx[key]
 	if !ok {
 		i = len(k.vals)
-		k.idx[b] = i
-		k.vals = append(k.vals, f)
+		k.idx[key] = i
+		k.vals = append(k.vals, append([]uint32(nil), v...))
 	}
 	return operand.NewDataAddr(operand.NewStaticSymbol(k.name), i*k.vb)
 }
@@ -46,9 +61,9 @@ func (k *Consts) Emit(c *build.Context) {
 	}
 	c.StaticGlobal(k.name)
 	c.DataAttributes(attr.RODATA | attr.NOPTR)
-	for i, f := range k.vals {
-		for l := 0; l < k.vb; l += 4 {
-			c.AddDatum(i*k.vb+l, operand.U32(math.Float32bits(f)))
+	for i, v := range k.vals {
+		for l, u := range v {
+			c.AddDatum(i*k.vb+4*l, operand.U32(u))
 		}
 	}
 }

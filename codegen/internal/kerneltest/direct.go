@@ -670,12 +670,15 @@ func perOutput(cs *conv.Spec) int {
 	return cs.IC
 }
 
-// Narrow adds grouped convs of 1-, 2- and 4-channel groups on one block
+// Narrow adds grouped convs of 1-, 2-, 4- (and 8-) channel groups on one block
 // (conv.Spec.Narrow) over the geometries, the epilogues and, with
 // tilings, forced tile widths: new sets a narrow spec's tiling override.
 func (w *Sweep[S, T]) Narrow(block int, tile func(s *S, urw int)) {
 	for i, g := range Geoms {
-		for _, n := range []int{1, 2, 4} {
+		for _, n := range []int{1, 2, 4, 8} {
+			if !conv.NarrowOK(n, block) {
+				continue
+			}
 			cs := w.spec(block, block, w.Size(), g, w.Epilogue())
 			cs.Narrow = n
 			s := w.d.New(cs)
