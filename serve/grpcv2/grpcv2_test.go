@@ -342,8 +342,8 @@ func TestInferErrors(t *testing.T) {
 // A declared shape of 2^40 images, or of 2^40-element images, is refused
 // before anything of its size is allocated.
 func TestInferHugeShapeNoAllocation(t *testing.T) {
-	s := newServer(t, &fake{}, testCfg)
-	c := dial(t, s)
+	c := dial(t, newServer(t, &fake{}, testCfg))
+	s := newServer(t, &fake{}, testCfg) // called directly: no server goroutines allocate meanwhile
 	huge := []*inference.ModelInferRequest{rawRequest(1), contentsRequest(1), rawRequest(1)}
 	huge[0].Inputs[0].Shape = []int64{1 << 40, 2, 2, 3}
 	huge[1].Inputs[0].Shape = []int64{1, 1 << 40, 1 << 40, 3}
