@@ -27,7 +27,11 @@
 //   - BYTES (encoded image) inputs are not served yet (InvalidArgument).
 //
 // Memory: the gRPC server refuses a message larger than the Config's
-// MaxBodyBytes (ServerOptions); the declared batch is checked against
+// MaxBodyBytes (ServerOptions: ResourceExhausted), and a ModelInferRequest
+// whose encoding holds more than MaxObjects submessages, map entries,
+// repeated strings and packed varints before decoding it (gRPC reports a
+// message its codec refuses as Internal, naming MaxObjects), so that a
+// request decodes to at most about 4 times its size; the declared batch is checked against
 // MaxBatch and the data's size against the declared shape before anything
 // is allocated for it, so a request allocates its decoded message, one
 // float32 copy of raw input data, and n·Classes outputs (twice, raw).
@@ -49,6 +53,9 @@ import (
 	"github.com/rnc-dev/rnc/serve"
 	"github.com/rnc-dev/rnc/serve/grpcv2/inference"
 )
+
+// maxMsg is the largest message gRPC sends or receives.
+const maxMsg = math.MaxInt32
 
 // Platform is the platform ModelMetadata reports, as REST does.
 const Platform = "rnc"
@@ -75,6 +82,9 @@ func NewServer(inf serve.Inferer, cfg serve.Config) (*Server, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("grpcv2: %w", err)
+	}
+	if b := 4 * int64(cfg.MaxBatch) * int64(cfg.Classes); b > maxMsg {
+		return nil, fmt.Errorf("grpcv2: config: MaxBatch %d × Classes %d: the output of a full batch, %d bytes, is larger than a gRPC message (%d bytes)", cfg.MaxBatch, cfg.Classes, b, maxMsg)
 	}
 	s := &Server{cfg: cfg}
 	s.SetInferer(inf)
@@ -105,9 +115,12 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 }
 
 // ServerOptions are the options a *grpc.Server serving s needs: a
-// received message is at most the Config's MaxBodyBytes.
+// received message is at most the Config's MaxBodyBytes, and a
+// ModelInferRequest whose encoding holds more than MaxObjects objects is
+// refused before it is decoded (by a codec that is gRPC's protobuf codec
+// for every other message, so other services can share the server).
 func (s *Server) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(min(s.cfg.MaxBodyBytes, math.MaxInt32)))}
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(min(s.cfg.MaxBodyBytes, maxMsg))), grpc.ForceServerCodecV2(newCodec())}
 }
 
 // GRPCServer makes a *grpc.Server with ServerOptions and opts and

@@ -64,8 +64,13 @@ func (f *fake) Infer(ctx context.Context, dst, src []float32, n int) error {
 // dial serves s on an in-memory listener and returns a client of it.
 func dial(t *testing.T, s *Server) inference.GRPCInferenceServiceClient {
 	t.Helper()
+	return inference.NewGRPCInferenceServiceClient(serveOn(t, s.GRPCServer()))
+}
+
+// serveOn serves g on an in-memory listener and returns a connection to it.
+func serveOn(t *testing.T, g *grpc.Server) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	g := s.GRPCServer()
 	go g.Serve(lis)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -76,7 +81,7 @@ func dial(t *testing.T, s *Server) inference.GRPCInferenceServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return inference.NewGRPCInferenceServiceClient(conn)
+	return conn
 }
 
 func newServer(t *testing.T, inf serve.Inferer, cfg serve.Config) *Server {
@@ -461,6 +466,10 @@ func TestNewServerConfig(t *testing.T) {
 		if _, err := NewServer(&fake{}, cfg); err == nil || !strings.HasPrefix(err.Error(), "grpcv2: serve: config:") {
 			t.Errorf("NewServer(%+v): %v", cfg, err)
 		}
+	}
+	big := serve.Config{Name: "x", InputH: 1, InputW: 1, InputC: 1, Classes: 1 << 29, MaxBatch: 2}
+	if _, err := NewServer(&fake{}, big); err == nil || !strings.Contains(err.Error(), "larger than a gRPC message") {
+		t.Errorf("NewServer(%+v): %v", big, err)
 	}
 	s := newServer(t, &fake{}, serve.Config{Name: "x", InputH: 1, InputW: 1, InputC: 1, Classes: 1})
 	if s.cfg.MaxBatch != serve.DefaultMaxBatch || s.cfg.MaxBodyBytes != serve.DefaultMaxBodyBytes {
