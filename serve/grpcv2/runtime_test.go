@@ -15,8 +15,8 @@ import (
 	"github.com/rnc-dev/rnc/serve/grpcv2/inference"
 )
 
-// The compiled ResNet50V2 (synthetic weights), served through serve.Direct
-// on a loopback TCP listener: a Go client's batch of 2 in
+// The compiled ResNet50V2's *runtime.Model (synthetic weights), served
+// through serve.Direct on a loopback TCP listener: a Go client's batch of 2 in
 // raw_input_contents, and each image alone in fp32_contents, get exactly
 // the outputs of Predict on the same images.
 func TestServeResNet50V2(t *testing.T) {
@@ -32,7 +32,7 @@ func TestServeResNet50V2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(t, serve.Direct(m), cfg)
+	s := newServer(t, serve.Direct(m.Runtime()), cfg)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
