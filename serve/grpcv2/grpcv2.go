@@ -27,14 +27,20 @@
 //   - BYTES (encoded image) inputs are not served yet (InvalidArgument).
 //
 // Memory: the gRPC server refuses a message larger than the Config's
-// MaxBodyBytes (ServerOptions: ResourceExhausted), and a ModelInferRequest
+// MaxBodyBytes (ServerOptions; ResourceExhausted), and a ModelInferRequest
 // whose encoding holds more than MaxObjects submessages, map entries,
-// repeated strings and packed varints before decoding it (gRPC reports a
-// message its codec refuses as Internal, naming MaxObjects), so that a
-// request decodes to at most about 4 times its size; the declared batch is checked against
-// MaxBatch and the data's size against the declared shape before anything
-// is allocated for it, so a request allocates its decoded message, one
-// float32 copy of raw input data, and n·Classes outputs (twice, raw).
+// repeated strings and packed varints before it is decoded (gRPC reports
+// what its codec refuses as Internal; the message names MaxObjects), so a
+// request decodes to at most about 4 times its size. The declared batch is
+// checked against MaxBatch and the data's size against the declared shape
+// before anything is allocated for them; then a request allocates one
+// float32 copy of raw input data and its n·Classes outputs (twice, raw).
+//
+// Use:
+//
+//	s, err := grpcv2.NewServer(serve.Direct(model), cfg)
+//	g := s.GRPCServer() // or grpc.NewServer(s.ServerOptions()...) and s.Register(g)
+//	err = g.Serve(listener)
 package grpcv2
 
 import (
