@@ -39,7 +39,8 @@ type BatchOptions struct {
 	// Metrics, if not nil, receives queue waits, batch sizes and the
 	// queue depth.
 	Metrics *Metrics
-	// Logger receives panics and failed Predicts (nil: slog.Default()).
+	// Logger receives panics and failed Predicts at Error (nil: no logs;
+	// the callers get the errors).
 	Logger *slog.Logger
 }
 
@@ -136,7 +137,7 @@ func NewBatcher(m Model, cfg Config, opts BatchOptions) (*Batcher, error) {
 		predict: m.Predict,
 	}
 	if b.log == nil {
-		b.log = slog.Default()
+		b.log = discard
 	}
 	for range opts.Workers {
 		w := &worker{
