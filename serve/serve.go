@@ -1,35 +1,59 @@
-// Package serve serves one compiled model over the Open Inference Protocol v2 (KServe v2) HTTP/REST API: health, metadata and JSON inference with FP32 tensors.
+// Package serve serves one compiled model over the Open Inference Protocol v2 (KServe v2) HTTP/REST API: health, metadata and inference with FP32 tensors and encoded images, batched across requests.
 //
-// This is the protocol's first slice: JSON tensors only (no binary tensor
-// data extension, no BYTES images), no gRPC, no batching across requests.
-// A request asking for binary data (binary_data, binary_data_output, an
-// input without data) is a 400 saying so.
+// The pieces: Handler/NewHandler (the REST API), an Inferer that runs the
+// requests (Direct: one Predict each; Batcher: dynamic batching with a
+// bounded queue), Metrics (Prometheus, one registry per server) and Serve
+// (an http.Server with graceful shutdown). A generated package's
+// cmd/serve (rnc compile --server) wires them.
 //
 // Memory: a request body is read up to Config.MaxBodyBytes (413 beyond);
 // the declared batch is checked against MaxBatch and the declared element
 // count against what the data's bytes can hold before the input is
 // allocated, so one request allocates a small multiple of its body (about
 // 4.5 times, TestInferAllocationBounded) plus its n·Classes outputs and
-// their JSON.
+// their JSON. An encoded image's header is read before it is decoded:
+// more than Config.MaxImagePixels is a 400. A Batcher holds at most Queue
+// waiting requests and preallocates its batch buffers.
 //
 // Decisions a client can see:
 //   - The model's one input is named InputName ("input") and its one output
 //     OutputName ("output"); a request naming another input or output is a
 //     400.
-//   - An input's data is a flat JSON array of n·H·W·C numbers or an array
-//     nested exactly as the shape (n, then H, W, C, or C, H, W for an NCHW
-//     model); mixed nesting is a 400.
+//   - An FP32 input's JSON data is a flat array of n·H·W·C numbers or an
+//     array nested exactly as the shape (n, then H, W, C, or C, H, W for
+//     an NCHW model); mixed nesting is a 400.
+//   - The binary tensor data extension: with the header
+//     Inference-Header-Content-Length, the body is that many bytes of JSON
+//     and then the inputs' binary data, each input's parameter
+//     binary_data_size its exact byte count (FP32: 4·n·H·W·C bytes,
+//     little-endian). The request parameter binary_data_output, or an
+//     output's binary_data (which wins), asks for the output as binary
+//     data: the response is application/octet-stream with the same header.
+//   - BYTES inputs are encoded JPEG or PNG images, shape [n]: in JSON an
+//     array of n base64 strings (standard alphabet, padded: KServe's
+//     convention for images in JSON, which has no raw bytes), in binary
+//     data the protocol's layout (a 4-byte little-endian length, then the
+//     bytes, per element). Config.Preprocess (the generated package's
+//     PreprocessInto) makes each the model's input; without one BYTES is
+//     a 400 saying why. The metadata lists the input as FP32.
 //   - JSON has no NaN or infinity: the NaN and Infinity Python's json
 //     module writes make a body malformed (400), and a number beyond
 //     float32's range (1e39), which would become an infinity, is refused
-//     with a 400 naming the element. An
-//     output that is not finite cannot be written as JSON and is a 500.
+//     with a 400 naming the element. An output that is not finite cannot
+//     be written as JSON and is a 500; binary output carries it.
 //   - Fields of a request the protocol does not define are ignored, as
 //     encoding/json does.
 //   - Not ready (no model) is 503 Service Unavailable, with {"ready": false},
 //     on the ready endpoints, and 503 with an error on infer (the protocol
 //     asks for a status other than 200; Kubernetes probes take any status
 //     from 400 up as not ready).
+//   - A full queue (ErrOverloaded) and a closing server (ErrClosed) are 503
+//     at once; a request whose context's deadline passes before it runs is
+//     504; a client that went away is counted and logged as 499 and gets
+//     no body; a Predict that fails or panics is a 500 for the requests of
+//     its batch only.
+//   - A Batcher gathers up to BatchOptions.MaxBatch images; a request of
+//     more (Config.MaxBatch allows up to its own limit) runs alone.
 //   - A Config without a Version serves no /versions/ paths (404) and
 //     lists no versions.
 //   - Every error is {"error": "message"}; 404 and 405 too.
