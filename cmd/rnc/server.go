@@ -15,11 +15,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"text/template"
+
+	"golang.org/x/mod/module"
 
 	rncsrc "github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/internal/fileio"
+	"github.com/rnc-dev/rnc/internal/gotmpl"
 	"github.com/rnc-dev/rnc/serve"
 )
 
@@ -38,23 +40,25 @@ var serveMainDir = filepath.Join("cmd", "serve")
 // package at modelImport and package serve at serveImport, and serves the
 // model under name by default.
 func serverMain(modelImport, serveImport, pkg, name, source string) ([]byte, error) {
-	t, err := template.New("serve_main.go").Parse(serveMainTmpl)
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	err = t.Execute(&b, map[string]string{
-		"Header": codegen.Header, "Import": modelImport, "Serve": serveImport,
-		"Package": pkg, "Name": name, "Source": filepath.Base(source),
+	b, err := gotmpl.Execute(serveMainTemplate, serveMainData{
+		Header: codegen.Header, Import: modelImport, Serve: serveImport,
+		Package: pkg, Name: name, Source: filepath.Base(source),
 	})
 	if err != nil {
 		return nil, err
 	}
-	out, err := format.Source(b.Bytes())
+	out, err := format.Source(b)
 	if err != nil {
 		return nil, fmt.Errorf("the server's main.go does not parse: %w", err)
 	}
 	return out, nil
+}
+
+var serveMainTemplate = gotmpl.Parse("serve_main.go.txt", serveMainTmpl)
+
+// serveMainData are the template's fields.
+type serveMainData struct {
+	Header, Import, Serve, Package, Name, Source string
 }
 
 // modelDeclRe finds the model declaration in a model file's text, its
@@ -121,10 +125,14 @@ func importPath(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if rel == "." {
-		return modPath, nil
+	imp := modPath
+	if rel != "." {
+		imp += "/" + filepath.ToSlash(rel)
 	}
-	return modPath + "/" + filepath.ToSlash(rel), nil
+	if err := module.CheckImportPath(imp); err != nil {
+		return "", fmt.Errorf("%s would have the import path %q (module %s of %s), which Go does not accept: %v", dir, imp, modPath, filepath.Join(modDir, "go.mod"), err)
+	}
+	return imp, nil
 }
 
 // serverFiles are the files --server adds to a package compiled into dir
