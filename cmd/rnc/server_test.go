@@ -202,6 +202,28 @@ func TestCompileServer(t *testing.T) {
 	goBuild(t, tmp, env, "-o", filepath.Join(tmp, "srv"), "./gen/tinyv2/cmd/serve")
 	goBuild(t, tmp, env, "-o", filepath.Join(tmp, "pred"), "./predict")
 
+	// Refused at start: no weights, a weight file that is not one, the
+	// gRPC transport this build lacks, a bad flag value.
+	bad := filepath.Join(tmp, "bad.safetensors")
+	os.WriteFile(bad, []byte("not a weight file"), 0o644)
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "-weights (or $RNC_WEIGHTS) is required"},
+		{[]string{"-weights", bad, "-addr", "127.0.0.1:0"}, bad},
+		{[]string{"-weights", weights, "-grpc-addr", ":0"}, "built without the gRPC transport"},
+		{[]string{"-weights", weights, "-queue", "-1"}, "Queue -1"},
+		{[]string{"-weights", weights, "-log-level", "loud"}, `-log-level "loud"`},
+	} {
+		cmd := exec.Command(filepath.Join(tmp, "srv"), c.args...)
+		cmd.Env = append(os.Environ(), "RNC_WEIGHTS=")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.msg) {
+			t.Errorf("serve %q: %v, output %s; want an error naming %q", c.args, err, out, c.msg)
+		}
+	}
+
 	// The inputs and the library's outputs.
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := make([]float32, 32*32*3)
