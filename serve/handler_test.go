@@ -488,3 +488,41 @@ func TestHandlerWithBatcher(t *testing.T) {
 		t.Errorf("log lines by level and status: %s\n%s", got, logs.String())
 	}
 }
+
+// FuzzInferBinary: no body with the binary extension's header, FP32 or
+// BYTES, panics the handler or gets a status outside 200, 400 and 413.
+func FuzzInferBinary(f *testing.F) {
+	one := le32(flat(images(1)))
+	pngb := hugePNG(2, 2)
+	for _, c := range []struct {
+		hdr string
+		bin []byte
+	}{
+		{`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"parameters":{"binary_data_size":48}}]}`, one},
+		{`{"parameters":{"binary_data_output":true},"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"parameters":{"binary_data_size":48}}]}`, one},
+		{`{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":29}}]}`, append([]byte{25, 0, 0, 0}, pngb...)},
+		{`{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["iVBORw0KGgo="]}]}`, nil},
+	} {
+		f.Add(len(c.hdr), append([]byte(c.hdr), c.bin...))
+	}
+	cfg := testConfig()
+	cfg.MaxBodyBytes = 4096
+	cfg.MaxImagePixels = 1 << 12
+	cfg.Preprocess = testPreprocess
+	h := Handler(&fakeModel{per: tH * tW * tC, classes: tClasses}, cfg)
+	f.Fuzz(func(t *testing.T, hl int, body []byte) {
+		req := httptest.NewRequest("POST", "/v2/models/tiny/infer", bytes.NewReader(body))
+		req.Header.Set(HeaderLength, strconv.Itoa(hl))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 413:
+		case 500:
+			if !strings.Contains(rec.Body.String(), "JSON cannot carry it") {
+				t.Fatalf("500: %s", rec.Body)
+			}
+		default:
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
+}
