@@ -410,9 +410,9 @@ func TestHandlerWithBatcher(t *testing.T) {
 	<-f.entered
 	queued := send(2)
 	waitQueued(t, b, 1)
-	code, _, rb := post(t, url, []byte(body(3)), -1)
-	if code != 503 || !strings.Contains(string(rb), "overloaded") {
-		t.Errorf("beyond the queue: %d %s", code, rb)
+	code, hdr, rb := post(t, url, []byte(body(3)), -1)
+	if code != 503 || !strings.Contains(string(rb), "overloaded") || hdr.Get("Retry-After") != "1" {
+		t.Errorf("beyond the queue: %d %v %s", code, hdr, rb)
 	}
 	timeout.Store(int64(50 * time.Millisecond))
 	code, _, rb = post(t, url, []byte(body(4)), -1)

@@ -48,7 +48,7 @@
 //     asks for a status other than 200; Kubernetes probes take any status
 //     from 400 up as not ready).
 //   - A full queue (ErrOverloaded) and a closing server (ErrClosed) are 503
-//     at once; a request whose context's deadline passes before it runs is
+//     at once, with Retry-After: 1; a request whose context's deadline passes before it runs is
 //     504; a client that went away is counted and logged as 499 and gets
 //     no body; a Predict that fails or panics is a 500 for the requests of
 //     its batch only.
@@ -540,9 +540,12 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
 	}
 	dst := make([]float32, n*h.cfg.Classes)
 	if e := h.run(r, dst, src, n); e != nil {
-		if e.status == statusClientClosed {
+		switch e.status {
+		case statusClientClosed:
 			w.WriteHeader(e.status) // the client is gone: no body for nobody
 			return nil
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "1")
 		}
 		return e
 	}
