@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
@@ -126,7 +127,7 @@ func NewBatcher(m Model, cfg Config, opts BatchOptions) (*Batcher, error) {
 	}
 	per := int64(cfg.InputH) * int64(cfg.InputW) * int64(cfg.InputC)
 	bufBatch := max(opts.MaxBatch, cfg.MaxBatch)
-	const maxBufFloats = 1 << 32 // 16 GiB of input per worker: a mistake, not a server
+	const maxBufFloats = min(1<<32, math.MaxInt/8) // 16 GiB of input per worker (less on 32 bits): a mistake, not a server
 	if int64(bufBatch)*per > maxBufFloats || int64(bufBatch)*int64(cfg.Classes) > maxBufFloats {
 		return nil, fmt.Errorf("serve: batch options: %d images of %d×%d×%d per batch need more than %d floats per buffer", bufBatch, cfg.InputH, cfg.InputW, cfg.InputC, int64(maxBufFloats))
 	}
