@@ -526,3 +526,47 @@ func FuzzInferBinary(f *testing.F) {
 		}
 	})
 }
+
+type panicModel struct{}
+
+func (panicModel) Predict(dst, src []float32) error { panic("kernel bug") }
+
+// A Predict that panics under Direct is a 500 too; a request whose client
+// went away while it was queued is counted as 499 and gets no body.
+func TestHandlerPanicAndClientGone(t *testing.T) {
+	h := Handler(panicModel{}, testConfig())
+	body := inferBody(t, "", 1, flat(images(1)))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/models/tiny/infer", strings.NewReader(body)))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `predict panicked: kernel bug`) {
+		t.Errorf("a panicking Predict under Direct: %d %s", rec.Code, rec.Body)
+	}
+
+	f := newID(true)
+	b := newBatcher(t, f, BatchOptions{MaxBatch: 1, Queue: 4})
+	metrics := NewMetrics()
+	h = NewHandler(f, testConfig(), HandlerOptions{Inferer: b, Metrics: metrics})
+	busy := start(context.Background(), b, img(1, 1))
+	<-f.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v2/models/tiny/infer", strings.NewReader(inferBody(t, "", 1, flat(images(1))))).WithContext(ctx)
+		h.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	waitQueued(t, b, 1)
+	cancel()
+	rec = <-done
+	if rec.Code != statusClientClosed || rec.Body.Len() != 0 {
+		t.Errorf("client gone: %d %q", rec.Code, rec.Body)
+	}
+	f.gate <- struct{}{}
+	checkResult(t, "busy", <-busy, img(1, 1))
+	rec = httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `rnc_requests_total{code="499",model="tiny"} 1`) {
+		t.Errorf("metrics:\n%s", rec.Body)
+	}
+}
