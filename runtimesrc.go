@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,7 +20,7 @@ const Module = "github.com/rnc-dev/rnc"
 // The runtime's packages, tests included (RuntimeCopy leaves them out):
 // every package the generated code and runtime/npy need.
 //
-//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/pytorch/*.go runtime/internal/lookup3/*.go internal/fileio/*.go
+//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/pytorch/*.go runtime/internal/lookup3/*.go internal/fileio/*.go serve/*.go
 var source embed.FS
 
 // GoSum is rnc's go.sum: the checksums of the copy's dependencies (Deps),
@@ -45,9 +46,14 @@ func ModuleSum(mod, v string) []byte {
 	return out
 }
 
-// isDep reports whether imp is a package of one of Deps.
-func isDep(imp string) bool {
-	for _, d := range Deps {
+// ServeDeps are the modules a copy of package serve (ServeCopy) imports
+// besides Deps: Prometheus's client library. Building it needs the
+// modules that one requires too; GoSum holds their checksums.
+var ServeDeps = []string{"github.com/prometheus/client_golang"}
+
+// isDep reports whether imp is a package of one of deps.
+func isDep(imp string, deps []string) bool {
+	for _, d := range deps {
 		if imp == d || strings.HasPrefix(imp, d+"/") {
 			return true
 		}
@@ -126,12 +132,59 @@ func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
 	return files, nil
 }
 
+// ServeCopyDir is the directory of the copy of package serve, relative
+// to the copy of the runtime; ServeImport gives its import path.
+const ServeCopyDir = "serve"
+
+// ServeImport is the import path of the copy of package serve beside a
+// copy of the runtime at runtimePath.
+func ServeImport(runtimePath string) string { return runtimePath + "/" + ServeCopyDir }
+
+// ServeCopy returns the Go files of a copy of rnc's package serve (the
+// Open Inference Protocol server a generated cmd/serve runs) for a copy
+// of the runtime at runtimePath, keyed as RuntimeCopy's ("serve/serve.go"),
+// with the same header and copy line; its imports of the runtime are
+// rewritten to the copy's. It may import the standard library, Deps and
+// ServeDeps.
+func ServeCopy(runtimePath, header string) (map[string][]byte, error) {
+	ents, err := source.ReadDir("serve")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		from := "serve/" + name
+		src, err := source.ReadFile(from)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
+		b.Write(src)
+		out, err := rewriteImports(from, b.Bytes(), runtimePath, append(slices.Clone(Deps), ServeDeps...))
+		if err != nil {
+			return nil, err
+		}
+		files[path.Join(ServeCopyDir, name)] = out
+	}
+	return files, nil
+}
+
 // RewriteImports rewrites the imports of rnc's runtime packages in the Go
 // source src (named name in errors) to their copies in a copy of the
 // runtime at runtimePath (CopiedImport) and gofmts the result. Only import
 // paths change. An import of another rnc package, or of a module other
 // than those in Deps, is an error naming it.
 func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error) {
+	return rewriteImports(name, src, runtimePath, Deps)
+}
+
+// rewriteImports is RewriteImports for a file that may import deps.
+func rewriteImports(name string, src []byte, runtimePath string, deps []string) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
 	if err != nil {
@@ -155,10 +208,10 @@ func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error)
 				return nil, fmt.Errorf("%s imports %s, which is not part of the copy of rnc's runtime", name, imp)
 			}
 			edits = append(edits, edit{fset.Position(s.Path.Pos()).Offset, fset.Position(s.Path.End()).Offset, strconv.Quote(to)})
-		case !strings.Contains(first, "."), isDep(imp):
+		case !strings.Contains(first, "."), isDep(imp, deps):
 			// The standard library, and the copy's dependencies.
 		default:
-			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and %s", name, imp, strings.Join(Deps, ", "))
+			return nil, fmt.Errorf("%s imports %s: a copy of rnc's runtime may import only the standard library and %s", name, imp, strings.Join(deps, ", "))
 		}
 	}
 	var b bytes.Buffer

@@ -3,6 +3,7 @@ package serve
 import (
 	"fmt"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 
 	"github.com/rnc-dev/rnc/runtime"
@@ -25,7 +26,7 @@ func TestServeRuntimeModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{Name: "copy", InputH: 1, InputW: 1, InputC: 3, Classes: 3}); cfg != want {
+	if want := (Config{Name: "copy", InputH: 1, InputW: 1, InputC: 3, Classes: 3}); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("FromProgram: %+v, want %+v", cfg, want)
 	}
 	srv := httptest.NewServer(Handler(m, cfg))

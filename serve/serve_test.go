@@ -189,8 +189,8 @@ func TestHealthAndMetadata(t *testing.T) {
 		{"/v2/health/ready", `map[ready:true]`},
 		{"/v2/models/tiny/ready", `map[ready:true]`},
 		{"/v2/models/tiny/versions/7/ready", `map[ready:true]`},
-		{"/v2", `map[extensions:[] name:rnc version:0.1.0]`},
-		{"/v2/", `map[extensions:[] name:rnc version:0.1.0]`},
+		{"/v2", `map[extensions:[binary_tensor_data] name:rnc version:0.1.0]`},
+		{"/v2/", `map[extensions:[binary_tensor_data] name:rnc version:0.1.0]`},
 	} {
 		code, m := do(t, "GET", srv.URL+c.path, "")
 		if code != 200 || fmt.Sprint(m) != c.want {
@@ -383,9 +383,6 @@ func TestInferErrors(t *testing.T) {
 		{"too few", "/v2/models/tiny/infer", req("input", "FP32", "[2,2,3,2]", one), 400, "flat data has 12 numbers: the shape needs 24"},
 		{"data cannot hold", "/v2/models/tiny/infer", req("input", "FP32", "[4,2,3,2]", one), 400, "shape [4 2 3 2] has 48 elements; its"},
 		{"too many", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", long), 400, "flat data has more than 12 numbers: the shape needs 12"},
-		{"binary output", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"data":` + one + `}],"outputs":[{"name":"output","parameters":{"binary_data":true}}]}`, 400, `output "output": parameter binary_data: the binary tensor data extension is not supported: send JSON data`},
-		{"binary outputs", "/v2/models/tiny/infer", `{"parameters":{"binary_data_output":true},"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"data":` + one + `}]}`, 400, `parameter binary_data_output: the binary tensor data extension is not supported`},
-		{"binary input", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2],"parameters":{"binary_data_size":48}}]}`, 400, `input "input": no data (the binary tensor data extension is not supported: send JSON data)`},
 		{"parameters not an object", "/v2/models/tiny/infer", `{"parameters":3,"inputs":[]}`, 400, `malformed request JSON: json: cannot unmarshal number into Go struct field inferRequest.parameters`},
 		{"no data", "/v2/models/tiny/infer", `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,2,3,2]}]}`, 400, "no data"},
 		{"data not array", "/v2/models/tiny/infer", req("input", "FP32", "[1,2,3,2]", `{"a":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}`), 400, "not a JSON array"},

@@ -20,7 +20,7 @@ import (
 var compileCmd = &command{
 	name:  "compile",
 	short: "compile a model into a Go package",
-	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--precision f32|int8] [--runtime auto|copy|import] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
+	args:  "MODEL.rn -o DIR [--pkg NAME] [--target auto|avx512|avx2|generic] [--precision f32|int8] [--runtime auto|copy|import] [--server] [--set name=value]... [--dump-after PASS|all --dump-dir DIR]",
 	summary: `Compile a model into a Go package in DIR: the plan of every target compiled in, amd64
 assembly kernels generated with avo, and a portable Go fallback. The package picks the best
 target the CPU supports at load time. --target auto compiles avx512, avx2 and generic.
@@ -31,6 +31,12 @@ of DIR in the module of the nearest go.mod above it (run go mod init first), whi
 golang.org/x/sys and github.com/nlpodyssey/gopickle (go mod tidy). --runtime copy copies inside
 rnc too; --runtime import imports github.com/rnc-dev/rnc/runtime (as auto does inside rnc), for
 a module that requires rnc.
+
+--server also writes DIR/cmd/serve/main.go: a program serving the model over the Open Inference
+Protocol (KServe v2 REST) with rnc's package serve (go build ./DIR/cmd/serve; -help lists its
+flags; docs/serving.md). With a copy of the runtime, package serve is copied too, to
+DIR/runtime/serve, and the module then also needs github.com/prometheus/client_golang (go mod
+tidy). A compile without --server removes a cmd/serve/main.go and a copied serve it wrote.
 
 compile writes only files it generated: an existing file in DIR is replaced only if its first
 line is rnc's "` + codegen.Header + `" (a symbolic link, a read-only file or any
@@ -47,6 +53,7 @@ an existing file of such a name is replaced only if it starts with that line too
 		pkg := fs.String("pkg", "", "package name (default: the output directory's base name)")
 		dumpAfter := fs.String("dump-after", "", "write the IR after this pass (or all) of each target's pipeline to --dump-dir, as NN-TARGET-PASS.ir")
 		dumpDir := fs.String("dump-dir", "", "directory for --dump-after files (default: the output directory)")
+		server := fs.Bool("server", false, "also write DIR/cmd/serve/main.go, an Open Inference Protocol server of the model")
 		rtMode := fs.String("runtime", "auto", "auto, copy or import: copy rnc's runtime into DIR/runtime (auto: outside the rnc module), or import github.com/rnc-dev/rnc/runtime")
 		return func(args []string) error {
 			path, err := oneArg(args, "model file")
@@ -93,9 +100,27 @@ an existing file of such a name is replaced only if it starts with that line too
 					return fmt.Errorf("compile: copying rnc's runtime: %w", err)
 				}
 			}
+			var serverMain []byte
+			if *server {
+				var sv map[string][]byte
+				if serverMain, sv, err = serverFiles(*out, name, path, opt.Runtime); err != nil {
+					return fmt.Errorf("compile --server: %w", err)
+				}
+				for k, v := range sv {
+					rt[k] = v
+				}
+			}
 			files, stale, err := packageFiles(*out, res, rt)
 			if err != nil {
 				return err
+			}
+			mainPath := filepath.Join(*out, serveMainDir, "main.go")
+			if serverMain != nil {
+				files = append(files, outFile{path: mainPath, data: serverMain, header: codegen.Header, base: *out})
+			} else if ours, err := ownedBy(mainPath, codegen.Header); err != nil {
+				return err
+			} else if ours {
+				stale = append(stale, mainPath)
 			}
 			if d != nil {
 				files = append(files, d.files...)
@@ -104,11 +129,18 @@ an existing file of such a name is replaced only if it starts with that line too
 				return fmt.Errorf("compile: %w", err)
 			}
 			removeEmptyDirs(filepath.Join(*out, runtimeDir), stale)
+			removeEmptyDirs(filepath.Join(*out, "cmd"), stale)
 			fmt.Fprintf(stdout, "wrote package %s to %s: %d files, %d assembly kernels, targets %s\n",
 				name, *out, len(res.Files), res.Kernels, strings.Join(res.Targets, ", "))
 			if rt != nil {
 				fmt.Fprintf(stdout, "wrote a copy of rnc's runtime to %s: %d files, imported as %s; it needs golang.org/x/sys and github.com/nlpodyssey/gopickle: run go mod tidy in the module\n",
 					filepath.Join(*out, runtimeDir), len(rt), opt.Runtime)
+			}
+			if serverMain != nil {
+				fmt.Fprintf(stdout, "wrote the server's main package to %s\n", filepath.Dir(mainPath))
+				if rt != nil {
+					fmt.Fprintf(stdout, "package serve is copied to %s; the module needs github.com/prometheus/client_golang too: run go mod tidy\n", filepath.Join(*out, runtimeDir, rncsrc.ServeCopyDir))
+				}
 			}
 			for _, p := range stale {
 				fmt.Fprintf(stdout, "removed %s, left over from an earlier compile\n", p)

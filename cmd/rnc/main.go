@@ -55,7 +55,7 @@ func runCleanups() {
 
 func init() {
 	commands = []*command{
-		demoCmd, compileCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, quantizeCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd, reportCmd,
+		demoCmd, compileCmd, serveCmd, benchCmd, peakCmd, summaryCmd, irCmd, runCmd, quantizeCmd, weightsInitCmd, weightsImportCmd, weightsLsCmd, grammarCmd, reportCmd,
 	}
 }
 
@@ -66,6 +66,10 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	go func() {
 		s := <-sig
+		for f := forwardSignal.Load(); f != nil; f = forwardSignal.Load() {
+			(*f)(s) // rnc serve: its server shuts down, then rnc returns
+			s = <-sig
+		}
 		runCleanups()
 		if s == os.Interrupt {
 			os.Exit(130)

@@ -1,0 +1,96 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"image"
+	_ "image/jpeg" // BYTES inputs: JPEG
+	_ "image/png"  // and PNG
+	"net/http"
+	"strconv"
+)
+
+// images reads a BYTES input of n encoded JPEG or PNG images, shape [n]:
+// in JSON an array of n base64 strings, in binary data n elements of a
+// 4-byte little-endian length and the bytes. Each image's header is
+// checked against MaxImagePixels before it is decoded; then
+// Config.Preprocess makes it the model's input.
+func (h *handler) images(in *inputTensor, data []byte, isBin bool) ([]float32, int, *httpError) {
+	if h.cfg.Preprocess == nil {
+		return nil, 0, errorf(http.StatusBadRequest, "input %q: datatype BYTES: model %q takes no encoded images (it declares no preprocessing convention, or the server was started without one): send FP32 tensors", in.Name, h.cfg.Name)
+	}
+	if len(in.Shape) != 1 {
+		return nil, 0, errorf(http.StatusBadRequest, "input %q: datatype BYTES: shape has %d dimensions: want [n], one encoded image per element", in.Name, len(in.Shape))
+	}
+	n, err := strconv.ParseInt(string(in.Shape[0]), 10, 64)
+	if err != nil || n < 1 {
+		return nil, 0, errorf(http.StatusBadRequest, "input %q: shape [%s]: want [n], n from 1 to %d images", in.Name, in.Shape[0], h.cfg.MaxBatch)
+	}
+	if n > int64(h.cfg.MaxBatch) {
+		return nil, 0, errorf(http.StatusBadRequest, "input %q: %d images: at most %d per request", in.Name, n, h.cfg.MaxBatch)
+	}
+	var elems [][]byte
+	if isBin {
+		for k := int64(0); len(data) > 0; k++ {
+			if len(data) < 4 {
+				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data: element %d: %d bytes left, too few for its 4-byte length", in.Name, k, len(data))
+			}
+			l := binary.LittleEndian.Uint32(data)
+			if uint64(l) > uint64(len(data)-4) {
+				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data: element %d has length %d, but only %d bytes follow", in.Name, k, l, len(data)-4)
+			}
+			if k == n {
+				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data holds more than the shape's %d elements", in.Name, n)
+			}
+			elems = append(elems, data[4:4+l])
+			data = data[4+l:]
+		}
+	} else {
+		var strs []string
+		if err := json.Unmarshal(data, &strs); err != nil {
+			return nil, 0, errorf(http.StatusBadRequest, "input %q: datatype BYTES: data must be an array of base64 strings, one encoded image each: %v", in.Name, err)
+		}
+		for k, s := range strs {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, 0, errorf(http.StatusBadRequest, "input %q: element %d is not base64 (standard alphabet, padded): %v", in.Name, k, err)
+			}
+			elems = append(elems, b)
+		}
+	}
+	if int64(len(elems)) != n {
+		return nil, 0, errorf(http.StatusBadRequest, "input %q: shape [%d], but the data holds %d elements", in.Name, n, len(elems))
+	}
+	per := h.cfg.InputH * h.cfg.InputW * h.cfg.InputC
+	src := make([]float32, int(n)*per)
+	for k, b := range elems {
+		if e := h.image(in.Name, k, b, src[k*per:(k+1)*per]); e != nil {
+			return nil, 0, e
+		}
+	}
+	return src, int(n), nil
+}
+
+// image decodes one encoded image into dst.
+func (h *handler) image(input string, k int, b []byte, dst []float32) *httpError {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "input %q: element %d (%d bytes) is not a JPEG or PNG image: %v", input, k, len(b), err)
+	}
+	if format != "jpeg" && format != "png" {
+		return errorf(http.StatusBadRequest, "input %q: element %d is a %s image: want JPEG or PNG", input, k, format)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); cfg.Width < 1 || cfg.Height < 1 || px > h.cfg.MaxImagePixels {
+		return errorf(http.StatusBadRequest, "input %q: element %d: a %d×%d %s image: at most %d pixels", input, k, cfg.Width, cfg.Height, format, h.cfg.MaxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "input %q: element %d: decoding the %s image: %v", input, k, format, err)
+	}
+	if err := h.cfg.Preprocess(dst, img); err != nil {
+		return errorf(http.StatusBadRequest, "input %q: element %d: preprocessing: %v", input, k, err)
+	}
+	return nil
+}
