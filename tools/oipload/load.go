@@ -29,6 +29,7 @@ type Options struct {
 	Distinct    int           // distinct request bodies, cycled (0: 2·Concurrency, at most Requests)
 	Seed        uint64        // seeds the inputs
 	Timeout     time.Duration // one request's time limit
+	Wait        time.Duration // how long to wait for GET /v2/health/ready to answer 200 first (0: do not)
 	Check       bool          // verify every accepted answer
 	Reference   *Reference    // expected outputs for Check; nil: fetched first at concurrency 1
 	Client      *http.Client  // nil: a client for Concurrency connections
@@ -65,6 +66,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("-distinct %d: want 0 (the default) to %d", o.Distinct, maxDistinct)
 	case o.Timeout <= 0:
 		return fmt.Errorf("-timeout %v: want more than 0", o.Timeout)
+	case o.Wait < 0:
+		return fmt.Errorf("-wait %v: want at least 0", o.Wait)
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
@@ -321,6 +324,11 @@ func Run(ctx context.Context, o Options) (*Report, *Reference, error) {
 		}}
 	}
 	base := trimSlash(o.URL)
+	if o.Wait > 0 {
+		if err := waitReady(ctx, c, base, o.Wait); err != nil {
+			return nil, nil, err
+		}
+	}
 	mctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	m, err := metadata(mctx, c, base, o.Model)
 	cancel()
@@ -361,6 +369,36 @@ func Run(ctx context.Context, o Options) (*Report, *Reference, error) {
 	}
 	rep := load(ctx, c, u, m, bodies, ref, o)
 	return rep, ref, nil
+}
+
+// waitReady polls GET /v2/health/ready every 50 ms until it answers 200,
+// for at most wait.
+func waitReady(ctx context.Context, c *http.Client, base string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	last := errors.New("no answer")
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/health/ready", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxMetadata))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = errors.New(resp.Status)
+		} else if ctx.Err() == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("-wait: %s/v2/health/ready did not answer 200 within %v (last: %v)", base, wait, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func trimSlash(s string) string {

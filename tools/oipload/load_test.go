@@ -391,3 +391,31 @@ func TestCommand(t *testing.T) {
 		t.Errorf("-reference with another seed: exit %d, %s", code, errOut.String())
 	}
 }
+
+// -wait polls the ready endpoint until the server is ready, and gives up
+// with an error after the time given.
+func TestWaitReady(t *testing.T) {
+	var polls atomic.Int64
+	starting := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/health/ready" && polls.Add(1) <= 3 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	srv := server(t, &fake{}, starting)
+	o := opts(srv.URL)
+	o.Requests, o.Wait = 2, time.Minute
+	rep, _, err := Run(context.Background(), o)
+	if err != nil || rep.OK != 2 || polls.Load() != 4 {
+		t.Errorf("a server ready at the 4th poll: %+v, %v, %d polls", rep, err, polls.Load())
+	}
+	srv = server(t, nil, nil) // never ready
+	o = opts(srv.URL)
+	o.Requests, o.Wait = 2, 200*time.Millisecond
+	if _, _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "did not answer 200 within 200ms (last: 503 Service Unavailable)") {
+		t.Errorf("a server never ready: %v", err)
+	}
+}

@@ -2,7 +2,8 @@
 //
 //	go run ./tools/oipload -url http://127.0.0.1:8080 -model resnet50v2 -concurrency 8 -requests 400 -check -pid $PID
 //
-// It reads the model's input shape from GET /v2/models/{name}, builds
+// With -wait D it first polls GET /v2/health/ready until the server is
+// ready, for at most D. It reads the model's input shape from GET /v2/models/{name}, builds
 // -distinct request bodies of -images images each (deterministic values
 // k/128 − 1 drawn from -seed, a different image for every image index),
 // and sends them in turn, each with its own "id", from -concurrency
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Distinct, "distinct", 0, "distinct request bodies, cycled (0: 2×concurrency, at most -requests)")
 	seed := fs.Uint64("seed", 1, "seeds the input images")
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "one request's time limit")
+	fs.DurationVar(&o.Wait, "wait", 0, "first wait up to this long for GET /v2/health/ready to answer 200 (a server starting)")
 	fs.BoolVar(&o.Check, "check", false, "verify that every OK answer is its own images' expected output")
 	refPath := fs.String("reference", "", "with -check: a file of expected outputs (what -save-reference writes) instead of fetching them")
 	savePath := fs.String("save-reference", "", "with -check: write the expected outputs used to this new file")
