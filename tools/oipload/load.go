@@ -44,6 +44,9 @@ const (
 	// inference response (beyond: an error, not an allocation).
 	maxMetadata = 1 << 20
 	maxResponse = 256 << 20
+	// maxEncoded bounds the request bodies and expected outputs a run
+	// holds in memory.
+	maxEncoded = 2 << 30
 )
 
 func (o *Options) validate() error {
@@ -342,6 +345,11 @@ func Run(ctx context.Context, o Options) (*Report, *Reference, error) {
 		return nil, nil, fmt.Errorf("-images %d × %d outputs per image: over 2^28 outputs per request", o.Images, m.classes)
 	}
 	nd := o.distinct()
+	// Each value takes at most 11 bytes of JSON ("-0.9921875,"); the
+	// reference holds a float32 per output.
+	if est := int64(nd) * int64(o.Images) * (int64(m.per)*11 + int64(m.classes)*4); est > maxEncoded {
+		return nil, nil, fmt.Errorf("-distinct %d × -images %d of %d elements (and %d outputs) each: about %d MiB of request bodies and expected outputs, over the limit of %d MiB: lower -distinct or -images", nd, o.Images, m.per, m.classes, est>>20, maxEncoded>>20)
+	}
 	bodies := make([][]byte, nd)
 	for d := range bodies {
 		bodies[d] = encodeBody(m, o.Seed, d*o.Images, o.Images)

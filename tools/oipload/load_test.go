@@ -419,3 +419,19 @@ func TestWaitReady(t *testing.T) {
 		t.Errorf("a server never ready: %v", err)
 	}
 }
+
+// A run whose request bodies would not fit the memory bound is refused
+// before anything is encoded, naming the flags to lower.
+func TestTooMuchToEncode(t *testing.T) {
+	var n atomic.Int64
+	srv := server(t, &fake{}, overloaded(&n))
+	o := opts(srv.URL)
+	o.Requests, o.Images, o.Distinct = 1, maxImages, maxDistinct // 2^32 images of 12 values
+	_, _, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "over the limit of 2048 MiB: lower -distinct or -images") {
+		t.Errorf("error %v", err)
+	}
+	if n.Load() != 0 {
+		t.Errorf("%d inference requests sent", n.Load())
+	}
+}
