@@ -357,9 +357,15 @@ func Run(ctx context.Context, o Options) (*Report, *Reference, error) {
 	u := base + "/v2/models/" + url.PathEscape(o.Model) + "/infer"
 	ref := o.Reference
 	if o.Check && ref == nil {
+		fctx := ctx // the fetch is bounded by -duration too
+		if o.Duration > 0 {
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithTimeout(ctx, o.Duration)
+			defer cancel()
+		}
 		ref = &Reference{Model: o.Model, Shape: m.shape, Seed: o.Seed, Outputs: make([][]float32, nd*o.Images)}
 		for d, b := range bodies {
-			rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			rctx, cancel := context.WithTimeout(fctx, o.Timeout)
 			r := infer(rctx, c, u, m, d, o.Images, b)
 			cancel()
 			if r.err != nil {

@@ -3,8 +3,8 @@
 //	go run ./tools/oipload -url http://127.0.0.1:8080 -model resnet50v2 -concurrency 8 -requests 400 -check -pid $PID
 //
 // With -wait D it first polls GET /v2/health/ready until the server is
-// ready, for at most D. It reads the model's input shape from GET /v2/models/{name}, builds
-// -distinct request bodies of -images images each (deterministic values
+// ready, for at most D. It reads the model's input shape from
+// GET /v2/models/{name}, builds -distinct request bodies of -images images each (deterministic values
 // k/128 − 1 drawn from -seed, a different image for every image index),
 // and sends them in turn, each with its own "id", from -concurrency
 // workers: never more than -requests requests and never for longer than
@@ -18,7 +18,8 @@
 // error. With -check, every OK answer is compared bit for bit with the
 // expected output of its own images: those of a -reference file, or,
 // without one, the answers to each distinct body fetched first, one at a
-// time (-save-reference writes them). A wrong answer is a mismatch; one
+// time, before the load phase and outside its counts, in at most another
+// -duration (-save-reference writes them). A wrong answer is a mismatch; one
 // equal to another image's expected output is reported as mixed up.
 //
 // It prints one summary line (key=value) and, with -json PATH ("-" for
@@ -66,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "the server's base URL")
 	fs.StringVar(&o.Model, "model", "", "the served model's name (required)")
 	fs.IntVar(&o.Concurrency, "concurrency", 1, "requests in flight at once, 1–64")
-	fs.IntVar(&o.Requests, "requests", 0, "requests to send at most (0: as many as -duration allows)")
+	fs.IntVar(&o.Requests, "requests", 0, "requests the load phase sends at most (0: as many as -duration allows; -check's reference requests, one per distinct body, come before and are not counted)")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long the load phase may run at most (0: until -requests are answered)")
 	fs.IntVar(&o.Images, "images", 1, "images per request")
 	fs.IntVar(&o.Distinct, "distinct", 0, "distinct request bodies, cycled (0: 2×concurrency, at most -requests)")
