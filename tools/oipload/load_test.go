@@ -435,3 +435,31 @@ func TestTooMuchToEncode(t *testing.T) {
 		t.Errorf("%d inference requests sent", n.Load())
 	}
 }
+
+// -check's reference fetch is bounded by -duration as the load phase is.
+func TestReferenceFetchBounded(t *testing.T) {
+	var polls atomic.Int64
+	slow := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/infer") {
+				polls.Add(1)
+				// Read the body: the server notices the client gone
+				// (and ends r's context) only after it.
+				io.Copy(io.Discard, r.Body)
+				<-r.Context().Done()
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	srv := server(t, &fake{}, slow)
+	o := opts(srv.URL)
+	o.Duration, o.Check, o.Timeout = 200*time.Millisecond, true, time.Hour
+	_, _, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "fetching the expected outputs at concurrency 1") || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Errorf("error %v", err)
+	}
+	if polls.Load() != 1 {
+		t.Errorf("%d requests sent, want 1", polls.Load())
+	}
+}
