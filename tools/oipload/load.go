@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ type Options struct {
 	Timeout     time.Duration // one request's time limit
 	Wait        time.Duration // how long to wait for GET /v2/health/ready to answer 200 first (0: do not)
 	Check       bool          // verify every accepted answer
+	Binary      bool          // send the input and ask for the output with the binary tensor data extension
 	Reference   *Reference    // expected outputs for Check; nil: fetched first at concurrency 1
 	Client      *http.Client  // nil: a client for Concurrency connections
 }
@@ -99,6 +102,7 @@ type Report struct {
 	Model       string `json:"model"`
 	Concurrency int    `json:"concurrency"`
 	Images      int    `json:"images_per_request"`
+	Encoding    string `json:"encoding"`   // json, or binary (the binary tensor data extension)
 	Sent        int    `json:"sent"`       // requests started
 	OK          int    `json:"ok"`         // 200 with a well-formed answer
 	Overloaded  int    `json:"overloaded"` // 503
@@ -218,11 +222,17 @@ func Image(seed uint64, i, per int) []float32 {
 	return x
 }
 
-// encodeBody writes the request body for images [first, first+n) after
-// its id: `,"inputs":[…]}`.
-func encodeBody(m *meta, seed uint64, first, n int) []byte {
+// body is one distinct request after its id: JSON (`,"inputs":[…]}`) and,
+// with the binary tensor data extension, the input's bytes after it.
+type body struct {
+	json, raw []byte
+}
+
+// encodeBody makes the request body for images [first, first+n): JSON
+// data, or with binary the input as little-endian float32 bytes after a
+// JSON header that asks for the output in binary too.
+func encodeBody(m *meta, seed uint64, first, n int, binary bool) body {
 	var b bytes.Buffer
-	b.Grow(64 + n*m.per*10)
 	b.WriteString(`,"inputs":[{"name":`)
 	name, _ := json.Marshal(m.input)
 	b.Write(name)
@@ -232,6 +242,20 @@ func encodeBody(m *meta, seed uint64, first, n int) []byte {
 		b.WriteByte(',')
 		b.WriteString(strconv.FormatInt(d, 10))
 	}
+	if binary {
+		raw := make([]byte, 0, 4*n*m.per)
+		for i := range n {
+			for _, v := range Image(seed, first+i, m.per) {
+				raw = le.AppendUint32(raw, math.Float32bits(v))
+			}
+		}
+		fmt.Fprintf(&b, `],"parameters":{"binary_data_size":%d}}],"outputs":[{"name":`, len(raw))
+		name, _ := json.Marshal(m.output)
+		b.Write(name)
+		b.WriteString(`,"parameters":{"binary_data":true}}]}`)
+		return body{json: b.Bytes(), raw: raw}
+	}
+	b.Grow(n*m.per*10 + 16)
 	b.WriteString(`],"data":[`)
 	var num []byte
 	for i := range n {
@@ -244,17 +268,26 @@ func encodeBody(m *meta, seed uint64, first, n int) []byte {
 		}
 	}
 	b.WriteString(`]}]}`)
-	return b.Bytes()
+	return body{json: b.Bytes()}
 }
+
+var le = binary.LittleEndian
+
+// headerLength is the binary tensor data extension's HTTP header: the
+// length of the JSON before the tensors' bytes.
+const headerLength = "Inference-Header-Content-Length"
 
 // answer is an inference response, decoded.
 type answer struct {
 	ID      string `json:"id"`
 	Outputs []struct {
-		Name     string    `json:"name"`
-		Datatype string    `json:"datatype"`
-		Shape    []int64   `json:"shape"`
-		Data     []float32 `json:"data"`
+		Name       string    `json:"name"`
+		Datatype   string    `json:"datatype"`
+		Shape      []int64   `json:"shape"`
+		Data       []float32 `json:"data"`
+		Parameters struct {
+			BinaryDataSize *int64 `json:"binary_data_size"`
+		} `json:"parameters"`
 	} `json:"outputs"`
 }
 
@@ -267,15 +300,21 @@ type result struct {
 }
 
 // infer sends request number idx (its id) with body b and reads the answer:
-// OK only for a 200 with the id echoed and one output of n·classes values.
-func infer(ctx context.Context, c *http.Client, u string, m *meta, idx, n int, b []byte) result {
+// OK only for a 200 with the id echoed and one output of n·classes values,
+// in JSON or in binary (the extension's answer).
+func infer(ctx context.Context, c *http.Client, u string, m *meta, idx, n int, b body) result {
 	id := `{"id":"` + strconv.Itoa(idx) + `"`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, io.MultiReader(bytes.NewReader([]byte(id)), bytes.NewReader(b)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, io.MultiReader(strings.NewReader(id), bytes.NewReader(b.json), bytes.NewReader(b.raw)))
 	if err != nil {
 		return result{err: err}
 	}
-	req.ContentLength = int64(len(id) + len(b))
-	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = int64(len(id) + len(b.json) + len(b.raw))
+	if b.raw != nil {
+		req.Header.Set(headerLength, strconv.Itoa(len(id)+len(b.json)))
+		req.Header.Set("Content-Type", "application/octet-stream")
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	t0 := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -292,22 +331,49 @@ func infer(ctx context.Context, c *http.Client, u string, m *meta, idx, n int, b
 		r.err = fmt.Errorf("request %d: %s: %s", idx, resp.Status, bytes.TrimSpace(raw))
 		return r
 	}
-	var a answer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		r.err = fmt.Errorf("request %d: malformed answer: %w", idx, err)
-		return r
+	r.data, r.err = decodeAnswer(raw, resp.Header.Get(headerLength), m, idx, n)
+	return r
+}
+
+// decodeAnswer reads an inference response: JSON, or with hdrLen (the
+// response's Inference-Header-Content-Length) JSON then binary outputs.
+func decodeAnswer(raw []byte, hdrLen string, m *meta, idx, n int) ([]float32, error) {
+	jsonPart, binPart := raw, []byte(nil)
+	if hdrLen != "" {
+		l, err := strconv.Atoi(hdrLen)
+		if err != nil || l < 0 || l > len(raw) {
+			return nil, fmt.Errorf("request %d: %s %q: want a length within the answer's %d bytes", idx, headerLength, hdrLen, len(raw))
+		}
+		jsonPart, binPart = raw[:l], raw[l:]
 	}
+	var a answer
+	if err := json.Unmarshal(jsonPart, &a); err != nil {
+		return nil, fmt.Errorf("request %d: malformed answer: %w", idx, err)
+	}
+	want := n * m.classes
 	switch {
 	case a.ID != strconv.Itoa(idx):
-		r.err = fmt.Errorf("request %d: the answer's id is %q", idx, a.ID)
+		return nil, fmt.Errorf("request %d: the answer's id is %q", idx, a.ID)
 	case len(a.Outputs) != 1 || a.Outputs[0].Name != m.output || a.Outputs[0].Datatype != "FP32":
-		r.err = fmt.Errorf("request %d: want one FP32 output %q, got %d outputs", idx, m.output, len(a.Outputs))
-	case !slices.Equal(a.Outputs[0].Shape, []int64{int64(n), int64(m.classes)}) || len(a.Outputs[0].Data) != n*m.classes:
-		r.err = fmt.Errorf("request %d: output shape %v with %d values: want [%d, %d]", idx, a.Outputs[0].Shape, len(a.Outputs[0].Data), n, m.classes)
-	default:
-		r.data = a.Outputs[0].Data
+		return nil, fmt.Errorf("request %d: want one FP32 output %q, got %d outputs", idx, m.output, len(a.Outputs))
+	case !slices.Equal(a.Outputs[0].Shape, []int64{int64(n), int64(m.classes)}):
+		return nil, fmt.Errorf("request %d: output shape %v: want [%d, %d]", idx, a.Outputs[0].Shape, n, m.classes)
 	}
-	return r
+	o := &a.Outputs[0]
+	if size := o.Parameters.BinaryDataSize; size != nil {
+		if o.Data != nil || *size != int64(4*want) || int64(len(binPart)) != *size {
+			return nil, fmt.Errorf("request %d: binary output of binary_data_size %d with %d bytes after the JSON: want %d bytes and no JSON data", idx, *size, len(binPart), 4*want)
+		}
+		data := make([]float32, want)
+		for i := range data {
+			data[i] = math.Float32frombits(le.Uint32(binPart[4*i:]))
+		}
+		return data, nil
+	}
+	if len(binPart) != 0 || len(o.Data) != want {
+		return nil, fmt.Errorf("request %d: output of %d JSON values and %d bytes after the JSON: want %d values", idx, len(o.Data), len(binPart), want)
+	}
+	return o.Data, nil
 }
 
 // Run measures: it reads the model's metadata, builds the request bodies,
@@ -350,9 +416,9 @@ func Run(ctx context.Context, o Options) (*Report, *Reference, error) {
 	if est := int64(nd) * int64(o.Images) * (int64(m.per)*11 + int64(m.classes)*4); est > maxEncoded {
 		return nil, nil, fmt.Errorf("-distinct %d × -images %d of %d elements (and %d outputs) each: about %d MiB of request bodies and expected outputs, over the limit of %d MiB: lower -distinct or -images", nd, o.Images, m.per, m.classes, est>>20, maxEncoded>>20)
 	}
-	bodies := make([][]byte, nd)
+	bodies := make([]body, nd)
 	for d := range bodies {
-		bodies[d] = encodeBody(m, o.Seed, d*o.Images, o.Images)
+		bodies[d] = encodeBody(m, o.Seed, d*o.Images, o.Images, o.Binary)
 	}
 	u := base + "/v2/models/" + url.PathEscape(o.Model) + "/infer"
 	ref := o.Reference
@@ -443,8 +509,11 @@ func (r *Reference) fits(model string, m *meta, seed uint64, images int) error {
 }
 
 // load is the measured phase.
-func load(ctx context.Context, c *http.Client, u string, m *meta, bodies [][]byte, ref *Reference, o Options) *Report {
-	rep := &Report{Model: o.Model, Concurrency: o.Concurrency, Images: o.Images}
+func load(ctx context.Context, c *http.Client, u string, m *meta, bodies []body, ref *Reference, o Options) *Report {
+	rep := &Report{Model: o.Model, Concurrency: o.Concurrency, Images: o.Images, Encoding: "json"}
+	if o.Binary {
+		rep.Encoding = "binary"
+	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -461,5 +463,119 @@ func TestReferenceFetchBounded(t *testing.T) {
 	}
 	if polls.Load() != 1 {
 		t.Errorf("%d requests sent, want 1", polls.Load())
+	}
+}
+
+// binaryExt puts the binary tensor data extension in front of a handler
+// that speaks JSON only (today's serve.Handler): a request with an
+// Inference-Header-Content-Length has its input's bytes turned into JSON
+// data, and the answer's output turned back into bytes when the request
+// asked for it. Every request it converted is counted.
+func binaryExt(converted *atomic.Int64) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hl := r.Header.Get(headerLength)
+			if hl == "" {
+				h.ServeHTTP(w, r)
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			l, err := strconv.Atoi(hl)
+			if err != nil || l > len(b) {
+				http.Error(w, `{"error":"bad header length"}`, http.StatusBadRequest)
+				return
+			}
+			var req map[string]any
+			if err := json.Unmarshal(b[:l], &req); err != nil {
+				http.Error(w, `{"error":"bad header"}`, http.StatusBadRequest)
+				return
+			}
+			in := req["inputs"].([]any)[0].(map[string]any)
+			raw := b[l:]
+			if size := in["parameters"].(map[string]any)["binary_data_size"].(float64); int(size) != len(raw) {
+				http.Error(w, `{"error":"binary_data_size"}`, http.StatusBadRequest)
+				return
+			}
+			data := make([]float32, len(raw)/4)
+			for i := range data {
+				data[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
+			}
+			delete(in, "parameters")
+			in["data"] = data
+			outBinary := req["outputs"].([]any)[0].(map[string]any)["parameters"].(map[string]any)["binary_data"] == true
+			delete(req, "outputs")
+			js, _ := json.Marshal(req)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, r.URL.Path, bytes.NewReader(js)))
+			converted.Add(1)
+			if rec.Code != http.StatusOK || !outBinary {
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+				return
+			}
+			var resp map[string]any
+			json.Unmarshal(rec.Body.Bytes(), &resp)
+			out := resp["outputs"].([]any)[0].(map[string]any)
+			var bin []byte
+			for _, v := range out["data"].([]any) {
+				bin = le.AppendUint32(bin, math.Float32bits(float32(v.(float64))))
+			}
+			delete(out, "data")
+			out["parameters"] = map[string]any{"binary_data_size": len(bin)}
+			hdr, _ := json.Marshal(resp)
+			w.Header().Set(headerLength, strconv.Itoa(len(hdr)))
+			w.Write(append(hdr, bin...))
+		})
+	}
+}
+
+// -binary sends the input as bytes and reads binary outputs: the same
+// counts and the same checked answers as JSON.
+func TestBinary(t *testing.T) {
+	var converted atomic.Int64
+	srv := server(t, &fake{}, binaryExt(&converted))
+	o := opts(srv.URL)
+	o.Requests, o.Concurrency, o.Images, o.Distinct, o.Check, o.Binary = 21, 3, 2, 5, true, true
+	rep, ref, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 21 || rep.OK != 21 || rep.Errors != 0 || rep.Checked != 21 || rep.Mismatch != 0 || rep.Encoding != "binary" {
+		t.Errorf("report %+v: want 21 binary requests OK and checked", rep)
+	}
+	if converted.Load() != 21+5 {
+		t.Errorf("%d requests came in binary, want 26", converted.Load())
+	}
+	for i, out := range ref.Outputs {
+		if want := answerOf(Image(7, i, fH*fW*fC)); !equalBits(out, want) {
+			t.Errorf("reference image %d: %v, want %v", i, out, want)
+		}
+	}
+}
+
+// Binary answers that do not add up are errors.
+func TestDecodeAnswerBinary(t *testing.T) {
+	m := &meta{output: "output", classes: 2}
+	bin := le.AppendUint32(le.AppendUint32(nil, math.Float32bits(1.5)), math.Float32bits(-2))
+	hdr := `{"id":"3","outputs":[{"name":"output","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]}`
+	raw := append([]byte(hdr), bin...)
+	if data, err := decodeAnswer(raw, strconv.Itoa(len(hdr)), m, 3, 1); err != nil || !equalBits(data, []float32{1.5, -2}) {
+		t.Errorf("decodeAnswer: %v, %v", data, err)
+	}
+	js := `{"id":"3","outputs":[{"name":"output","datatype":"FP32","shape":[1,2],"data":[1,2]}]}`
+	if data, err := decodeAnswer([]byte(js), strconv.Itoa(len(js)), m, 3, 1); err != nil || !equalBits(data, []float32{1, 2}) {
+		t.Errorf("decodeAnswer of JSON data in a binary answer: %v, %v", data, err)
+	}
+	for _, c := range []struct{ raw, hl string }{
+		{string(raw), "x"},                                 // not a length
+		{string(raw), strconv.Itoa(len(raw) + 1)},          // beyond the answer
+		{string(raw[:len(raw)-1]), strconv.Itoa(len(hdr))}, // a byte short
+		{string(raw) + "\x00", strconv.Itoa(len(hdr))},     // a byte over
+		{strings.Replace(string(raw), `"binary_data_size":8`, `"binary_data_size":4`, 1), strconv.Itoa(len(hdr))},
+		{js + "\x00", strconv.Itoa(len(js))}, // JSON data and stray bytes
+	} {
+		if _, err := decodeAnswer([]byte(c.raw), c.hl, m, 3, 1); err == nil {
+			t.Errorf("decodeAnswer(%q, %q): no error", c.raw, c.hl)
+		}
 	}
 }

@@ -12,6 +12,11 @@
 // cancelled). The request bodies are encoded once, before the clock
 // starts.
 //
+// With -binary the input travels as little-endian float32 bytes after
+// a JSON header, as the protocol's binary tensor data extension says
+// (Inference-Header-Content-Length), and the output is asked for the same
+// way (an answer in JSON is read too).
+//
 // A 200 whose answer echoes the request's id and holds one FP32 output of
 // shape [n, classes] is OK; a 503 is counted as overloaded; anything else
 // (other statuses, malformed answers, timeouts, refused connections) is an
@@ -74,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seeds the input images")
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "one request's time limit")
 	fs.DurationVar(&o.Wait, "wait", 0, "first wait up to this long for GET /v2/health/ready to answer 200 (a server starting)")
+	fs.BoolVar(&o.Binary, "binary", false, "send the input as bytes with the binary tensor data extension (Inference-Header-Content-Length) and ask for the output so")
 	fs.BoolVar(&o.Check, "check", false, "verify that every OK answer is its own images' expected output")
 	refPath := fs.String("reference", "", "with -check: a file of expected outputs (what -save-reference writes) instead of fetching them")
 	savePath := fs.String("save-reference", "", "with -check: write the expected outputs used to this new file")
@@ -177,8 +183,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // summary is the report's one line.
 func summary(r *Report, check bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "model=%s concurrency=%d images=%d sent=%d ok=%d 503=%d errors=%d cancelled=%d images/s=%.2f p50=%.2fms p90=%.2fms p99=%.2fms seconds=%.2f",
-		r.Model, r.Concurrency, r.Images, r.Sent, r.OK, r.Overloaded, r.Errors, r.Cancelled, r.ImagesPerSec, r.P50, r.P90, r.P99, r.Seconds)
+	fmt.Fprintf(&b, "model=%s concurrency=%d images=%d encoding=%s sent=%d ok=%d 503=%d errors=%d cancelled=%d images/s=%.2f p50=%.2fms p90=%.2fms p99=%.2fms seconds=%.2f",
+		r.Model, r.Concurrency, r.Images, r.Encoding, r.Sent, r.OK, r.Overloaded, r.Errors, r.Cancelled, r.ImagesPerSec, r.P50, r.P90, r.P99, r.Seconds)
 	if r.PeakRSS > 0 {
 		fmt.Fprintf(&b, " peak_rss=%.1fMiB", float64(r.PeakRSS)/(1<<20))
 	}
