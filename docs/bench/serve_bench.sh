@@ -12,11 +12,15 @@
 # MODEL defaults to models/resnet50v2.rn; WEIGHTS to synthetic weights
 # (rnc weights init: the timing does not depend on the values); REQUESTS
 # (default 256) is each row's request count (-duration DURATION, default
-# 10m, bounds each row too). Environment: MAX_DELAY (default 2ms), QUEUE
-# (64), OVERLOAD_QUEUE (2), RUNS (rnc bench's runs, 20), PORT (18480),
-# SERVER_BIN (a server binary to use instead of compiling MODEL: it must
-# take the flags below). Every server is started afresh for each row, so
-# that its peak RSS (VmHWM) is that row's. Run from the rnc source tree on
+# 10m, bounds each row too). Requests carry their image as bytes with the
+# protocol's binary tensor data extension (ENCODING=json: as JSON numbers,
+# which the server must parse: 150,528 per ResNet50V2 image). Environment:
+# ENCODING (binary), MAX_DELAY (2ms), QUEUE (64), OVERLOAD_QUEUE (2), RUNS
+# (rnc bench's runs, 20), PORT (18480), SERVER_BIN (a server binary to use
+# instead of compiling MODEL: it must take the flags start passes below).
+# Every server is started afresh for each row, so that its peak RSS
+# (VmHWM) is that row's; the expected outputs are fetched before, from a
+# server of their own. Run from the rnc source tree on
 # an otherwise idle machine; oipload runs on the same CPUs as the server
 # (it encodes its requests before the clock starts). Exit status 1 if any
 # row had errors or wrong answers.
@@ -24,6 +28,11 @@ set -eu
 model=${1:-models/resnet50v2.rn} weights=${2:-} requests=${3:-256}
 delay=${MAX_DELAY:-2ms} queue=${QUEUE:-64} oqueue=${OVERLOAD_QUEUE:-2} runs=${RUNS:-20}
 port=${PORT:-18480} duration=${DURATION:-10m}
+case ${ENCODING:-binary} in
+binary) encoding=-binary ;;
+json) encoding= ;;
+*) echo "serve_bench: ENCODING=$ENCODING: want binary or json" >&2; exit 2 ;;
+esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnc-servebench.XXXXXX")
 pid=
 cleanup() {
@@ -51,36 +60,48 @@ fi
 echo "$model, $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ)"
 grep -m1 "model name" /proc/cpuinfo || true
 echo "CPUs: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "requests per row: $requests, 1 image each; -max-delay $delay, -queue $queue"
+echo "requests per row: $requests, 1 image each, ${ENCODING:-binary}; -max-delay $delay, -queue $queue"
 
 # field KEY LINE: the value of KEY=value in oipload's summary line.
 field() { echo "$2" | tr ' ' '\n' | sed -n "s|^$1=||p" | sed 's/ms$//; s/MiB$//'; }
 
-bad=0
-ref=
-# row THREADS MAXBATCH CONCURRENCY QUEUE LIBRARY: one server, one oipload run.
-row() {
-	t=$1 b=$2 c=$3 q=$4 lib=$5
-	"$server" -addr "127.0.0.1:$port" -name bench -weights "$weights" -threads "$t" \
-		-max-batch "$b" -max-delay "$delay" -queue "$q" >"$tmp/server.log" 2>&1 &
+# start THREADS MAXBATCH QUEUE: a server in the background, its pid in $pid.
+start() {
+	"$server" -addr "127.0.0.1:$port" -name bench -weights "$weights" -threads "$1" \
+		-max-batch "$2" -max-delay "$delay" -queue "$3" >"$tmp/server.log" 2>&1 &
 	pid=$!
-	if [ -z "$ref" ]; then
-		check="-check -save-reference $tmp/reference.json"
-		ref=$tmp/reference.json
-	else
-		check="-check -reference $ref"
-	fi
-	# 128 distinct request bodies (2 × the largest concurrency), the same
-	# in every row, so that one reference checks them all.
-	line=$("$tmp/oipload" -url "http://127.0.0.1:$port" -model bench -wait 120s \
-		-concurrency "$c" -requests "$requests" -duration "$duration" -distinct 128 \
-		$check -pid "$pid" 2>"$tmp/oipload.err") || {
-		bad=1
-		sed 's/^/    /' "$tmp/oipload.err" >&2
-	}
+}
+stop() {
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	pid=
+}
+# 128 distinct request bodies (2 × the largest concurrency), the same in
+# every row: their expected outputs are fetched once, one at a time from a
+# server of its own (so that no row's peak RSS includes it), and check
+# every row's answers.
+load() {
+	"$tmp/oipload" -url "http://127.0.0.1:$port" -model bench -wait 120s -distinct 128 $encoding "$@"
+}
+start 1 1 "$queue"
+if ! load -requests 1 -check -save-reference "$tmp/reference.json" >/dev/null; then
+	echo "serve_bench: the expected outputs could not be fetched; the server's log:" >&2
+	cat "$tmp/server.log" >&2
+	exit 1
+fi
+stop
+
+bad=0
+# row THREADS MAXBATCH CONCURRENCY QUEUE LIBRARY: one server, one oipload run.
+row() {
+	t=$1 b=$2 c=$3 q=$4 lib=$5
+	start "$t" "$b" "$q"
+	line=$(load -concurrency "$c" -requests "$requests" -duration "$duration" \
+		-check -reference "$tmp/reference.json" -pid "$pid" 2>"$tmp/oipload.err") || {
+		bad=1
+		sed 's/^/    /' "$tmp/oipload.err" >&2
+	}
+	stop
 	if [ -z "$line" ]; then
 		echo "| $t | $b | $c | $q | (no result: see above) |||||||||"
 		return
