@@ -579,3 +579,19 @@ func TestDecodeAnswerBinary(t *testing.T) {
 		}
 	}
 }
+
+// -json - writes the report alone on stdout, the summary on stderr.
+func TestJSONStdout(t *testing.T) {
+	srv := server(t, &fake{}, nil)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-url", srv.URL, "-model", "fake", "-requests", "3", "-json", "-"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.OK != 3 || rep.Encoding != "json" {
+		t.Errorf("stdout %q: %+v, %v", out.String(), rep, err)
+	}
+	if !strings.HasPrefix(errOut.String(), "model=fake ") {
+		t.Errorf("stderr %q: want the summary", errOut.String())
+	}
+}

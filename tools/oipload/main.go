@@ -27,8 +27,8 @@
 // -duration (-save-reference writes them). A wrong answer is a mismatch; one
 // equal to another image's expected output is reported as mixed up.
 //
-// It prints one summary line (key=value) and, with -json PATH ("-" for
-// stdout), the report as JSON. Latency percentiles are nearest-rank over
+// It prints one summary line (key=value) and, with -json PATH, the report
+// as JSON (-json -: the JSON on stdout, the summary on stderr). Latency percentiles are nearest-rank over
 // the OK requests, from sending the request to reading the whole answer.
 // -pid PID adds the server's peak resident memory (VmHWM of
 // /proc/PID/status, Linux). Throughput counts the images of OK requests
@@ -146,7 +146,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			rep.PeakRSS = rss
 		}
 	}
-	fmt.Fprintln(stdout, summary(rep, o.Check))
+	if *jsonPath == "-" { // stdout is the JSON alone
+		fmt.Fprintln(stderr, summary(rep, o.Check))
+	} else {
+		fmt.Fprintln(stdout, summary(rep, o.Check))
+	}
 	status := 0
 	if *savePath != "" {
 		b, err := json.Marshal(ref)
