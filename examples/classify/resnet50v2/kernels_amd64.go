@@ -50,7 +50,7 @@ func conv_486838a4f2a1(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_c6ec16cd0418: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7p/8.
 func conv_c6ec16cd0418(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_97bb0dbe04ba: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/1.
+// conv_97bb0dbe04ba: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/32.
 func conv_97bb0dbe04ba(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5ee1ef69e49f: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/32.
@@ -68,13 +68,13 @@ func conv_d823ebbdba52(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_e41844354413: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
 func conv_e41844354413(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_5dc320d17090: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7p/1.
+// conv_5dc320d17090: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 2x7p/16.
 func conv_5dc320d17090(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_9be09b697a44: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/1.
+// conv_9be09b697a44: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 2x7p/64.
 func conv_9be09b697a44(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_b08416afc258: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
+// conv_b08416afc258: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/64.
 func conv_b08416afc258(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_32c16ca23e92: conv 7x7x512 -> 512, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
@@ -83,7 +83,7 @@ func conv_32c16ca23e92(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_0f7dd31ff623: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 2x7p/32.
 func conv_0f7dd31ff623(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_6c116bcfe87d: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/1.
+// conv_6c116bcfe87d: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 2x7p/128.
 func conv_6c116bcfe87d(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_80c76c2acc94: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res affine relu store0] tiling 2x7p/32.
@@ -140,7 +140,7 @@ func conv_b32530f2e2bc(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_a611182fba5c: conv 14x14x128 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1p/16 (AVX2+FMA).
 func conv_a611182fba5c(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_d1ef5767d4d6: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/1 (AVX2+FMA).
+// conv_d1ef5767d4d6: conv 14x14x512 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/64 (AVX2+FMA).
 func conv_d1ef5767d4d6(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_42b1cfdcb1e6: conv 14x14x512 -> 256, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/64 (AVX2+FMA).
@@ -158,13 +158,13 @@ func conv_cc4f0d160cd4(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_3abf0c2b9c2a: conv 14x14x256 -> 256, 3x3/2x2 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
 func conv_3abf0c2b9c2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_05a133ea7f53: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1p/1 (AVX2+FMA).
+// conv_05a133ea7f53: conv 7x7x256 -> 1024, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res/2 affine relu store0] tiling 4x3m1p/32 (AVX2+FMA).
 func conv_05a133ea7f53(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_899f393a5e87: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/1 (AVX2+FMA).
+// conv_899f393a5e87: conv 7x7x1024 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias store0] tiling 4x3m1p/128 (AVX2+FMA).
 func conv_899f393a5e87(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_75b359edeb2a: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
+// conv_75b359edeb2a: conv 7x7x1024 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/128 (AVX2+FMA).
 func conv_75b359edeb2a(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_ff053ecf22c7: conv 7x7x512 -> 512, 3x3/1x1 pad 1,1,1,1 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
@@ -173,7 +173,7 @@ func conv_ff053ecf22c7(in *float32, wt *float32, bias *float32, res *float32, mu
 // conv_2c1d35449d12: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res store0 affine relu store1] tiling 4x3m1p/64 (AVX2+FMA).
 func conv_2c1d35449d12(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
-// conv_30098697428f: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/1 (AVX2+FMA).
+// conv_30098697428f: conv 7x7x2048 -> 512, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias relu store0] tiling 4x3m1p/256 (AVX2+FMA).
 func conv_30098697428f(in *float32, wt *float32, bias *float32, res *float32, mul *float32, scale *float32, shift *float32, out0 *float32, out1 *float32, ocb0 int, ocb1 int, oh0 int, oh1 int)
 
 // conv_5b648371a066: conv 7x7x512 -> 2048, 1x1/1x1 pad 0,0,0,0 nhwc=false epilogue [bias res affine relu store0] tiling 4x3m1p/64 (AVX2+FMA).
