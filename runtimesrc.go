@@ -20,7 +20,7 @@ const Module = "github.com/rnc-dev/rnc"
 // The runtime's packages, tests included (RuntimeCopy leaves them out):
 // every package the generated code and runtime/npy need.
 //
-//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/pytorch/*.go runtime/internal/lookup3/*.go internal/fileio/*.go serve/*.go
+//go:embed runtime/*.go runtime/abi/*.go runtime/hdf5/*.go runtime/npy/*.go runtime/pytorch/*.go runtime/internal/lookup3/*.go internal/fileio/*.go serve/*.go serve/grpcv2/*.go serve/grpcv2/inference/*.go
 var source embed.FS
 
 // GoSum is rnc's go.sum: the checksums of the copy's dependencies (Deps),
@@ -29,6 +29,14 @@ var source embed.FS
 //
 //go:embed go.sum
 var GoSum []byte
+
+// GoMod is rnc's go.mod: the version of every module rnc requires, for a
+// module that builds copies of the runtime and of serve (with its gRPC
+// transport) on exactly the versions rnc is tested with, whose checksums
+// GoSum holds.
+//
+//go:embed go.mod
+var GoMod []byte
 
 // Deps are the modules a copy of the runtime imports: golang.org/x/sys
 // (CPU features) and github.com/nlpodyssey/gopickle (runtime/pytorch's
@@ -46,10 +54,15 @@ func ModuleSum(mod, v string) []byte {
 	return out
 }
 
-// ServeDeps are the modules a copy of package serve (ServeCopy) imports
-// besides Deps: Prometheus's client library. Building it needs the
-// modules that one requires too; GoSum holds their checksums.
-var ServeDeps = []string{"github.com/prometheus/client_golang"}
+// ServeDeps are the modules a copy of package serve and its gRPC
+// transport (ServeCopy) imports besides Deps: Prometheus's client
+// library, gRPC and protobuf. Building it needs the modules those require
+// too; GoSum holds their checksums.
+var ServeDeps = []string{"github.com/prometheus/client_golang", "google.golang.org/grpc", "google.golang.org/protobuf"}
+
+// serveDirs are the packages ServeCopy copies: serve, its gRPC transport
+// and the transport's generated protocol code.
+var serveDirs = []string{"serve", "serve/grpcv2", "serve/grpcv2/inference"}
 
 // isDep reports whether imp is a package of one of deps.
 func isDep(imp string, deps []string) bool {
@@ -147,29 +160,31 @@ func ServeImport(runtimePath string) string { return runtimePath + "/" + ServeCo
 // rewritten to the copy's. It may import the standard library, Deps and
 // ServeDeps.
 func ServeCopy(runtimePath, header string) (map[string][]byte, error) {
-	ents, err := source.ReadDir("serve")
-	if err != nil {
-		return nil, err
-	}
 	files := map[string][]byte{}
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		from := "serve/" + name
-		src, err := source.ReadFile(from)
+	for _, dir := range serveDirs {
+		ents, err := source.ReadDir(dir)
 		if err != nil {
 			return nil, err
 		}
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
-		b.Write(src)
-		out, err := rewriteImports(from, b.Bytes(), runtimePath, append(slices.Clone(Deps), ServeDeps...))
-		if err != nil {
-			return nil, err
+		for _, e := range ents {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			from := dir + "/" + name
+			src, err := source.ReadFile(from)
+			if err != nil {
+				return nil, err
+			}
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
+			b.Write(src)
+			out, err := rewriteImports(from, b.Bytes(), runtimePath, append(slices.Clone(Deps), ServeDeps...))
+			if err != nil {
+				return nil, err
+			}
+			files[path.Join(ServeCopyDir, strings.TrimPrefix(from, "serve/"))] = out
 		}
-		files[path.Join(ServeCopyDir, name)] = out
 	}
 	return files, nil
 }
@@ -202,6 +217,10 @@ func rewriteImports(name string, src []byte, runtimePath string, deps []string) 
 		}
 		first, _, _ := strings.Cut(imp, "/")
 		switch {
+		case slices.Contains(deps, ServeDeps[0]) && slices.Contains(serveDirs, strings.TrimPrefix(imp, Module+"/")):
+			// A copy of serve importing serve's packages: their copies.
+			edits = append(edits, edit{fset.Position(s.Path.Pos()).Offset, fset.Position(s.Path.End()).Offset,
+				strconv.Quote(runtimePath + "/" + ServeCopyDir + strings.TrimPrefix(imp, Module+"/serve"))})
 		case imp == Module || strings.HasPrefix(imp, Module+"/"):
 			to, ok := CopiedImport(imp, runtimePath)
 			if !ok {

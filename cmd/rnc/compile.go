@@ -139,7 +139,7 @@ an existing file of such a name is replaced only if it starts with that line too
 			if serverMain != nil {
 				fmt.Fprintf(stdout, "wrote the server's main package to %s\n", filepath.Dir(mainPath))
 				if rt != nil {
-					fmt.Fprintf(stdout, "package serve is copied to %s; the module needs github.com/prometheus/client_golang too: run go mod tidy\n", filepath.Join(*out, runtimeDir, rncsrc.ServeCopyDir))
+					fmt.Fprintf(stdout, "package serve and its gRPC transport are copied to %s; the module needs github.com/prometheus/client_golang, google.golang.org/grpc and google.golang.org/protobuf too: run go mod tidy\n", filepath.Join(*out, runtimeDir, rncsrc.ServeCopyDir))
 				}
 			}
 			for _, p := range stale {

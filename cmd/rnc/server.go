@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
 	rncsrc "github.com/rnc-dev/rnc"
@@ -262,17 +263,14 @@ func buildServer(source string, gen func(codegen.Options) (*codegen.Result, erro
 		}
 		files["go.mod"], files["go.sum"] = []byte(gomod), sum
 	} else {
-		gomod := "module " + modPath + "\n\ngo 1.26\n"
-		for _, dep := range append(append([]string{}, rncsrc.Deps...), rncsrc.ServeDeps...) {
-			v, err := depVersion(dep)
-			if err != nil {
-				return fail(err)
-			}
-			gomod += "\nrequire " + dep + " " + v + "\n"
+		// rnc's requirements, all of them (those of Prometheus's client and
+		// gRPC included), and the whole of rnc's go.sum: the copies build
+		// on the versions rnc is tested with.
+		reqs, err := rncRequirements()
+		if err != nil {
+			return fail(err)
 		}
-		// The whole of rnc's go.sum: the copy of serve needs the checksums
-		// of what Prometheus's client requires too.
-		files["go.mod"], files["go.sum"] = []byte(gomod), rncsrc.GoSum
+		files["go.mod"], files["go.sum"] = []byte("module "+modPath+"\n\ngo 1.26\n"+reqs), rncsrc.GoSum
 		rt, err := rncsrc.RuntimeCopy(copyPath, codegen.Header)
 		if err != nil {
 			return fail(err)
@@ -352,4 +350,18 @@ func (s *serverBin) serve(env, args []string) error {
 		return fmt.Errorf("serve: the server exited with status %d", ee.ExitCode())
 	}
 	return err
+}
+
+// rncRequirements are the require lines of rnc's go.mod (rncsrc.GoMod),
+// one per module.
+func rncRequirements() (string, error) {
+	mf, err := modfile.ParseLax("go.mod", rncsrc.GoMod, nil)
+	if err != nil {
+		return "", fmt.Errorf("rnc's own go.mod: %w", err)
+	}
+	var b strings.Builder
+	for _, r := range mf.Require {
+		fmt.Fprintf(&b, "\nrequire %s %s\n", r.Mod.Path, r.Mod.Version)
+	}
+	return b.String(), nil
 }

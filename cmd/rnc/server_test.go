@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,10 +26,13 @@ import (
 	"time"
 
 	"golang.org/x/mod/modfile"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	rncsrc "github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen"
 	"github.com/rnc-dev/rnc/internal/gotmpl"
+	"github.com/rnc-dev/rnc/serve/grpcv2/inference"
 )
 
 // TestServeMainSource: the server's main.go is a gofmt-clean Go file,
@@ -47,7 +52,7 @@ func TestServeMainSource(t *testing.T) {
 			t.Error("two renderings differ")
 		}
 		s := string(a)
-		for _, want := range []string{codegen.Header + "\n", "\tmodel \"example.com/m/gen/tiny\"\n", "\t\"" + serveImp + "\"\n", `flag.String("name", "tinyv2",`, "var serveGRPC func("} {
+		for _, want := range []string{codegen.Header + "\n", "\tmodel \"example.com/m/gen/tiny\"\n", "\t\"" + serveImp + "\"\n", `flag.String("name", "tinyv2",`, "\t\"" + serveImp + "/grpcv2\"\n", "grpcv2.Serve(ctx, gln, b, cfg, metrics, log)"} {
 			if !strings.Contains(s, want) {
 				t.Errorf("main.go lacks %q:\n%s", want, s)
 			}
@@ -70,27 +75,35 @@ func TestModelName(t *testing.T) {
 	}
 }
 
-// TestServeCopy: the copy of package serve holds its non-test files, with
-// rnc's header, the copy line, and its import of the runtime rewritten.
+// TestServeCopy: the copy of package serve and of its gRPC transport
+// holds their non-test files, with rnc's header, the copy line, and their
+// imports of the runtime and of each other rewritten.
 func TestServeCopy(t *testing.T) {
 	files, err := rncsrc.ServeCopy("example.com/m/gen/tiny/runtime", codegen.Header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir(path("serve"))
 	n := 0
-	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
-			n++
-			s, ok := files["serve/"+e.Name()]
-			if !ok {
-				t.Errorf("serve/%s is not copied", e.Name())
+	for _, dir := range []string{"serve", "serve/grpcv2", "serve/grpcv2/inference"} {
+		ents, _ := os.ReadDir(path(dir))
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
 				continue
 			}
-			if !strings.HasPrefix(string(s), codegen.Header+"\n"+rncsrc.CopyLine+"serve/"+e.Name()+".\n") || strings.Contains(string(s), "\"github.com/rnc-dev/rnc/") {
-				t.Errorf("serve/%s:\n%.600s", e.Name(), s)
+			n++
+			f := dir + "/" + e.Name()
+			s, ok := files[f]
+			if !ok {
+				t.Errorf("%s is not copied", f)
+				continue
+			}
+			if !strings.HasPrefix(string(s), codegen.Header+"\n"+rncsrc.CopyLine+f+".\n") || strings.Contains(string(s), "\"github.com/rnc-dev/rnc/") {
+				t.Errorf("%s:\n%.600s", f, s)
 			}
 		}
+	}
+	if !strings.Contains(string(files["serve/grpcv2/grpcv2.go"]), "\"example.com/m/gen/tiny/runtime/serve/grpcv2/inference\"") {
+		t.Errorf("grpcv2.go's import of the protocol's code is not rewritten:\n%.1500s", files["serve/grpcv2/grpcv2.go"])
 	}
 	if n != len(files) || !strings.Contains(string(files["serve/serve.go"]), "\"example.com/m/gen/tiny/runtime\"") {
 		t.Errorf("%d files copied of %d; serve.go:\n%.2000s", len(files), n, files["serve/serve.go"])
@@ -202,8 +215,8 @@ func TestCompileServer(t *testing.T) {
 	goBuild(t, tmp, env, "-o", filepath.Join(tmp, "srv"), "./gen/tinyv2/cmd/serve")
 	goBuild(t, tmp, env, "-o", filepath.Join(tmp, "pred"), "./predict")
 
-	// Refused at start: no weights, a weight file that is not one, the
-	// gRPC transport this build lacks, a bad flag value.
+	// Refused at start: no weights, a weight file that is not one, a gRPC
+	// address that cannot be listened on, a bad flag value.
 	bad := filepath.Join(tmp, "bad.safetensors")
 	os.WriteFile(bad, []byte("not a weight file"), 0o644)
 	for _, c := range []struct {
@@ -212,7 +225,7 @@ func TestCompileServer(t *testing.T) {
 	}{
 		{nil, "-weights (or $RNC_WEIGHTS) is required"},
 		{[]string{"-weights", bad, "-addr", "127.0.0.1:0"}, bad},
-		{[]string{"-weights", weights, "-grpc-addr", ":0"}, "built without the gRPC transport"},
+		{[]string{"-weights", weights, "-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:99999"}, "-grpc-addr: listen tcp: address 99999: invalid port"},
 		{[]string{"-weights", weights, "-queue", "-1"}, "Queue -1"},
 		{[]string{"-weights", weights, "-log-level", "loud"}, `-log-level "loud"`},
 	} {
@@ -252,7 +265,7 @@ func TestCompileServer(t *testing.T) {
 	wantX, wantPNG := lib(filepath.Join(tmp, "x.f32")), lib("-", filepath.Join(tmp, "x.png"))
 
 	// Start the server; its JSON log names its address.
-	srv := exec.Command(filepath.Join(tmp, "srv"), "-weights", weights, "-addr", "127.0.0.1:0", "-max-delay", "1ms")
+	srv := exec.Command(filepath.Join(tmp, "srv"), "-weights", weights, "-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0", "-max-delay", "1ms")
 	stderr, err := srv.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -273,15 +286,18 @@ func TestCompileServer(t *testing.T) {
 		}
 		close(lines)
 	}()
-	var addr string
-	for addr == "" {
+	var addr, gaddr string
+	for addr == "" || gaddr == "" {
 		select {
 		case m, ok := <-lines:
 			if !ok {
 				t.Fatalf("the server exited: %v", srv.Wait())
 			}
-			if m["msg"] == "serving" {
+			switch m["msg"] {
+			case "serving":
 				addr, _ = m["addr"].(string)
+			case "gRPC transport":
+				gaddr, _ = m["addr"].(string)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the server did not start listening")
@@ -341,12 +357,30 @@ func TestCompileServer(t *testing.T) {
 	pb = append(pb, pngb.Bytes()...)
 	infer("PNG", fmt.Sprintf(`{"parameters":{"binary_data_output":true},"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":%d}}]}`, len(pb)), pb, wantPNG)
 
+	// The same model over gRPC, through the same Batcher.
+	conn, err := grpc.NewClient(gaddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gr, err := inference.NewGRPCInferenceServiceClient(conn).ModelInfer(context.Background(), &inference.ModelInferRequest{
+		ModelName:        "tinyv2",
+		Inputs:           []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 32, 32, 3}}},
+		RawInputContents: [][]byte{xb},
+	})
+	if err != nil || len(gr.GetRawOutputContents()) != 1 {
+		t.Fatalf("gRPC ModelInfer: %v %v", gr, err)
+	}
+	if got := le32s(gr.GetRawOutputContents()[0]); !slices.Equal(got, wantX) {
+		t.Errorf("gRPC: outputs %v, the library's %v", got, wantX)
+	}
+
 	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("metrics: %v %v", resp, err)
 	} else {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !strings.Contains(string(b), `rnc_requests_total{code="200",model="tinyv2"} 2`) {
+		if !strings.Contains(string(b), `rnc_requests_total{code="200",model="tinyv2"} 3`) {
 			t.Errorf("metrics:\n%s", b)
 		}
 	}
@@ -363,9 +397,10 @@ func TestCompileServer(t *testing.T) {
 }
 
 // TestCompileServerRuntimeCopy: in a module that does not require rnc,
-// --server copies package serve beside the runtime's copy, and the server
-// builds with Prometheus's client required (the versions rnc's go.mod
-// requires; checksums from rnc's go.sum; no network). A compile without
+// --server copies package serve and its gRPC transport beside the
+// runtime's copy, and the server builds with rnc's requirements (the
+// versions rnc's go.mod requires, Prometheus's client and gRPC among them;
+// checksums from rnc's go.sum; no network). A compile without
 // --server removes the server and the copy of serve.
 func TestCompileServerRuntimeCopy(t *testing.T) {
 	if testing.Short() {
@@ -382,17 +417,13 @@ func TestCompileServerRuntimeCopy(t *testing.T) {
 	}
 	mod := "module example.com/app\n\ngo 1.26\n"
 	for _, r := range mf.Require {
-		for _, d := range append(append([]string{}, rncsrc.Deps...), rncsrc.ServeDeps...) {
-			if r.Mod.Path == d {
-				mod += "\nrequire " + d + " " + r.Mod.Version + "\n"
-			}
-		}
+		mod += "\nrequire " + r.Mod.Path + " " + r.Mod.Version + "\n"
 	}
 	os.WriteFile(filepath.Join(tmp, "go.mod"), []byte(mod), 0o644)
 	os.WriteFile(filepath.Join(tmp, "go.sum"), rncsrc.GoSum, 0o644)
 	gen := filepath.Join(tmp, "gen", "tinyv2")
 	out, err := rnc(t, "compile", path("models/tinyv2.rn"), "-o", gen, "--server", "--target", "generic")
-	if err != nil || !strings.Contains(out, "package serve is copied to "+filepath.Join(gen, "runtime", "serve")) {
+	if err != nil || !strings.Contains(out, "package serve and its gRPC transport are copied to "+filepath.Join(gen, "runtime", "serve")) {
 		t.Fatalf("compile --server: %v\n%s", err, out)
 	}
 	main, _ := os.ReadFile(filepath.Join(gen, "cmd", "serve", "main.go"))

@@ -249,6 +249,8 @@ func (s *Server) inferError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, serve.ErrOverloaded):
 		return status.Errorf(codes.ResourceExhausted, "model %q: %v", s.cfg.Name, err)
+	case errors.Is(err, serve.ErrClosed):
+		return status.Errorf(codes.Unavailable, "model %q: %v", s.cfg.Name, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Errorf(codes.DeadlineExceeded, "model %q: %v", s.cfg.Name, err)
 	case errors.Is(err, context.Canceled):

@@ -397,6 +397,7 @@ func TestInferErrorStatus(t *testing.T) {
 	}{
 		{serve.ErrOverloaded, codes.ResourceExhausted, "queue is full"},
 		{fmt.Errorf("batcher: %w", serve.ErrOverloaded), codes.ResourceExhausted, "queue is full"},
+		{serve.ErrClosed, codes.Unavailable, "shutting down"},
 		{errors.New("predict: bad plan"), codes.Internal, `model "toy": infer: predict: bad plan`},
 		{fmt.Errorf("queued: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
 		{fmt.Errorf("queued: %w", context.Canceled), codes.Canceled, ""},
