@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rnc-dev/rnc/internal/python"
 )
 
 // serverFlags are the flags of the binary `rnc compile --server` writes
@@ -19,12 +21,9 @@ var serverFlags = []string{"addr", "grpc-addr", "name", "weights", "threads", "m
 // Debian: python3-yaml) into generic JSON values, or skips saying why.
 func manifest(t *testing.T) map[string]any {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not on PATH: the manifest check parses YAML with python3's yaml module (Debian: apt-get install python3-yaml)")
-	}
-	if out, err := exec.Command(py, "-c", "import yaml").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import yaml (%v: %s): the manifest check needs it (Debian: apt-get install python3-yaml)", py, err, out)
+	py, why := python.Find("yaml")
+	if py == "" {
+		t.Skip("the manifest check parses YAML with python3's yaml module: " + why)
 	}
 	out, err := exec.Command(py, "-c", `import json, sys, yaml
 docs = list(yaml.safe_load_all(open("kserve/inferenceservice.yaml")))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rnc-dev/rnc/examples/classify/resnet50v2"
+	"github.com/rnc-dev/rnc/internal/python"
 	"github.com/rnc-dev/rnc/runtime"
 	"github.com/rnc-dev/rnc/serve"
 )
@@ -19,12 +20,9 @@ import (
 // saying what is missing (Debian: apt-get install python3-requests).
 func python3(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not on PATH: the protocol client test needs python3 and requests (Debian: apt-get install python3-requests)")
-	}
-	if out, err := exec.Command(py, "-c", "import requests").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import requests (%v: %s): the protocol client test needs it (Debian: apt-get install python3-requests)", py, err, out)
+	py, why := python.Find("requests")
+	if py == "" {
+		t.Skip("the protocol client test needs python3 and requests: " + why)
 	}
 	return py
 }
