@@ -162,11 +162,12 @@ func serverFiles(dir, pkg, source, runtimePath string) (main []byte, copied map[
 
 var serveCmd = &command{
 	name:  "serve",
-	short: "serve a model over the Open Inference Protocol (KServe v2 REST)",
-	args:  "MODEL.rn --weights W [--addr HOST:PORT] [--name N] [--max-batch N] [--max-delay D] [--queue N] [--workers N] [--threads N] [--log-level L] [--target T] [--set name=value]...",
+	short: "serve a model over the Open Inference Protocol (KServe v2 REST and gRPC)",
+	args:  "MODEL.rn --weights W [--addr HOST:PORT] [--grpc-addr HOST:PORT] [--name N] [--max-batch N] [--max-delay D] [--queue N] [--workers N] [--threads N] [--log-level L] [--target T] [--set name=value]...",
 	summary: `Compile a model with its server (as rnc compile --server does) into a temporary directory,
 build it and run it: the model is served under the name of its model declaration (--name
-overrides it) over the Open Inference Protocol v2 REST API on --addr, with dynamic batching
+overrides it) over the Open Inference Protocol v2 REST API on --addr (and its gRPC service on
+--grpc-addr, when given), with dynamic batching
 (--max-batch images per Predict, gathered for at most --max-delay; --queue requests wait,
 more are refused with 503) and Prometheus metrics at GET /metrics. SIGINT or SIGTERM shuts
 it down gracefully: requests already accepted are answered. docs/serving.md has the details.`,
@@ -174,6 +175,7 @@ it down gracefully: requests already accepted are answered. docs/serving.md has 
 		pf := addPipelineFlags(fs, "auto")
 		weights := fs.String("weights", os.Getenv("RNC_WEIGHTS"), "weight file (safetensors, Keras .h5 or PyTorch .pth; default $RNC_WEIGHTS)")
 		addr := fs.String("addr", ":8080", "address to serve REST (HTTP) on")
+		grpcAddr := fs.String("grpc-addr", "", "address to serve gRPC on (default: none)")
 		name := fs.String("name", "", "the model's name in the protocol's paths (default: the model declaration's)")
 		maxBatch := fs.Int("max-batch", serve.DefaultMaxBatch, "images per Predict")
 		maxDelay := fs.Duration("max-delay", serve.DefaultMaxDelay, "how long a batch's first request waits for others")
@@ -220,6 +222,9 @@ it down gracefully: requests already accepted are answered. docs/serving.md has 
 				"-threads", strconv.Itoa(*threads), "-log-level", *logLevel}
 			if *name != "" {
 				sargs = append(sargs, "-name", *name)
+			}
+			if *grpcAddr != "" {
+				sargs = append(sargs, "-grpc-addr", *grpcAddr)
 			}
 			return srv.serve(env, sargs)
 		}
