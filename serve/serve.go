@@ -52,6 +52,10 @@
 //     504; a client that went away is counted and logged as 499 and gets
 //     no body; a Predict that fails or panics is a 500 for the requests of
 //     its batch only.
+//   - The inference request bodies in flight (read, decoded, queued or
+//     running) hold at most HandlerOptions.MaxInFlightBytes (256 MiB by
+//     default) of declared Content-Length; a request that does not fit is
+//     503 at once, with Retry-After: 1, before its body is read.
 //   - A Batcher gathers up to BatchOptions.MaxBatch images; a request of
 //     more (Config.MaxBatch allows up to its own limit) runs alone.
 //   - A Config without a Version serves no /versions/ paths (404) and
@@ -72,6 +76,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rnc-dev/rnc/runtime"
@@ -193,6 +198,36 @@ type handler struct {
 	inf     Inferer
 	metrics *Metrics
 	log     *slog.Logger
+	bodies  *budget // the inference request bodies in flight
+}
+
+// DefaultMaxInFlightBytes is HandlerOptions.MaxInFlightBytes's default.
+const DefaultMaxInFlightBytes = 256 << 20
+
+// budget is a count of bytes that may be taken while available, never
+// waited for.
+type budget struct {
+	mu         sync.Mutex
+	left, size int64
+}
+
+// take takes n bytes (at most the whole budget) if they are available and
+// returns how many it took, or 0 when they are not.
+func (b *budget) take(n int64) int64 {
+	n = max(min(n, b.size), 1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.left {
+		return 0
+	}
+	b.left -= n
+	return n
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
 }
 
 // HandlerOptions are a handler's collaborators beyond the model.
@@ -207,6 +242,14 @@ type HandlerOptions struct {
 	// Warn for a client's error (4xx), overload (503) or deadline (504),
 	// at Error for the server's own failures (nil: no logs).
 	Logger *slog.Logger
+	// MaxInFlightBytes bounds the bodies of the inference requests being
+	// read, decoded, queued or run at once (0: DefaultMaxInFlightBytes): a
+	// request reserves its Content-Length (MaxBodyBytes when it declares
+	// none, the whole budget at most) before its body is read, and is
+	// answered 503 with Retry-After: 1 at once when that does not fit. A
+	// request allocates a small multiple of its body, so this bounds the
+	// memory of any number of concurrent clients.
+	MaxInFlightBytes int64
 }
 
 // Handler serves m under cfg, each request one Predict (Direct). A nil m
@@ -221,7 +264,12 @@ func Handler(m Model, cfg Config) http.Handler {
 // requests, metrics and a logger.
 func NewHandler(m Model, cfg Config, opts HandlerOptions) http.Handler {
 	cfg = cfg.withDefaults()
-	h := &handler{m: m, cfg: cfg, cfgErr: cfg.Validate(), inf: opts.Inferer, metrics: opts.Metrics, log: opts.Logger}
+	limit := opts.MaxInFlightBytes
+	if limit <= 0 {
+		limit = DefaultMaxInFlightBytes
+	}
+	h := &handler{m: m, cfg: cfg, cfgErr: cfg.Validate(), inf: opts.Inferer, metrics: opts.Metrics, log: opts.Logger,
+		bodies: &budget{left: limit, size: limit}}
 	if h.inf == nil && m != nil {
 		h.inf = Direct(m)
 	}
@@ -468,6 +516,16 @@ type inputTensor struct {
 const HeaderLength = "Inference-Header-Content-Length"
 
 func (h *handler) infer(w http.ResponseWriter, r *http.Request) *httpError {
+	want := h.cfg.MaxBodyBytes
+	if r.ContentLength >= 0 {
+		want = min(want, r.ContentLength)
+	}
+	took := h.bodies.take(want)
+	if took == 0 {
+		w.Header().Set("Retry-After", "1")
+		return errorf(http.StatusServiceUnavailable, "overloaded: %d bytes of request bodies are in flight, the server's limit; try again later", h.bodies.size)
+	}
+	defer h.bodies.give(took)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 { // one allocation of the declared size, if within the limit
 		buf.Grow(int(min(r.ContentLength, h.cfg.MaxBodyBytes)) + bytes.MinRead)

@@ -21,7 +21,9 @@ import (
 // its InvalidArgument.
 func TestManyObjectsRefused(t *testing.T) {
 	f := &fake{}
-	c := dial(t, newServer(t, f, testCfg))
+	cfg := testCfg
+	cfg.MaxBatch = 1 << 14 // messages of up to 850 KB: the count refuses, not the size
+	c := dial(t, newServer(t, f, cfg))
 	many := MaxObjects + 1
 	empty := func(n int) []*inference.ModelInferRequest_InferInputTensor {
 		v := make([]*inference.ModelInferRequest_InferInputTensor, n)

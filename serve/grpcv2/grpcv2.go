@@ -54,7 +54,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/rnc-dev/rnc/serve"
 	"github.com/rnc-dev/rnc/serve/grpcv2/inference"
@@ -71,8 +73,24 @@ const Platform = "rnc"
 type Server struct {
 	inference.UnimplementedGRPCInferenceServiceServer
 
-	cfg serve.Config
-	inf atomic.Pointer[serve.Inferer]
+	cfg   serve.Config
+	inf   atomic.Pointer[serve.Inferer]
+	calls chan struct{} // a token per call in flight (tap)
+}
+
+// DefaultMaxInFlightBytes bounds the messages of the calls in flight, as
+// serve.DefaultMaxInFlightBytes bounds REST's bodies: a call reserves the
+// largest message the server receives (maxRecv) before its message is
+// read, and a call beyond the budget is refused with ResourceExhausted.
+const DefaultMaxInFlightBytes = serve.DefaultMaxInFlightBytes
+
+// maxRecv is the largest message s receives: the Config's MaxBodyBytes,
+// or less, what a request of MaxBatch images in FP32 needs (4 bytes an
+// element in raw_input_contents or packed fp32_contents) plus 64 KiB for
+// its names, shape and parameters.
+func (s *Server) maxRecv() int64 {
+	img := int64(s.cfg.InputH) * int64(s.cfg.InputW) * int64(s.cfg.InputC)
+	return min(s.cfg.MaxBodyBytes, maxMsg, 4*img*int64(s.cfg.MaxBatch)+64<<10)
 }
 
 // NewServer serves the model cfg describes through inf. A nil inf serves
@@ -93,6 +111,7 @@ func NewServer(inf serve.Inferer, cfg serve.Config) (*Server, error) {
 		return nil, fmt.Errorf("grpcv2: config: MaxBatch %d × Classes %d: the output of a full batch, %d bytes, is larger than a gRPC message (%d bytes)", cfg.MaxBatch, cfg.Classes, b, maxMsg)
 	}
 	s := &Server{cfg: cfg}
+	s.calls = make(chan struct{}, max(1, DefaultMaxInFlightBytes/s.maxRecv()))
 	s.SetInferer(inf)
 	return s, nil
 }
@@ -121,13 +140,54 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 }
 
 // ServerOptions are the options a *grpc.Server serving s needs: a
-// received message is at most the Config's MaxBodyBytes, and a
-// ModelInferRequest whose encoding holds more than MaxObjects objects is
-// refused before it is decoded (by a codec that is gRPC's protobuf codec
-// for every other message, so other services can share the server).
+// received message is at most the Config's MaxBodyBytes (less when a
+// request of MaxBatch images needs less); a ModelInferRequest whose
+// encoding holds more than MaxObjects objects is refused before it is
+// decoded (by a codec that is gRPC's protobuf codec for every other
+// message, so other services can share the server); and at most
+// DefaultMaxInFlightBytes / that message size calls of the service are
+// in flight at once — one more is refused with ResourceExhausted before
+// its message is read — so that any number of clients holds bounded
+// memory.
 func (s *Server) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(min(s.cfg.MaxBodyBytes, maxMsg))), grpc.ForceServerCodecV2(newCodec())}
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(s.maxRecv())), grpc.ForceServerCodecV2(newCodec()),
+		grpc.InTapHandle(s.tap), grpc.StatsHandler(callEnd{s.calls})}
 }
+
+// callToken marks a call's context as holding one of s.calls' tokens.
+type callToken struct{}
+
+// tap takes a token for a call of the service, or refuses the call.
+func (s *Server) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if !strings.HasPrefix(info.FullMethodName, "/inference.GRPCInferenceService/") {
+		return ctx, nil
+	}
+	select {
+	case s.calls <- struct{}{}:
+		return context.WithValue(ctx, callToken{}, new(atomic.Bool)), nil
+	default:
+		return nil, status.Errorf(codes.ResourceExhausted, "overloaded: %d calls are in flight, the server's limit; try again later", cap(s.calls))
+	}
+}
+
+// callEnd is the stats handler that returns a call's token when it ends,
+// however it ends.
+type callEnd struct{ calls chan struct{} }
+
+func (callEnd) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (c callEnd) HandleRPC(ctx context.Context, st stats.RPCStats) {
+	if _, ok := st.(*stats.End); !ok {
+		return
+	}
+	if t, ok := ctx.Value(callToken{}).(*atomic.Bool); ok && t.CompareAndSwap(false, true) {
+		<-c.calls
+	}
+}
+
+func (callEnd) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (callEnd) HandleConn(context.Context, stats.ConnStats) {}
 
 // GRPCServer makes a *grpc.Server with ServerOptions and opts and
 // registers s on it.

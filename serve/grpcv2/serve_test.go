@@ -101,3 +101,41 @@ func TestHTTPStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestCallLimit: with its calls in flight at the limit, the server refuses
+// one more with ResourceExhausted before reading its message; a call that
+// ends — here cancelled by its client — returns its token, and the next
+// call runs.
+func TestCallLimit(t *testing.T) {
+	s := newServer(t, &fake{block: true}, testCfg)
+	s.calls = make(chan struct{}, 1)
+	c := dial(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.ModelInfer(ctx, rawRequest(1))
+		first <- err
+	}()
+	for start := time.Now(); len(s.calls) == 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the first call took no token")
+		}
+	}
+	_, err := c.ModelInfer(context.Background(), rawRequest(1))
+	checkCode(t, "over the limit", err, codes.ResourceExhausted, "calls are in flight")
+	cancel()
+	<-first
+	s.SetInferer(&fake{})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.calls) != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.ModelInfer(context.Background(), rawRequest(1)); err != nil {
+		t.Errorf("after the first call ended: %v", err)
+	}
+	for start := time.Now(); len(s.calls) != 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d tokens held after every call ended", len(s.calls))
+		}
+	}
+}
