@@ -312,8 +312,8 @@ func TestBytesImages(t *testing.T) {
 		msg        string
 	}{
 		{"huge PNG", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64(huge) + `"]}]}`, nil, `element 0: a 100000×100000 png image: at most 1048576 pixels`},
-		{"GIF", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64(encode(t, "gif", 2, 2, 0)) + `"]}]}`, nil, `element 0 is a gif image: want JPEG or PNG`}, // the test registers GIF
-		{"not an image", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64([]byte("hello")) + `"]}]}`, nil, `element 0 (5 bytes) is not a JPEG or PNG image`},
+		{"GIF", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64(encode(t, "gif", 2, 2, 0)) + `"]}]}`, nil, `element 0: a gif image: want JPEG or PNG`}, // the test registers GIF
+		{"not an image", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64([]byte("hello")) + `"]}]}`, nil, `element 0: 5 bytes that are not a JPEG or PNG image`},
 		{"truncated PNG", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64(encs[0][:len(encs[0])-20]) + `"]}]}`, nil, `element 0: decoding the png image`},
 		{"preprocess refuses", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["` + b64(encode(t, "png", 3, 3, 0)) + `"]}]}`, nil, `element 0: preprocessing: a 3×3 image is refused`},
 		{"bad base64", `{"inputs":[{"name":"input","datatype":"BYTES","shape":[1],"data":["%%%"]}]}`, nil, `element 0 is not base64`},

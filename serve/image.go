@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"image"
 	_ "image/jpeg" // BYTES inputs: JPEG
 	_ "image/png"  // and PNG
@@ -75,22 +76,38 @@ func (h *handler) images(in *inputTensor, data []byte, isBin bool) ([]float32, i
 
 // image decodes one encoded image into dst.
 func (h *handler) image(input string, k int, b []byte, dst []float32) *httpError {
+	if err := h.cfg.DecodeImage(dst, b); err != nil {
+		return errorf(http.StatusBadRequest, "input %q: element %d: %v", input, k, err)
+	}
+	return nil
+}
+
+// DecodeImage makes the encoded JPEG or PNG image b one input of the model
+// in dst (InputH·InputW·InputC values) with Config.Preprocess, as a BYTES
+// element of an inference request is: the image's header is read first,
+// and an image of more than MaxImagePixels (DefaultMaxImagePixels when
+// 0) is refused before it is decoded. Every transport calls it.
+func (c Config) DecodeImage(dst []float32, b []byte) error {
+	c = c.withDefaults()
+	if c.Preprocess == nil {
+		return fmt.Errorf("model %q takes no encoded images (it declares no preprocessing convention, or the server was started without one)", c.Name)
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return errorf(http.StatusBadRequest, "input %q: element %d (%d bytes) is not a JPEG or PNG image: %v", input, k, len(b), err)
+		return fmt.Errorf("%d bytes that are not a JPEG or PNG image: %v", len(b), err)
 	}
 	if format != "jpeg" && format != "png" {
-		return errorf(http.StatusBadRequest, "input %q: element %d is a %s image: want JPEG or PNG", input, k, format)
+		return fmt.Errorf("a %s image: want JPEG or PNG", format)
 	}
-	if px := int64(cfg.Width) * int64(cfg.Height); cfg.Width < 1 || cfg.Height < 1 || px > h.cfg.MaxImagePixels {
-		return errorf(http.StatusBadRequest, "input %q: element %d: a %d×%d %s image: at most %d pixels", input, k, cfg.Width, cfg.Height, format, h.cfg.MaxImagePixels)
+	if px := int64(cfg.Width) * int64(cfg.Height); cfg.Width < 1 || cfg.Height < 1 || px > c.MaxImagePixels {
+		return fmt.Errorf("a %d×%d %s image: at most %d pixels", cfg.Width, cfg.Height, format, c.MaxImagePixels)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
-		return errorf(http.StatusBadRequest, "input %q: element %d: decoding the %s image: %v", input, k, format, err)
+		return fmt.Errorf("decoding the %s image: %v", format, err)
 	}
-	if err := h.cfg.Preprocess(dst, img); err != nil {
-		return errorf(http.StatusBadRequest, "input %q: element %d: preprocessing: %v", input, k, err)
+	if err := c.Preprocess(dst, img); err != nil {
+		return fmt.Errorf("preprocessing: %v", err)
 	}
 	return nil
 }

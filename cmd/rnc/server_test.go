@@ -374,13 +374,24 @@ func TestCompileServer(t *testing.T) {
 	if got := le32s(gr.GetRawOutputContents()[0]); !slices.Equal(got, wantX) {
 		t.Errorf("gRPC: outputs %v, the library's %v", got, wantX)
 	}
+	gr, err = inference.NewGRPCInferenceServiceClient(conn).ModelInfer(context.Background(), &inference.ModelInferRequest{
+		ModelName: "tinyv2",
+		Inputs: []*inference.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "BYTES", Shape: []int64{1},
+			Contents: &inference.InferTensorContents{BytesContents: [][]byte{pngb.Bytes()}}}},
+	})
+	if err != nil || len(gr.GetRawOutputContents()) != 1 {
+		t.Fatalf("gRPC ModelInfer of a PNG: %v %v", gr, err)
+	}
+	if got := le32s(gr.GetRawOutputContents()[0]); !slices.Equal(got, wantPNG) {
+		t.Errorf("gRPC PNG: outputs %v, the library's %v", got, wantPNG)
+	}
 
 	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("metrics: %v %v", resp, err)
 	} else {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !strings.Contains(string(b), `rnc_requests_total{code="200",model="tinyv2"} 3`) {
+		if !strings.Contains(string(b), `rnc_requests_total{code="200",model="tinyv2"} 4`) {
 			t.Errorf("metrics:\n%s", b)
 		}
 	}

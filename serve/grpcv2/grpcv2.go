@@ -24,7 +24,11 @@
 //   - Parameters the server does not read are ignored, as REST ignores
 //     fields it does not define; Triton's shared-memory parameters are
 //     refused, since no shared memory is served.
-//   - BYTES (encoded image) inputs are not served yet (InvalidArgument).
+//   - BYTES inputs hold encoded JPEG or PNG images, shape [n], in
+//     contents.bytes_contents or raw_input_contents (4-byte length-prefixed
+//     elements), made the model's input by serve.Config.DecodeImage as REST
+//     makes them; a message is at most what MaxBatch FP32 images take (plus
+//     64 KiB), so a request of large encoded images may have to carry fewer.
 //
 // Memory: the gRPC server refuses a message larger than the Config's
 // MaxBodyBytes (ServerOptions; ResourceExhausted), and a ModelInferRequest
@@ -357,7 +361,7 @@ func (s *Server) input(req *inference.ModelInferRequest) (int, []float32, error)
 	switch dt := in.GetDatatype(); dt {
 	case "FP32":
 	case "BYTES":
-		return 0, nil, invalid("input %q: datatype BYTES (encoded images) is not served over gRPC yet: send FP32", in.GetName())
+		return s.images(req, in)
 	default:
 		return 0, nil, invalid("input %q: datatype %q: want FP32", in.GetName(), dt)
 	}
@@ -403,6 +407,75 @@ func (s *Server) input(req *inference.ModelInferRequest) (int, []float32, error)
 	for i, v := range src {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return 0, nil, invalid("input %q: element %d (image %d, offset %d) is %v: elements must be finite", in.GetName(), i, i/per, i%per, v)
+		}
+	}
+	return n, src, nil
+}
+
+// images reads a BYTES input of n encoded JPEG or PNG images, shape [n],
+// from contents.bytes_contents (one element each) or raw_input_contents
+// (the protocol's BYTES layout: a 4-byte little-endian length, then the
+// bytes, per element), and makes each one the model's input with
+// serve.Config.DecodeImage, as REST does.
+func (s *Server) images(req *inference.ModelInferRequest, in *inference.ModelInferRequest_InferInputTensor) (int, []float32, error) {
+	name := in.GetName()
+	if s.cfg.Preprocess == nil {
+		return 0, nil, invalid("input %q: datatype BYTES: model %q takes no encoded images (it declares no preprocessing convention, or the server was started without one): send FP32", name, s.cfg.Name)
+	}
+	shape := in.GetShape()
+	if len(shape) != 1 || shape[0] < 1 || shape[0] > int64(s.cfg.MaxBatch) {
+		return 0, nil, invalid("input %q: datatype BYTES: shape %v: want [n], one encoded image per element, n from 1 to %d", name, shape, s.cfg.MaxBatch)
+	}
+	n := int(shape[0])
+	c := in.GetContents()
+	if c != nil {
+		for _, f := range []struct {
+			field string
+			n     int
+		}{
+			{"bool_contents", len(c.GetBoolContents())}, {"int_contents", len(c.GetIntContents())},
+			{"int64_contents", len(c.GetInt64Contents())}, {"uint_contents", len(c.GetUintContents())},
+			{"uint64_contents", len(c.GetUint64Contents())}, {"fp32_contents", len(c.GetFp32Contents())},
+			{"fp64_contents", len(c.GetFp64Contents())},
+		} {
+			if f.n > 0 {
+				return 0, nil, invalid("input %q: datatype BYTES but its data is in contents.%s: use bytes_contents", name, f.field)
+			}
+		}
+	}
+	raw := req.GetRawInputContents()
+	elems := c.GetBytesContents()
+	switch {
+	case len(raw) > 0 && len(elems) > 0:
+		return 0, nil, invalid("input %q: data both in contents and in raw_input_contents: send one", name)
+	case len(raw) > 0:
+		if len(raw) != 1 {
+			return 0, nil, invalid("raw_input_contents has %d entries: want 1, one per input", len(raw))
+		}
+		elems = nil
+		for data, k := raw[0], 0; len(data) > 0; k++ {
+			if len(data) < 4 {
+				return 0, nil, invalid("input %q: raw_input_contents: element %d: %d bytes left, too few for its 4-byte length", name, k, len(data))
+			}
+			l := binary.LittleEndian.Uint32(data)
+			if uint64(l) > uint64(len(data)-4) {
+				return 0, nil, invalid("input %q: raw_input_contents: element %d has length %d, but only %d bytes follow", name, k, l, len(data)-4)
+			}
+			if k == n {
+				return 0, nil, invalid("input %q: raw_input_contents holds more than the shape's %d elements", name, n)
+			}
+			elems = append(elems, data[4:4+l])
+			data = data[4+l:]
+		}
+	}
+	if len(elems) != n {
+		return 0, nil, invalid("input %q: shape [%d], but the data holds %d elements", name, n, len(elems))
+	}
+	per := s.cfg.InputH * s.cfg.InputW * s.cfg.InputC
+	src := make([]float32, n*per)
+	for k, b := range elems {
+		if err := s.cfg.DecodeImage(src[k*per:(k+1)*per], b); err != nil {
+			return 0, nil, invalid("input %q: element %d: %v", name, k, err)
 		}
 	}
 	return n, src, nil
