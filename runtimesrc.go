@@ -60,10 +60,6 @@ func ModuleSum(mod, v string) []byte {
 // too; GoSum holds their checksums.
 var ServeDeps = []string{"github.com/prometheus/client_golang", "google.golang.org/grpc", "google.golang.org/protobuf"}
 
-// serveDirs are the packages ServeCopy copies: serve, its gRPC transport
-// and the transport's generated protocol code.
-var serveDirs = []string{"serve", "serve/grpcv2", "serve/grpcv2/inference"}
-
 // isDep reports whether imp is a package of one of deps.
 func isDep(imp string, deps []string) bool {
 	for _, d := range deps {
@@ -74,9 +70,21 @@ func isDep(imp string, deps []string) bool {
 	return false
 }
 
+// copied is a copied package: its directory in rnc, and in the copy
+// (relative to the copy of the runtime package).
+type copied struct{ from, to string }
+
+// serveCopies are the packages ServeCopy copies beside the runtime's:
+// serve, its gRPC transport and the transport's generated protocol code.
+var serveCopies = []copied{
+	{"serve", ServeCopyDir},
+	{"serve/grpcv2", ServeCopyDir + "/grpcv2"},
+	{"serve/grpcv2/inference", ServeCopyDir + "/grpcv2/inference"},
+}
+
 // copies maps each copied package's directory in rnc to its directory in
 // the copy, relative to the copy of the runtime package.
-var copies = []struct{ from, to string }{
+var copies = []copied{
 	{"runtime", "."},
 	{"runtime/abi", "abi"},
 	{"runtime/hdf5", "hdf5"},
@@ -94,7 +102,12 @@ const CopyLine = "// Copied by rnc compile from " + Module + "/"
 // runtimePath (the copy of package runtime) of rnc's package imp, and
 // whether imp is one of the packages copied.
 func CopiedImport(imp, runtimePath string) (string, bool) {
-	for _, c := range copies {
+	return copiedImport(imp, runtimePath, copies)
+}
+
+// copiedImport is CopiedImport over the copied packages pkgs.
+func copiedImport(imp, runtimePath string, pkgs []copied) (string, bool) {
+	for _, c := range pkgs {
 		if imp == Module+"/"+c.from {
 			if c.to == "." {
 				return runtimePath, true
@@ -116,8 +129,15 @@ func CopiedImport(imp, runtimePath string) (string, bool) {
 // anything but the standard library, the modules in Deps and the copied
 // packages: the copy must build in any module.
 func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
+	return copyPackages(copies, runtimePath, header, Deps, copies)
+}
+
+// copyPackages returns the Go files, tests left out, of the packages pkgs
+// as RuntimeCopy describes them; their imports may name the standard
+// library, deps and the packages of imports (rewritten to their copies).
+func copyPackages(pkgs []copied, runtimePath, header string, deps []string, imports []copied) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	for _, c := range copies {
+	for _, c := range pkgs {
 		ents, err := source.ReadDir(c.from)
 		if err != nil {
 			return nil, err
@@ -135,7 +155,7 @@ func RuntimeCopy(runtimePath, header string) (map[string][]byte, error) {
 			var b bytes.Buffer
 			fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
 			b.Write(src)
-			out, err := RewriteImports(from, b.Bytes(), runtimePath)
+			out, err := rewriteImports(from, b.Bytes(), runtimePath, deps, imports)
 			if err != nil {
 				return nil, err
 			}
@@ -160,33 +180,7 @@ func ServeImport(runtimePath string) string { return runtimePath + "/" + ServeCo
 // rewritten to the copy's. It may import the standard library, Deps and
 // ServeDeps.
 func ServeCopy(runtimePath, header string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	for _, dir := range serveDirs {
-		ents, err := source.ReadDir(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range ents {
-			name := e.Name()
-			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			from := dir + "/" + name
-			src, err := source.ReadFile(from)
-			if err != nil {
-				return nil, err
-			}
-			var b bytes.Buffer
-			fmt.Fprintf(&b, "%s\n%s%s.\n\n", header, CopyLine, from)
-			b.Write(src)
-			out, err := rewriteImports(from, b.Bytes(), runtimePath, append(slices.Clone(Deps), ServeDeps...))
-			if err != nil {
-				return nil, err
-			}
-			files[path.Join(ServeCopyDir, strings.TrimPrefix(from, "serve/"))] = out
-		}
-	}
-	return files, nil
+	return copyPackages(serveCopies, runtimePath, header, append(slices.Clone(Deps), ServeDeps...), append(slices.Clone(copies), serveCopies...))
 }
 
 // RewriteImports rewrites the imports of rnc's runtime packages in the Go
@@ -195,11 +189,12 @@ func ServeCopy(runtimePath, header string) (map[string][]byte, error) {
 // paths change. An import of another rnc package, or of a module other
 // than those in Deps, is an error naming it.
 func RewriteImports(name string, src []byte, runtimePath string) ([]byte, error) {
-	return rewriteImports(name, src, runtimePath, Deps)
+	return rewriteImports(name, src, runtimePath, Deps, copies)
 }
 
-// rewriteImports is RewriteImports for a file that may import deps.
-func rewriteImports(name string, src []byte, runtimePath string, deps []string) ([]byte, error) {
+// rewriteImports is RewriteImports for a file that may import deps and
+// the copied packages imports.
+func rewriteImports(name string, src []byte, runtimePath string, deps []string, imports []copied) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
 	if err != nil {
@@ -217,12 +212,8 @@ func rewriteImports(name string, src []byte, runtimePath string, deps []string) 
 		}
 		first, _, _ := strings.Cut(imp, "/")
 		switch {
-		case slices.Contains(deps, ServeDeps[0]) && slices.Contains(serveDirs, strings.TrimPrefix(imp, Module+"/")):
-			// A copy of serve importing serve's packages: their copies.
-			edits = append(edits, edit{fset.Position(s.Path.Pos()).Offset, fset.Position(s.Path.End()).Offset,
-				strconv.Quote(runtimePath + "/" + ServeCopyDir + strings.TrimPrefix(imp, Module+"/serve"))})
 		case imp == Module || strings.HasPrefix(imp, Module+"/"):
-			to, ok := CopiedImport(imp, runtimePath)
+			to, ok := copiedImport(imp, runtimePath, imports)
 			if !ok {
 				return nil, fmt.Errorf("%s imports %s, which is not part of the copy of rnc's runtime", name, imp)
 			}
