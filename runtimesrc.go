@@ -43,17 +43,6 @@ var GoMod []byte
 // unpickler).
 var Deps = []string{"golang.org/x/sys", "github.com/nlpodyssey/gopickle"}
 
-// ModuleSum returns the go.sum lines of module mod at version v.
-func ModuleSum(mod, v string) []byte {
-	var out []byte
-	for _, l := range bytes.SplitAfter(GoSum, []byte("\n")) {
-		if bytes.HasPrefix(l, []byte(mod+" "+v+" ")) || bytes.HasPrefix(l, []byte(mod+" "+v+"/go.mod ")) {
-			out = append(out, l...)
-		}
-	}
-	return out
-}
-
 // ServeDeps are the modules a copy of package serve and its gRPC
 // transport (ServeCopy) imports besides Deps: Prometheus's client
 // library, gRPC and protobuf. Building it needs the modules those require

@@ -7,8 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
+
+	"golang.org/x/mod/modfile"
 
 	rncsrc "github.com/rnc-dev/rnc"
 	"github.com/rnc-dev/rnc/codegen"
@@ -94,44 +95,17 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 		r.Close()
 		return nil, err
 	}
+	files, err := moduleFiles("rncrun", root, rootErr, copyPath, res)
+	if err != nil {
+		return fail(err)
+	}
 	main := []byte(runnerMain)
-	files := map[string][]byte{}
-	if rootErr == nil {
-		gomod := fmt.Sprintf("module rncrun\n\ngo 1.26\n\nrequire github.com/rnc-dev/rnc v0.0.0\n\nreplace github.com/rnc-dev/rnc => %s\n", root)
-		sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-		if err != nil {
-			return fail(err)
-		}
-		files["go.mod"], files["go.sum"] = []byte(gomod), sum
-	} else {
-		gomod := "module rncrun\n\ngo 1.26\n"
-		var sum []byte
-		for _, dep := range rncsrc.Deps {
-			v, err := depVersion(dep)
-			if err != nil {
-				return fail(err)
-			}
-			gomod += "\nrequire " + dep + " " + v + "\n"
-			sum = append(sum, rncsrc.ModuleSum(dep, v)...)
-		}
-		files["go.mod"], files["go.sum"] = []byte(gomod), sum
+	if rootErr != nil {
 		if main, err = rncsrc.RewriteImports("main.go", main, copyPath); err != nil {
 			return fail(err)
 		}
-		rt, err := rncsrc.RuntimeCopy(copyPath, codegen.Header)
-		if err != nil {
-			return fail(err)
-		}
-		for name, data := range rt {
-			files[filepath.Join("model", "runtime", filepath.FromSlash(name))] = data
-		}
 	}
 	files["main.go"] = main
-	for name, data := range res.Files {
-		if name != "model_test.go" {
-			files[filepath.Join("model", name)] = data
-		}
-	}
 	pk, err := codegen.PeakPackage("peak")
 	if err != nil {
 		return fail(err)
@@ -139,38 +113,72 @@ func buildRunner(g *ir.Graph, targets []passes.Target, cfg passes.Config, source
 	for name, data := range pk {
 		files[filepath.Join("peak", name)] = data
 	}
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fail(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return fail(err)
-		}
-	}
-	cmd := exec.Command("go", "build", "-o", r.bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("building the generated package: %v\n%s", err, out))
+	if err := buildIn(dir, files, r.bin, ".", "the generated package"); err != nil {
+		return fail(err)
 	}
 	return r, nil
 }
 
-// depVersion is the version of module mod this rnc was built with: one of
-// the copied runtime's dependencies.
-func depVersion(mod string) (string, error) {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == mod {
-				if d.Replace != nil {
-					d = d.Replace
-				}
-				return d.Version, nil
-			}
+// buildIn writes files (paths relative to dir) into the temporary module
+// dir and builds its package pkg into bin; what names it in the error.
+func buildIn(dir string, files map[string][]byte, bin, pkg, what string) error {
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
 		}
 	}
-	return "", fmt.Errorf("building generated code outside the rnc tree: this rnc binary does not record its %s version; run rnc inside the rnc source tree or set RNC_ROOT", mod)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %v\n%s", what, err, out)
+	}
+	return nil
+}
+
+// moduleFiles are the files of a temporary module modPath holding the
+// generated package res under model/ (its test left out): on rnc's source
+// tree at root when rootErr is nil (a replace directive and rnc's go.sum),
+// else on a copy of rnc's runtime at copyPath built on rnc's own
+// requirements and checksums (rncsrc.GoMod, rncsrc.GoSum), the versions
+// rnc is tested with, whatever this binary links.
+func moduleFiles(modPath, root string, rootErr error, copyPath string, res *codegen.Result) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	if rootErr == nil {
+		sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+		if err != nil {
+			return nil, err
+		}
+		files["go.mod"] = fmt.Appendf(nil, "module %s\n\ngo 1.26\n\nrequire github.com/rnc-dev/rnc v0.0.0\n\nreplace github.com/rnc-dev/rnc => %s\n", modPath, root)
+		files["go.sum"] = sum
+	} else {
+		mf, err := modfile.ParseLax("go.mod", rncsrc.GoMod, nil)
+		if err != nil {
+			return nil, fmt.Errorf("rnc's own go.mod: %w", err)
+		}
+		gomod := "module " + modPath + "\n\ngo 1.26\n"
+		for _, r := range mf.Require {
+			gomod += "\nrequire " + r.Mod.Path + " " + r.Mod.Version + "\n"
+		}
+		files["go.mod"], files["go.sum"] = []byte(gomod), rncsrc.GoSum
+		rt, err := rncsrc.RuntimeCopy(copyPath, codegen.Header)
+		if err != nil {
+			return nil, err
+		}
+		for name, data := range rt {
+			files[filepath.Join("model", "runtime", filepath.FromSlash(name))] = data
+		}
+	}
+	for name, data := range res.Files {
+		if name != "model_test.go" {
+			files[filepath.Join("model", name)] = data
+		}
+	}
+	return files, nil
 }
 
 // run runs the runner with arguments and returns its standard output.

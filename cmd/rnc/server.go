@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
 	rncsrc "github.com/rnc-dev/rnc"
@@ -259,35 +258,9 @@ func buildServer(source string, gen func(codegen.Options) (*codegen.Result, erro
 		r.Close()
 		return nil, err
 	}
-	files := map[string][]byte{}
-	if rootErr == nil {
-		gomod := fmt.Sprintf("module %s\n\ngo 1.26\n\nrequire github.com/rnc-dev/rnc v0.0.0\n\nreplace github.com/rnc-dev/rnc => %s\n", modPath, root)
-		sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-		if err != nil {
-			return fail(err)
-		}
-		files["go.mod"], files["go.sum"] = []byte(gomod), sum
-	} else {
-		// rnc's requirements, all of them (those of Prometheus's client and
-		// gRPC included), and the whole of rnc's go.sum: the copies build
-		// on the versions rnc is tested with.
-		reqs, err := rncRequirements()
-		if err != nil {
-			return fail(err)
-		}
-		files["go.mod"], files["go.sum"] = []byte("module "+modPath+"\n\ngo 1.26\n"+reqs), rncsrc.GoSum
-		rt, err := rncsrc.RuntimeCopy(copyPath, codegen.Header)
-		if err != nil {
-			return fail(err)
-		}
-		for name, data := range rt {
-			files[filepath.Join("model", "runtime", filepath.FromSlash(name))] = data
-		}
-	}
-	for name, data := range res.Files {
-		if name != "model_test.go" {
-			files[filepath.Join("model", name)] = data
-		}
+	files, err := moduleFiles(modPath, root, rootErr, copyPath, res)
+	if err != nil {
+		return fail(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), files["go.mod"], 0o644); err != nil {
 		return fail(err)
@@ -304,20 +277,8 @@ func buildServer(source string, gen func(codegen.Options) (*codegen.Result, erro
 	for name, data := range copied {
 		files[filepath.Join("model", "runtime", filepath.FromSlash(name))] = data
 	}
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fail(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return fail(err)
-		}
-	}
-	cmd := exec.Command("go", "build", "-o", r.bin, "./model/cmd/serve")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("building the server: %v\n%s", err, out))
+	if err := buildIn(dir, files, r.bin, "./model/cmd/serve", "the server"); err != nil {
+		return fail(err)
 	}
 	return &serverBin{r}, nil
 }
@@ -355,18 +316,4 @@ func (s *serverBin) serve(env, args []string) error {
 		return fmt.Errorf("serve: the server exited with status %d", ee.ExitCode())
 	}
 	return err
-}
-
-// rncRequirements are the require lines of rnc's go.mod (rncsrc.GoMod),
-// one per module.
-func rncRequirements() (string, error) {
-	mf, err := modfile.ParseLax("go.mod", rncsrc.GoMod, nil)
-	if err != nil {
-		return "", fmt.Errorf("rnc's own go.mod: %w", err)
-	}
-	var b strings.Builder
-	for _, r := range mf.Require {
-		fmt.Fprintf(&b, "\nrequire %s %s\n", r.Mod.Path, r.Mod.Version)
-	}
-	return b.String(), nil
 }
