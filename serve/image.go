@@ -34,19 +34,8 @@ func (h *handler) images(in *inputTensor, data []byte, isBin bool) ([]float32, i
 	}
 	var elems [][]byte
 	if isBin {
-		for k := int64(0); len(data) > 0; k++ {
-			if len(data) < 4 {
-				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data: element %d: %d bytes left, too few for its 4-byte length", in.Name, k, len(data))
-			}
-			l := binary.LittleEndian.Uint32(data)
-			if uint64(l) > uint64(len(data)-4) {
-				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data: element %d has length %d, but only %d bytes follow", in.Name, k, l, len(data)-4)
-			}
-			if k == n {
-				return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data holds more than the shape's %d elements", in.Name, n)
-			}
-			elems = append(elems, data[4:4+l])
-			data = data[4+l:]
+		if elems, err = SplitBytes(data, int(n)); err != nil {
+			return nil, 0, errorf(http.StatusBadRequest, "input %q: binary data %v", in.Name, err)
 		}
 	} else {
 		var strs []string
@@ -72,6 +61,29 @@ func (h *handler) images(in *inputTensor, data []byte, isBin bool) ([]float32, i
 		}
 	}
 	return src, int(n), nil
+}
+
+// SplitBytes splits data in the protocol's binary layout of a BYTES
+// tensor — each element a 4-byte little-endian length, then its bytes —
+// into its elements (slices of data), refusing more than n of them and a
+// length the data does not hold.
+func SplitBytes(data []byte, n int) ([][]byte, error) {
+	var elems [][]byte
+	for k := 0; len(data) > 0; k++ {
+		if len(data) < 4 {
+			return nil, fmt.Errorf("element %d: %d bytes left, too few for its 4-byte length", k, len(data))
+		}
+		l := binary.LittleEndian.Uint32(data)
+		if uint64(l) > uint64(len(data)-4) {
+			return nil, fmt.Errorf("element %d has length %d, but only %d bytes follow", k, l, len(data)-4)
+		}
+		if k == n {
+			return nil, fmt.Errorf("holds more than the shape's %d elements", n)
+		}
+		elems = append(elems, data[4:4+l])
+		data = data[4+l:]
+	}
+	return elems, nil
 }
 
 // image decodes one encoded image into dst.

@@ -227,33 +227,43 @@ func copiedRuntime(dir, mode string) (string, error) {
 	default:
 		return "", fmt.Errorf("--runtime %s: want auto, copy or import", mode)
 	}
-	abs, err := filepath.Abs(dir)
+	imp, modDir, modPath, err := dirImport(dir, "the generated package carries a copy of rnc's runtime, imported by its path in your module; run go mod init MODULE-PATH in your project first (or use --runtime import in a module that requires github.com/rnc-dev/rnc)")
 	if err != nil {
 		return "", err
-	}
-	modDir, modPath, err := findModule(abs)
-	if err != nil {
-		return "", err
-	}
-	if modDir == "" {
-		return "", fmt.Errorf("%s is in no Go module (no go.mod in it or a directory above it): the generated package carries a copy of rnc's runtime, imported by its path in your module; run go mod init MODULE-PATH in your project first (or use --runtime import in a module that requires github.com/rnc-dev/rnc)", dir)
 	}
 	if mode == "auto" && modPath == rncsrc.Module {
 		return "", nil
-	}
-	rel, err := filepath.Rel(modDir, abs)
-	if err != nil {
-		return "", err
-	}
-	imp := modPath
-	if rel != "." {
-		imp += "/" + filepath.ToSlash(rel)
 	}
 	rt := imp + "/" + runtimeDir
 	if err := module.CheckImportPath(rt); err != nil {
 		return "", fmt.Errorf("the copy of rnc's runtime in %s would have the import path %q (module %s of %s), which Go does not accept: %v", dir, rt, modPath, filepath.Join(modDir, "go.mod"), err)
 	}
 	return rt, nil
+}
+
+// dirImport returns dir's import path in the module of the nearest go.mod
+// at or above it, that go.mod's directory and module path; a dir in no
+// module is an error that says why it needs one (needs).
+func dirImport(dir, needs string) (imp, modDir, modPath string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", "", err
+	}
+	if modDir, modPath, err = findModule(abs); err != nil {
+		return "", "", "", err
+	}
+	if modDir == "" {
+		return "", "", "", fmt.Errorf("%s is in no Go module (no go.mod in it or a directory above it): %s", dir, needs)
+	}
+	rel, err := filepath.Rel(modDir, abs)
+	if err != nil {
+		return "", "", "", err
+	}
+	imp = modPath
+	if rel != "." {
+		imp += "/" + filepath.ToSlash(rel)
+	}
+	return imp, modDir, modPath, nil
 }
 
 // findModule returns the directory of the nearest go.mod at or above dir

@@ -110,24 +110,9 @@ func blankCommentsAndStrings(src []byte) []byte {
 // importPath is dir's import path: its path relative to the nearest
 // go.mod at or above it, after that module's path.
 func importPath(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
+	imp, modDir, modPath, err := dirImport(dir, "--server's cmd/serve imports the package by its path in your module; run go mod init MODULE-PATH first")
 	if err != nil {
 		return "", err
-	}
-	modDir, modPath, err := findModule(abs)
-	if err != nil {
-		return "", err
-	}
-	if modDir == "" {
-		return "", fmt.Errorf("%s is in no Go module (no go.mod in it or a directory above it): --server's cmd/serve imports the package by its path in your module; run go mod init MODULE-PATH first", dir)
-	}
-	rel, err := filepath.Rel(modDir, abs)
-	if err != nil {
-		return "", err
-	}
-	imp := modPath
-	if rel != "." {
-		imp += "/" + filepath.ToSlash(rel)
 	}
 	if err := module.CheckImportPath(imp); err != nil {
 		return "", fmt.Errorf("%s would have the import path %q (module %s of %s), which Go does not accept: %v", dir, imp, modPath, filepath.Join(modDir, "go.mod"), err)

@@ -3,7 +3,6 @@ package avx2
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/rnc-dev/rnc/codegen/internal/conv"
 )
@@ -98,13 +97,7 @@ type ConvSpec struct {
 
 // Key identifies the kernel s generates (%+v, the form kernels were named
 // by before Narrow existed, which a dense spec keeps).
-func (s ConvSpec) Key() string {
-	k := fmt.Sprintf("%+v", s)
-	if s.Narrow == 0 {
-		k = strings.TrimSuffix(k, " Narrow:0}") + "}"
-	}
-	return "avx2 " + k
-}
+func (s ConvSpec) Key() string { return conv.Key("avx2", s, s.Narrow) }
 
 // conv returns s as the shared spec with 8-channel blocks.
 func (s *ConvSpec) conv() *conv.Spec {

@@ -377,7 +377,7 @@ func (s *Server) input(req *inference.ModelInferRequest) (int, []float32, error)
 	n := int(in.GetShape()[0])
 	raw := req.GetRawInputContents()
 	c := in.GetContents()
-	if err := onlyFP32(in.GetName(), c); err != nil {
+	if err := onlyContents(in.GetName(), "FP32", "fp32_contents", c); err != nil {
 		return 0, nil, err
 	}
 	var src []float32
@@ -428,20 +428,8 @@ func (s *Server) images(req *inference.ModelInferRequest, in *inference.ModelInf
 	}
 	n := int(shape[0])
 	c := in.GetContents()
-	if c != nil {
-		for _, f := range []struct {
-			field string
-			n     int
-		}{
-			{"bool_contents", len(c.GetBoolContents())}, {"int_contents", len(c.GetIntContents())},
-			{"int64_contents", len(c.GetInt64Contents())}, {"uint_contents", len(c.GetUintContents())},
-			{"uint64_contents", len(c.GetUint64Contents())}, {"fp32_contents", len(c.GetFp32Contents())},
-			{"fp64_contents", len(c.GetFp64Contents())},
-		} {
-			if f.n > 0 {
-				return 0, nil, invalid("input %q: datatype BYTES but its data is in contents.%s: use bytes_contents", name, f.field)
-			}
-		}
+	if err := onlyContents(name, "BYTES", "bytes_contents", c); err != nil {
+		return 0, nil, err
 	}
 	raw := req.GetRawInputContents()
 	elems := c.GetBytesContents()
@@ -452,20 +440,9 @@ func (s *Server) images(req *inference.ModelInferRequest, in *inference.ModelInf
 		if len(raw) != 1 {
 			return 0, nil, invalid("raw_input_contents has %d entries: want 1, one per input", len(raw))
 		}
-		elems = nil
-		for data, k := raw[0], 0; len(data) > 0; k++ {
-			if len(data) < 4 {
-				return 0, nil, invalid("input %q: raw_input_contents: element %d: %d bytes left, too few for its 4-byte length", name, k, len(data))
-			}
-			l := binary.LittleEndian.Uint32(data)
-			if uint64(l) > uint64(len(data)-4) {
-				return 0, nil, invalid("input %q: raw_input_contents: element %d has length %d, but only %d bytes follow", name, k, l, len(data)-4)
-			}
-			if k == n {
-				return 0, nil, invalid("input %q: raw_input_contents holds more than the shape's %d elements", name, n)
-			}
-			elems = append(elems, data[4:4+l])
-			data = data[4+l:]
+		var err error
+		if elems, err = serve.SplitBytes(raw[0], n); err != nil {
+			return 0, nil, invalid("input %q: raw_input_contents %v", name, err)
 		}
 	}
 	if len(elems) != n {
@@ -481,8 +458,9 @@ func (s *Server) images(req *inference.ModelInferRequest, in *inference.ModelInf
 	return n, src, nil
 }
 
-// onlyFP32 refuses contents in another datatype's field.
-func onlyFP32(name string, c *inference.InferTensorContents) error {
+// onlyContents refuses contents in another field than want, the field of
+// datatype dt.
+func onlyContents(name, dt, want string, c *inference.InferTensorContents) error {
 	if c == nil {
 		return nil
 	}
@@ -495,11 +473,12 @@ func onlyFP32(name string, c *inference.InferTensorContents) error {
 		{"int64_contents", len(c.GetInt64Contents())},
 		{"uint_contents", len(c.GetUintContents())},
 		{"uint64_contents", len(c.GetUint64Contents())},
+		{"fp32_contents", len(c.GetFp32Contents())},
 		{"fp64_contents", len(c.GetFp64Contents())},
 		{"bytes_contents", len(c.GetBytesContents())},
 	} {
-		if f.n > 0 {
-			return invalid("input %q: datatype FP32 but its data is in contents.%s: use fp32_contents", name, f.field)
+		if f.n > 0 && f.field != want {
+			return invalid("input %q: datatype %s but its data is in contents.%s: use %s", name, dt, f.field, want)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package conv
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Spec describes one convolution layer for one image (batch is looped by
@@ -50,6 +51,18 @@ type Spec struct {
 	// multiply-adds per tap where the block-diagonal dense kernel takes
 	// Block.
 	Narrow int
+}
+
+// Key names the kernel of a generator's spec s (its %+v form after the
+// generator's name), a spec whose last field is Narrow: a dense spec keeps
+// the key it had before Narrow existed (the field left out), so that dense
+// kernels keep their names and generated code its bytes.
+func Key(generator string, s any, narrow int) string {
+	k := fmt.Sprintf("%+v", s)
+	if narrow == 0 {
+		k = strings.TrimSuffix(k, " Narrow:0}") + "}"
+	}
+	return generator + " " + k
 }
 
 // NarrowOK reports whether n is a group width the narrow kernels take on
