@@ -53,15 +53,12 @@ func TestServeGracefulShutdown(t *testing.T) {
 	<-f.entered // the request is running
 	cancel()
 	// The listener closes: new connections are refused.
-	for i := 0; ; i++ {
+	for { // a listener that stays open: go test's timeout
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			break
 		}
 		c.Close()
-		if i > 5000 {
-			t.Fatal("the listener still accepts connections after shutdown began")
-		}
 		time.Sleep(time.Millisecond)
 	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -83,13 +80,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if err := json.Unmarshal(a.body, &m); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after the last answer")
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 	if err := b.Infer(context.Background(), make([]float32, tClasses), img(1, 1), 1); !errors.Is(err, ErrClosed) {
 		t.Errorf("the Batcher after Serve returned: %v, want ErrClosed", err)

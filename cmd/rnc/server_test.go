@@ -288,32 +288,25 @@ func TestCompileServer(t *testing.T) {
 	}()
 	var addr, gaddr string
 	for addr == "" || gaddr == "" {
-		select {
-		case m, ok := <-lines:
-			if !ok {
-				t.Fatalf("the server exited: %v", srv.Wait())
-			}
-			switch m["msg"] {
-			case "serving":
-				addr, _ = m["addr"].(string)
-			case "gRPC transport":
-				gaddr, _ = m["addr"].(string)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("the server did not start listening")
+		m, ok := <-lines
+		if !ok {
+			t.Fatalf("the server exited: %v", srv.Wait())
+		}
+		switch m["msg"] {
+		case "serving":
+			addr, _ = m["addr"].(string)
+		case "gRPC transport":
+			gaddr, _ = m["addr"].(string)
 		}
 	}
 	base := "http://" + addr
-	for i := 0; ; i++ {
+	for { // never ready: go test's timeout
 		resp, err := http.Get(base + "/v2/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
 			}
-		}
-		if i > 3000 {
-			t.Fatalf("not ready: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -490,7 +483,7 @@ func TestServeCommand(t *testing.T) {
 		done <- run([]string{"serve", path("models/tinyv2.rn"), "--weights", weights, "--addr", addr, "--name", "tiny", "--target", "generic", "--log-level", "warn"}, &out, &out)
 	}()
 	var ready bool
-	for i := 0; i < 6000 && !ready; i++ {
+	for !ready { // never ready: go test's timeout
 		select {
 		case err := <-done:
 			t.Fatalf("rnc serve returned %v\n%s", err, out.String())
@@ -502,9 +495,6 @@ func TestServeCommand(t *testing.T) {
 			ready = resp.StatusCode == 200
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if !ready {
-		t.Fatal("rnc serve: the server did not become ready")
 	}
 	body := `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,32,32,3],"data":[` + strings.TrimSuffix(strings.Repeat("0.5,", 32*32*3), ",") + `]}]}`
 	resp, err := http.Post("http://"+addr+"/v2/models/tiny/infer", "application/json", strings.NewReader(body))
@@ -522,13 +512,8 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal("rnc serve forwards no signals")
 	}
 	(*f)(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("rnc serve after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("rnc serve did not return after SIGTERM")
+	if err := <-done; err != nil {
+		t.Errorf("rnc serve after SIGTERM: %v", err)
 	}
 	if forwardSignal.Load() != nil {
 		t.Error("rnc serve left its signal forwarding in place")
